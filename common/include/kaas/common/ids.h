@@ -1,0 +1,18 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace kaas {
+
+// A new identifier "<prefix>-<12 hex ms timestamp><10 hex random>". Identifiers of one prefix
+// sort by creation time, which keeps cursor pagination stable and cheap.
+std::string NewId(std::string_view prefix);
+
+// `n` cryptographically random bytes, hex encoded (2n characters).
+std::string RandomHex(size_t n);
+
+// SHA-256 of `data`, hex encoded. Used to store tokens as hashes only.
+std::string Sha256Hex(std::string_view data);
+
+}  // namespace kaas

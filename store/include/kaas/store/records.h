@@ -1,0 +1,134 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+// Plain rows of the kaas schema (store/src/migrations.cc). Times are Unix milliseconds, 0 when
+// unset; optional strings are "" when unset (no NULLs, so both backends read them alike).
+namespace kaas::store {
+
+struct Team {
+  std::string id;
+  std::string name;
+  int64_t created_at = 0;
+};
+
+struct User {
+  std::string id;
+  std::string username;
+  std::string password_hash;
+  bool is_admin = false;
+  int64_t created_at = 0;
+};
+
+struct Membership {
+  std::string team_id;
+  std::string team_name;
+  std::string user_id;
+  std::string role;  // admin | member | viewer
+};
+
+struct Token {
+  std::string id;
+  std::string user_id;
+  std::string name;
+  std::string token_hash;
+  int64_t created_at = 0;
+  int64_t expires_at = 0;
+  int64_t revoked_at = 0;
+};
+
+struct QuotaLimits {
+  int64_t clusters = 0;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  int64_t physical_hosts = 0;
+};
+
+struct Hypervisor {
+  std::string name;
+  std::string uri;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  std::string state;  // active | draining
+  int64_t created_at = 0;
+};
+
+struct Host {
+  std::string name;
+  std::string address;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  std::string labels;  // JSON object text
+  std::string state;   // available | allocated | wiping | maintenance
+  std::string cluster_id;
+  int64_t created_at = 0;
+};
+
+struct Cluster {
+  std::string id;
+  std::string team_id;
+  std::string name;
+  std::string purpose;
+  std::string kubernetes_version;
+  std::string status;  // provisioning | running | updating | deleting | deleted | error
+  std::string status_reason;
+  int64_t master_count = 0;
+  std::string master_flavor;
+  std::string master_kind;  // vm | physical
+  int64_t worker_count = 0;
+  std::string worker_kind;
+  std::string worker_flavor;
+  std::string created_by;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct Node {
+  std::string id;
+  std::string cluster_id;
+  std::string name;  // master-1, worker-3, unique among the cluster's live nodes
+  std::string role;  // master | worker
+  std::string kind;  // vm | physical
+  std::string flavor;
+  // reserved -> provisioned -> ready; removing -> deleted. Every node not "deleted" counts
+  // towards its team's quota and its hypervisor's capacity.
+  std::string state;
+  std::string hypervisor;  // vm: hypervisor name
+  std::string host;        // physical: host name
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  std::string address;
+  std::string kubernetes_version;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+};
+
+struct Step {
+  std::string operation_id;
+  int64_t index = 0;
+  std::string name;    // what the user reads: "provision masters", "join master-2"
+  std::string kind;    // executor key: "provision_nodes", "join_master", ...
+  std::string target;  // executor argument: a node name or a role; "" when none
+  std::string state;   // pending | running | succeeded | failed | cancelled
+  std::string message;
+  int64_t attempts = 0;
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+};
+
+struct Operation {
+  std::string id;
+  std::string cluster_id;
+  std::string type;   // create | delete | scale_workers | scale_masters | resize_masters | upgrade
+  std::string state;  // pending | running | succeeded | failed | cancelled
+  std::string requested_by;
+  std::string error;
+  int64_t created_at = 0;
+  int64_t updated_at = 0;
+  int64_t finished_at = 0;
+  std::vector<Step> steps;
+};
+
+}  // namespace kaas::store

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kaas/store/database.h"
+#include "kaas/store/records.h"
+
+// Repositories: the SQL of each table, run on a Tx from Database::Read/Write. They throw on
+// database errors; Database turns those into Status at the boundary. Lookups return
+// std::nullopt when the row does not exist.
+namespace kaas::store {
+
+namespace teams {
+void Insert(Tx& tx, const Team& team);
+std::optional<Team> FindByName(Tx& tx, const std::string& name);
+std::optional<Team> FindById(Tx& tx, const std::string& id);
+std::vector<Team> List(Tx& tx);
+std::vector<Team> ListForUser(Tx& tx, const std::string& user_id);
+}  // namespace teams
+
+namespace users {
+void Insert(Tx& tx, const User& user);
+std::optional<User> FindByUsername(Tx& tx, const std::string& username);
+std::optional<User> FindById(Tx& tx, const std::string& id);
+int64_t Count(Tx& tx);
+}  // namespace users
+
+namespace memberships {
+void Put(Tx& tx, const std::string& team_id, const std::string& user_id, const std::string& role);
+std::vector<Membership> ListForUser(Tx& tx, const std::string& user_id);
+}  // namespace memberships
+
+namespace tokens {
+void Insert(Tx& tx, const Token& token);
+std::optional<Token> FindByHash(Tx& tx, const std::string& token_hash);
+void Revoke(Tx& tx, const std::string& id, int64_t now);
+}  // namespace tokens
+
+struct QuotaUsage {
+  int64_t clusters = 0;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  int64_t physical_hosts = 0;
+};
+
+namespace quotas {
+std::optional<QuotaLimits> Get(Tx& tx, const std::string& team_id);
+void Put(Tx& tx, const std::string& team_id, const QuotaLimits& limits, int64_t now);
+// Usage derived from what is allocated: live clusters, the vCPU and memory of live VM nodes,
+// and the physical hosts allocated to the team's clusters.
+QuotaUsage Usage(Tx& tx, const std::string& team_id);
+}  // namespace quotas
+
+struct HypervisorUsage {
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  int64_t domains = 0;
+};
+
+namespace hypervisors {
+// Inserts or updates uri/capacity; keeps the state of an existing row.
+void Upsert(Tx& tx, const Hypervisor& hv);
+std::vector<Hypervisor> List(Tx& tx);
+std::optional<Hypervisor> Find(Tx& tx, const std::string& name);
+// vCPU/memory of live (not deleted) nodes per hypervisor, reserved ones included.
+std::map<std::string, HypervisorUsage> Usage(Tx& tx);
+}  // namespace hypervisors
+
+namespace hosts {
+// Inserts a host; an existing row keeps its state and allocation.
+void Upsert(Tx& tx, const Host& host);
+std::vector<Host> List(Tx& tx);
+std::optional<Host> Find(Tx& tx, const std::string& name);
+// Available hosts in name order, at most `limit`.
+std::vector<Host> ListAvailable(Tx& tx, int64_t limit);
+void SetState(Tx& tx, const std::string& name, const std::string& state,
+              const std::string& cluster_id);
+}  // namespace hosts
+
+struct ClusterFilter {
+  // Only clusters of these teams; empty with all_teams=false matches nothing.
+  std::vector<std::string> team_ids;
+  bool all_teams = false;
+  bool include_deleted = false;
+  std::string after_id;  // cursor: ids strictly greater
+  int64_t limit = 50;
+};
+
+namespace clusters {
+void Insert(Tx& tx, const Cluster& c);
+std::optional<Cluster> Find(Tx& tx, const std::string& id);
+// The live (not deleted) cluster of that name in the team.
+std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id, const std::string& name);
+std::vector<Cluster> List(Tx& tx, const ClusterFilter& filter);
+void SetStatus(Tx& tx, const std::string& id, const std::string& status,
+               const std::string& reason, int64_t now);
+}  // namespace clusters
+
+namespace nodes {
+void Insert(Tx& tx, const Node& n);
+// Live nodes of the cluster (state <> 'deleted'), masters first, then by name.
+std::vector<Node> ListLive(Tx& tx, const std::string& cluster_id);
+std::optional<Node> FindLive(Tx& tx, const std::string& cluster_id, const std::string& name);
+void SetState(Tx& tx, const std::string& id, const std::string& state, int64_t now);
+void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64_t now);
+// Every live node of every cluster on a hypervisor (for reconciliation).
+std::vector<Node> ListLiveOnHypervisor(Tx& tx, const std::string& hypervisor);
+}  // namespace nodes
+
+namespace operations {
+// Inserts the operation and all its steps.
+void Insert(Tx& tx, const Operation& op);
+// The operation with its steps (ordered by index).
+std::optional<Operation> Find(Tx& tx, const std::string& id);
+// Newest first, with steps.
+std::vector<Operation> ListForCluster(Tx& tx, const std::string& cluster_id, int64_t limit);
+std::optional<Operation> FindActiveForCluster(Tx& tx, const std::string& cluster_id);
+// Ids of pending or running operations, oldest first.
+std::vector<std::string> ListActiveIds(Tx& tx);
+void SetState(Tx& tx, const std::string& id, const std::string& state, const std::string& error,
+              int64_t now);
+void UpdateStep(Tx& tx, const Step& step);
+// (type, state) -> count, for /metrics.
+std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& tx);
+}  // namespace operations
+
+}  // namespace kaas::store

@@ -1,0 +1,127 @@
+#include "migrations.h"
+
+namespace kaas::store {
+
+// Portable SQL: TEXT, INTEGER/BIGINT, no NULLs in data columns, partial unique indexes
+// (SQLite >= 3.8 and PostgreSQL both have them).
+const std::vector<Migration>& Migrations() {
+  static const std::vector<Migration> kMigrations = {
+      {1,
+       "initial schema",
+       {
+           R"(CREATE TABLE teams (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL))",
+           R"(CREATE TABLE users (
+                id TEXT PRIMARY KEY,
+                username TEXT NOT NULL UNIQUE,
+                password_hash TEXT NOT NULL,
+                is_admin INTEGER NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL))",
+           R"(CREATE TABLE memberships (
+                team_id TEXT NOT NULL REFERENCES teams(id),
+                user_id TEXT NOT NULL REFERENCES users(id),
+                role TEXT NOT NULL,
+                PRIMARY KEY (team_id, user_id)))",
+           R"(CREATE TABLE tokens (
+                id TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users(id),
+                name TEXT NOT NULL,
+                token_hash TEXT NOT NULL UNIQUE,
+                created_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL,
+                revoked_at BIGINT NOT NULL DEFAULT 0))",
+           R"(CREATE TABLE quotas (
+                team_id TEXT PRIMARY KEY REFERENCES teams(id),
+                clusters BIGINT NOT NULL,
+                vcpus BIGINT NOT NULL,
+                memory_gib BIGINT NOT NULL,
+                physical_hosts BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL))",
+           R"(CREATE TABLE hypervisors (
+                name TEXT PRIMARY KEY,
+                uri TEXT NOT NULL,
+                vcpus BIGINT NOT NULL,
+                memory_gib BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                created_at BIGINT NOT NULL))",
+           R"(CREATE TABLE hosts (
+                name TEXT PRIMARY KEY,
+                address TEXT NOT NULL,
+                vcpus BIGINT NOT NULL,
+                memory_gib BIGINT NOT NULL,
+                labels TEXT NOT NULL DEFAULT '{}',
+                state TEXT NOT NULL,
+                cluster_id TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL))",
+           R"(CREATE TABLE clusters (
+                id TEXT PRIMARY KEY,
+                team_id TEXT NOT NULL REFERENCES teams(id),
+                name TEXT NOT NULL,
+                purpose TEXT NOT NULL,
+                kubernetes_version TEXT NOT NULL,
+                status TEXT NOT NULL,
+                status_reason TEXT NOT NULL DEFAULT '',
+                master_count BIGINT NOT NULL,
+                master_flavor TEXT NOT NULL,
+                master_kind TEXT NOT NULL,
+                worker_count BIGINT NOT NULL,
+                worker_kind TEXT NOT NULL,
+                worker_flavor TEXT NOT NULL,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL))",
+           "CREATE UNIQUE INDEX clusters_live_name ON clusters (team_id, name) "
+           "WHERE status <> 'deleted'",
+           R"(CREATE TABLE nodes (
+                id TEXT PRIMARY KEY,
+                cluster_id TEXT NOT NULL REFERENCES clusters(id),
+                name TEXT NOT NULL,
+                role TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                flavor TEXT NOT NULL,
+                state TEXT NOT NULL,
+                hypervisor TEXT NOT NULL DEFAULT '',
+                host TEXT NOT NULL DEFAULT '',
+                vcpus BIGINT NOT NULL,
+                memory_gib BIGINT NOT NULL,
+                address TEXT NOT NULL DEFAULT '',
+                kubernetes_version TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL))",
+           "CREATE UNIQUE INDEX nodes_live_name ON nodes (cluster_id, name) "
+           "WHERE state <> 'deleted'",
+           "CREATE INDEX nodes_hypervisor ON nodes (hypervisor) WHERE state <> 'deleted'",
+           R"(CREATE TABLE operations (
+                id TEXT PRIMARY KEY,
+                cluster_id TEXT NOT NULL REFERENCES clusters(id),
+                type TEXT NOT NULL,
+                state TEXT NOT NULL,
+                requested_by TEXT NOT NULL,
+                error TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                finished_at BIGINT NOT NULL DEFAULT 0))",
+           "CREATE INDEX operations_cluster ON operations (cluster_id)",
+           // At most one active operation per cluster, enforced by the database itself.
+           "CREATE UNIQUE INDEX operations_one_active ON operations (cluster_id) "
+           "WHERE state IN ('pending', 'running')",
+           R"(CREATE TABLE operation_steps (
+                operation_id TEXT NOT NULL REFERENCES operations(id),
+                idx BIGINT NOT NULL,
+                name TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                target TEXT NOT NULL DEFAULT '',
+                state TEXT NOT NULL,
+                message TEXT NOT NULL DEFAULT '',
+                attempts BIGINT NOT NULL DEFAULT 0,
+                started_at BIGINT NOT NULL DEFAULT 0,
+                finished_at BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (operation_id, idx)))",
+       }},
+  };
+  return kMigrations;
+}
+
+}  // namespace kaas::store

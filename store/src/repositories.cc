@@ -1,0 +1,578 @@
+#include "kaas/store/repositories.h"
+
+#include <soci/soci.h>
+
+#include <functional>
+
+namespace kaas::store {
+namespace {
+
+using soci::into;
+using soci::use;
+
+// Runs `query` with `bind_row` binding the columns of one row and `bind_uses` its
+// parameters, and returns every row.
+template <typename Row>
+std::vector<Row> Select(Tx& tx, const std::string& query,
+                        void (*bind_row)(soci::statement&, Row&),
+                        const std::function<void(soci::statement&)>& bind_uses = {}) {
+  Row row;
+  soci::statement st(tx.sql());
+  bind_row(st, row);
+  if (bind_uses) bind_uses(st);
+  st.alloc();
+  st.prepare(query);
+  st.define_and_bind();
+  st.execute();
+  std::vector<Row> rows;
+  while (st.fetch()) rows.push_back(row);
+  return rows;
+}
+
+template <typename Row>
+std::optional<Row> First(std::vector<Row> rows) {
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
+long CountOf(Tx& tx, const std::string& query, const std::string& arg) {
+  long n = 0;
+  tx.sql() << query, use(arg), into(n);
+  return n;
+}
+
+// ---- teams, users, memberships, tokens ----
+
+constexpr const char* kTeamCols = "SELECT id, name, created_at FROM teams";
+void BindTeam(soci::statement& st, Team& t) {
+  st.exchange(into(t.id));
+  st.exchange(into(t.name));
+  st.exchange(into(t.created_at));
+}
+
+constexpr const char* kUserCols =
+    "SELECT id, username, password_hash, is_admin, created_at FROM users";
+struct UserRow {
+  User u;
+  int is_admin = 0;
+};
+void BindUser(soci::statement& st, UserRow& r) {
+  st.exchange(into(r.u.id));
+  st.exchange(into(r.u.username));
+  st.exchange(into(r.u.password_hash));
+  st.exchange(into(r.is_admin));
+  st.exchange(into(r.u.created_at));
+}
+std::optional<User> FirstUser(std::vector<UserRow> rows) {
+  if (rows.empty()) return std::nullopt;
+  rows[0].u.is_admin = rows[0].is_admin != 0;
+  return rows[0].u;
+}
+
+constexpr const char* kTokenCols =
+    "SELECT id, user_id, name, token_hash, created_at, expires_at, revoked_at FROM tokens";
+void BindToken(soci::statement& st, Token& t) {
+  st.exchange(into(t.id));
+  st.exchange(into(t.user_id));
+  st.exchange(into(t.name));
+  st.exchange(into(t.token_hash));
+  st.exchange(into(t.created_at));
+  st.exchange(into(t.expires_at));
+  st.exchange(into(t.revoked_at));
+}
+
+// ---- inventory ----
+
+constexpr const char* kHypervisorCols =
+    "SELECT name, uri, vcpus, memory_gib, state, created_at FROM hypervisors";
+void BindHypervisor(soci::statement& st, Hypervisor& h) {
+  st.exchange(into(h.name));
+  st.exchange(into(h.uri));
+  st.exchange(into(h.vcpus));
+  st.exchange(into(h.memory_gib));
+  st.exchange(into(h.state));
+  st.exchange(into(h.created_at));
+}
+
+constexpr const char* kHostCols =
+    "SELECT name, address, vcpus, memory_gib, labels, state, cluster_id, created_at FROM hosts";
+void BindHost(soci::statement& st, Host& h) {
+  st.exchange(into(h.name));
+  st.exchange(into(h.address));
+  st.exchange(into(h.vcpus));
+  st.exchange(into(h.memory_gib));
+  st.exchange(into(h.labels));
+  st.exchange(into(h.state));
+  st.exchange(into(h.cluster_id));
+  st.exchange(into(h.created_at));
+}
+
+// ---- clusters, nodes ----
+
+constexpr const char* kClusterCols =
+    "SELECT id, team_id, name, purpose, kubernetes_version, status, status_reason, "
+    "master_count, master_flavor, master_kind, worker_count, worker_kind, worker_flavor, "
+    "created_by, created_at, updated_at FROM clusters";
+void BindCluster(soci::statement& st, Cluster& c) {
+  st.exchange(into(c.id));
+  st.exchange(into(c.team_id));
+  st.exchange(into(c.name));
+  st.exchange(into(c.purpose));
+  st.exchange(into(c.kubernetes_version));
+  st.exchange(into(c.status));
+  st.exchange(into(c.status_reason));
+  st.exchange(into(c.master_count));
+  st.exchange(into(c.master_flavor));
+  st.exchange(into(c.master_kind));
+  st.exchange(into(c.worker_count));
+  st.exchange(into(c.worker_kind));
+  st.exchange(into(c.worker_flavor));
+  st.exchange(into(c.created_by));
+  st.exchange(into(c.created_at));
+  st.exchange(into(c.updated_at));
+}
+
+constexpr const char* kNodeCols =
+    "SELECT id, cluster_id, name, role, kind, flavor, state, hypervisor, host, vcpus, "
+    "memory_gib, address, kubernetes_version, created_at, updated_at FROM nodes";
+void BindNode(soci::statement& st, Node& n) {
+  st.exchange(into(n.id));
+  st.exchange(into(n.cluster_id));
+  st.exchange(into(n.name));
+  st.exchange(into(n.role));
+  st.exchange(into(n.kind));
+  st.exchange(into(n.flavor));
+  st.exchange(into(n.state));
+  st.exchange(into(n.hypervisor));
+  st.exchange(into(n.host));
+  st.exchange(into(n.vcpus));
+  st.exchange(into(n.memory_gib));
+  st.exchange(into(n.address));
+  st.exchange(into(n.kubernetes_version));
+  st.exchange(into(n.created_at));
+  st.exchange(into(n.updated_at));
+}
+constexpr const char* kNodeOrder =
+    " ORDER BY CASE WHEN role = 'master' THEN 0 ELSE 1 END, LENGTH(name), name";
+
+// ---- operations ----
+
+constexpr const char* kOperationCols =
+    "SELECT id, cluster_id, type, state, requested_by, error, created_at, updated_at, "
+    "finished_at FROM operations";
+void BindOperation(soci::statement& st, Operation& o) {
+  st.exchange(into(o.id));
+  st.exchange(into(o.cluster_id));
+  st.exchange(into(o.type));
+  st.exchange(into(o.state));
+  st.exchange(into(o.requested_by));
+  st.exchange(into(o.error));
+  st.exchange(into(o.created_at));
+  st.exchange(into(o.updated_at));
+  st.exchange(into(o.finished_at));
+}
+
+constexpr const char* kStepCols =
+    "SELECT operation_id, idx, name, kind, target, state, message, attempts, started_at, "
+    "finished_at FROM operation_steps";
+void BindStep(soci::statement& st, Step& s) {
+  st.exchange(into(s.operation_id));
+  st.exchange(into(s.index));
+  st.exchange(into(s.name));
+  st.exchange(into(s.kind));
+  st.exchange(into(s.target));
+  st.exchange(into(s.state));
+  st.exchange(into(s.message));
+  st.exchange(into(s.attempts));
+  st.exchange(into(s.started_at));
+  st.exchange(into(s.finished_at));
+}
+
+void LoadSteps(Tx& tx, Operation& op) {
+  const std::string& id = op.id;
+  op.steps = Select<Step>(tx, std::string(kStepCols) + " WHERE operation_id = :id ORDER BY idx",
+                          BindStep, [&](soci::statement& st) { st.exchange(use(id)); });
+}
+
+}  // namespace
+
+// ============================== teams ==============================
+
+namespace teams {
+void Insert(Tx& tx, const Team& t) {
+  tx.sql() << "INSERT INTO teams (id, name, created_at) VALUES (:id, :name, :at)", use(t.id),
+      use(t.name), use(t.created_at);
+}
+std::optional<Team> FindByName(Tx& tx, const std::string& name) {
+  return First(Select<Team>(tx, std::string(kTeamCols) + " WHERE name = :n", BindTeam,
+                            [&](soci::statement& st) { st.exchange(use(name)); }));
+}
+std::optional<Team> FindById(Tx& tx, const std::string& id) {
+  return First(Select<Team>(tx, std::string(kTeamCols) + " WHERE id = :id", BindTeam,
+                            [&](soci::statement& st) { st.exchange(use(id)); }));
+}
+std::vector<Team> List(Tx& tx) {
+  return Select<Team>(tx, std::string(kTeamCols) + " ORDER BY name", BindTeam);
+}
+std::vector<Team> ListForUser(Tx& tx, const std::string& user_id) {
+  return Select<Team>(tx,
+                      "SELECT t.id, t.name, t.created_at FROM teams t JOIN memberships m "
+                      "ON m.team_id = t.id WHERE m.user_id = :u ORDER BY t.name",
+                      BindTeam, [&](soci::statement& st) { st.exchange(use(user_id)); });
+}
+}  // namespace teams
+
+// ============================== users ==============================
+
+namespace users {
+void Insert(Tx& tx, const User& u) {
+  int admin = u.is_admin ? 1 : 0;
+  tx.sql() << "INSERT INTO users (id, username, password_hash, is_admin, created_at) "
+              "VALUES (:id, :u, :p, :a, :at)",
+      use(u.id), use(u.username), use(u.password_hash), use(admin), use(u.created_at);
+}
+std::optional<User> FindByUsername(Tx& tx, const std::string& username) {
+  return FirstUser(Select<UserRow>(tx, std::string(kUserCols) + " WHERE username = :u", BindUser,
+                                   [&](soci::statement& st) { st.exchange(use(username)); }));
+}
+std::optional<User> FindById(Tx& tx, const std::string& id) {
+  return FirstUser(Select<UserRow>(tx, std::string(kUserCols) + " WHERE id = :id", BindUser,
+                                   [&](soci::statement& st) { st.exchange(use(id)); }));
+}
+int64_t Count(Tx& tx) {
+  long n = 0;
+  tx.sql() << "SELECT COUNT(*) FROM users", into(n);
+  return n;
+}
+}  // namespace users
+
+namespace memberships {
+void Put(Tx& tx, const std::string& team_id, const std::string& user_id, const std::string& role) {
+  tx.sql() << "DELETE FROM memberships WHERE team_id = :t AND user_id = :u", use(team_id),
+      use(user_id);
+  tx.sql() << "INSERT INTO memberships (team_id, user_id, role) VALUES (:t, :u, :r)", use(team_id),
+      use(user_id), use(role);
+}
+std::vector<Membership> ListForUser(Tx& tx, const std::string& user_id) {
+  auto bind = +[](soci::statement& st, Membership& m) {
+    st.exchange(into(m.team_id));
+    st.exchange(into(m.team_name));
+    st.exchange(into(m.user_id));
+    st.exchange(into(m.role));
+  };
+  return Select<Membership>(tx,
+                            "SELECT m.team_id, t.name, m.user_id, m.role FROM memberships m "
+                            "JOIN teams t ON t.id = m.team_id WHERE m.user_id = :u "
+                            "ORDER BY t.name",
+                            bind, [&](soci::statement& st) { st.exchange(use(user_id)); });
+}
+}  // namespace memberships
+
+namespace tokens {
+void Insert(Tx& tx, const Token& t) {
+  tx.sql() << "INSERT INTO tokens (id, user_id, name, token_hash, created_at, expires_at, "
+              "revoked_at) VALUES (:id, :u, :n, :h, :c, :e, :r)",
+      use(t.id), use(t.user_id), use(t.name), use(t.token_hash), use(t.created_at),
+      use(t.expires_at), use(t.revoked_at);
+}
+std::optional<Token> FindByHash(Tx& tx, const std::string& token_hash) {
+  return First(Select<Token>(tx, std::string(kTokenCols) + " WHERE token_hash = :h", BindToken,
+                             [&](soci::statement& st) { st.exchange(use(token_hash)); }));
+}
+void Revoke(Tx& tx, const std::string& id, int64_t now) {
+  tx.sql() << "UPDATE tokens SET revoked_at = :n WHERE id = :id AND revoked_at = 0", use(now),
+      use(id);
+}
+}  // namespace tokens
+
+// ============================== quotas ==============================
+
+namespace quotas {
+std::optional<QuotaLimits> Get(Tx& tx, const std::string& team_id) {
+  auto bind = +[](soci::statement& st, QuotaLimits& q) {
+    st.exchange(into(q.clusters));
+    st.exchange(into(q.vcpus));
+    st.exchange(into(q.memory_gib));
+    st.exchange(into(q.physical_hosts));
+  };
+  return First(Select<QuotaLimits>(
+      tx, "SELECT clusters, vcpus, memory_gib, physical_hosts FROM quotas WHERE team_id = :t",
+      bind, [&](soci::statement& st) { st.exchange(use(team_id)); }));
+}
+void Put(Tx& tx, const std::string& team_id, const QuotaLimits& q, int64_t now) {
+  tx.sql() << "DELETE FROM quotas WHERE team_id = :t", use(team_id);
+  tx.sql() << "INSERT INTO quotas (team_id, clusters, vcpus, memory_gib, physical_hosts, "
+              "updated_at) VALUES (:t, :c, :v, :m, :p, :at)",
+      use(team_id), use(q.clusters), use(q.vcpus), use(q.memory_gib), use(q.physical_hosts),
+      use(now);
+}
+QuotaUsage Usage(Tx& tx, const std::string& team_id) {
+  QuotaUsage u;
+  u.clusters = CountOf(tx,
+                       "SELECT COUNT(*) FROM clusters WHERE team_id = :t AND status <> 'deleted'",
+                       team_id);
+  long vcpus = 0, memory = 0, hosts = 0;
+  tx.sql() << "SELECT COALESCE(SUM(n.vcpus), 0), COALESCE(SUM(n.memory_gib), 0) FROM nodes n "
+              "JOIN clusters c ON c.id = n.cluster_id "
+              "WHERE c.team_id = :t AND n.state <> 'deleted' AND n.kind = 'vm'",
+      use(team_id), into(vcpus), into(memory);
+  tx.sql() << "SELECT COUNT(*) FROM hosts h JOIN clusters c ON c.id = h.cluster_id "
+              "WHERE c.team_id = :t",
+      use(team_id), into(hosts);
+  u.vcpus = vcpus;
+  u.memory_gib = memory;
+  u.physical_hosts = hosts;
+  return u;
+}
+}  // namespace quotas
+
+// ============================== inventory ==============================
+
+namespace hypervisors {
+void Upsert(Tx& tx, const Hypervisor& h) {
+  if (CountOf(tx, "SELECT COUNT(*) FROM hypervisors WHERE name = :n", h.name) > 0) {
+    tx.sql() << "UPDATE hypervisors SET uri = :u, vcpus = :v, memory_gib = :m WHERE name = :n",
+        use(h.uri), use(h.vcpus), use(h.memory_gib), use(h.name);
+    return;
+  }
+  tx.sql() << "INSERT INTO hypervisors (name, uri, vcpus, memory_gib, state, created_at) "
+              "VALUES (:n, :u, :v, :m, :s, :at)",
+      use(h.name), use(h.uri), use(h.vcpus), use(h.memory_gib), use(h.state), use(h.created_at);
+}
+std::vector<Hypervisor> List(Tx& tx) {
+  return Select<Hypervisor>(tx, std::string(kHypervisorCols) + " ORDER BY name", BindHypervisor);
+}
+std::optional<Hypervisor> Find(Tx& tx, const std::string& name) {
+  return First(Select<Hypervisor>(tx, std::string(kHypervisorCols) + " WHERE name = :n",
+                                  BindHypervisor,
+                                  [&](soci::statement& st) { st.exchange(use(name)); }));
+}
+std::map<std::string, HypervisorUsage> Usage(Tx& tx) {
+  struct Row {
+    std::string name;
+    HypervisorUsage u;
+  };
+  auto bind = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.name));
+    st.exchange(into(r.u.vcpus));
+    st.exchange(into(r.u.memory_gib));
+    st.exchange(into(r.u.domains));
+  };
+  std::map<std::string, HypervisorUsage> out;
+  for (auto& r : Select<Row>(tx,
+                             "SELECT hypervisor, COALESCE(SUM(vcpus), 0), "
+                             "COALESCE(SUM(memory_gib), 0), COUNT(*) FROM nodes "
+                             "WHERE state <> 'deleted' AND hypervisor <> '' GROUP BY hypervisor",
+                             bind)) {
+    out[r.name] = r.u;
+  }
+  return out;
+}
+}  // namespace hypervisors
+
+namespace hosts {
+void Upsert(Tx& tx, const Host& h) {
+  if (CountOf(tx, "SELECT COUNT(*) FROM hosts WHERE name = :n", h.name) > 0) return;
+  tx.sql() << "INSERT INTO hosts (name, address, vcpus, memory_gib, labels, state, cluster_id, "
+              "created_at) VALUES (:n, :a, :v, :m, :l, :s, :c, :at)",
+      use(h.name), use(h.address), use(h.vcpus), use(h.memory_gib), use(h.labels), use(h.state),
+      use(h.cluster_id), use(h.created_at);
+}
+std::vector<Host> List(Tx& tx) {
+  return Select<Host>(tx, std::string(kHostCols) + " ORDER BY name", BindHost);
+}
+std::optional<Host> Find(Tx& tx, const std::string& name) {
+  return First(Select<Host>(tx, std::string(kHostCols) + " WHERE name = :n", BindHost,
+                            [&](soci::statement& st) { st.exchange(use(name)); }));
+}
+std::vector<Host> ListAvailable(Tx& tx, int64_t limit) {
+  long lim = limit;
+  return Select<Host>(
+      tx, std::string(kHostCols) + " WHERE state = 'available' ORDER BY name LIMIT :l", BindHost,
+      [&](soci::statement& st) { st.exchange(use(lim)); });
+}
+void SetState(Tx& tx, const std::string& name, const std::string& state,
+              const std::string& cluster_id) {
+  tx.sql() << "UPDATE hosts SET state = :s, cluster_id = :c WHERE name = :n", use(state),
+      use(cluster_id), use(name);
+}
+}  // namespace hosts
+
+// ============================== clusters ==============================
+
+namespace clusters {
+void Insert(Tx& tx, const Cluster& c) {
+  tx.sql() << "INSERT INTO clusters (id, team_id, name, purpose, kubernetes_version, status, "
+              "status_reason, master_count, master_flavor, master_kind, worker_count, "
+              "worker_kind, worker_flavor, created_by, created_at, updated_at) VALUES (:id, "
+              ":team, :name, :purpose, :ver, :status, :reason, :mc, :mf, :mk, :wc, :wk, :wf, "
+              ":by, :ca, :ua)",
+      use(c.id), use(c.team_id), use(c.name), use(c.purpose), use(c.kubernetes_version),
+      use(c.status), use(c.status_reason), use(c.master_count), use(c.master_flavor),
+      use(c.master_kind), use(c.worker_count), use(c.worker_kind), use(c.worker_flavor),
+      use(c.created_by), use(c.created_at), use(c.updated_at);
+}
+std::optional<Cluster> Find(Tx& tx, const std::string& id) {
+  return First(Select<Cluster>(tx, std::string(kClusterCols) + " WHERE id = :id", BindCluster,
+                               [&](soci::statement& st) { st.exchange(use(id)); }));
+}
+std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id,
+                                      const std::string& name) {
+  return First(Select<Cluster>(
+      tx, std::string(kClusterCols) + " WHERE team_id = :t AND name = :n AND status <> 'deleted'",
+      BindCluster, [&](soci::statement& st) {
+        st.exchange(use(team_id));
+        st.exchange(use(name));
+      }));
+}
+std::vector<Cluster> List(Tx& tx, const ClusterFilter& f) {
+  if (!f.all_teams && f.team_ids.empty()) return {};
+  std::string q = std::string(kClusterCols) + " WHERE id > :after";
+  if (!f.include_deleted) q += " AND status <> 'deleted'";
+  if (!f.all_teams) {
+    q += " AND team_id IN (";
+    for (size_t i = 0; i < f.team_ids.size(); ++i) {
+      q += (i ? ", :t" : ":t") + std::to_string(i);
+    }
+    q += ")";
+  }
+  q += " ORDER BY id LIMIT :lim";
+  long limit = f.limit;
+  return Select<Cluster>(tx, q, BindCluster, [&](soci::statement& st) {
+    st.exchange(use(f.after_id));
+    if (!f.all_teams) {
+      for (const auto& t : f.team_ids) st.exchange(use(t));
+    }
+    st.exchange(use(limit));
+  });
+}
+void SetStatus(Tx& tx, const std::string& id, const std::string& status,
+               const std::string& reason, int64_t now) {
+  tx.sql() << "UPDATE clusters SET status = :s, status_reason = :r, updated_at = :n "
+              "WHERE id = :id",
+      use(status), use(reason), use(now), use(id);
+}
+}  // namespace clusters
+
+// ============================== nodes ==============================
+
+namespace nodes {
+void Insert(Tx& tx, const Node& n) {
+  tx.sql() << "INSERT INTO nodes (id, cluster_id, name, role, kind, flavor, state, hypervisor, "
+              "host, vcpus, memory_gib, address, kubernetes_version, created_at, updated_at) "
+              "VALUES (:id, :c, :name, :role, :kind, :flavor, :state, :hv, :host, :v, :m, :a, "
+              ":k, :ca, :ua)",
+      use(n.id), use(n.cluster_id), use(n.name), use(n.role), use(n.kind), use(n.flavor),
+      use(n.state), use(n.hypervisor), use(n.host), use(n.vcpus), use(n.memory_gib),
+      use(n.address), use(n.kubernetes_version), use(n.created_at), use(n.updated_at);
+}
+std::vector<Node> ListLive(Tx& tx, const std::string& cluster_id) {
+  return Select<Node>(
+      tx, std::string(kNodeCols) + " WHERE cluster_id = :c AND state <> 'deleted'" + kNodeOrder,
+      BindNode, [&](soci::statement& st) { st.exchange(use(cluster_id)); });
+}
+std::optional<Node> FindLive(Tx& tx, const std::string& cluster_id, const std::string& name) {
+  return First(Select<Node>(
+      tx, std::string(kNodeCols) + " WHERE cluster_id = :c AND name = :n AND state <> 'deleted'",
+      BindNode, [&](soci::statement& st) {
+        st.exchange(use(cluster_id));
+        st.exchange(use(name));
+      }));
+}
+void SetState(Tx& tx, const std::string& id, const std::string& state, int64_t now) {
+  tx.sql() << "UPDATE nodes SET state = :s, updated_at = :n WHERE id = :id", use(state), use(now),
+      use(id);
+}
+void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64_t now) {
+  tx.sql() << "UPDATE nodes SET address = :a, updated_at = :n WHERE id = :id", use(address),
+      use(now), use(id);
+}
+std::vector<Node> ListLiveOnHypervisor(Tx& tx, const std::string& hypervisor) {
+  return Select<Node>(
+      tx, std::string(kNodeCols) + " WHERE hypervisor = :h AND state <> 'deleted'" + kNodeOrder,
+      BindNode, [&](soci::statement& st) { st.exchange(use(hypervisor)); });
+}
+}  // namespace nodes
+
+// ============================== operations ==============================
+
+namespace operations {
+void Insert(Tx& tx, const Operation& o) {
+  tx.sql() << "INSERT INTO operations (id, cluster_id, type, state, requested_by, error, "
+              "created_at, updated_at, finished_at) VALUES (:id, :c, :t, :s, :by, :e, :ca, :ua, "
+              ":fa)",
+      use(o.id), use(o.cluster_id), use(o.type), use(o.state), use(o.requested_by), use(o.error),
+      use(o.created_at), use(o.updated_at), use(o.finished_at);
+  for (const Step& s : o.steps) {
+    tx.sql() << "INSERT INTO operation_steps (operation_id, idx, name, kind, target, state, "
+                "message, attempts, started_at, finished_at) VALUES (:o, :i, :n, :k, :t, :s, "
+                ":m, :a, :sa, :fa)",
+        use(o.id), use(s.index), use(s.name), use(s.kind), use(s.target), use(s.state),
+        use(s.message), use(s.attempts), use(s.started_at), use(s.finished_at);
+  }
+}
+std::optional<Operation> Find(Tx& tx, const std::string& id) {
+  auto op = First(Select<Operation>(tx, std::string(kOperationCols) + " WHERE id = :id",
+                                    BindOperation,
+                                    [&](soci::statement& st) { st.exchange(use(id)); }));
+  if (op) LoadSteps(tx, *op);
+  return op;
+}
+std::vector<Operation> ListForCluster(Tx& tx, const std::string& cluster_id, int64_t limit) {
+  long lim = limit;
+  auto ops = Select<Operation>(
+      tx, std::string(kOperationCols) + " WHERE cluster_id = :c ORDER BY id DESC LIMIT :l",
+      BindOperation, [&](soci::statement& st) {
+        st.exchange(use(cluster_id));
+        st.exchange(use(lim));
+      });
+  for (auto& op : ops) LoadSteps(tx, op);
+  return ops;
+}
+std::optional<Operation> FindActiveForCluster(Tx& tx, const std::string& cluster_id) {
+  auto op = First(Select<Operation>(
+      tx,
+      std::string(kOperationCols) +
+          " WHERE cluster_id = :c AND state IN ('pending', 'running')",
+      BindOperation, [&](soci::statement& st) { st.exchange(use(cluster_id)); }));
+  if (op) LoadSteps(tx, *op);
+  return op;
+}
+std::vector<std::string> ListActiveIds(Tx& tx) {
+  auto bind = +[](soci::statement& st, std::string& id) { st.exchange(into(id)); };
+  return Select<std::string>(
+      tx, "SELECT id FROM operations WHERE state IN ('pending', 'running') ORDER BY id", bind);
+}
+void SetState(Tx& tx, const std::string& id, const std::string& state, const std::string& error,
+              int64_t now) {
+  long finished = (state == "succeeded" || state == "failed" || state == "cancelled") ? now : 0;
+  tx.sql() << "UPDATE operations SET state = :s, error = :e, updated_at = :n, finished_at = :f "
+              "WHERE id = :id",
+      use(state), use(error), use(now), use(finished), use(id);
+}
+void UpdateStep(Tx& tx, const Step& s) {
+  tx.sql() << "UPDATE operation_steps SET state = :s, message = :m, attempts = :a, "
+              "started_at = :sa, finished_at = :fa WHERE operation_id = :o AND idx = :i",
+      use(s.state), use(s.message), use(s.attempts), use(s.started_at), use(s.finished_at),
+      use(s.operation_id), use(s.index);
+}
+std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& tx) {
+  struct Row {
+    std::string type, state;
+    long n = 0;
+  };
+  auto bind = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.type));
+    st.exchange(into(r.state));
+    st.exchange(into(r.n));
+  };
+  std::map<std::pair<std::string, std::string>, int64_t> out;
+  for (auto& r : Select<Row>(
+           tx, "SELECT type, state, COUNT(*) FROM operations GROUP BY type, state", bind)) {
+    out[{r.type, r.state}] = r.n;
+  }
+  return out;
+}
+}  // namespace operations
+
+}  // namespace kaas::store
