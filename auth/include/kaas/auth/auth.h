@@ -1,0 +1,73 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kaas/common/clock.h"
+#include "kaas/common/status.h"
+#include "kaas/store/database.h"
+#include "kaas/store/records.h"
+
+namespace kaas::auth {
+
+// argon2id (libsodium crypto_pwhash_str, interactive limits).
+std::string HashPassword(const std::string& password);
+bool VerifyPassword(const std::string& hash, const std::string& password);
+
+// The authenticated caller of a request.
+struct Principal {
+  std::string user_id;
+  std::string username;
+  bool is_admin = false;
+  std::vector<store::Membership> memberships;
+
+  // The caller's role in the team ("" when not a member).
+  std::string RoleIn(const std::string& team_id) const;
+};
+
+struct LoginResult {
+  std::string token;  // shown once; only its hash is stored
+  int64_t expires_at = 0;
+  store::User user;
+};
+
+struct AuthOptions {
+  int64_t session_ttl_ms = 12LL * 3600 * 1000;
+};
+
+class AuthService {
+ public:
+  AuthService(store::Database& db, const Clock& clock, AuthOptions options)
+      : db_(db), clock_(clock), options_(options) {}
+
+  // kUnauthenticated for an unknown user or a wrong password (same message for both).
+  Result<LoginResult> Login(const std::string& username, const std::string& password);
+  // Resolves "Bearer <token>"; kUnauthenticated when missing, unknown, expired or revoked.
+  Result<Principal> Authenticate(const std::string& authorization_header);
+
+  // Creates the platform admin `admin` on an empty database. Uses `password` when given,
+  // otherwise generates one. Returns the password when it was generated, "" otherwise.
+  Result<std::string> BootstrapAdmin(const std::string& password);
+
+ private:
+  store::Database& db_;
+  const Clock& clock_;
+  AuthOptions options_;
+};
+
+// What a caller wants to do with a team's objects.
+enum class Action {
+  kRead,          // see clusters, operations, quota
+  kOperate,       // create / scale / upgrade / delete clusters
+  kManageTeam,    // members
+  kPlatformAdmin  // users, teams, quotas, inventory
+};
+
+// The one place that decides who may do what. Callers outside a team get kNotFound, exactly as
+// if the object did not exist; members whose role is too weak get kPermissionDenied.
+class Authorizer {
+ public:
+  static Status Check(const Principal& who, Action action, const std::string& team_id = "");
+};
+
+}  // namespace kaas::auth

@@ -1,0 +1,73 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "kaas/common/clock.h"
+#include "kaas/lifecycle/steps.h"
+#include "kaas/store/database.h"
+
+namespace kaas::lifecycle {
+
+struct EngineOptions {
+  size_t threads = 8;
+  int max_attempts = 5;          // per step, for retryable (kUnavailable) errors
+  int backoff_base_ms = 200;     // doubled per attempt, with jitter
+  int backoff_max_ms = 10000;
+  // Test hook, called before each step starts. Returning false abandons the operation right
+  // there without writing anything, as a kill -9 would.
+  std::function<bool(const std::string& op_id, int64_t step_index)> before_step;
+};
+
+// Runs persisted operations step by step on a worker pool (Boost.Asio thread_pool).
+//
+// The operation and its steps are in the database before the engine sees them; the engine
+// only moves states forward: pending -> running -> succeeded | failed, each step likewise.
+// A step that was `running` when the process died runs again on resume (steps are
+// idempotent). On success the cluster's status becomes its resting state (running, or
+// deleted for a delete); on failure `error` with a status_reason naming the step.
+class Engine {
+ public:
+  Engine(store::Database& db, StepRunner& runner, const Clock& clock, EngineOptions options);
+  ~Engine();
+
+  // Resumes every pending or running operation found in the database.
+  Status Start();
+  // Schedules an operation; a no-op when it is already scheduled or running here.
+  void Submit(const std::string& op_id);
+  // Stops taking work; running operations stop at their next step boundary (their state
+  // stays `running` and a later Start resumes them). Blocks until the pool is idle.
+  void Shutdown();
+
+  bool running() const { return started_ && !stopping_; }
+  // Operations scheduled or running in this process.
+  size_t InFlight() const;
+
+ private:
+  void RunOperation(const std::string& op_id);
+  Status Persist(const std::function<void(store::Tx&)>& fn);
+  // Sleeps for a retry backoff; returns false when shutdown interrupted it.
+  bool Backoff(int attempt);
+
+  store::Database& db_;
+  StepRunner& runner_;
+  const Clock& clock_;
+  EngineOptions options_;
+  struct Pool;
+  std::unique_ptr<Pool> pool_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> in_flight_;
+};
+
+// The cluster status an operation type leaves behind when it succeeds.
+std::string RestingStatus(const std::string& operation_type);
+
+}  // namespace kaas::lifecycle

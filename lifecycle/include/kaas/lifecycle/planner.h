@@ -1,0 +1,53 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kaas/common/status.h"
+#include "kaas/store/records.h"
+
+namespace kaas::lifecycle {
+
+// A validated request to create a cluster (api/ parses the JSON into it).
+struct CreateClusterRequest {
+  std::string name;
+  std::string team;  // team name
+  std::string purpose;
+  std::string kubernetes_version;  // "" = default
+  int64_t worker_count = 0;
+  std::string worker_kind = "vm";
+  std::string worker_flavor;  // "" = default
+  int64_t master_count = 0;   // 0 = by purpose
+};
+
+// Semantic validation; kInvalidArgument naming the offending field.
+Status Validate(const CreateClusterRequest& request);
+
+// The cluster row and its nodes as the request asks for them, before placement: ids, names,
+// roles, flavors, sizes. Masters are master-1..N, workers worker-1..M.
+struct ClusterDraft {
+  store::Cluster cluster;
+  std::vector<store::Node> nodes;
+};
+Result<ClusterDraft> Draft(const CreateClusterRequest& request, const std::string& team_id,
+                           const std::string& requested_by, int64_t now);
+
+// Free capacity of one active hypervisor (reservations of not-yet-created nodes included).
+struct HypervisorRoom {
+  std::string name;
+  int64_t free_vcpus = 0;
+  int64_t free_memory_gib = 0;
+};
+
+// Assigns a hypervisor to every VM node in `nodes`: the masters on distinct hypervisors (the
+// ones with most free vCPU first), workers spread one at a time onto the hypervisor with most
+// room. kInsufficientCapacity when a node does not fit or masters cannot be kept apart.
+Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms);
+
+// Ordered steps of each operation type. Steps are idempotent units the engine runs in order.
+std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
+                                    const std::vector<store::Node>& nodes);
+std::vector<store::Step> PlanDelete(const store::Cluster& cluster,
+                                    const std::vector<store::Node>& nodes);
+
+}  // namespace kaas::lifecycle

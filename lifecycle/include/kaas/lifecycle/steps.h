@@ -1,0 +1,58 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "kaas/common/clock.h"
+#include "kaas/common/status.h"
+#include "kaas/provisioner/bootstrapper.h"
+#include "kaas/provisioner/hypervisor.h"
+#include "kaas/store/database.h"
+#include "kaas/store/records.h"
+
+namespace kaas::lifecycle {
+
+// Executes one step of an operation. Every step observes first, then acts only on what is not
+// done yet, then records — so running a step again after a crash is harmless.
+class StepRunner {
+ public:
+  virtual ~StepRunner() = default;
+  // Returns the message the step shows when it succeeds.
+  virtual Result<std::string> Run(const store::Operation& op, const store::Step& step) = 0;
+};
+
+struct StepDeps {
+  store::Database& db;
+  provisioner::Fleet& fleet;
+  provisioner::Bootstrapper& bootstrapper;
+  std::filesystem::path work_root;  // <data dir>/work: one folder per operation
+  const Clock& clock;
+};
+
+// The cluster steps the planner emits (planner.cc): reserve, provision_nodes,
+// bootstrap_first_master, join_master, join_workers, verify, destroy_nodes, release_cluster.
+class ClusterSteps : public StepRunner {
+ public:
+  explicit ClusterSteps(StepDeps deps) : d_(deps) {}
+  Result<std::string> Run(const store::Operation& op, const store::Step& step) override;
+
+ private:
+  Result<std::string> Reserve(const store::Cluster& c);
+  Result<std::string> ProvisionNodes(const store::Cluster& c, const std::string& role);
+  Result<std::string> Bootstrap(const store::Operation& op, const store::Step& step,
+                                const store::Cluster& c, const std::string& playbook,
+                                const std::string& role, const std::string& target);
+  Result<std::string> Verify(const store::Cluster& c);
+  Result<std::string> DestroyNodes(const store::Cluster& c, const std::string& role);
+  Result<std::string> ReleaseCluster(const store::Cluster& c);
+
+  Status ProvisionNode(const store::Node& n);
+  Status DestroyNode(const store::Node& n);
+  Result<provisioner::Hypervisor*> HypervisorOf(const std::string& name);
+  Result<std::vector<store::Node>> LiveNodes(const std::string& cluster_id);
+  Status SetNodeState(const store::Node& n, const std::string& state);
+
+  StepDeps d_;
+};
+
+}  // namespace kaas::lifecycle

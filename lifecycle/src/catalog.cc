@@ -1,0 +1,79 @@
+#include "kaas/lifecycle/catalog.h"
+
+namespace kaas::lifecycle {
+
+const std::vector<Flavor>& MasterFlavors() {
+  static const std::vector<Flavor> kFlavors = {
+      {"m.small", "master", "vm", 4, 4},
+      {"m.medium", "master", "vm", 8, 8},
+      {"m.large", "master", "physical", 8, 16},
+  };
+  return kFlavors;
+}
+
+const std::vector<Flavor>& WorkerFlavors() {
+  static const std::vector<Flavor> kFlavors = {
+      {"w.small", "worker", "vm", 2, 4},
+      {"w.medium", "worker", "vm", 4, 8},
+      {"w.large", "worker", "vm", 8, 32},
+  };
+  return kFlavors;
+}
+
+Result<Flavor> WorkerFlavor(const std::string& name) {
+  for (const auto& f : WorkerFlavors()) {
+    if (f.name == name) return f;
+  }
+  return InvalidArgument("workers.flavor",
+                         "workers.flavor must be one of w.small, w.medium, w.large");
+}
+
+Result<Flavor> MasterFlavorForWorkers(int64_t workers) {
+  if (workers < 0) return InvalidArgument("workers.count", "workers.count must be >= 0");
+  if (workers > kMaxWorkers) {
+    return InvalidArgument("workers.count", "workers.count must be <= 500 (sizing policy)");
+  }
+  const auto& f = MasterFlavors();
+  if (workers <= 50) return f[0];
+  if (workers <= 100) return f[1];
+  return f[2];
+}
+
+Result<int64_t> MasterCount(const std::string& purpose, int64_t explicit_count) {
+  int64_t by_purpose = 0;
+  if (purpose == "personal") {
+    by_purpose = 1;
+  } else if (purpose == "dev") {
+    by_purpose = 3;
+  } else if (purpose == "prod") {
+    by_purpose = 5;
+  } else {
+    return InvalidArgument("purpose", "purpose must be one of personal, dev, prod");
+  }
+  if (explicit_count == 0) return by_purpose;
+  if (explicit_count == 1 || explicit_count == 3 || explicit_count == 5) return explicit_count;
+  return InvalidArgument("masters.count",
+                         "masters.count must be 1, 3 or 5 (an etcd quorum never rests even)");
+}
+
+const std::vector<KubernetesVersion>& SupportedVersions() {
+  static const std::vector<KubernetesVersion> kVersions = {
+      {"1.29.12", false}, {"1.30.2", false}, {"1.30.8", true}, {"1.31.4", false}};
+  return kVersions;
+}
+
+std::string DefaultVersion() {
+  for (const auto& v : SupportedVersions()) {
+    if (v.is_default) return v.version;
+  }
+  return SupportedVersions().back().version;
+}
+
+bool IsSupportedVersion(const std::string& version) {
+  for (const auto& v : SupportedVersions()) {
+    if (v.version == version) return true;
+  }
+  return false;
+}
+
+}  // namespace kaas::lifecycle

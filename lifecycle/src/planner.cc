@@ -1,0 +1,199 @@
+#include "kaas/lifecycle/planner.h"
+
+#include <algorithm>
+#include <set>
+
+#include "kaas/common/ids.h"
+#include "kaas/lifecycle/catalog.h"
+
+namespace kaas::lifecycle {
+namespace {
+
+bool IsDnsLabel(const std::string& s) {
+  if (s.empty() || s.size() > 40) return false;
+  if (s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+store::Step MakeStep(const std::string& name, const std::string& kind,
+                     const std::string& target = "") {
+  store::Step s;
+  s.name = name;
+  s.kind = kind;
+  s.target = target;
+  s.state = "pending";
+  return s;
+}
+
+void Number(std::vector<store::Step>& steps) {
+  for (size_t i = 0; i < steps.size(); ++i) steps[i].index = static_cast<int64_t>(i);
+}
+
+}  // namespace
+
+Status Validate(const CreateClusterRequest& r) {
+  if (!IsDnsLabel(r.name)) {
+    return InvalidArgument("name",
+                           "name must be a DNS label: lowercase letters, digits and '-', "
+                           "1-40 characters, not starting or ending with '-'");
+  }
+  if (r.team.empty()) return InvalidArgument("team", "team is required");
+  KAAS_ASSIGN_OR_RETURN(int64_t masters, MasterCount(r.purpose, r.master_count));
+  (void)masters;
+  if (!r.kubernetes_version.empty() && !IsSupportedVersion(r.kubernetes_version)) {
+    return InvalidArgument("kubernetes_version",
+                           "kubernetes_version " + r.kubernetes_version +
+                               " is not supported (see GET /api/v1/versions)");
+  }
+  if (r.worker_kind != "vm" && r.worker_kind != "physical") {
+    return InvalidArgument("workers.kind", "workers.kind must be vm or physical");
+  }
+  if (!r.worker_flavor.empty()) KAAS_RETURN_IF_ERROR(WorkerFlavor(r.worker_flavor).status());
+  KAAS_RETURN_IF_ERROR(MasterFlavorForWorkers(r.worker_count).status());
+  return Status::Ok();
+}
+
+Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& team_id,
+                           const std::string& requested_by, int64_t now) {
+  KAAS_RETURN_IF_ERROR(Validate(r));
+  KAAS_ASSIGN_OR_RETURN(int64_t master_count, MasterCount(r.purpose, r.master_count));
+  KAAS_ASSIGN_OR_RETURN(Flavor master, MasterFlavorForWorkers(r.worker_count));
+  KAAS_ASSIGN_OR_RETURN(Flavor worker,
+                        WorkerFlavor(r.worker_flavor.empty() ? kDefaultWorkerFlavor
+                                                             : r.worker_flavor));
+  ClusterDraft d;
+  store::Cluster& c = d.cluster;
+  c.id = NewId("cl");
+  c.team_id = team_id;
+  c.name = r.name;
+  c.purpose = r.purpose;
+  c.kubernetes_version = r.kubernetes_version.empty() ? DefaultVersion() : r.kubernetes_version;
+  c.status = "provisioning";
+  c.master_count = master_count;
+  c.master_flavor = master.name;
+  c.master_kind = master.kind;
+  c.worker_count = r.worker_count;
+  c.worker_kind = r.worker_kind;
+  c.worker_flavor = r.worker_kind == "physical" ? "" : worker.name;
+  c.created_by = requested_by;
+  c.created_at = c.updated_at = now;
+
+  auto add = [&](const std::string& name, const std::string& role, const std::string& kind,
+                 const Flavor* flavor) {
+    store::Node n;
+    n.id = NewId("nd");
+    n.cluster_id = c.id;
+    n.name = name;
+    n.role = role;
+    n.kind = kind;
+    n.flavor = flavor ? flavor->name : "";
+    n.state = "reserved";
+    n.vcpus = flavor ? flavor->vcpus : 0;
+    n.memory_gib = flavor ? flavor->memory_gib : 0;
+    n.kubernetes_version = c.kubernetes_version;
+    n.created_at = n.updated_at = now;
+    d.nodes.push_back(std::move(n));
+  };
+  for (int64_t i = 1; i <= master_count; ++i) {
+    add("master-" + std::to_string(i), "master", master.kind, &master);
+  }
+  for (int64_t i = 1; i <= r.worker_count; ++i) {
+    add("worker-" + std::to_string(i), "worker", r.worker_kind,
+        r.worker_kind == "vm" ? &worker : nullptr);
+  }
+  return d;
+}
+
+Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms) {
+  auto fits = [](const HypervisorRoom& h, const store::Node& n) {
+    return h.free_vcpus >= n.vcpus && h.free_memory_gib >= n.memory_gib;
+  };
+  auto take = [](HypervisorRoom& h, store::Node& n) {
+    h.free_vcpus -= n.vcpus;
+    h.free_memory_gib -= n.memory_gib;
+    n.hypervisor = h.name;
+  };
+  auto by_room = [](const HypervisorRoom& a, const HypervisorRoom& b) {
+    if (a.free_vcpus != b.free_vcpus) return a.free_vcpus > b.free_vcpus;
+    if (a.free_memory_gib != b.free_memory_gib) return a.free_memory_gib > b.free_memory_gib;
+    return a.name < b.name;
+  };
+  std::set<std::string> master_hosts;
+  for (store::Node* n : vms) {
+    if (n->role != "master") continue;
+    std::sort(rooms.begin(), rooms.end(), by_room);
+    auto it = std::find_if(rooms.begin(), rooms.end(), [&](const HypervisorRoom& h) {
+      return !master_hosts.count(h.name) && fits(h, *n);
+    });
+    if (it == rooms.end()) {
+      return std::move(Status(Code::kInsufficientCapacity,
+                              "no placement for " + n->name +
+                                  ": masters of a cluster need distinct hypervisors with " +
+                                  std::to_string(n->vcpus) + " vCPU and " +
+                                  std::to_string(n->memory_gib) + " GiB free")
+                           .WithShortfalls({{"hypervisors", static_cast<int64_t>(
+                                                                master_hosts.size() + 1),
+                                             static_cast<int64_t>(master_hosts.size()),
+                                             static_cast<int64_t>(master_hosts.size())}}));
+    }
+    master_hosts.insert(it->name);
+    take(*it, *n);
+  }
+  for (store::Node* n : vms) {
+    if (n->role == "master") continue;
+    std::sort(rooms.begin(), rooms.end(), by_room);
+    if (rooms.empty() || !fits(rooms.front(), *n)) {
+      int64_t free_vcpus = 0;
+      for (const auto& h : rooms) free_vcpus += h.free_vcpus;
+      return std::move(Status(Code::kInsufficientCapacity,
+                              "no hypervisor has room for " + n->name + " (" +
+                                  std::to_string(n->vcpus) + " vCPU, " +
+                                  std::to_string(n->memory_gib) + " GiB)")
+                           .WithShortfalls({{"vcpus", n->vcpus, 0, free_vcpus}}));
+    }
+    take(rooms.front(), *n);
+  }
+  return Status::Ok();
+}
+
+std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
+                                    const std::vector<store::Node>& nodes) {
+  std::vector<store::Step> steps;
+  steps.push_back(MakeStep("reserve quota and placement", "reserve"));
+  steps.push_back(MakeStep("provision masters", "provision_nodes", "master"));
+  std::vector<std::string> masters;
+  bool has_workers = false;
+  for (const auto& n : nodes) {
+    if (n.role == "master") masters.push_back(n.name);
+    if (n.role == "worker") has_workers = true;
+  }
+  if (!masters.empty()) {
+    steps.push_back(MakeStep("bootstrap " + masters[0], "bootstrap_first_master", masters[0]));
+  }
+  for (size_t i = 1; i < masters.size(); ++i) {
+    steps.push_back(MakeStep("join " + masters[i], "join_master", masters[i]));
+  }
+  if (has_workers) {
+    steps.push_back(MakeStep("provision workers", "provision_nodes", "worker"));
+    steps.push_back(MakeStep("join workers", "join_workers", "worker"));
+  }
+  steps.push_back(MakeStep("verify cluster", "verify"));
+  Number(steps);
+  return steps;
+}
+
+std::vector<store::Step> PlanDelete(const store::Cluster& cluster,
+                                    const std::vector<store::Node>& nodes) {
+  std::vector<store::Step> steps;
+  bool has_workers = std::any_of(nodes.begin(), nodes.end(),
+                                 [](const store::Node& n) { return n.role == "worker"; });
+  if (has_workers) steps.push_back(MakeStep("remove workers", "destroy_nodes", "worker"));
+  steps.push_back(MakeStep("remove masters", "destroy_nodes", "master"));
+  steps.push_back(MakeStep("release cluster", "release_cluster"));
+  Number(steps);
+  return steps;
+}
+
+}  // namespace kaas::lifecycle

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <filesystem>
+#include <future>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "kaas/common/status.h"
+#include "kaas/templates/renderer.h"
+
+namespace kaas::provisioner {
+
+struct BootstrapNode {
+  std::string name;
+  std::string role;  // master | worker
+  std::string address;
+};
+
+// One Ansible run: a playbook from templates/ansible against an inventory of the cluster's
+// nodes, in its own work directory.
+struct BootstrapJob {
+  std::string playbook;  // "bootstrap-master.yml"
+  std::string cluster_id;
+  std::string cluster_name;
+  std::string kubernetes_version;
+  std::vector<BootstrapNode> nodes;  // the whole cluster, for the inventory
+  std::vector<std::string> targets;  // the nodes this run is about
+  std::filesystem::path work_dir;
+};
+
+class Bootstrapper {
+ public:
+  virtual ~Bootstrapper() = default;
+  // Runs the job; returns what the step should tell the user. Must be idempotent.
+  virtual Result<std::string> Run(const BootstrapJob& job) = 0;
+};
+
+// Result of `ansible-playbook --syntax-check` over every playbook in a folder.
+struct SyntaxCheck {
+  Status status;
+  std::vector<std::string> playbooks;
+};
+
+// Runs ansible-playbook --syntax-check on every *.yml in `dir` (one child process).
+SyntaxCheck CheckPlaybooks(const std::filesystem::path& dir);
+
+// The embedded default's bootstrap: renders every artifact a real run would use (inventory,
+// vars, cloud-init user-data per node, kubeadm cluster config) into the job's work directory,
+// validates them, and requires the playbook to have passed `ansible-playbook --syntax-check`.
+// Nothing is executed on a machine, and the returned message says so.
+class SimulatedBootstrapper : public Bootstrapper {
+ public:
+  // `syntax` resolves to the check of templates/ansible, run once in the background.
+  SimulatedBootstrapper(const templates::Renderer& renderer, std::shared_future<SyntaxCheck> syntax,
+                        int sim_delay_ms);
+  Result<std::string> Run(const BootstrapJob& job) override;
+
+ private:
+  const templates::Renderer& renderer_;
+  std::shared_future<SyntaxCheck> syntax_;
+  int sim_delay_ms_;
+};
+
+}  // namespace kaas::provisioner

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <string>
+
+#include "kaas/common/status.h"
+#include "kaas/store/database.h"
+#include "kaas/store/records.h"
+#include "kaas/store/repositories.h"
+
+namespace kaas::quota {
+
+using Limits = store::QuotaLimits;
+using Usage = store::QuotaUsage;
+
+// What a request adds to a team's usage.
+struct Demand {
+  int64_t clusters = 0;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
+  int64_t physical_hosts = 0;
+};
+
+// OK when usage + demand stays within limits; otherwise kQuotaExceeded naming every exceeded
+// resource with {resource, requested, used, limit}.
+Status Check(const Limits& limits, const Usage& usage, const Demand& demand);
+
+// Team quotas. Reads and checks run on the caller's transaction, so that admission (check,
+// then reserve by inserting nodes) is one atomic step.
+class QuotaService {
+ public:
+  explicit QuotaService(Limits defaults) : defaults_(defaults) {}
+
+  // The team's limits, or the configured defaults when none were set.
+  Limits LimitsOf(store::Tx& tx, const std::string& team_id) const;
+  Usage UsageOf(store::Tx& tx, const std::string& team_id) const;
+  Status Admit(store::Tx& tx, const std::string& team_id, const Demand& demand) const;
+  // kInvalidArgument (naming the field) for negative limits.
+  static Status Validate(const Limits& limits);
+
+  const Limits& defaults() const { return defaults_; }
+
+ private:
+  Limits defaults_;
+};
+
+}  // namespace kaas::quota

@@ -1,0 +1,51 @@
+#include "kaas/quota/quota.h"
+
+namespace kaas::quota {
+
+Status Check(const Limits& limits, const Usage& usage, const Demand& demand) {
+  std::vector<ResourceShortfall> exceeded;
+  auto check = [&](const char* resource, int64_t requested, int64_t used, int64_t limit) {
+    if (requested > 0 && used + requested > limit) {
+      exceeded.push_back({resource, requested, used, limit});
+    }
+  };
+  check("clusters", demand.clusters, usage.clusters, limits.clusters);
+  check("vcpus", demand.vcpus, usage.vcpus, limits.vcpus);
+  check("memory_gib", demand.memory_gib, usage.memory_gib, limits.memory_gib);
+  check("physical_hosts", demand.physical_hosts, usage.physical_hosts, limits.physical_hosts);
+  if (exceeded.empty()) return Status::Ok();
+  std::string msg = "quota exceeded:";
+  for (const auto& e : exceeded) {
+    msg += " " + e.resource + " (requested " + std::to_string(e.requested) + ", used " +
+           std::to_string(e.used) + ", limit " + std::to_string(e.limit) + ")";
+  }
+  return std::move(Status(Code::kQuotaExceeded, msg).WithShortfalls(std::move(exceeded)));
+}
+
+Limits QuotaService::LimitsOf(store::Tx& tx, const std::string& team_id) const {
+  auto limits = store::quotas::Get(tx, team_id);
+  return limits ? *limits : defaults_;
+}
+
+Usage QuotaService::UsageOf(store::Tx& tx, const std::string& team_id) const {
+  return store::quotas::Usage(tx, team_id);
+}
+
+Status QuotaService::Admit(store::Tx& tx, const std::string& team_id,
+                           const Demand& demand) const {
+  return Check(LimitsOf(tx, team_id), UsageOf(tx, team_id), demand);
+}
+
+Status QuotaService::Validate(const Limits& l) {
+  if (l.clusters < 0) return InvalidArgument("limits.clusters", "limits.clusters must be >= 0");
+  if (l.vcpus < 0) return InvalidArgument("limits.vcpus", "limits.vcpus must be >= 0");
+  if (l.memory_gib < 0) {
+    return InvalidArgument("limits.memory_gib", "limits.memory_gib must be >= 0");
+  }
+  if (l.physical_hosts < 0) {
+    return InvalidArgument("limits.physical_hosts", "limits.physical_hosts must be >= 0");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kaas::quota
