@@ -1,0 +1,63 @@
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kaas/auth/auth.h"
+#include "kaas/common/clock.h"
+#include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/engine.h"
+#include "kaas/quota/quota.h"
+#include "kaas/store/database.h"
+
+namespace kaas::api {
+
+struct ApiDeps {
+  store::Database& db;
+  auth::AuthService& auth;
+  const quota::QuotaService& quota;
+  lifecycle::ClusterService& clusters;
+  lifecycle::Engine& engine;
+  const Clock& clock;
+};
+
+struct ApiOptions {
+  size_t max_body_bytes = 1 << 20;  // larger bodies get 413 payload_too_large
+  size_t http_threads = 32;
+};
+
+// Who may call a route at all. Finer, per-team decisions are made by auth::Authorizer inside
+// the handler, once the object's team is known.
+enum class Access { kAnyone, kUser, kPlatformAdmin };
+
+struct RouteInfo {
+  std::string method;
+  std::string pattern;  // "/api/v1/clusters/{id}"
+  Access access;
+};
+
+// The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health and metrics. Every route is
+// in one table (routes.cc); authentication and the coarse access check happen once, in the
+// dispatcher, before any handler runs.
+class ApiServer {
+ public:
+  ApiServer(ApiDeps deps, ApiOptions options);
+  ~ApiServer();
+
+  // Binds host:port (port 0 picks a free one). False when the address is taken.
+  bool Bind(const std::string& host, int port);
+  int port() const;
+  // Serves until Stop(); blocks.
+  void Serve();
+  void Stop();
+
+  // Every route, for documentation and the authorization test.
+  static std::vector<RouteInfo> Routes();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kaas::api

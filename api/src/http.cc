@@ -1,0 +1,191 @@
+#include "http.h"
+
+#include <mutex>
+
+#include "kaas/common/clock.h"
+#include "kaas/lifecycle/cluster_service.h"
+
+namespace kaas::api {
+
+std::string Context::Query(const std::string& key) const {
+  auto it = query.find(key);
+  return it == query.end() ? "" : it->second;
+}
+
+Result<bool> Context::DryRun() const {
+  std::string v = Query("dry_run");
+  if (v.empty() || v == "false" || v == "0") return false;
+  if (v == "true" || v == "1") return true;
+  return InvalidArgument("dry_run", "dry_run must be true or false");
+}
+
+int HttpStatus(Code code) {
+  switch (code) {
+    case Code::kOk: return 200;
+    case Code::kInvalidArgument: return 400;
+    case Code::kUnauthenticated: return 401;
+    case Code::kPermissionDenied: return 403;
+    case Code::kNotFound: return 404;
+    case Code::kAlreadyExists:
+    case Code::kConflict:
+    case Code::kOperationInProgress:
+    case Code::kFailedPrecondition:
+    case Code::kCancelled: return 409;
+    case Code::kPayloadTooLarge: return 413;
+    case Code::kQuotaExceeded:
+    case Code::kInsufficientCapacity:
+    case Code::kInvalidUpgrade: return 422;
+    case Code::kRateLimited: return 429;
+    case Code::kUnavailable: return 503;
+    case Code::kInternal: return 500;
+  }
+  return 500;
+}
+
+Json ErrorBody(const Status& st) {
+  Json details = Json::object();
+  if (!st.field().empty()) details["field"] = st.field();
+  if (!st.shortfalls().empty()) {
+    Json list = Json::array();
+    for (const auto& s : st.shortfalls()) {
+      list.push_back({{"resource", s.resource},
+                      {"requested", s.requested},
+                      {"used", s.used},
+                      {"limit", s.limit}});
+    }
+    // The first shortfall also at the top level, so a single-resource refusal reads simply.
+    details.update(list.front());
+    details["exceeded"] = list;
+  }
+  return {{"error", {{"code", CodeName(st.code()), }, {"message", st.message()}, {"details", details}}}};
+}
+
+Result<Json> ParseObject(const std::string& body, std::initializer_list<const char*> allowed) {
+  Json j = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return InvalidArgument("body", "request body is not valid JSON");
+  if (!j.is_object()) return InvalidArgument("body", "request body must be a JSON object");
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (const char* a : allowed) known = known || key == a;
+    if (!known) return InvalidArgument(key, "unknown field " + key);
+  }
+  return j;
+}
+
+Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
+                              const std::string& prefix) {
+  std::string field = prefix + key;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    if (required) return InvalidArgument(field, field + " is required");
+    return std::string();
+  }
+  if (!it->is_string()) return InvalidArgument(field, field + " must be a string");
+  return it->get<std::string>();
+}
+
+Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,
+                       const std::string& prefix) {
+  std::string field = prefix + key;
+  auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) {
+    if (required) return InvalidArgument(field, field + " is required");
+    return def;
+  }
+  if (!it->is_number_integer()) return InvalidArgument(field, field + " must be an integer");
+  return it->get<int64_t>();
+}
+
+Json ToJson(const store::Node& n) {
+  Json j = {{"name", n.name},
+            {"role", n.role},
+            {"kind", n.kind},
+            {"flavor", n.flavor},
+            {"state", n.state},
+            {"vcpus", n.vcpus},
+            {"memory_gib", n.memory_gib},
+            {"address", n.address},
+            {"kubernetes_version", n.kubernetes_version}};
+  if (n.kind == "vm") {
+    j["hypervisor"] = n.hypervisor;
+  } else {
+    j["host"] = n.host;
+  }
+  return j;
+}
+
+Json ToJson(const store::Operation& op) {
+  Json steps = Json::array();
+  for (const auto& s : op.steps) {
+    steps.push_back({{"name", s.name},
+                     {"state", s.state},
+                     {"message", s.message},
+                     {"started_at", FormatTime(s.started_at)},
+                     {"finished_at", FormatTime(s.finished_at)},
+                     {"attempts", s.attempts}});
+  }
+  return {{"id", op.id},
+          {"cluster_id", op.cluster_id},
+          {"type", op.type},
+          {"state", op.state},
+          {"requested_by", op.requested_by},
+          {"error", op.error},
+          {"created_at", FormatTime(op.created_at)},
+          {"updated_at", FormatTime(op.updated_at)},
+          {"finished_at", FormatTime(op.finished_at)},
+          {"progress", lifecycle::Progress(op)},
+          {"steps", steps}};
+}
+
+Json ToJson(const store::Cluster& c, const std::string& team_name) {
+  return {{"id", c.id},
+          {"name", c.name},
+          {"team", team_name},
+          {"purpose", c.purpose},
+          {"kubernetes_version", c.kubernetes_version},
+          {"status", c.status},
+          {"status_reason", c.status_reason},
+          {"masters", {{"count", c.master_count}, {"flavor", c.master_flavor}, {"kind", c.master_kind}}},
+          {"workers", {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
+          {"created_by", c.created_by},
+          {"created_at", FormatTime(c.created_at)},
+          {"updated_at", FormatTime(c.updated_at)}};
+}
+
+namespace {
+
+struct HttpStats {
+  uint64_t count = 0;
+  double seconds = 0;
+};
+std::mutex g_metrics_mu;
+std::map<std::tuple<std::string, std::string, int>, HttpStats> g_requests;
+
+}  // namespace
+
+void RecordRequest(const std::string& method, const std::string& route, int status, double secs) {
+  std::lock_guard lock(g_metrics_mu);
+  auto& s = g_requests[{method, route, status}];
+  s.count++;
+  s.seconds += secs;
+}
+
+std::string RenderHttpMetrics() {
+  std::lock_guard lock(g_metrics_mu);
+  std::string out =
+      "# HELP kaas_http_requests_total HTTP requests by route, method and status.\n"
+      "# TYPE kaas_http_requests_total counter\n";
+  std::string dur =
+      "# HELP kaas_http_request_duration_seconds_sum Time spent serving requests.\n"
+      "# TYPE kaas_http_request_duration_seconds_sum counter\n";
+  for (const auto& [key, s] : g_requests) {
+    const auto& [method, route, status] = key;
+    std::string labels = "{method=\"" + method + "\",route=\"" + route + "\",status=\"" +
+                         std::to_string(status) + "\"}";
+    out += "kaas_http_requests_total" + labels + " " + std::to_string(s.count) + "\n";
+    dur += "kaas_http_request_duration_seconds_sum" + labels + " " + std::to_string(s.seconds) + "\n";
+  }
+  return out + dur;
+}
+
+}  // namespace kaas::api

@@ -1,0 +1,68 @@
+#pragma once
+
+// Internal to api/: the request context handlers see, their reply, and JSON helpers.
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "kaas/api/server.h"
+#include "kaas/common/status.h"
+#include "kaas/store/records.h"
+
+namespace kaas::api {
+
+using Json = nlohmann::json;
+
+struct Context {
+  const ApiDeps& deps;
+  std::string method;
+  std::string path;
+  std::map<std::string, std::string> params;  // from the route pattern
+  std::multimap<std::string, std::string> query;
+  std::string body;
+  std::string remote_addr;
+  auth::Principal principal;  // set for every route but kAnyone ones
+
+  // The query parameter or "" when absent.
+  std::string Query(const std::string& key) const;
+  // ?dry_run=true|1; kInvalidArgument for anything else but false|0|absent.
+  Result<bool> DryRun() const;
+};
+
+struct Reply {
+  int status = 200;
+  Json body;
+  std::string raw;  // sent as is when not empty (text/plain or YAML)
+  std::string content_type = "application/json";
+};
+
+using Handler = Result<Reply> (*)(Context&);
+
+struct Route {
+  RouteInfo info;
+  Handler handler;
+};
+
+const std::vector<Route>& RouteTable();
+
+// HTTP status for each error code (one table).
+int HttpStatus(Code code);
+Json ErrorBody(const Status& st);
+
+// Body parsing: an object with only `allowed` keys, else kInvalidArgument naming the field.
+Result<Json> ParseObject(const std::string& body, std::initializer_list<const char*> allowed);
+Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
+                              const std::string& field_prefix = "");
+Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,
+                       const std::string& field_prefix = "");
+
+Json ToJson(const store::Node& n);
+Json ToJson(const store::Operation& op);
+Json ToJson(const store::Cluster& c, const std::string& team_name);
+
+// Request metrics, recorded by the dispatcher, rendered by GET /metrics.
+void RecordRequest(const std::string& method, const std::string& route, int status, double secs);
+std::string RenderHttpMetrics();
+
+}  // namespace kaas::api

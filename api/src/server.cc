@@ -1,0 +1,177 @@
+#include "kaas/api/server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+
+#include "http.h"
+#include "kaas/common/log.h"
+
+namespace kaas::api {
+namespace {
+
+std::vector<std::string> Split(const std::string& path) {
+  std::vector<std::string> out;
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t slash = path.find('/', start);
+    if (slash == std::string::npos) slash = path.size();
+    out.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return out;
+}
+
+// Matches `path` against a pattern with {name} segments.
+bool Match(const std::string& pattern, const std::vector<std::string>& segments,
+           std::map<std::string, std::string>& params) {
+  auto parts = Split(pattern);
+  if (parts.size() != segments.size()) return false;
+  std::map<std::string, std::string> found;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& p = parts[i];
+    if (p.size() > 2 && p.front() == '{' && p.back() == '}') {
+      if (segments[i].empty()) return false;
+      found[p.substr(1, p.size() - 2)] = segments[i];
+    } else if (p != segments[i]) {
+      return false;
+    }
+  }
+  params = std::move(found);
+  return true;
+}
+
+void WriteError(httplib::Response& res, const Status& st) {
+  res.status = HttpStatus(st.code());
+  if (st.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
+  res.set_content(ErrorBody(st).dump(), "application/json");
+}
+
+}  // namespace
+
+struct ApiServer::Impl {
+  Impl(ApiDeps d, ApiOptions o) : deps(d), options(o) {}
+
+  void Dispatch(const httplib::Request& req, httplib::Response& res) {
+    auto start = std::chrono::steady_clock::now();
+    std::string route = "unmatched";
+    Handle(req, res, route);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    RecordRequest(req.method, route, res.status, secs);
+  }
+
+  void Handle(const httplib::Request& req, httplib::Response& res, std::string& route_name) {
+    auto segments = Split(req.path);
+    const Route* route = nullptr;
+    bool path_known = false;
+    std::map<std::string, std::string> params;
+    for (const auto& r : RouteTable()) {
+      std::map<std::string, std::string> p;
+      if (!Match(r.info.pattern, segments, p)) continue;
+      path_known = true;
+      if (r.info.method == req.method) {
+        route = &r;
+        params = std::move(p);
+        break;
+      }
+    }
+    if (!route) {
+      if (path_known) {
+        res.status = 405;
+        res.set_content(
+            Json{{"error", {{"code", "method_not_allowed"},
+                            {"message", req.method + " is not allowed on " + req.path},
+                            {"details", Json::object()}}}}
+                .dump(),
+            "application/json");
+        return;
+      }
+      WriteError(res, NotFound("no route for " + req.method + " " + req.path));
+      return;
+    }
+    route_name = route->info.pattern;
+    Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr, {}};
+    for (const auto& [k, v] : req.params) ctx.query.emplace(k, v);
+    if (route->info.access != Access::kAnyone) {
+      auto principal = deps.auth.Authenticate(req.get_header_value("Authorization"));
+      if (!principal.ok()) return WriteError(res, principal.status());
+      ctx.principal = std::move(principal).value();
+      if (route->info.access == Access::kPlatformAdmin && !ctx.principal.is_admin) {
+        return WriteError(res, Status(Code::kPermissionDenied,
+                                      "this needs a platform administrator"));
+      }
+    }
+    Result<Reply> reply = Status(Code::kInternal, "handler did not run");
+    try {
+      reply = route->handler(ctx);
+    } catch (const std::exception& e) {
+      log::Error("handler failed", {{"route", route->info.pattern}, {"error", e.what()}});
+      reply = Internal("internal error");
+    }
+    if (!reply.ok()) return WriteError(res, reply.status());
+    res.status = reply->status;
+    if (!reply->raw.empty()) {
+      res.set_content(reply->raw, reply->content_type.c_str());
+    } else {
+      res.set_content(reply->body.dump(), "application/json");
+    }
+  }
+
+  ApiDeps deps;
+  ApiOptions options;
+  httplib::Server server;
+  int port = 0;
+};
+
+ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
+    : impl_(std::make_unique<Impl>(deps, options)) {
+  auto& s = impl_->server;
+  size_t threads = options.http_threads;
+  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.set_payload_max_length(options.max_body_bytes);
+  auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
+    impl_->Dispatch(req, res);
+  };
+  s.Get(".*", dispatch);
+  s.Post(".*", dispatch);
+  s.Put(".*", dispatch);
+  s.Delete(".*", dispatch);
+  s.Patch(".*", dispatch);
+  // Errors httplib produces itself (oversized or unreadable bodies) get the JSON error shape.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    Code code = res.status == 413 ? Code::kPayloadTooLarge
+                : res.status == 404 ? Code::kNotFound
+                : res.status >= 500 ? Code::kInternal
+                                    : Code::kInvalidArgument;
+    std::string msg = res.status == 413 ? "request body is larger than the 1 MiB limit"
+                                        : "request could not be processed";
+    res.set_content(ErrorBody(Status(code, msg)).dump(), "application/json");
+  });
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+bool ApiServer::Bind(const std::string& host, int port) {
+  if (port == 0) {
+    impl_->port = impl_->server.bind_to_any_port(host);
+    return impl_->port > 0;
+  }
+  if (!impl_->server.bind_to_port(host, port)) return false;
+  impl_->port = port;
+  return true;
+}
+
+int ApiServer::port() const { return impl_->port; }
+
+void ApiServer::Serve() { impl_->server.listen_after_bind(); }
+
+void ApiServer::Stop() { impl_->server.stop(); }
+
+std::vector<RouteInfo> ApiServer::Routes() {
+  std::vector<RouteInfo> out;
+  for (const auto& r : RouteTable()) out.push_back(r.info);
+  return out;
+}
+
+}  // namespace kaas::api

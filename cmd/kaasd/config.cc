@@ -1,0 +1,153 @@
+#include "config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+
+namespace kaas {
+namespace {
+
+Status ParseInt(const std::string& key, const std::string& value, int* out) {
+  try {
+    size_t used = 0;
+    int v = std::stoi(value, &used);
+    if (used != value.size() || v < 0) throw std::invalid_argument(value);
+    *out = v;
+    return Status::Ok();
+  } catch (const std::exception&) {
+    return InvalidArgument(key, key + " must be a non-negative integer, got '" + value + "'");
+  }
+}
+
+Status ParseInt64(const std::string& key, const std::string& value, int64_t* out) {
+  int v = 0;
+  KAAS_RETURN_IF_ERROR(ParseInt(key, value, &v));
+  *out = v;
+  return Status::Ok();
+}
+
+// Applies one key=value, from the file or a flag.
+Status Apply(KaasdConfig& c, const std::string& key, const std::string& value) {
+  if (key == "listen") {
+    c.listen = value;
+    if (c.port() <= 0) return InvalidArgument(key, "listen must be HOST:PORT");
+    return Status::Ok();
+  }
+  if (key == "data-dir" || key == "data_dir") return c.data_dir = value, Status::Ok();
+  if (key == "database") return c.database = value, Status::Ok();
+  if (key == "templates-dir" || key == "templates_dir") return c.templates_dir = value, Status::Ok();
+  if (key == "simulated") {
+    if (value != "true" && value != "false") return InvalidArgument(key, "simulated must be true or false");
+    c.simulated = value == "true";
+    return Status::Ok();
+  }
+  static const std::map<std::string, int KaasdConfig::*> kInts = {
+      {"sim-delay-ms", &KaasdConfig::sim_delay_ms},
+      {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
+      {"engine-threads", &KaasdConfig::engine_threads},
+      {"engine_threads", &KaasdConfig::engine_threads},
+      {"session-ttl-hours", &KaasdConfig::session_ttl_hours},
+      {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
+      {"sim_hypervisors", &KaasdConfig::sim_hypervisors},
+      {"sim_hypervisor_vcpus", &KaasdConfig::sim_hypervisor_vcpus},
+      {"sim_hypervisor_memory_gib", &KaasdConfig::sim_hypervisor_memory_gib},
+      {"sim_hosts", &KaasdConfig::sim_hosts},
+      {"sim_host_vcpus", &KaasdConfig::sim_host_vcpus},
+      {"sim_host_memory_gib", &KaasdConfig::sim_host_memory_gib},
+  };
+  if (auto it = kInts.find(key); it != kInts.end()) return ParseInt(key, value, &(c.*(it->second)));
+  static const std::map<std::string, int64_t quota::Limits::*> kQuota = {
+      {"quota_defaults.clusters", &quota::Limits::clusters},
+      {"quota_defaults.vcpus", &quota::Limits::vcpus},
+      {"quota_defaults.memory_gib", &quota::Limits::memory_gib},
+      {"quota_defaults.physical_hosts", &quota::Limits::physical_hosts},
+  };
+  if (auto it = kQuota.find(key); it != kQuota.end()) {
+    return ParseInt64(key, value, &(c.quota_defaults.*(it->second)));
+  }
+  return InvalidArgument(key, "unknown setting " + key);
+}
+
+Status ApplyYaml(KaasdConfig& c, const YAML::Node& node, const std::string& prefix) {
+  for (const auto& kv : node) {
+    std::string key = prefix + kv.first.as<std::string>();
+    if (kv.second.IsMap()) {
+      KAAS_RETURN_IF_ERROR(ApplyYaml(c, kv.second, key + "."));
+    } else if (kv.second.IsScalar()) {
+      KAAS_RETURN_IF_ERROR(Apply(c, key, kv.second.Scalar()));
+    } else {
+      return InvalidArgument(key, key + " must be a scalar or a map");
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string KaasdConfig::host() const { return listen.substr(0, listen.rfind(':')); }
+
+int KaasdConfig::port() const {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) return -1;
+  try {
+    return std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+const char* KaasdUsage() {
+  return "usage: kaasd [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
+         "             [--database URL] [--sim-delay-ms N] [--templates-dir DIR]\n"
+         "             [--engine-threads N] [--session-ttl-hours N]\n"
+         "  --listen          address to serve on (default 127.0.0.1:8080; port 0 = any)\n"
+         "  --data-dir        state folder: database, simulated hypervisors, work dirs (./var)\n"
+         "  --config          YAML file; every flag is also a key there (data_dir, ...)\n"
+         "  --database        sqlite:///abs/path.db or postgresql://... (default: SQLite in\n"
+         "                    the data dir)\n"
+         "  --sim-delay-ms    each simulated hypervisor/bootstrap call takes N ms (default 0)\n"
+         "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
+}
+
+Result<KaasdConfig> ParseKaasdConfig(int argc, char** argv, bool* help) {
+  KaasdConfig c;
+  std::vector<std::pair<std::string, std::string>> flags;
+  std::string config_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      *help = true;
+      return c;
+    }
+    if (arg.rfind("--", 0) != 0) return InvalidArgument(arg, "unexpected argument " + arg);
+    std::string key = arg.substr(2), value;
+    if (auto eq = key.find('='); eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else {
+      if (i + 1 >= argc) return InvalidArgument(key, "--" + key + " needs a value");
+      value = argv[++i];
+    }
+    if (key == "config") {
+      config_file = value;
+    } else {
+      flags.emplace_back(key, value);
+    }
+  }
+  if (!config_file.empty()) {
+    try {
+      YAML::Node root = YAML::LoadFile(config_file);
+      if (root && !root.IsNull()) {
+        if (!root.IsMap()) return InvalidArgument("config", config_file + " must hold a YAML map");
+        KAAS_RETURN_IF_ERROR(ApplyYaml(c, root, ""));
+      }
+    } catch (const YAML::Exception& e) {
+      return InvalidArgument("config", "cannot read " + config_file + ": " + e.what());
+    }
+  }
+  for (const auto& [k, v] : flags) KAAS_RETURN_IF_ERROR(Apply(c, k, v));
+  if (c.templates_dir.empty()) c.templates_dir = KAAS_DEFAULT_TEMPLATES_DIR;
+  return c;
+}
+
+}  // namespace kaas

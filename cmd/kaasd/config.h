@@ -1,0 +1,39 @@
+#pragma once
+
+#include <string>
+
+#include "kaas/common/status.h"
+#include "kaas/quota/quota.h"
+
+namespace kaas {
+
+// kaasd's configuration: YAML (--config FILE), every key also a flag (--data-dir, ...).
+// Flags win over the file; the file wins over the defaults below.
+struct KaasdConfig {
+  std::string listen = "127.0.0.1:8080";
+  std::string data_dir = "./var";
+  std::string database;  // "" = sqlite://<data_dir>/kaas.db
+  std::string templates_dir;
+  int sim_delay_ms = 0;
+  int engine_threads = 16;
+  int session_ttl_hours = 12;
+  quota::Limits quota_defaults{5, 64, 256, 0};
+  // The embedded simulated datacenter (libvirt test:/// hypervisors and a host inventory).
+  bool simulated = true;
+  int sim_hypervisors = 3;
+  int sim_hypervisor_vcpus = 128;
+  int sim_hypervisor_memory_gib = 512;
+  int sim_hosts = 24;
+  int sim_host_vcpus = 32;
+  int sim_host_memory_gib = 128;
+
+  std::string host() const;
+  int port() const;
+};
+
+// Parses argv (and the --config file it names). kInvalidArgument names the bad flag or key.
+// Sets *help when --help was given.
+Result<KaasdConfig> ParseKaasdConfig(int argc, char** argv, bool* help);
+const char* KaasdUsage();
+
+}  // namespace kaas

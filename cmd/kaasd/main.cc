@@ -1,0 +1,162 @@
+// kaasd: wires the modules together and serves until SIGTERM/SIGINT.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <thread>
+
+#include "config.h"
+#include "kaas/api/server.h"
+#include "kaas/auth/auth.h"
+#include "kaas/common/clock.h"
+#include "kaas/common/log.h"
+#include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/steps.h"
+#include "kaas/provisioner/bootstrapper.h"
+#include "kaas/provisioner/libvirt_fleet.h"
+#include "kaas/quota/quota.h"
+#include "kaas/store/database.h"
+#include "kaas/store/repositories.h"
+#include "kaas/templates/renderer.h"
+
+namespace fs = std::filesystem;
+using namespace kaas;
+
+namespace {
+
+// Registers the embedded simulated datacenter: hypervisors sim-1..N, each a libvirt test:///
+// driver backed by a file in the data dir, and physical hosts sim-host-01..M.
+Status SeedSimulatedDatacenter(const KaasdConfig& cfg, store::Database& db, const fs::path& data) {
+  const SystemClock& clock = SystemClock::Instance();
+  std::vector<store::Hypervisor> hvs;
+  for (int i = 1; i <= cfg.sim_hypervisors; ++i) {
+    std::string name = "sim-" + std::to_string(i);
+    std::string file = (data / "sim" / (name + ".xml")).string();
+    KAAS_RETURN_IF_ERROR(provisioner::LibvirtFleet::CreateSimulatedHypervisorFile(
+        file, cfg.sim_hypervisor_vcpus, cfg.sim_hypervisor_memory_gib));
+    hvs.push_back({name, "test://" + file, cfg.sim_hypervisor_vcpus,
+                   cfg.sim_hypervisor_memory_gib, "active", clock.NowMs()});
+  }
+  return db.Write([&](store::Tx& tx) {
+    for (const auto& hv : hvs) store::hypervisors::Upsert(tx, hv);
+    for (int i = 1; i <= cfg.sim_hosts; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "sim-host-%02d", i);
+      store::hosts::Upsert(tx, {name, std::string(name) + ".sim", cfg.sim_host_vcpus,
+                                cfg.sim_host_memory_gib, "{\"rack\":\"sim\"}", "available", "",
+                                clock.NowMs()});
+    }
+    return Status::Ok();
+  });
+}
+
+int Fail(const std::string& what, const Status& st) {
+  log::Error(what, {{"error", st.ToString()}});
+  std::cerr << "kaasd: " << what << ": " << st.ToString() << "\n";
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool help = false;
+  auto parsed = ParseKaasdConfig(argc, argv, &help);
+  if (help) {
+    std::cout << KaasdUsage();
+    return 0;
+  }
+  if (!parsed.ok()) {
+    std::cerr << "kaasd: " << parsed.status().message() << "\n" << KaasdUsage();
+    return 2;
+  }
+  const KaasdConfig cfg = std::move(parsed).value();
+
+  // SIGTERM/SIGINT are taken by a dedicated thread (sigwait), never by a handler that
+  // interrupts a worker mid-step.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  fs::create_directories(cfg.data_dir, ec);
+  if (ec) return Fail("cannot create data dir " + cfg.data_dir, Internal(ec.message()));
+  const fs::path data = fs::weakly_canonical(fs::absolute(cfg.data_dir));
+  std::string url = cfg.database.empty() ? "sqlite://" + (data / "kaas.db").string() : cfg.database;
+
+  auto opened = store::Database::Open(url, 8);
+  if (!opened.ok()) return Fail("cannot open database", opened.status());
+  std::unique_ptr<store::Database> db = std::move(opened).value();
+  if (Status st = db->Migrate(); !st.ok()) return Fail("migrations failed", st);
+  if (cfg.simulated) {
+    if (Status st = SeedSimulatedDatacenter(cfg, *db, data); !st.ok()) {
+      return Fail("cannot set up the simulated datacenter", st);
+    }
+  }
+
+  const SystemClock& clock = SystemClock::Instance();
+  auth::AuthService auth(*db, clock, {int64_t{cfg.session_ttl_hours} * 3600 * 1000});
+  const char* env_pw = std::getenv("KAAS_ADMIN_PASSWORD");
+  auto admin = auth.BootstrapAdmin(env_pw ? env_pw : "");
+  if (!admin.ok()) return Fail("cannot create the admin user", admin.status());
+
+  templates::Renderer renderer(cfg.templates_dir);
+  // The playbooks are syntax-checked once, in the background, with the real ansible-playbook.
+  std::shared_future<provisioner::SyntaxCheck> syntax =
+      std::async(std::launch::async, [dir = fs::path(cfg.templates_dir) / "ansible"] {
+        return provisioner::CheckPlaybooks(dir);
+      }).share();
+  provisioner::LibvirtFleet fleet(renderer, {cfg.sim_delay_ms});
+  provisioner::SimulatedBootstrapper bootstrapper(renderer, syntax, cfg.sim_delay_ms);
+  lifecycle::ClusterSteps steps({*db, fleet, bootstrapper, data / "work", clock});
+  lifecycle::EngineOptions engine_options;
+  engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
+  lifecycle::Engine engine(*db, steps, clock, engine_options);
+  quota::QuotaService quota(cfg.quota_defaults);
+  lifecycle::ClusterService clusters(*db, quota, engine, clock);
+  api::ApiServer server({*db, auth, quota, clusters, engine, clock}, {});
+
+  if (!server.Bind(cfg.host(), cfg.port())) {
+    return Fail("cannot listen on " + cfg.listen, Unavailable("address in use or not available"));
+  }
+  if (Status st = engine.Start(); !st.ok()) return Fail("engine did not start", st);
+
+  std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
+  log::Info("kaasd listening", {{"url", base}, {"database", db->sqlite() ? "sqlite" : "postgresql"},
+                                {"data_dir", data.string()}});
+  std::cerr << "\nkaasd is serving " << base << " (data in " << data.string() << ")\n"
+            << "  log in:   kaas login --server " << base << " --user admin\n"
+            << "  or:       curl -s " << base
+            << "/api/v1/auth/login -d '{\"username\":\"admin\",\"password\":\"...\"}'\n";
+  if (!admin->empty()) {
+    std::cerr << "  admin password (generated, shown only this once): " << *admin << "\n";
+  } else if (env_pw) {
+    std::cerr << "  admin password: the value of KAAS_ADMIN_PASSWORD at first start\n";
+  } else {
+    std::cerr << "  admin password: as printed when this data dir was first used\n";
+  }
+  std::cerr << std::endl;
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    server.Stop();
+  });
+  server.Serve();
+  // Running operations stop at their next step boundary and resume at the next start.
+  engine.Shutdown();
+  if (waiter.joinable()) {
+    pthread_kill(waiter.native_handle(), SIGTERM);
+    waiter.join();
+  }
+  log::Info("kaasd stopped");
+  return 0;
+}
