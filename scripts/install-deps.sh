@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages kaas builds and tests with; installs only what is missing.
+# Uses sudo when not root. The list (and why each package is needed) is in README.md.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ccache git python3 curl
+  libvirt-dev libvirt0                 # hypervisors through the libvirt C API (test:/// driver)
+  libsoci-dev libsqlite3-dev libpq-dev # store: SOCI over SQLite / PostgreSQL
+  libyaml-cpp-dev                      # config, inventories, kubeconfig
+  libcpp-httplib-dev libbrotli-dev zlib1g-dev  # HTTP server and client (and what its .pc requires)
+  libspdlog-dev libfmt-dev             # JSON-lines logging
+  libboost-dev                         # Boost.Asio thread pool for the operation engine
+  nlohmann-json3-dev                   # JSON
+  libssl-dev                           # OpenSSL (cpp-httplib TLS, PKI)
+  libsodium-dev                        # argon2id password hashes, random tokens, SHA-256
+  libgtest-dev libgmock-dev            # tests
+  ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
