@@ -21,23 +21,34 @@ Result<bool> Context::DryRun() const {
 
 int HttpStatus(Code code) {
   switch (code) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kNotFound: return 404;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kNotFound:
+      return 404;
     case Code::kAlreadyExists:
     case Code::kConflict:
     case Code::kOperationInProgress:
     case Code::kFailedPrecondition:
-    case Code::kCancelled: return 409;
-    case Code::kPayloadTooLarge: return 413;
+    case Code::kCancelled:
+      return 409;
+    case Code::kPayloadTooLarge:
+      return 413;
     case Code::kQuotaExceeded:
     case Code::kInsufficientCapacity:
-    case Code::kInvalidUpgrade: return 422;
-    case Code::kRateLimited: return 429;
-    case Code::kUnavailable: return 503;
-    case Code::kInternal: return 500;
+    case Code::kInvalidUpgrade:
+      return 422;
+    case Code::kRateLimited:
+      return 429;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -57,7 +68,13 @@ Json ErrorBody(const Status& st) {
     details.update(list.front());
     details["exceeded"] = list;
   }
-  return {{"error", {{"code", CodeName(st.code()), }, {"message", st.message()}, {"details", details}}}};
+  return {{"error",
+           {{
+                "code",
+                CodeName(st.code()),
+            },
+            {"message", st.message()},
+            {"details", details}}}};
 }
 
 Result<Json> ParseObject(const std::string& body, std::initializer_list<const char*> allowed) {
@@ -145,8 +162,10 @@ Json ToJson(const store::Cluster& c, const std::string& team_name) {
           {"kubernetes_version", c.kubernetes_version},
           {"status", c.status},
           {"status_reason", c.status_reason},
-          {"masters", {{"count", c.master_count}, {"flavor", c.master_flavor}, {"kind", c.master_kind}}},
-          {"workers", {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
+          {"masters",
+           {{"count", c.master_count}, {"flavor", c.master_flavor}, {"kind", c.master_kind}}},
+          {"workers",
+           {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
           {"created_by", c.created_by},
           {"created_at", FormatTime(c.created_at)},
           {"updated_at", FormatTime(c.updated_at)}};
@@ -183,7 +202,8 @@ std::string RenderHttpMetrics() {
     std::string labels = "{method=\"" + method + "\",route=\"" + route + "\",status=\"" +
                          std::to_string(status) + "\"}";
     out += "kaas_http_requests_total" + labels + " " + std::to_string(s.count) + "\n";
-    dur += "kaas_http_request_duration_seconds_sum" + labels + " " + std::to_string(s.seconds) + "\n";
+    dur +=
+        "kaas_http_request_duration_seconds_sum" + labels + " " + std::to_string(s.seconds) + "\n";
   }
   return out + dur;
 }

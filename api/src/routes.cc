@@ -166,7 +166,8 @@ Result<Reply> PutQuota(Context& ctx) {
     return Status::Ok();
   }));
   // Absent keys keep their current value.
-  KAAS_ASSIGN_OR_RETURN(limits.clusters, GetInt(*it, "clusters", false, limits.clusters, "limits."));
+  KAAS_ASSIGN_OR_RETURN(limits.clusters,
+                        GetInt(*it, "clusters", false, limits.clusters, "limits."));
   KAAS_ASSIGN_OR_RETURN(limits.vcpus, GetInt(*it, "vcpus", false, limits.vcpus, "limits."));
   KAAS_ASSIGN_OR_RETURN(limits.memory_gib,
                         GetInt(*it, "memory_gib", false, limits.memory_gib, "limits."));
@@ -194,17 +195,24 @@ Result<Reply> Flavors(Context&) {
   auto flavors = [](const std::vector<lifecycle::Flavor>& list) {
     Json out = Json::array();
     for (const auto& f : list) {
-      out.push_back({{"name", f.name},
-                     {"kind", f.kind},
-                     {"vcpus", f.vcpus},
-                     {"memory_gib", f.memory_gib}});
+      out.push_back(
+          {{"name", f.name}, {"kind", f.kind}, {"vcpus", f.vcpus}, {"memory_gib", f.memory_gib}});
     }
     return out;
   };
   Json sizing = Json::array({
-      {{"min_workers", 0}, {"max_workers", 50}, {"master_flavor", "m.small"}, {"master_kind", "vm"}},
-      {{"min_workers", 51}, {"max_workers", 100}, {"master_flavor", "m.medium"}, {"master_kind", "vm"}},
-      {{"min_workers", 101}, {"max_workers", 500}, {"master_flavor", "m.large"}, {"master_kind", "physical"}},
+      {{"min_workers", 0},
+       {"max_workers", 50},
+       {"master_flavor", "m.small"},
+       {"master_kind", "vm"}},
+      {{"min_workers", 51},
+       {"max_workers", 100},
+       {"master_flavor", "m.medium"},
+       {"master_kind", "vm"}},
+      {{"min_workers", 101},
+       {"max_workers", 500},
+       {"master_flavor", "m.large"},
+       {"master_kind", "physical"}},
   });
   return Reply{200,
                {{"masters", flavors(lifecycle::MasterFlavors())},
@@ -218,14 +226,21 @@ Result<Reply> Flavors(Context&) {
 
 Result<Reply> CreateCluster(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
-  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "team", "purpose",
-                                                          "kubernetes_version", "workers",
-                                                          "masters"}));
+  KAAS_ASSIGN_OR_RETURN(
+      Json body, ParseObject(ctx.body, {"name", "team", "purpose", "kubernetes_version", "workers",
+                                        "masters", "allow_colocated_masters"}));
   lifecycle::CreateClusterRequest r;
   KAAS_ASSIGN_OR_RETURN(r.name, GetString(body, "name", true));
   KAAS_ASSIGN_OR_RETURN(r.team, GetString(body, "team", true));
   KAAS_ASSIGN_OR_RETURN(r.purpose, GetString(body, "purpose", true));
   KAAS_ASSIGN_OR_RETURN(r.kubernetes_version, GetString(body, "kubernetes_version", false));
+  if (auto c = body.find("allow_colocated_masters"); c != body.end() && !c->is_null()) {
+    if (!c->is_boolean()) {
+      return InvalidArgument("allow_colocated_masters",
+                             "allow_colocated_masters must be a boolean");
+    }
+    r.allow_colocated_masters = c->get<bool>();
+  }
   if (auto w = body.find("workers"); w != body.end() && !w->is_null()) {
     if (!w->is_object()) return InvalidArgument("workers", "workers must be an object");
     for (const auto& [key, value] : w->items()) {
@@ -251,8 +266,8 @@ Result<Reply> CreateCluster(Context& ctx) {
   // Validate the request itself before revealing anything about the team.
   KAAS_RETURN_IF_ERROR(lifecycle::Validate(r));
   KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, r.team, Action::kOperate));
-  KAAS_ASSIGN_OR_RETURN(auto admitted, ctx.deps.clusters.Create(r, team.id, ctx.principal.username,
-                                                                dry_run));
+  KAAS_ASSIGN_OR_RETURN(auto admitted,
+                        ctx.deps.clusters.Create(r, team.id, ctx.principal.username, dry_run));
   Json out = AdmittedJson(admitted, team.name);
   if (dry_run) {
     out["dry_run"] = true;
@@ -373,12 +388,13 @@ Result<Reply> ListHypervisors(Context& ctx) {
   Json items = Json::array();
   for (const auto& h : hvs) {
     const auto& u = usage[h.name];
-    items.push_back({{"name", h.name},
-                     {"uri", h.uri},
-                     {"state", h.state},
-                     {"vcpus", h.vcpus},
-                     {"memory_gib", h.memory_gib},
-                     {"used", {{"vcpus", u.vcpus}, {"memory_gib", u.memory_gib}, {"nodes", u.domains}}}});
+    items.push_back(
+        {{"name", h.name},
+         {"uri", h.uri},
+         {"state", h.state},
+         {"vcpus", h.vcpus},
+         {"memory_gib", h.memory_gib},
+         {"used", {{"vcpus", u.vcpus}, {"memory_gib", u.memory_gib}, {"nodes", u.domains}}}});
   }
   return Reply{200, {{"items", items}}};
 }
@@ -431,12 +447,15 @@ Result<Reply> Metrics(Context& ctx) {
     out += "kaas_operations{type=\"" + key.first + "\",state=\"" + key.second + "\"} " +
            std::to_string(n) + "\n";
   }
-  out += "# HELP kaas_engine_operations_in_flight Operations running in this process.\n"
-         "# TYPE kaas_engine_operations_in_flight gauge\n"
-         "kaas_engine_operations_in_flight " +
-         std::to_string(ctx.deps.engine.InFlight()) + "\n";
-  out += "# HELP kaas_up Whether the database answered the metrics scrape.\n# TYPE kaas_up gauge\n"
-         "kaas_up " + std::string(st.ok() ? "1" : "0") + "\n";
+  out +=
+      "# HELP kaas_engine_operations_in_flight Operations running in this process.\n"
+      "# TYPE kaas_engine_operations_in_flight gauge\n"
+      "kaas_engine_operations_in_flight " +
+      std::to_string(ctx.deps.engine.InFlight()) + "\n";
+  out +=
+      "# HELP kaas_up Whether the database answered the metrics scrape.\n# TYPE kaas_up gauge\n"
+      "kaas_up " +
+      std::string(st.ok() ? "1" : "0") + "\n";
   Reply r;
   r.raw = out;
   r.content_type = "text/plain; version=0.0.4";

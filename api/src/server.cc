@@ -78,12 +78,12 @@ struct ApiServer::Impl {
     if (!route) {
       if (path_known) {
         res.status = 405;
-        res.set_content(
-            Json{{"error", {{"code", "method_not_allowed"},
-                            {"message", req.method + " is not allowed on " + req.path},
-                            {"details", Json::object()}}}}
-                .dump(),
-            "application/json");
+        res.set_content(Json{{"error",
+                              {{"code", "method_not_allowed"},
+                               {"message", req.method + " is not allowed on " + req.path},
+                               {"details", Json::object()}}}}
+                            .dump(),
+                        "application/json");
         return;
       }
       WriteError(res, NotFound("no route for " + req.method + " " + req.path));
@@ -97,8 +97,8 @@ struct ApiServer::Impl {
       if (!principal.ok()) return WriteError(res, principal.status());
       ctx.principal = std::move(principal).value();
       if (route->info.access == Access::kPlatformAdmin && !ctx.principal.is_admin) {
-        return WriteError(res, Status(Code::kPermissionDenied,
-                                      "this needs a platform administrator"));
+        return WriteError(res,
+                          Status(Code::kPermissionDenied, "this needs a platform administrator"));
       }
     }
     Result<Reply> reply = Status(Code::kInternal, "handler did not run");
@@ -140,7 +140,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   // Errors httplib produces itself (oversized or unreadable bodies) get the JSON error shape.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    Code code = res.status == 413 ? Code::kPayloadTooLarge
+    Code code = res.status == 413   ? Code::kPayloadTooLarge
                 : res.status == 404 ? Code::kNotFound
                 : res.status >= 500 ? Code::kInternal
                                     : Code::kInvalidArgument;

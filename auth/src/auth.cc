@@ -10,8 +10,7 @@ namespace kaas::auth {
 std::string HashPassword(const std::string& password) {
   if (sodium_init() < 0) return "";
   char out[crypto_pwhash_STRBYTES];
-  if (crypto_pwhash_str(out, password.data(), password.size(),
-                        crypto_pwhash_OPSLIMIT_INTERACTIVE,
+  if (crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_INTERACTIVE,
                         crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0) {
     return "";
   }
@@ -30,8 +29,7 @@ std::string Principal::RoleIn(const std::string& team_id) const {
   return "";
 }
 
-Result<LoginResult> AuthService::Login(const std::string& username,
-                                       const std::string& password) {
+Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password) {
   std::optional<store::User> user;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
     user = store::users::FindByUsername(tx, username);
@@ -47,7 +45,7 @@ Result<LoginResult> AuthService::Login(const std::string& username,
   result.token = "kaas_" + RandomHex(24);
   result.expires_at = clock_.NowMs() + options_.session_ttl_ms;
   result.user = *user;
-  store::Token token{NewId("tok"), user->id,          "login", Sha256Hex(result.token),
+  store::Token token{NewId("tok"),   user->id,          "login", Sha256Hex(result.token),
                      clock_.NowMs(), result.expires_at, 0};
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     store::tokens::Insert(tx, token);

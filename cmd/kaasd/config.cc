@@ -35,9 +35,11 @@ Status Apply(KaasdConfig& c, const std::string& key, const std::string& value) {
   }
   if (key == "data-dir" || key == "data_dir") return c.data_dir = value, Status::Ok();
   if (key == "database") return c.database = value, Status::Ok();
-  if (key == "templates-dir" || key == "templates_dir") return c.templates_dir = value, Status::Ok();
+  if (key == "templates-dir" || key == "templates_dir")
+    return c.templates_dir = value, Status::Ok();
   if (key == "simulated") {
-    if (value != "true" && value != "false") return InvalidArgument(key, "simulated must be true or false");
+    if (value != "true" && value != "false")
+      return InvalidArgument(key, "simulated must be true or false");
     c.simulated = value == "true";
     return Status::Ok();
   }

@@ -39,17 +39,17 @@ Status SeedSimulatedDatacenter(const KaasdConfig& cfg, store::Database& db, cons
     std::string file = (data / "sim" / (name + ".xml")).string();
     KAAS_RETURN_IF_ERROR(provisioner::LibvirtFleet::CreateSimulatedHypervisorFile(
         file, cfg.sim_hypervisor_vcpus, cfg.sim_hypervisor_memory_gib));
-    hvs.push_back({name, "test://" + file, cfg.sim_hypervisor_vcpus,
-                   cfg.sim_hypervisor_memory_gib, "active", clock.NowMs()});
+    hvs.push_back({name, "test://" + file, cfg.sim_hypervisor_vcpus, cfg.sim_hypervisor_memory_gib,
+                   "active", clock.NowMs()});
   }
   return db.Write([&](store::Tx& tx) {
     for (const auto& hv : hvs) store::hypervisors::Upsert(tx, hv);
     for (int i = 1; i <= cfg.sim_hosts; ++i) {
       char name[32];
       std::snprintf(name, sizeof name, "sim-host-%02d", i);
-      store::hosts::Upsert(tx, {name, std::string(name) + ".sim", cfg.sim_host_vcpus,
-                                cfg.sim_host_memory_gib, "{\"rack\":\"sim\"}", "available", "",
-                                clock.NowMs()});
+      store::hosts::Upsert(
+          tx, {name, std::string(name) + ".sim", cfg.sim_host_vcpus, cfg.sim_host_memory_gib,
+               "{\"rack\":\"sim\"}", "available", "", clock.NowMs()});
     }
     return Status::Ok();
   });
@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
   if (Status st = engine.Start(); !st.ok()) return Fail("engine did not start", st);
 
   std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
-  log::Info("kaasd listening", {{"url", base}, {"database", db->sqlite() ? "sqlite" : "postgresql"},
+  log::Info("kaasd listening", {{"url", base},
+                                {"database", db->sqlite() ? "sqlite" : "postgresql"},
                                 {"data_dir", data.string()}});
   std::cerr << "\nkaasd is serving " << base << " (data in " << data.string() << ")\n"
             << "  log in:   kaas login --server " << base << " --user admin\n"

@@ -30,7 +30,8 @@ int Progress(const store::Operation& op) {
   return static_cast<int>(done * 100 / op.steps.size());
 }
 
-Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist) {
+Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
+                                   bool allow_colocated_masters) {
   store::Cluster& c = a.cluster;
   if (store::clusters::FindLiveByName(tx, c.team_id, c.name)) {
     return Conflict("a cluster named " + c.name + " already exists in this team");
@@ -57,14 +58,14 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist) {
     const auto& u = usage[hv.name];
     rooms.push_back({hv.name, hv.vcpus - u.vcpus, hv.memory_gib - u.memory_gib});
   }
-  KAAS_RETURN_IF_ERROR(PlaceVms(std::move(rooms), vms));
+  KAAS_RETURN_IF_ERROR(PlaceVms(std::move(rooms), vms, allow_colocated_masters));
   if (!physical.empty()) {
     auto hosts = store::hosts::ListAvailable(tx, static_cast<int64_t>(physical.size()));
     if (hosts.size() < physical.size()) {
       return std::move(
-          Status(Code::kInsufficientCapacity,
-                 "not enough available physical hosts: need " + std::to_string(physical.size()) +
-                     ", " + std::to_string(hosts.size()) + " available")
+          Status(Code::kInsufficientCapacity, "not enough available physical hosts: need " +
+                                                  std::to_string(physical.size()) + ", " +
+                                                  std::to_string(hosts.size()) + " available")
               .WithShortfalls({{"physical_hosts", static_cast<int64_t>(physical.size()), 0,
                                 static_cast<int64_t>(hosts.size())}}));
     }
@@ -87,15 +88,17 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist) {
 }
 
 Result<Admitted> ClusterService::Create(const CreateClusterRequest& request,
-                                        const std::string& team_id,
-                                        const std::string& requested_by, bool dry_run) {
+                                        const std::string& team_id, const std::string& requested_by,
+                                        bool dry_run) {
   KAAS_ASSIGN_OR_RETURN(ClusterDraft draft, Draft(request, team_id, requested_by, clock_.NowMs()));
   Admitted a{std::move(draft.cluster), std::move(draft.nodes), {}};
   if (dry_run) {
-    KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) { return AdmitCreate(tx, a, false); }));
+    KAAS_RETURN_IF_ERROR(db_.Read(
+        [&](store::Tx& tx) { return AdmitCreate(tx, a, false, request.allow_colocated_masters); }));
     return a;
   }
-  Status st = db_.Write([&](store::Tx& tx) { return AdmitCreate(tx, a, true); });
+  Status st = db_.Write(
+      [&](store::Tx& tx) { return AdmitCreate(tx, a, true, request.allow_colocated_masters); });
   if (st.code() == Code::kAlreadyExists) {
     return Conflict("a cluster named " + a.cluster.name + " already exists in this team");
   }
@@ -112,9 +115,8 @@ Result<Admitted> ClusterService::Delete(const std::string& cluster_id,
     if (!c) return NotFound("cluster " + cluster_id + " not found");
     if (c->status == "deleted") return Conflict("cluster " + c->name + " is already deleted");
     if (auto active = store::operations::FindActiveForCluster(tx, cluster_id)) {
-      return Status(Code::kOperationInProgress,
-                    "cluster " + c->name + " has an active " + active->type + " operation " +
-                        active->id);
+      return Status(Code::kOperationInProgress, "cluster " + c->name + " has an active " +
+                                                    active->type + " operation " + active->id);
     }
     a.cluster = *c;
     a.nodes = store::nodes::ListLive(tx, cluster_id);

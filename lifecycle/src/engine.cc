@@ -76,7 +76,8 @@ bool Engine::Backoff(int attempt) {
                                    options_.backoff_max_ms);
   std::uniform_int_distribution<int64_t> jitter(base / 2, base);
   std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)), [&] { return stopping_.load(); });
+  return !cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)),
+                       [&] { return stopping_.load(); });
 }
 
 void Engine::RunOperation(const std::string& op_id) {
@@ -122,8 +123,8 @@ void Engine::RunOperation(const std::string& op_id) {
       }
       const Status& err = result.status();
       if (IsRetryable(err.code()) && step.attempts < options_.max_attempts) {
-        step.message = "attempt " + std::to_string(step.attempts) + " failed, retrying: " +
-                       err.message();
+        step.message =
+            "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
         if (!Persist([&](store::Tx& tx) { store::operations::UpdateStep(tx, step); }).ok()) {
           return;
         }

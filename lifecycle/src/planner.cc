@@ -1,6 +1,7 @@
 #include "kaas/lifecycle/planner.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "kaas/common/ids.h"
@@ -60,9 +61,8 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
   KAAS_RETURN_IF_ERROR(Validate(r));
   KAAS_ASSIGN_OR_RETURN(int64_t master_count, MasterCount(r.purpose, r.master_count));
   KAAS_ASSIGN_OR_RETURN(Flavor master, MasterFlavorForWorkers(r.worker_count));
-  KAAS_ASSIGN_OR_RETURN(Flavor worker,
-                        WorkerFlavor(r.worker_flavor.empty() ? kDefaultWorkerFlavor
-                                                             : r.worker_flavor));
+  KAAS_ASSIGN_OR_RETURN(Flavor worker, WorkerFlavor(r.worker_flavor.empty() ? kDefaultWorkerFlavor
+                                                                            : r.worker_flavor));
   ClusterDraft d;
   store::Cluster& c = d.cluster;
   c.id = NewId("cl");
@@ -106,7 +106,8 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
   return d;
 }
 
-Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms) {
+Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms,
+                bool allow_colocated_masters) {
   auto fits = [](const HypervisorRoom& h, const store::Node& n) {
     return h.free_vcpus >= n.vcpus && h.free_memory_gib >= n.memory_gib;
   };
@@ -127,16 +128,27 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
     auto it = std::find_if(rooms.begin(), rooms.end(), [&](const HypervisorRoom& h) {
       return !master_hosts.count(h.name) && fits(h, *n);
     });
+    if (it == rooms.end() && allow_colocated_masters) {
+      // Fewest masters of this cluster first, then most room.
+      std::map<std::string, int> masters_on;
+      for (store::Node* m : vms) {
+        if (m->role == "master" && !m->hypervisor.empty()) masters_on[m->hypervisor]++;
+      }
+      for (auto h = rooms.begin(); h != rooms.end(); ++h) {
+        if (!fits(*h, *n)) continue;
+        if (it == rooms.end() || masters_on[h->name] < masters_on[it->name]) it = h;
+      }
+    }
     if (it == rooms.end()) {
-      return std::move(Status(Code::kInsufficientCapacity,
-                              "no placement for " + n->name +
-                                  ": masters of a cluster need distinct hypervisors with " +
-                                  std::to_string(n->vcpus) + " vCPU and " +
-                                  std::to_string(n->memory_gib) + " GiB free")
-                           .WithShortfalls({{"hypervisors", static_cast<int64_t>(
-                                                                master_hosts.size() + 1),
-                                             static_cast<int64_t>(master_hosts.size()),
-                                             static_cast<int64_t>(master_hosts.size())}}));
+      return std::move(
+          Status(Code::kInsufficientCapacity,
+                 "no placement for " + n->name +
+                     ": masters of a cluster need distinct hypervisors with " +
+                     std::to_string(n->vcpus) + " vCPU and " + std::to_string(n->memory_gib) +
+                     " GiB free")
+              .WithShortfalls({{"hypervisors", static_cast<int64_t>(master_hosts.size() + 1),
+                                static_cast<int64_t>(master_hosts.size()),
+                                static_cast<int64_t>(master_hosts.size())}}));
     }
     master_hosts.insert(it->name);
     take(*it, *n);
@@ -144,16 +156,27 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
   for (store::Node* n : vms) {
     if (n->role == "master") continue;
     std::sort(rooms.begin(), rooms.end(), by_room);
-    if (rooms.empty() || !fits(rooms.front(), *n)) {
-      int64_t free_vcpus = 0;
-      for (const auto& h : rooms) free_vcpus += h.free_vcpus;
-      return std::move(Status(Code::kInsufficientCapacity,
-                              "no hypervisor has room for " + n->name + " (" +
-                                  std::to_string(n->vcpus) + " vCPU, " +
-                                  std::to_string(n->memory_gib) + " GiB)")
-                           .WithShortfalls({{"vcpus", n->vcpus, 0, free_vcpus}}));
+    // The hypervisor with most free vCPU may lack memory while another one has both.
+    auto it = std::find_if(rooms.begin(), rooms.end(),
+                           [&](const HypervisorRoom& h) { return fits(h, *n); });
+    if (it == rooms.end()) {
+      int64_t free_vcpus = 0, free_memory_gib = 0;
+      bool vcpus_fit_somewhere = false;
+      for (const auto& h : rooms) {
+        free_vcpus += h.free_vcpus;
+        free_memory_gib += h.free_memory_gib;
+        vcpus_fit_somewhere |= h.free_vcpus >= n->vcpus;
+      }
+      ResourceShortfall shortfall =
+          vcpus_fit_somewhere ? ResourceShortfall{"memory_gib", n->memory_gib, 0, free_memory_gib}
+                              : ResourceShortfall{"vcpus", n->vcpus, 0, free_vcpus};
+      return std::move(
+          Status(Code::kInsufficientCapacity, "no hypervisor has room for " + n->name + " (" +
+                                                  std::to_string(n->vcpus) + " vCPU, " +
+                                                  std::to_string(n->memory_gib) + " GiB)")
+              .WithShortfalls({shortfall}));
     }
-    take(rooms.front(), *n);
+    take(*it, *n);
   }
   return Status::Ok();
 }

@@ -73,7 +73,8 @@ Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::S
   if (step.kind == "bootstrap_first_master") {
     return Bootstrap(op, step, c, "bootstrap-master.yml", "master", step.target);
   }
-  if (step.kind == "join_master") return Bootstrap(op, step, c, "join-master.yml", "master", step.target);
+  if (step.kind == "join_master")
+    return Bootstrap(op, step, c, "join-master.yml", "master", step.target);
   if (step.kind == "join_workers") return Bootstrap(op, step, c, "join-worker.yml", "worker", "");
   if (step.kind == "verify") return Verify(c);
   if (step.kind == "destroy_nodes") return DestroyNodes(c, step.target);
@@ -103,7 +104,9 @@ Status ClusterSteps::ProvisionNode(const store::Node& n) {
   if (n.kind == "vm") {
     KAAS_ASSIGN_OR_RETURN(provisioner::Hypervisor * hv, HypervisorOf(n.hypervisor));
     provisioner::DomainSpec spec{provisioner::DomainName(n.cluster_id, n.name),
-                                 {n.cluster_id, n.name, n.role}, n.vcpus, n.memory_gib};
+                                 {n.cluster_id, n.name, n.role},
+                                 n.vcpus,
+                                 n.memory_gib};
     KAAS_ASSIGN_OR_RETURN(auto info, hv->EnsureDomainRunning(spec));
     if (!info.running) return Unavailable("domain " + spec.name + " did not start");
     address = n.name + "." + n.cluster_id + ".sim";
@@ -133,9 +136,11 @@ Result<std::string> ClusterSteps::ProvisionNodes(const store::Cluster& c, const 
     if (n.role != role) continue;
     (n.state == "reserved" ? todo.push_back(n) : void(++done));
   }
-  KAAS_RETURN_IF_ERROR(ForEachParallel(todo, 16, [&](const store::Node& n) { return ProvisionNode(n); }));
+  KAAS_RETURN_IF_ERROR(
+      ForEachParallel(todo, 16, [&](const store::Node& n) { return ProvisionNode(n); }));
   std::vector<std::string> names;
-  for (const auto& n : todo) names.push_back(n.name + "@" + (n.kind == "vm" ? n.hypervisor : n.host));
+  for (const auto& n : todo)
+    names.push_back(n.name + "@" + (n.kind == "vm" ? n.hypervisor : n.host));
   std::string msg = "provisioned " + std::to_string(todo.size()) + " " + role + "(s) in parallel";
   if (!names.empty()) msg += ": " + Join(names);
   if (done > 0) msg += "; " + std::to_string(done) + " already provisioned";
@@ -218,14 +223,16 @@ Result<std::string> ClusterSteps::DestroyNodes(const store::Cluster& c, const st
   for (const auto& n : nodes) {
     if (n.role == role) todo.push_back(n);
   }
-  KAAS_RETURN_IF_ERROR(ForEachParallel(todo, 16, [&](const store::Node& n) { return DestroyNode(n); }));
+  KAAS_RETURN_IF_ERROR(
+      ForEachParallel(todo, 16, [&](const store::Node& n) { return DestroyNode(n); }));
   return "removed " + std::to_string(todo.size()) + " " + role + "(s)";
 }
 
 Result<std::string> ClusterSteps::ReleaseCluster(const store::Cluster& c) {
   // Anything still live (a node reserved after the plan was made) goes too.
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
-  KAAS_RETURN_IF_ERROR(ForEachParallel(nodes, 16, [&](const store::Node& n) { return DestroyNode(n); }));
+  KAAS_RETURN_IF_ERROR(
+      ForEachParallel(nodes, 16, [&](const store::Node& n) { return DestroyNode(n); }));
   size_t released = 0;
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     for (const auto& h : store::hosts::List(tx)) {

@@ -55,15 +55,15 @@ SyntaxCheck CheckPlaybooks(const std::filesystem::path& dir) {
     check.status = NotFound("no playbooks in " + dir.string());
     return check;
   }
-  std::vector<std::string> argv = {"ansible-playbook", "--syntax-check", "-i", "localhost,",
-                                   "-e", "target_node=all"};
+  std::vector<std::string> argv = {"ansible-playbook", "--syntax-check", "-i", "localhost,", "-e",
+                                   "target_node=all"};
   argv.insert(argv.end(), check.playbooks.begin(), check.playbooks.end());
   auto run = RunProcess(argv, dir.string(), 120000);
   if (!run.ok()) {
     check.status = run.status();
   } else if (run->exit_code != 0) {
-    check.status = Status(Code::kFailedPrecondition,
-                          "ansible-playbook --syntax-check failed: " + run->output);
+    check.status =
+        Status(Code::kFailedPrecondition, "ansible-playbook --syntax-check failed: " + run->output);
   }
   return check;
 }
@@ -93,11 +93,12 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
     if (!etcd_endpoints.empty()) etcd_endpoints += ", ";
     etcd_endpoints += "\"https://" + n.address + ":2379\"";
   }
-  auto kubeadm = renderer_.Render("kubeadm/cluster-config.yaml",
-                                  {{"cluster_name", job.cluster_name},
-                                   {"kubernetes_version", job.kubernetes_version},
-                                   {"control_plane_endpoint", job.cluster_name + ".kaas.internal:6443"},
-                                   {"etcd_endpoints", etcd_endpoints}});
+  auto kubeadm =
+      renderer_.Render("kubeadm/cluster-config.yaml",
+                       {{"cluster_name", job.cluster_name},
+                        {"kubernetes_version", job.kubernetes_version},
+                        {"control_plane_endpoint", job.cluster_name + ".kaas.internal:6443"},
+                        {"etcd_endpoints", etcd_endpoints}});
   if (!kubeadm.ok()) return kubeadm.status();
   try {
     YAML::Load(*kubeadm);

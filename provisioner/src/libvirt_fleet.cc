@@ -84,14 +84,14 @@ class LibvirtHypervisor : public Hypervisor {
     DomainRef dom(virDomainLookupByName(conn_, spec.name.c_str()));
     if (!dom.d) {
       if (!LastErrorIs(VIR_ERR_NO_DOMAIN)) return Unavailable(LastError("lookup " + spec.name));
-      auto xml = renderer_.Render(DomainTemplate(),
-                                  {{"domain_name", spec.name},
-                                   {"uuid", NewUuid()},
-                                   {"cluster_id", spec.owner.cluster_id},
-                                   {"node_name", spec.owner.node_name},
-                                   {"role", spec.owner.role},
-                                   {"vcpus", std::to_string(spec.vcpus)},
-                                   {"memory_gib", std::to_string(spec.memory_gib)}});
+      auto xml =
+          renderer_.Render(DomainTemplate(), {{"domain_name", spec.name},
+                                              {"uuid", NewUuid()},
+                                              {"cluster_id", spec.owner.cluster_id},
+                                              {"node_name", spec.owner.node_name},
+                                              {"role", spec.owner.role},
+                                              {"vcpus", std::to_string(spec.vcpus)},
+                                              {"memory_gib", std::to_string(spec.memory_gib)}});
       if (!xml.ok()) return xml.status();
       dom.d = virDomainDefineXML(conn_, xml->c_str());
       if (!dom.d) return Unavailable(LastError("define " + spec.name));
@@ -270,8 +270,8 @@ Result<Hypervisor*> LibvirtFleet::Get(const std::string& name, const std::string
   }
   virConnectPtr conn = virConnectOpen(uri.c_str());
   if (!conn) return Unavailable(LastError("connect to " + name + " (" + uri + ")"));
-  auto hv = std::make_unique<LibvirtHypervisor>(name, conn, sim_file, renderer_,
-                                                options_.sim_delay_ms);
+  auto hv =
+      std::make_unique<LibvirtHypervisor>(name, conn, sim_file, renderer_, options_.sim_delay_ms);
   Hypervisor* raw = hv.get();
   hypervisors_[name] = std::move(hv);
   return raw;

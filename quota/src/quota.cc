@@ -31,8 +31,7 @@ Usage QuotaService::UsageOf(store::Tx& tx, const std::string& team_id) const {
   return store::quotas::Usage(tx, team_id);
 }
 
-Status QuotaService::Admit(store::Tx& tx, const std::string& team_id,
-                           const Demand& demand) const {
+Status QuotaService::Admit(store::Tx& tx, const std::string& team_id, const Demand& demand) const {
   return Check(LimitsOf(tx, team_id), UsageOf(tx, team_id), demand);
 }
 

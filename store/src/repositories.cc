@@ -13,8 +13,7 @@ using soci::use;
 // Runs `query` with `bind_row` binding the columns of one row and `bind_uses` its
 // parameters, and returns every row.
 template <typename Row>
-std::vector<Row> Select(Tx& tx, const std::string& query,
-                        void (*bind_row)(soci::statement&, Row&),
+std::vector<Row> Select(Tx& tx, const std::string& query, void (*bind_row)(soci::statement&, Row&),
                         const std::function<void(soci::statement&)>& bind_uses = {}) {
   Row row;
   soci::statement st(tx.sql());
@@ -296,8 +295,8 @@ std::optional<QuotaLimits> Get(Tx& tx, const std::string& team_id) {
     st.exchange(into(q.physical_hosts));
   };
   return First(Select<QuotaLimits>(
-      tx, "SELECT clusters, vcpus, memory_gib, physical_hosts FROM quotas WHERE team_id = :t",
-      bind, [&](soci::statement& st) { st.exchange(use(team_id)); }));
+      tx, "SELECT clusters, vcpus, memory_gib, physical_hosts FROM quotas WHERE team_id = :t", bind,
+      [&](soci::statement& st) { st.exchange(use(team_id)); }));
 }
 void Put(Tx& tx, const std::string& team_id, const QuotaLimits& q, int64_t now) {
   tx.sql() << "DELETE FROM quotas WHERE team_id = :t", use(team_id);
@@ -308,9 +307,8 @@ void Put(Tx& tx, const std::string& team_id, const QuotaLimits& q, int64_t now) 
 }
 QuotaUsage Usage(Tx& tx, const std::string& team_id) {
   QuotaUsage u;
-  u.clusters = CountOf(tx,
-                       "SELECT COUNT(*) FROM clusters WHERE team_id = :t AND status <> 'deleted'",
-                       team_id);
+  u.clusters = CountOf(
+      tx, "SELECT COUNT(*) FROM clusters WHERE team_id = :t AND status <> 'deleted'", team_id);
   long vcpus = 0, memory = 0, hosts = 0;
   tx.sql() << "SELECT COALESCE(SUM(n.vcpus), 0), COALESCE(SUM(n.memory_gib), 0) FROM nodes n "
               "JOIN clusters c ON c.id = n.cluster_id "
@@ -387,9 +385,9 @@ std::optional<Host> Find(Tx& tx, const std::string& name) {
 }
 std::vector<Host> ListAvailable(Tx& tx, int64_t limit) {
   long lim = limit;
-  return Select<Host>(
-      tx, std::string(kHostCols) + " WHERE state = 'available' ORDER BY name LIMIT :l", BindHost,
-      [&](soci::statement& st) { st.exchange(use(lim)); });
+  return Select<Host>(tx,
+                      std::string(kHostCols) + " WHERE state = 'available' ORDER BY name LIMIT :l",
+                      BindHost, [&](soci::statement& st) { st.exchange(use(lim)); });
 }
 void SetState(Tx& tx, const std::string& name, const std::string& state,
               const std::string& cluster_id) {
@@ -416,8 +414,7 @@ std::optional<Cluster> Find(Tx& tx, const std::string& id) {
   return First(Select<Cluster>(tx, std::string(kClusterCols) + " WHERE id = :id", BindCluster,
                                [&](soci::statement& st) { st.exchange(use(id)); }));
 }
-std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id,
-                                      const std::string& name) {
+std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id, const std::string& name) {
   return First(Select<Cluster>(
       tx, std::string(kClusterCols) + " WHERE team_id = :t AND name = :n AND status <> 'deleted'",
       BindCluster, [&](soci::statement& st) {
@@ -446,8 +443,8 @@ std::vector<Cluster> List(Tx& tx, const ClusterFilter& f) {
     st.exchange(use(limit));
   });
 }
-void SetStatus(Tx& tx, const std::string& id, const std::string& status,
-               const std::string& reason, int64_t now) {
+void SetStatus(Tx& tx, const std::string& id, const std::string& status, const std::string& reason,
+               int64_t now) {
   tx.sql() << "UPDATE clusters SET status = :s, status_reason = :r, updated_at = :n "
               "WHERE id = :id",
       use(status), use(reason), use(now), use(id);
@@ -463,8 +460,8 @@ void Insert(Tx& tx, const Node& n) {
               "VALUES (:id, :c, :name, :role, :kind, :flavor, :state, :hv, :host, :v, :m, :a, "
               ":k, :ca, :ua)",
       use(n.id), use(n.cluster_id), use(n.name), use(n.role), use(n.kind), use(n.flavor),
-      use(n.state), use(n.hypervisor), use(n.host), use(n.vcpus), use(n.memory_gib),
-      use(n.address), use(n.kubernetes_version), use(n.created_at), use(n.updated_at);
+      use(n.state), use(n.hypervisor), use(n.host), use(n.vcpus), use(n.memory_gib), use(n.address),
+      use(n.kubernetes_version), use(n.created_at), use(n.updated_at);
 }
 std::vector<Node> ListLive(Tx& tx, const std::string& cluster_id) {
   return Select<Node>(
@@ -512,9 +509,9 @@ void Insert(Tx& tx, const Operation& o) {
   }
 }
 std::optional<Operation> Find(Tx& tx, const std::string& id) {
-  auto op = First(Select<Operation>(tx, std::string(kOperationCols) + " WHERE id = :id",
-                                    BindOperation,
-                                    [&](soci::statement& st) { st.exchange(use(id)); }));
+  auto op =
+      First(Select<Operation>(tx, std::string(kOperationCols) + " WHERE id = :id", BindOperation,
+                              [&](soci::statement& st) { st.exchange(use(id)); }));
   if (op) LoadSteps(tx, *op);
   return op;
 }
@@ -532,8 +529,7 @@ std::vector<Operation> ListForCluster(Tx& tx, const std::string& cluster_id, int
 std::optional<Operation> FindActiveForCluster(Tx& tx, const std::string& cluster_id) {
   auto op = First(Select<Operation>(
       tx,
-      std::string(kOperationCols) +
-          " WHERE cluster_id = :c AND state IN ('pending', 'running')",
+      std::string(kOperationCols) + " WHERE cluster_id = :c AND state IN ('pending', 'running')",
       BindOperation, [&](soci::statement& st) { st.exchange(use(cluster_id)); }));
   if (op) LoadSteps(tx, *op);
   return op;
@@ -567,8 +563,8 @@ std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& t
     st.exchange(into(r.n));
   };
   std::map<std::pair<std::string, std::string>, int64_t> out;
-  for (auto& r : Select<Row>(
-           tx, "SELECT type, state, COUNT(*) FROM operations GROUP BY type, state", bind)) {
+  for (auto& r :
+       Select<Row>(tx, "SELECT type, state, COUNT(*) FROM operations GROUP BY type, state", bind)) {
     out[{r.type, r.state}] = r.n;
   }
   return out;

@@ -44,7 +44,8 @@ TEST_F(StoreTest, DuplicateTeamNameIsAlreadyExistsAndRollsBack) {
   ASSERT_TRUE(db_->Write([](Tx& tx) {
                    teams::Insert(tx, {"t-1", "payments", 1});
                    return Status::Ok();
-                 }).ok());
+                 })
+                  .ok());
   Status st = db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-2", "search", 2});
     teams::Insert(tx, {"t-3", "payments", 3});
@@ -55,7 +56,8 @@ TEST_F(StoreTest, DuplicateTeamNameIsAlreadyExistsAndRollsBack) {
                    EXPECT_EQ(teams::List(tx).size(), 1u);
                    EXPECT_FALSE(teams::FindByName(tx, "search").has_value());
                    return Status::Ok();
-                 }).ok());
+                 })
+                  .ok());
 }
 
 TEST_F(StoreTest, ErrorStatusFromCallbackRollsBack) {
@@ -76,18 +78,20 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
   op.steps.push_back({"op-1", 1, "join master-2", "join_master", "master-2", "pending"});
   ASSERT_TRUE(db_->Write([&](Tx& tx) {
                    teams::Insert(tx, {"t-1", "payments", 1});
-                   clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "provisioning", "",
-                                         3, "m.small", "vm", 3, "vm", "w.medium", "admin", 1, 1});
+                   clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "provisioning", "", 3,
+                                         "m.small", "vm", 3, "vm", "w.medium", "admin", 1, 1});
                    operations::Insert(tx, op);
                    return Status::Ok();
-                 }).ok());
+                 })
+                  .ok());
   Operation second = op;
   second.id = "op-2";
   for (auto& s : second.steps) s.operation_id = "op-2";
   EXPECT_EQ(db_->Write([&](Tx& tx) {
-                  operations::Insert(tx, second);
-                  return Status::Ok();
-                }).code(),
+                 operations::Insert(tx, second);
+                 return Status::Ok();
+               })
+                .code(),
             Code::kAlreadyExists);
   db_->Read([](Tx& tx) {
     auto got = operations::Find(tx, "op-1");
@@ -103,14 +107,14 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
 TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
   db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-1", "payments", 1});
-    clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "running", "", 1, "m.small", "vm",
-                          1, "physical", "w.medium", "admin", 1, 1});
+    clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "running", "", 1, "m.small", "vm", 1,
+                          "physical", "w.medium", "admin", 1, 1});
     nodes::Insert(tx, {"n-1", "cl-1", "master-1", "master", "vm", "m.small", "ready", "sim-1", "",
                        4, 4, "", "1.30.8", 1, 1});
-    nodes::Insert(tx, {"n-2", "cl-1", "master-2", "master", "vm", "m.small", "deleted", "sim-2",
-                       "", 4, 4, "", "1.30.8", 1, 1});
-    nodes::Insert(tx, {"n-3", "cl-1", "worker-1", "worker", "physical", "", "ready", "", "h-1",
-                       32, 128, "", "1.30.8", 1, 1});
+    nodes::Insert(tx, {"n-2", "cl-1", "master-2", "master", "vm", "m.small", "deleted", "sim-2", "",
+                       4, 4, "", "1.30.8", 1, 1});
+    nodes::Insert(tx, {"n-3", "cl-1", "worker-1", "worker", "physical", "", "ready", "", "h-1", 32,
+                       128, "", "1.30.8", 1, 1});
     hosts::Upsert(tx, {"h-1", "127.0.0.1", 32, 128, "{}", "allocated", "cl-1", 1});
     return Status::Ok();
   });
@@ -132,9 +136,9 @@ TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
     teams::Insert(tx, {"t-1", "payments", 1});
     teams::Insert(tx, {"t-2", "search", 1});
     for (int i = 0; i < 5; ++i) {
-      clusters::Insert(tx, {"cl-" + std::to_string(i), i % 2 ? "t-2" : "t-1",
-                            "c" + std::to_string(i), "dev", "1.30.8", "running", "", 1, "m.small",
-                            "vm", 0, "vm", "w.medium", "admin", 1, 1});
+      clusters::Insert(
+          tx, {"cl-" + std::to_string(i), i % 2 ? "t-2" : "t-1", "c" + std::to_string(i), "dev",
+               "1.30.8", "running", "", 1, "m.small", "vm", 0, "vm", "w.medium", "admin", 1, 1});
     }
     return Status::Ok();
   });

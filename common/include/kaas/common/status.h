@@ -91,7 +91,7 @@ bool IsRetryable(Code code);
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT
 
   bool ok() const { return std::holds_alternative<T>(v_); }
@@ -114,10 +114,10 @@ class Result {
 }  // namespace kaas
 
 // Propagates a non-OK Status from an expression returning Status.
-#define KAAS_RETURN_IF_ERROR(expr)     \
-  do {                                 \
-    ::kaas::Status _st = (expr);       \
-    if (!_st.ok()) return _st;         \
+#define KAAS_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::kaas::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)
 
 #define KAAS_CONCAT_INNER(a, b) a##b

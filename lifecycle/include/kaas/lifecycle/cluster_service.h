@@ -40,7 +40,7 @@ class ClusterService {
                           bool dry_run);
 
  private:
-  Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist);
+  Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist, bool allow_colocated_masters);
 
   store::Database& db_;
   const quota::QuotaService& quota_;

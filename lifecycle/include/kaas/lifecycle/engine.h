@@ -16,8 +16,8 @@ namespace kaas::lifecycle {
 
 struct EngineOptions {
   size_t threads = 8;
-  int max_attempts = 5;          // per step, for retryable (kUnavailable) errors
-  int backoff_base_ms = 200;     // doubled per attempt, with jitter
+  int max_attempts = 5;       // per step, for retryable (kUnavailable) errors
+  int backoff_base_ms = 200;  // doubled per attempt, with jitter
   int backoff_max_ms = 10000;
   // Test hook, called before each step starts. Returning false abandons the operation right
   // there without writing anything, as a kill -9 would.

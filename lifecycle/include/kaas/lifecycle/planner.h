@@ -18,6 +18,8 @@ struct CreateClusterRequest {
   std::string worker_kind = "vm";
   std::string worker_flavor;  // "" = default
   int64_t master_count = 0;   // 0 = by purpose
+  // Masters may share a hypervisor when there are fewer hypervisors with room than masters.
+  bool allow_colocated_masters = false;
 };
 
 // Semantic validation; kInvalidArgument naming the offending field.
@@ -41,8 +43,11 @@ struct HypervisorRoom {
 
 // Assigns a hypervisor to every VM node in `nodes`: the masters on distinct hypervisors (the
 // ones with most free vCPU first), workers spread one at a time onto the hypervisor with most
-// room. kInsufficientCapacity when a node does not fit or masters cannot be kept apart.
-Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms);
+// room. kInsufficientCapacity when a node does not fit, or when masters cannot be kept apart
+// and `allow_colocated_masters` is false; when it is true, masters still spread as far as the
+// hypervisors allow and only then share.
+Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms,
+                bool allow_colocated_masters = false);
 
 // Ordered steps of each operation type. Steps are idempotent units the engine runs in order.
 std::vector<store::Step> PlanCreate(const store::Cluster& cluster,

@@ -1,0 +1,120 @@
+// kill -9 of kaasd in the middle of operations: after a restart every operation converges, with
+// exactly the planned nodes and domains and nothing orphaned.
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <thread>
+
+#include "kaasd_process.h"
+
+namespace kaas::testing {
+namespace {
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    kaasd_ = std::make_unique<KaasdProcess>(std::vector<std::string>{"--sim-delay-ms", "150"});
+    ASSERT_TRUE(kaasd_->Start());
+    ASSERT_FALSE(kaasd_->LoginAdmin().empty());
+    ASSERT_EQ(kaasd_->Call("POST", "/api/v1/teams", R"({"name":"payments"})").status, 201);
+  }
+
+  void Restart(int delay_ms) {
+    kaasd_->SetArgs({"--sim-delay-ms", std::to_string(delay_ms)});
+    ASSERT_TRUE(kaasd_->Start()) << "kaasd did not restart";
+    ASSERT_FALSE(kaasd_->LoginAdmin().empty());
+  }
+
+  // Waits until the operation has at least `done` succeeded steps (or has ended).
+  void WaitForSteps(const std::string& op, int done) {
+    for (int i = 0; i < 400; ++i) {
+      auto r = kaasd_->Call("GET", "/api/v1/operations/" + op);
+      int n = 0;
+      for (const auto& s : r.body["steps"]) n += s["state"] == "succeeded";
+      if (n >= done || r.body["state"] != "running") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+
+  // Every domain on every simulated hypervisor: name -> count (a duplicate would be > 1).
+  std::multiset<std::string> Domains() {
+    std::multiset<std::string> out;
+    for (int i = 1; i <= 3; ++i) {
+      for (const auto& [name, running] :
+           SimDomains(kaasd_->data_dir() / "sim" / ("sim-" + std::to_string(i) + ".xml"))) {
+        EXPECT_TRUE(running) << name;
+        out.insert(name);
+      }
+    }
+    return out;
+  }
+
+  std::unique_ptr<KaasdProcess> kaasd_;
+};
+
+TEST_F(CrashTest, CreateSurvivesKillNineAtSeveralPointsWithExactlyThePlannedNodes) {
+  auto created = kaasd_->Call("POST", "/api/v1/clusters",
+                              R"({"name":"crashy","team":"payments","purpose":"dev",
+                                  "workers":{"count":3}})");
+  ASSERT_EQ(created.status, 202) << created.raw;
+  std::string id = created.body["cluster"]["id"];
+  std::string op = created.body["operation"]["id"];
+  size_t total_steps = created.body["operation"]["steps"].size();
+
+  // Crash while masters are provisioning, again while they join, again among the workers.
+  for (int done : {1, 3, 5}) {
+    WaitForSteps(op, done);
+    kaasd_->Kill();
+    Restart(150);
+  }
+  Json finished = kaasd_->WaitOperation(op, 60000);
+  ASSERT_EQ(finished["state"], "succeeded") << finished.dump(2);
+  EXPECT_EQ(finished["steps"].size(), total_steps);
+
+  auto cluster = kaasd_->Call("GET", "/api/v1/clusters/" + id);
+  EXPECT_EQ(cluster.body["status"], "running");
+  std::set<std::string> names;
+  for (const auto& n : cluster.body["nodes"]) {
+    names.insert(n["name"].get<std::string>());
+    EXPECT_EQ(n["state"], "ready");
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"master-1", "master-2", "master-3", "worker-1",
+                                          "worker-2", "worker-3"}));
+  auto domains = Domains();
+  EXPECT_EQ(domains.size(), 6u);
+  for (const auto& n : names) EXPECT_EQ(domains.count("kaas-" + id + "-" + n), 1u) << n;
+
+  // Quota usage equals what is allocated.
+  auto quota = kaasd_->Call("GET", "/api/v1/teams/payments/quota");
+  EXPECT_EQ(quota.body["usage"]["vcpus"], 3 * 4 + 3 * 4);
+  EXPECT_EQ(quota.body["usage"]["clusters"], 1);
+}
+
+TEST_F(CrashTest, DeleteSurvivesKillNineAndLeavesNothing) {
+  auto created = kaasd_->Call("POST", "/api/v1/clusters",
+                              R"({"name":"gone","team":"payments","purpose":"dev",
+                                  "workers":{"count":2}})");
+  ASSERT_EQ(created.status, 202);
+  std::string id = created.body["cluster"]["id"];
+  ASSERT_EQ(kaasd_->WaitOperation(created.body["operation"]["id"], 60000)["state"], "succeeded");
+
+  auto del = kaasd_->Call("DELETE", "/api/v1/clusters/" + id);
+  ASSERT_EQ(del.status, 202);
+  std::string op = del.body["operation"]["id"];
+  WaitForSteps(op, 1);
+  kaasd_->Kill();
+  Restart(0);
+  Json finished = kaasd_->WaitOperation(op, 60000);
+  ASSERT_EQ(finished["state"], "succeeded") << finished.dump(2);
+  EXPECT_TRUE(Domains().empty());
+  auto cluster = kaasd_->Call("GET", "/api/v1/clusters/" + id);
+  EXPECT_EQ(cluster.body["status"], "deleted");
+  auto quota = kaasd_->Call("GET", "/api/v1/teams/payments/quota");
+  EXPECT_EQ(quota.body["usage"]["vcpus"], 0);
+  EXPECT_EQ(quota.body["usage"]["clusters"], 0);
+}
+
+}  // namespace
+}  // namespace kaas::testing

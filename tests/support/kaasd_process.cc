@@ -1,0 +1,171 @@
+#include "kaasd_process.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+namespace kaas::testing {
+namespace {
+
+std::string KaasdBinary() { return std::string(KAAS_BINARY_DIR) + "/bin/kaasd"; }
+
+void IgnoreLibvirtError(void*, virErrorPtr) {}
+
+}  // namespace
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+KaasdProcess::KaasdProcess(std::vector<std::string> extra_args)
+    : extra_args_(std::move(extra_args)) {
+  char tmpl[] = "/tmp/kaasd-test-XXXXXX";
+  data_dir_ = mkdtemp(tmpl);
+}
+
+KaasdProcess::~KaasdProcess() {
+  if (pid_ > 0) Kill();
+  std::error_code ec;
+  std::filesystem::remove_all(data_dir_, ec);
+}
+
+std::string KaasdProcess::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+bool KaasdProcess::Start() {
+  port_ = FreePort();
+  std::vector<std::string> args = {KaasdBinary(), "--listen", "127.0.0.1:" + std::to_string(port_),
+                                   "--data-dir", data_dir_.string()};
+  args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  std::string log = (data_dir_ / "kaasd.log").string();
+  pid_ = fork();
+  if (pid_ == 0) {
+    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    setenv("KAAS_ADMIN_PASSWORD", kAdminPassword, 1);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_connection_timeout(0, 200000);
+  for (int i = 0; i < 150; ++i) {
+    if (auto res = cli.Get("/readyz"); res && res->status == 200) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+void KaasdProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
+int KaasdProcess::Terminate(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  kill(pid_, SIGTERM);
+  for (int waited = 0; waited < timeout_ms; waited += 50) {
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  Kill();
+  return -1;
+}
+
+std::string KaasdProcess::LoginAdmin() {
+  auto r = Call("POST", "/api/v1/auth/login",
+                Json{{"username", "admin"}, {"password", kAdminPassword}}.dump(), "");
+  admin_token_ = r.status == 200 ? r.body.value("token", "") : "";
+  return admin_token_;
+}
+
+HttpResult KaasdProcess::Call(const std::string& method, const std::string& path,
+                              const std::string& body, const std::string& token) {
+  httplib::Client cli("127.0.0.1", port_);
+  cli.set_read_timeout(30, 0);
+  httplib::Headers headers;
+  std::string t = token == "use-admin" ? admin_token_ : token;
+  if (!t.empty()) headers.emplace("Authorization", "Bearer " + t);
+  httplib::Result res{nullptr, httplib::Error::Unknown};
+  if (method == "GET") {
+    res = cli.Get(path.c_str(), headers);
+  } else if (method == "POST") {
+    res = cli.Post(path.c_str(), headers, body, "application/json");
+  } else if (method == "PUT") {
+    res = cli.Put(path.c_str(), headers, body, "application/json");
+  } else if (method == "DELETE") {
+    res = cli.Delete(path.c_str(), headers);
+  }
+  HttpResult out;
+  if (!res) return out;
+  out.status = res->status;
+  out.raw = res->body;
+  out.body = Json::parse(res->body, nullptr, false);
+  return out;
+}
+
+Json KaasdProcess::WaitOperation(const std::string& op_id, int timeout_ms) {
+  Json last;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = Call("GET", "/api/v1/operations/" + op_id);
+    if (r.status == 200) {
+      last = r.body;
+      std::string state = last.value("state", "");
+      if (state != "pending" && state != "running") return last;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return last;
+}
+
+std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path& sim_file) {
+  virSetErrorFunc(nullptr, IgnoreLibvirtError);
+  std::vector<std::pair<std::string, bool>> out;
+  std::string uri = "test://" + sim_file.string();
+  virConnectPtr conn = virConnectOpen(uri.c_str());
+  if (!conn) return out;
+  virDomainPtr* doms = nullptr;
+  int n = virConnectListAllDomains(conn, &doms, 0);
+  for (int i = 0; i < n; ++i) {
+    out.emplace_back(virDomainGetName(doms[i]), virDomainIsActive(doms[i]) == 1);
+    virDomainFree(doms[i]);
+  }
+  free(doms);
+  virConnectClose(conn);
+  return out;
+}
+
+}  // namespace kaas::testing

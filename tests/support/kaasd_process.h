@@ -1,0 +1,66 @@
+#pragma once
+
+// Test support: runs the real kaasd binary on a free loopback port with its own data dir, and
+// talks to it over HTTP.
+
+#include <httplib.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace kaas::testing {
+
+using Json = nlohmann::json;
+
+struct HttpResult {
+  int status = 0;
+  Json body;
+  std::string raw;
+};
+
+class KaasdProcess {
+ public:
+  // `extra_args` are appended to kaasd's command line (e.g. {"--sim-delay-ms", "200"}).
+  explicit KaasdProcess(std::vector<std::string> extra_args = {});
+  ~KaasdProcess();
+
+  // Starts kaasd and waits until /readyz answers 200. Returns false on timeout.
+  bool Start();
+  // SIGKILL, as a crash would.
+  void Kill();
+  // SIGTERM; returns the exit status (or -1 on timeout).
+  int Terminate(int timeout_ms = 20000);
+  bool running() const { return pid_ > 0; }
+  void SetArgs(std::vector<std::string> extra_args) { extra_args_ = std::move(extra_args); }
+
+  const std::filesystem::path& data_dir() const { return data_dir_; }
+  int port() const { return port_; }
+  std::string base_url() const;
+
+  // Logs in as admin (password kAdminPassword) and keeps the token for later calls.
+  std::string LoginAdmin();
+  HttpResult Call(const std::string& method, const std::string& path, const std::string& body = "",
+                  const std::string& token = "use-admin");
+  // Polls GET /operations/{id} until it is no longer pending/running; returns the last body.
+  Json WaitOperation(const std::string& op_id, int timeout_ms = 30000);
+
+  static constexpr const char* kAdminPassword = "correct-horse-battery";
+
+ private:
+  std::vector<std::string> extra_args_;
+  std::filesystem::path data_dir_;
+  int port_ = 0;
+  int pid_ = -1;
+  std::string admin_token_;
+};
+
+// Picks a free TCP port on 127.0.0.1.
+int FreePort();
+
+// Domains on a simulated hypervisor file, read with the libvirt C API directly (not through
+// kaas): name -> running.
+std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path& sim_file);
+
+}  // namespace kaas::testing
