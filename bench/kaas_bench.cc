@@ -1,0 +1,263 @@
+// kaas benchmarks (DESIGN.md §5). Each figure is measured against the real kaasd binary on
+// loopback; results go to stdout as a table that docs/performance.md quotes.
+//
+//   engine      engine time of one create on the simulated hypervisor (op finished - created)
+//   burst       N clusters created concurrently; time until every operation succeeded
+//   reads       GET /clusters/{id} and a page of GET /clusters under C concurrent clients,
+//               on a database seeded with many clusters; p50/p99 and throughput; kaasd RSS
+//   baseline    a bare cpp-httplib hello-world served from this process, same load
+
+#include <httplib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <thread>
+
+#include "kaas/common/ids.h"
+#include "kaas/store/database.h"
+#include "kaas/store/repositories.h"
+#include "kaasd_process.h"
+
+using namespace kaas::testing;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+int64_t ParseMs(const std::string& t) {
+  // 2026-11-27T11:07:31.352Z
+  std::tm tm{};
+  int ms = 0;
+  if (sscanf(t.c_str(), "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+             &tm.tm_min, &tm.tm_sec, &ms) != 7) {
+    return 0;
+  }
+  tm.tm_year -= 1900;
+  tm.tm_mon -= 1;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 + ms;
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+std::string Config(const std::filesystem::path& dir, int hv_vcpus) {
+  auto path = dir / "bench.yaml";
+  std::ofstream(path) << "quota_defaults:\n  clusters: 1000000\n  vcpus: 100000000\n"
+                         "  memory_gib: 100000000\n  physical_hosts: 1000\n"
+                      << "sim_hypervisor_vcpus: " << hv_vcpus
+                      << "\nsim_hypervisor_memory_gib: " << hv_vcpus << "\n";
+  return path.string();
+}
+
+long RssKib(int port) {
+  // The kaasd listening on `port`: find it through /proc.
+  std::string needle = "127.0.0.1:" + std::to_string(port);
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmd(e.path() / "cmdline");
+    std::string c((std::istreambuf_iterator<char>(cmd)), {});
+    if (c.find("kaasd") == std::string::npos || c.find(needle) == std::string::npos) continue;
+    std::ifstream st(e.path() / "status");
+    std::string line;
+    while (std::getline(st, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    }
+  }
+  return 0;
+}
+
+struct Load {
+  std::vector<double> ms;
+  double seconds = 0;
+  size_t errors = 0;
+};
+
+// `clients` threads, each issuing `per_client` GETs of paths chosen by `path(i)`.
+Load RunLoad(int port, int clients, int per_client, const std::string& token,
+             const std::function<std::string(int)>& path) {
+  Load load;
+  std::mutex mu;
+  std::atomic<size_t> errors{0};
+  auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      httplib::Client cli("127.0.0.1", port);
+      cli.set_keep_alive(true);
+      httplib::Headers h;
+      if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
+      std::vector<double> mine;
+      for (int i = 0; i < per_client; ++i) {
+        auto t0 = Clock::now();
+        auto r = cli.Get(path(c * per_client + i).c_str(), h);
+        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!r || r->status != 200) errors++;
+      }
+      std::lock_guard lock(mu);
+      load.ms.insert(load.ms.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  load.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  load.errors = errors;
+  return load;
+}
+
+void Report(const char* name, const Load& l) {
+  std::printf("| %-34s | %8.2f | %8.2f | %9.0f | %6zu |\n", name, Percentile(l.ms, 0.5),
+              Percentile(l.ms, 0.99), l.ms.size() / l.seconds, l.errors);
+}
+
+void BenchEngine() {
+  KaasdProcess kaasd;
+  kaasd.SetArgs({"--config", Config(kaasd.data_dir(), 100000)});
+  if (!kaasd.Start()) throw std::runtime_error("kaasd did not start");
+  kaasd.LoginAdmin();
+  kaasd.Call("POST", "/api/v1/teams", R"({"name":"bench"})");
+  std::vector<double> engine_ms, wall_ms;
+  for (int i = 0; i < 50; ++i) {
+    auto t0 = Clock::now();
+    auto r = kaasd.Call("POST", "/api/v1/clusters",
+                        Json{{"name", "e" + std::to_string(i)}, {"team", "bench"},
+                             {"purpose", "dev"}, {"workers", {{"count", 3}}}}
+                            .dump());
+    Json op = kaasd.WaitOperation(r.body["operation"]["id"]);
+    wall_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    engine_ms.push_back(static_cast<double>(ParseMs(op["finished_at"]) - ParseMs(op["created_at"])));
+  }
+  std::printf("\nengine: create of a dev cluster (3 masters + 3 workers), 50 sequential runs\n");
+  std::printf("  engine time (operation created -> finished): p50 %.0f ms, p99 %.0f ms\n",
+              Percentile(engine_ms, 0.5), Percentile(engine_ms, 0.99));
+  std::printf("  client wall time incl. 50 ms polling:        p50 %.0f ms\n",
+              Percentile(wall_ms, 0.5));
+}
+
+void BenchBurst(int n) {
+  KaasdProcess kaasd;
+  kaasd.SetArgs({"--config", Config(kaasd.data_dir(), 100000)});
+  if (!kaasd.Start()) throw std::runtime_error("kaasd did not start");
+  std::string token = kaasd.LoginAdmin();
+  kaasd.Call("POST", "/api/v1/teams", R"({"name":"burst"})");
+  std::vector<std::string> ops(n);
+  std::atomic<int> next{0}, refused{0};
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < 32; ++c) {
+    threads.emplace_back([&] {
+      httplib::Client cli("127.0.0.1", kaasd.port());
+      httplib::Headers h = {{"Authorization", "Bearer " + token}};
+      for (int i = next++; i < n; i = next++) {
+        auto r = cli.Post("/api/v1/clusters", h,
+                          Json{{"name", "b" + std::to_string(i)}, {"team", "burst"},
+                               {"purpose", "personal"}, {"workers", {{"count", 1}}}}
+                              .dump(),
+                          "application/json");
+        if (!r || r->status != 202) {
+          refused++;
+          continue;
+        }
+        ops[i] = Json::parse(r->body)["operation"]["id"];
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double admit_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  int failed = 0;
+  for (const auto& op : ops) {
+    if (op.empty()) continue;
+    if (kaasd.WaitOperation(op, 300000)["state"] != "succeeded") failed++;
+  }
+  double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("\nburst: %d clusters (1 master + 1 worker each) created by 32 concurrent clients\n", n);
+  std::printf("  all admitted (202) after %.1f s; all operations succeeded after %.1f s; "
+              "refused %d, failed %d; kaasd RSS %ld MiB\n",
+              admit_s, total_s, refused.load(), failed, RssKib(kaasd.port()) / 1024);
+}
+
+// Seeds `clusters` clusters with `nodes_per` nodes each straight into the database (the API
+// would also create their domains, which is what `burst` measures).
+void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
+  auto db = kaas::store::Database::Open("sqlite://" + (dir / "kaas.db").string(), 1).value();
+  db->Migrate();
+  std::vector<std::string> teams;
+  db->Write([&](kaas::store::Tx& tx) {
+    for (int t = 0; t < 100; ++t) {
+      std::string id = kaas::NewId("tm");
+      kaas::store::teams::Insert(tx, {id, "team-" + std::to_string(t), 1});
+      teams.push_back(id);
+    }
+    for (int c = 0; c < clusters; ++c) {
+      kaas::store::Cluster cl{kaas::NewId("cl"), teams[c % 100], "c" + std::to_string(c), "dev",
+                              "1.30.8", "running", "", 3, "m.small", "vm", nodes_per - 3, "vm",
+                              "w.medium", "admin", 1, 1};
+      kaas::store::clusters::Insert(tx, cl);
+      for (int n = 0; n < nodes_per; ++n) {
+        bool master = n < 3;
+        kaas::store::nodes::Insert(
+            tx, {kaas::NewId("nd"), cl.id, (master ? "master-" : "worker-") + std::to_string(n + 1),
+                 master ? "master" : "worker", "vm", master ? "m.small" : "w.medium", "ready",
+                 "sim-" + std::to_string(n % 3 + 1), "", 4, master ? 4 : 8, "", "1.30.8", 1, 1});
+      }
+    }
+    return kaas::Status::Ok();
+  });
+}
+
+void BenchReads(int clusters, int nodes_per, int clients) {
+  KaasdProcess kaasd;
+  auto t0 = Clock::now();
+  Seed(kaasd.data_dir(), clusters, nodes_per);
+  std::printf("\nreads: %d clusters / %d nodes seeded in %.1f s; %d concurrent clients\n", clusters,
+              clusters * nodes_per, std::chrono::duration<double>(Clock::now() - t0).count(),
+              clients);
+  kaasd.SetArgs({"--config", Config(kaasd.data_dir(), 100000000)});
+  if (!kaasd.Start()) throw std::runtime_error("kaasd did not start");
+  std::string token = kaasd.LoginAdmin();
+  auto page = kaasd.Call("GET", "/api/v1/clusters?limit=500");
+  std::vector<std::string> ids;
+  for (const auto& c : page.body["items"]) ids.push_back(c["id"]);
+  std::printf("| %-34s | p50 ms   | p99 ms   | req/s     | errors |\n", "request");
+  std::printf("|------------------------------------|----------|----------|-----------|--------|\n");
+  Report("GET /api/v1/clusters/{id}", RunLoad(kaasd.port(), clients, 400, token, [&](int i) {
+           return "/api/v1/clusters/" + ids[i % ids.size()];
+         }));
+  Report("GET /api/v1/clusters?limit=50", RunLoad(kaasd.port(), clients, 100, token, [&](int i) {
+           return "/api/v1/clusters?limit=50&cursor=" + ids[i % ids.size()];
+         }));
+  std::printf("kaasd RSS after the load: %ld MiB\n", RssKib(kaasd.port()) / 1024);
+
+  // Bare cpp-httplib hello world, same client load, same machine.
+  httplib::Server hello;
+  hello.Get("/hello", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("{\"hello\":\"world\"}", "application/json");
+  });
+  int port = hello.bind_to_any_port("127.0.0.1");
+  std::thread server([&] { hello.listen_after_bind(); });
+  Report("baseline: bare cpp-httplib GET", RunLoad(port, clients, 400, "", [](int) {
+           return std::string("/hello");
+         }));
+  hello.stop();
+  server.join();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string only = argc > 1 ? argv[1] : "all";
+  int clusters = argc > 2 ? std::atoi(argv[2]) : 10000;
+  try {
+    if (only == "all" || only == "engine") BenchEngine();
+    if (only == "all" || only == "burst") BenchBurst(1000);
+    if (only == "all" || only == "reads") BenchReads(clusters, 12, 50);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench failed: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

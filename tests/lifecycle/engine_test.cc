@@ -1,0 +1,1081 @@
+#include "kaas/lifecycle/engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/steps.h"
+#include "kaas/provisioner/bootstrapper.h"
+#include "kaas/provisioner/hypervisor.h"
+#include "kaas/provisioner/libvirt_fleet.h"
+#include "kaas/quota/quota.h"
+#include "kaas/store/database.h"
+#include "kaas/store/repositories.h"
+#include "kaas/templates/renderer.h"
+
+namespace kaas::lifecycle {
+namespace {
+
+using provisioner::DomainInfo;
+using provisioner::DomainName;
+using provisioner::DomainSpec;
+
+constexpr const char* kTeamId = "tm-1";
+constexpr auto kDeadline = std::chrono::seconds(10);
+
+// ------------------------------------------------------------------ fakes
+
+// A stateful fake of the hypervisor fleet: domains per hypervisor, like libvirt keeps them.
+// Mutating calls (EnsureDomainRunning, DestroyDomain) are numbered from 1 so that a test can
+// make the Nth one fail before it acts.
+class FakeFleet : public provisioner::Fleet {
+ public:
+  class FakeHypervisor : public provisioner::Hypervisor {
+   public:
+    FakeHypervisor(std::string name, FakeFleet& fleet) : name_(std::move(name)), fleet_(fleet) {}
+    const std::string& name() const override { return name_; }
+
+    Result<DomainInfo> EnsureDomainRunning(const DomainSpec& spec) override {
+      std::lock_guard lock(fleet_.mu_);
+      KAAS_RETURN_IF_ERROR(fleet_.NextCallLocked());
+      fleet_.ensures_[spec.name]++;
+      auto& domains = fleet_.domains_[name_];
+      auto it = domains.find(spec.name);
+      if (it == domains.end()) {
+        fleet_.defines_[spec.name]++;
+        it = domains.emplace(spec.name, DomainInfo{spec.name, false, spec.owner}).first;
+      }
+      it->second.running = true;
+      return it->second;
+    }
+
+    Status DestroyDomain(const std::string& domain_name) override {
+      std::lock_guard lock(fleet_.mu_);
+      KAAS_RETURN_IF_ERROR(fleet_.NextCallLocked());
+      fleet_.domains_[name_].erase(domain_name);
+      return Status::Ok();
+    }
+
+    Result<DomainInfo> FindDomain(const std::string& domain_name) override {
+      std::lock_guard lock(fleet_.mu_);
+      auto& domains = fleet_.domains_[name_];
+      auto it = domains.find(domain_name);
+      if (it == domains.end()) return NotFound("domain " + domain_name);
+      return it->second;
+    }
+
+    Result<std::vector<DomainInfo>> ListDomains() override {
+      std::lock_guard lock(fleet_.mu_);
+      std::vector<DomainInfo> out;
+      for (const auto& [n, d] : fleet_.domains_[name_]) out.push_back(d);
+      return out;
+    }
+
+   private:
+    std::string name_;
+    FakeFleet& fleet_;
+  };
+
+  Result<provisioner::Hypervisor*> Get(const std::string& name, const std::string& uri) override {
+    std::lock_guard lock(mu_);
+    if (uri != "fake://" + name) return Unavailable("cannot connect to " + uri);
+    auto& hv = hypervisors_[name];
+    if (!hv) hv = std::make_unique<FakeHypervisor>(name, *this);
+    return hv.get();
+  }
+
+  // The `nth` mutating call from now on fails with `code` without acting.
+  void FailCall(int nth, Code code) {
+    std::lock_guard lock(mu_);
+    fail_at_ = calls_ + nth;
+    fail_code_ = code;
+  }
+  // Every mutating call from now on fails with `code`.
+  void FailEveryCall(Code code) {
+    std::lock_guard lock(mu_);
+    fail_all_ = true;
+    fail_code_ = code;
+  }
+
+  // A domain defined but not running, as after a crash between define and start.
+  void StopDomain(const std::string& hypervisor, const std::string& domain_name) {
+    std::lock_guard lock(mu_);
+    domains_[hypervisor].at(domain_name).running = false;
+  }
+
+  // domain name -> hypervisor, over the whole fleet.
+  std::map<std::string, std::string> Domains() const {
+    std::lock_guard lock(mu_);
+    std::map<std::string, std::string> out;
+    for (const auto& [hv, domains] : domains_) {
+      for (const auto& [n, d] : domains) out[n] = hv;
+    }
+    return out;
+  }
+  bool Running(const std::string& domain_name) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [hv, domains] : domains_) {
+      if (auto it = domains.find(domain_name); it != domains.end()) return it->second.running;
+    }
+    return false;
+  }
+  std::map<std::string, int> Defines() const {
+    std::lock_guard lock(mu_);
+    return defines_;
+  }
+  std::map<std::string, int> Ensures() const {
+    std::lock_guard lock(mu_);
+    return ensures_;
+  }
+
+ private:
+  Status NextCallLocked() {
+    ++calls_;
+    if (fail_all_ || calls_ == fail_at_) {
+      return Status(fail_code_, "injected failure of call " + std::to_string(calls_));
+    }
+    return Status::Ok();
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::unique_ptr<FakeHypervisor>> hypervisors_;
+  std::map<std::string, std::map<std::string, DomainInfo>> domains_;
+  std::map<std::string, int> defines_;
+  std::map<std::string, int> ensures_;
+  int calls_ = 0;
+  int fail_at_ = 0;
+  bool fail_all_ = false;
+  Code fail_code_ = Code::kUnavailable;
+};
+
+// Records every bootstrap job instead of running Ansible.
+class FakeBootstrapper : public provisioner::Bootstrapper {
+ public:
+  Result<std::string> Run(const provisioner::BootstrapJob& job) override {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(job);
+    return "fake " + job.playbook + " on " + std::to_string(job.targets.size()) + " node(s)";
+  }
+  std::vector<provisioner::BootstrapJob> Jobs() const {
+    std::lock_guard lock(mu_);
+    return jobs_;
+  }
+  // node name -> how many jobs targeted it.
+  std::map<std::string, int> Targeted() const {
+    std::lock_guard lock(mu_);
+    std::map<std::string, int> out;
+    for (const auto& j : jobs_) {
+      for (const auto& t : j.targets) out[t]++;
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<provisioner::BootstrapJob> jobs_;
+};
+
+// ------------------------------------------------------------------ environment
+
+// One kaasd "installation": a SQLite database, the fake fleet and bootstrapper (which outlive
+// engine restarts, as hypervisors outlive a kaasd crash), the real steps, quota and service.
+class Env {
+ public:
+  explicit Env(const std::string& tag) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kaas-engine-" + std::to_string(getpid()) + "-" + tag);
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto db = store::Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 4);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    if (!db.ok()) return;
+    db_ = std::move(db).value();
+    EXPECT_TRUE(db_->Migrate().ok());
+    int64_t now = Clock().NowMs();
+    EXPECT_TRUE(db_->Write([&](store::Tx& tx) {
+                     store::teams::Insert(tx, {kTeamId, "payments", now});
+                     for (const char* hv : {"sim-1", "sim-2", "sim-3"}) {
+                       store::hypervisors::Upsert(
+                           tx, {hv, std::string("fake://") + hv, 128, 512, "active", now});
+                     }
+                     return Status::Ok();
+                   })
+                    .ok());
+    steps_ = std::make_unique<ClusterSteps>(
+        StepDeps{*db_, fleet_, bootstrapper_, dir_ / "work", Clock()});
+  }
+
+  ~Env() {
+    service_.reset();
+    engine_.reset();
+    steps_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  static const kaas::Clock& Clock() { return SystemClock::Instance(); }
+
+  static EngineOptions FastOptions() {
+    EngineOptions o;
+    o.threads = 2;
+    o.backoff_base_ms = 1;
+    o.backoff_max_ms = 5;
+    return o;
+  }
+
+  // Stops the current engine (if any) and starts a new one over the same database, which
+  // resumes every active operation — what a restarted kaasd does.
+  void StartEngine(EngineOptions options = FastOptions()) {
+    service_.reset();
+    if (engine_) engine_->Shutdown();
+    engine_.reset();
+    engine_ = std::make_unique<Engine>(*db_, *steps_, Clock(), std::move(options));
+    service_ = std::make_unique<ClusterService>(*db_, quota_, *engine_, Clock());
+    Status st = engine_->Start();
+    EXPECT_TRUE(st.ok()) << st.ToString();
+  }
+
+  // Abandons at step `k` of every operation, like a kill -9 just before that step.
+  static EngineOptions CrashBefore(int64_t k) {
+    EngineOptions o = FastOptions();
+    o.before_step = [k](const std::string&, int64_t index) { return index != k; };
+    return o;
+  }
+
+  static CreateClusterRequest DevRequest(const std::string& name = "billing-dev") {
+    CreateClusterRequest r;
+    r.name = name;
+    r.team = "payments";
+    r.purpose = "dev";
+    r.worker_count = 3;
+    r.worker_kind = "vm";
+    r.worker_flavor = "w.medium";
+    return r;
+  }
+
+  Result<Admitted> Create(const CreateClusterRequest& r, bool dry_run = false) {
+    return service_->Create(r, kTeamId, "alice", dry_run);
+  }
+  Result<Admitted> Delete(const std::string& cluster_id, bool dry_run = false) {
+    return service_->Delete(cluster_id, "alice", dry_run);
+  }
+
+  std::optional<store::Operation> FindOperation(const std::string& id) {
+    std::optional<store::Operation> op;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) {
+                     op = store::operations::Find(tx, id);
+                     return Status::Ok();
+                   })
+                    .ok());
+    return op;
+  }
+
+  // Polls the database until the operation is finished (or the deadline passes).
+  store::Operation WaitForOperation(const std::string& id) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (true) {
+      auto op = FindOperation(id);
+      if (!op) {
+        ADD_FAILURE() << "operation " << id << " does not exist";
+        return {};
+      }
+      if (op->state == "succeeded" || op->state == "failed" || op->state == "cancelled") {
+        return *op;
+      }
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "operation " << id << " still " << op->state << " after deadline";
+        return *op;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+
+  // Waits until this process's engine has nothing scheduled or running.
+  void WaitIdle() {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    while (engine_->InFlight() > 0) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "engine still busy after deadline";
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+
+  std::optional<store::Cluster> FindCluster(const std::string& id) {
+    std::optional<store::Cluster> c;
+    db_->Read([&](store::Tx& tx) {
+      c = store::clusters::Find(tx, id);
+      return Status::Ok();
+    });
+    return c;
+  }
+  std::vector<store::Node> LiveNodes(const std::string& cluster_id) {
+    std::vector<store::Node> nodes;
+    db_->Read([&](store::Tx& tx) {
+      nodes = store::nodes::ListLive(tx, cluster_id);
+      return Status::Ok();
+    });
+    return nodes;
+  }
+  quota::Usage Usage() {
+    quota::Usage u;
+    db_->Read([&](store::Tx& tx) {
+      u = quota_.UsageOf(tx, kTeamId);
+      return Status::Ok();
+    });
+    return u;
+  }
+  size_t ClusterCount() {
+    size_t n = 0;
+    db_->Read([&](store::Tx& tx) {
+      store::ClusterFilter f;
+      f.all_teams = true;
+      f.include_deleted = true;
+      n = store::clusters::List(tx, f).size();
+      return Status::Ok();
+    });
+    return n;
+  }
+  size_t ActiveOperationCount() {
+    size_t n = 0;
+    db_->Read([&](store::Tx& tx) {
+      n = store::operations::ListActiveIds(tx).size();
+      return Status::Ok();
+    });
+    return n;
+  }
+  std::map<std::string, store::HypervisorUsage> HypervisorUsage() {
+    std::map<std::string, store::HypervisorUsage> u;
+    db_->Read([&](store::Tx& tx) {
+      u = store::hypervisors::Usage(tx);
+      return Status::Ok();
+    });
+    return u;
+  }
+
+  store::Database& db() { return *db_; }
+  FakeFleet& fleet() { return fleet_; }
+  FakeBootstrapper& bootstrapper() { return bootstrapper_; }
+  Engine& engine() { return *engine_; }
+
+ private:
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Database> db_;
+  FakeFleet fleet_;
+  FakeBootstrapper bootstrapper_;
+  quota::QuotaService quota_{quota::Limits{/*clusters=*/20, /*vcpus=*/1000,
+                                           /*memory_gib=*/4000, /*physical_hosts=*/0}};
+  std::unique_ptr<ClusterSteps> steps_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<ClusterService> service_;
+};
+
+std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+
+std::set<std::string> Names(const std::vector<store::Node>& nodes) {
+  std::set<std::string> out;
+  for (const auto& n : nodes) out.insert(n.name);
+  return out;
+}
+
+const std::set<std::string> kDevNodes = {"master-1", "master-2", "master-3",
+                                         "worker-1", "worker-2", "worker-3"};
+
+std::set<std::string> DomainsOf(const std::string& cluster_id) {
+  std::set<std::string> out;
+  for (const auto& n : kDevNodes) out.insert(DomainName(cluster_id, n));
+  return out;
+}
+
+std::set<std::string> Keys(const std::map<std::string, std::string>& m) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : m) out.insert(k);
+  return out;
+}
+
+// What a user checks after a successful create of the dev cluster: it is running, with exactly
+// the planned nodes, all ready, masters apart, and exactly one running domain per VM node.
+void ExpectHealthyDevCluster(Env& env, const std::string& cluster_id) {
+  auto c = env.FindCluster(cluster_id);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->status, "running");
+  EXPECT_EQ(c->status_reason, "");
+  auto nodes = env.LiveNodes(cluster_id);
+  EXPECT_EQ(Names(nodes), kDevNodes);
+  EXPECT_EQ(nodes.size(), kDevNodes.size()) << "no duplicate node rows";
+  std::set<std::string> master_hosts;
+  auto domains = env.fleet().Domains();
+  for (const auto& n : nodes) {
+    EXPECT_EQ(n.state, "ready") << n.name;
+    EXPECT_FALSE(n.address.empty()) << n.name;
+    ASSERT_FALSE(n.hypervisor.empty()) << n.name;
+    if (n.role == "master") master_hosts.insert(n.hypervisor);
+    std::string domain = DomainName(cluster_id, n.name);
+    EXPECT_EQ(domains[domain], n.hypervisor) << "domain of " << n.name << " is where the node is";
+    EXPECT_TRUE(env.fleet().Running(domain)) << domain;
+  }
+  EXPECT_EQ(master_hosts.size(), 3u) << "masters share a hypervisor";
+  EXPECT_EQ(Keys(env.fleet().Domains()), DomainsOf(cluster_id));
+}
+
+// ------------------------------------------------------------------ tests
+
+TEST(ClusterEngineTest, CreatesADevClusterWithThreeWorkersAndDeletesIt) {
+  Env env(TestName());
+  env.StartEngine();
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  EXPECT_EQ(created->operation.type, "create");
+  EXPECT_EQ(created->operation.state, "pending");
+
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(op.error, "");
+  EXPECT_EQ(Progress(op), 100);
+  for (const auto& s : op.steps) {
+    EXPECT_EQ(s.state, "succeeded") << s.name;
+    EXPECT_EQ(s.attempts, 1) << s.name;
+    EXPECT_FALSE(s.message.empty()) << s.name;
+    EXPECT_GT(s.finished_at, 0) << s.name;
+  }
+  ExpectHealthyDevCluster(env, cluster_id);
+  EXPECT_EQ(env.fleet().Domains().size(), 6u);
+
+  // Masters are bootstrapped one at a time, then the workers together.
+  std::vector<std::pair<std::string, std::vector<std::string>>> jobs;
+  for (const auto& j : env.bootstrapper().Jobs()) jobs.push_back({j.playbook, j.targets});
+  EXPECT_EQ(jobs, (std::vector<std::pair<std::string, std::vector<std::string>>>{
+                      {"bootstrap-master.yml", {"master-1"}},
+                      {"join-master.yml", {"master-2"}},
+                      {"join-master.yml", {"master-3"}},
+                      {"join-worker.yml", {"worker-1", "worker-2", "worker-3"}},
+                  }));
+
+  quota::Usage used = env.Usage();
+  EXPECT_EQ(used.clusters, 1);
+  EXPECT_EQ(used.vcpus, 3 * 4 + 3 * 4);
+  EXPECT_EQ(used.memory_gib, 3 * 4 + 3 * 8);
+
+  auto deleted = env.Delete(cluster_id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->cluster.status, "deleting");
+  store::Operation del = env.WaitForOperation(deleted->operation.id);
+  EXPECT_EQ(del.state, "succeeded") << del.error;
+  EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleted");
+  EXPECT_TRUE(env.LiveNodes(cluster_id).empty());
+  EXPECT_TRUE(env.fleet().Domains().empty());
+  used = env.Usage();
+  EXPECT_EQ(used.clusters, 0);
+  EXPECT_EQ(used.vcpus, 0);
+  EXPECT_EQ(used.memory_gib, 0);
+  EXPECT_EQ(used.physical_hosts, 0);
+  EXPECT_TRUE(env.HypervisorUsage().empty()) << "hypervisor capacity is given back";
+}
+
+TEST(ClusterEngineTest, ResumesACreateAfterACrashAtEveryStepBoundary) {
+  size_t steps = 0;
+  {
+    Env probe(TestName() + "-probe");
+    probe.StartEngine();
+    auto dry = probe.Create(Env::DevRequest(), /*dry_run=*/true);
+    ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+    steps = dry->operation.steps.size();
+  }
+  ASSERT_EQ(steps, 8u);
+  for (size_t k = 0; k < steps; ++k) {
+    SCOPED_TRACE("crash before step " + std::to_string(k));
+    Env env(TestName() + "-" + std::to_string(k));
+    env.StartEngine(Env::CrashBefore(static_cast<int64_t>(k)));
+    auto created = env.Create(Env::DevRequest());
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    const std::string op_id = created->operation.id;
+    const std::string cluster_id = created->cluster.id;
+    env.WaitIdle();
+
+    // The dead process left the operation mid-way: active, steps before k done, k not begun.
+    auto abandoned = env.FindOperation(op_id);
+    ASSERT_TRUE(abandoned.has_value());
+    EXPECT_EQ(abandoned->state, "running");
+    for (size_t i = 0; i < steps; ++i) {
+      EXPECT_EQ(abandoned->steps[i].state, i < k ? "succeeded" : "pending") << "step " << i;
+    }
+    EXPECT_EQ(Progress(*abandoned), static_cast<int>(k * 100 / steps));
+    EXPECT_EQ(env.FindCluster(cluster_id)->status, "provisioning");
+
+    env.StartEngine();  // the restarted kaasd, no crash hook
+    store::Operation op = env.WaitForOperation(op_id);
+    EXPECT_EQ(op.state, "succeeded") << op.error;
+    for (const auto& s : op.steps) {
+      EXPECT_EQ(s.state, "succeeded") << s.name;
+      EXPECT_EQ(s.attempts, 1) << s.name << ": a step that never began does not count";
+    }
+    ExpectHealthyDevCluster(env, cluster_id);
+    for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+    for (const auto& [domain, n] : env.fleet().Ensures()) EXPECT_EQ(n, 1) << domain;
+    for (const auto& [node, n] : env.bootstrapper().Targeted()) {
+      EXPECT_EQ(n, 1) << node << " bootstrapped more than once";
+    }
+    EXPECT_EQ(env.bootstrapper().Targeted().size(), 6u);
+    EXPECT_EQ(env.ActiveOperationCount(), 0u);
+  }
+}
+
+TEST(ClusterEngineTest, ResumesAfterACrashInTheMiddleOfProvisioningMasters) {
+  Env env(TestName());
+  // Let "provision masters" (step 1) run, stop before step 2...
+  env.StartEngine(Env::CrashBefore(2));
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  env.WaitIdle();
+  ASSERT_EQ(env.fleet().Domains().size(), 3u);
+
+  // ...then rewind the database to what a process killed inside step 1 leaves behind: the
+  // domains were created on the hypervisors, but neither the nodes nor the step were recorded.
+  // One domain was even defined but never started.
+  auto op = env.FindOperation(created->operation.id);
+  ASSERT_TRUE(op.has_value());
+  store::Step step = op->steps[1];
+  ASSERT_EQ(step.kind, "provision_nodes");
+  step.state = "running";
+  step.message = "";
+  step.finished_at = 0;
+  std::string stopped;
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) {
+                    store::operations::UpdateStep(tx, step);
+                    for (const auto& n : store::nodes::ListLive(tx, cluster_id)) {
+                      if (n.role != "master") continue;
+                      store::nodes::SetState(tx, n.id, "reserved", 1);
+                      store::nodes::SetAddress(tx, n.id, "", 1);
+                      if (stopped.empty()) {
+                        stopped = DomainName(cluster_id, n.name);
+                        env.fleet().StopDomain(n.hypervisor, stopped);
+                      }
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_FALSE(env.fleet().Running(stopped));
+
+  env.StartEngine();
+  store::Operation done = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(done.state, "succeeded") << done.error;
+  EXPECT_EQ(done.steps[1].attempts, 2) << "the interrupted step ran again";
+  ExpectHealthyDevCluster(env, cluster_id);
+  EXPECT_TRUE(env.fleet().Running(stopped)) << "the defined-but-stopped domain was started";
+  for (const auto& [domain, n] : env.fleet().Defines()) {
+    EXPECT_EQ(n, 1) << domain << " defined twice";
+  }
+  for (const auto& [domain, n] : env.fleet().Ensures()) {
+    EXPECT_LE(n, 2) << domain << ": at most one extra call after the crash";
+  }
+}
+
+TEST(ClusterEngineTest, ResumesADeleteAfterACrashAtEveryStepBoundary) {
+  for (int64_t k = 0; k < 3; ++k) {
+    SCOPED_TRACE("crash before delete step " + std::to_string(k));
+    Env env(TestName() + "-" + std::to_string(k));
+    env.StartEngine();
+    auto created = env.Create(Env::DevRequest());
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    const std::string cluster_id = created->cluster.id;
+    ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+
+    env.StartEngine(Env::CrashBefore(k));
+    auto deleted = env.Delete(cluster_id);
+    ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+    ASSERT_EQ(deleted->operation.steps.size(), 3u);
+    env.WaitIdle();
+    EXPECT_EQ(env.FindOperation(deleted->operation.id)->state, "running");
+    EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleting");
+
+    env.StartEngine();
+    store::Operation op = env.WaitForOperation(deleted->operation.id);
+    EXPECT_EQ(op.state, "succeeded") << op.error;
+    EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleted");
+    EXPECT_TRUE(env.LiveNodes(cluster_id).empty());
+    EXPECT_TRUE(env.fleet().Domains().empty()) << "orphan domains left behind";
+    quota::Usage used = env.Usage();
+    EXPECT_EQ(used.clusters, 0);
+    EXPECT_EQ(used.vcpus, 0);
+    EXPECT_EQ(used.memory_gib, 0);
+    EXPECT_TRUE(env.HypervisorUsage().empty());
+  }
+}
+
+TEST(ClusterEngineTest, PhysicalWorkersTakeHostsAndGiveThemBackOnDelete) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(env.db()
+                  .Write([](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, {5, 100, 400, 2}, 1);
+                    for (int i = 1; i <= 3; ++i) {
+                      std::string name = "host-" + std::to_string(i);
+                      store::hosts::Upsert(tx, {name, "10.0.0." + std::to_string(i), 32, 128, "{}",
+                                                "available", "", 1});
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  CreateClusterRequest r = Env::DevRequest();
+  r.worker_kind = "physical";
+  r.worker_flavor = "";
+  r.worker_count = 2;
+  auto created = env.Create(r);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+
+  std::set<std::string> hosts;
+  for (const auto& n : env.LiveNodes(cluster_id)) {
+    EXPECT_EQ(n.state, "ready") << n.name;
+    if (n.role != "worker") continue;
+    EXPECT_EQ(n.kind, "physical");
+    EXPECT_TRUE(n.hypervisor.empty());
+    EXPECT_EQ(n.vcpus, 32) << "a physical node has its host's size";
+    hosts.insert(n.host);
+    EXPECT_EQ(n.address.rfind("10.0.0.", 0), 0u) << n.address;
+  }
+  EXPECT_EQ(hosts.size(), 2u);
+  EXPECT_EQ(env.fleet().Domains().size(), 3u) << "only the masters are VMs";
+  quota::Usage used = env.Usage();
+  EXPECT_EQ(used.physical_hosts, 2);
+  EXPECT_EQ(used.vcpus, 12) << "physical hosts count as hosts, not vCPU";
+
+  // The team's host quota is used up: a further physical worker is refused.
+  CreateClusterRequest more = r;
+  more.name = "more";
+  more.worker_count = 1;
+  EXPECT_EQ(env.Create(more).status().code(), Code::kQuotaExceeded);
+
+  auto deleted = env.Delete(cluster_id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  ASSERT_TRUE(env.db()
+                  .Read([&](store::Tx& tx) {
+                    for (const auto& h : store::hosts::List(tx)) {
+                      EXPECT_EQ(h.state, "available") << h.name;
+                      EXPECT_EQ(h.cluster_id, "") << h.name;
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(env.Usage().physical_hosts, 0);
+  EXPECT_TRUE(env.fleet().Domains().empty());
+}
+
+TEST(ClusterEngineTest, NotEnoughPhysicalHostsIsInsufficientCapacity) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(
+      env.db()
+          .Write([](store::Tx& tx) {
+            store::quotas::Put(tx, kTeamId, {5, 100, 400, 5}, 1);
+            store::hosts::Upsert(tx, {"host-1", "10.0.0.1", 32, 128, "{}", "available", "", 1});
+            return Status::Ok();
+          })
+          .ok());
+  CreateClusterRequest r = Env::DevRequest();
+  r.worker_kind = "physical";
+  r.worker_count = 2;
+  auto created = env.Create(r);
+  EXPECT_EQ(created.status().code(), Code::kInsufficientCapacity);
+  ASSERT_EQ(created.status().shortfalls().size(), 1u);
+  EXPECT_EQ(created.status().shortfalls()[0].resource, "physical_hosts");
+  EXPECT_EQ(env.ClusterCount(), 0u);
+}
+
+TEST(ClusterEngineTest, MoreThanHundredWorkersPutTheMastersOnPhysicalHosts) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(env.db()
+                  .Write([](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, {5, 1000, 4000, 3}, 1);
+                    for (int i = 1; i <= 3; ++i) {
+                      std::string name = "host-" + std::to_string(i);
+                      store::hosts::Upsert(tx, {name, "10.0.0." + std::to_string(i), 32, 128, "{}",
+                                                "available", "", 1});
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  CreateClusterRequest r = Env::DevRequest();
+  r.worker_count = 101;
+  r.worker_flavor = "w.small";
+  auto created = env.Create(r);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_EQ(created->cluster.master_flavor, "m.large");
+  EXPECT_EQ(created->cluster.master_kind, "physical");
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  auto nodes = env.LiveNodes(created->cluster.id);
+  EXPECT_EQ(nodes.size(), 104u);
+  std::set<std::string> master_hosts;
+  for (const auto& n : nodes) {
+    EXPECT_EQ(n.state, "ready") << n.name;
+    if (n.role == "master") {
+      EXPECT_EQ(n.kind, "physical") << n.name;
+      master_hosts.insert(n.host);
+    }
+  }
+  EXPECT_EQ(master_hosts.size(), 3u);
+  EXPECT_EQ(env.fleet().Domains().size(), 101u) << "only the workers are VMs";
+  EXPECT_EQ(env.Usage().physical_hosts, 3);
+}
+
+TEST(ClusterEngineTest, ConcurrentCreatesCannotOvershootTheQuota) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(env.db()
+                  .Write([](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, {3, 1000, 4000, 0}, 1);
+                    return Status::Ok();
+                  })
+                  .ok());
+  std::mutex mu;
+  std::vector<Code> codes;
+  std::vector<std::string> ops;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      auto created = env.Create(Env::DevRequest("c" + std::to_string(i)));
+      std::lock_guard lock(mu);
+      codes.push_back(created.status().code());
+      if (created.ok()) ops.push_back(created->operation.id);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), Code::kOk), 3);
+  EXPECT_EQ(std::count(codes.begin(), codes.end(), Code::kQuotaExceeded), 5);
+  for (const auto& id : ops) EXPECT_EQ(env.WaitForOperation(id).state, "succeeded");
+  EXPECT_EQ(env.Usage().clusters, 3);
+  EXPECT_EQ(env.fleet().Domains().size(), 18u);
+}
+
+TEST(ClusterEngineTest, TransientHypervisorFailureIsRetried) {
+  Env env(TestName());
+  env.StartEngine();
+  env.fleet().FailCall(1, Code::kUnavailable);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  ASSERT_EQ(op.steps[1].name, "provision masters");
+  EXPECT_EQ(op.steps[1].attempts, 2);
+  for (const auto& s : op.steps) {
+    if (s.index != 1) EXPECT_EQ(s.attempts, 1) << s.name;
+  }
+  ExpectHealthyDevCluster(env, created->cluster.id);
+  for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+}
+
+TEST(ClusterEngineTest, RetryableFailureGivesUpAfterMaxAttempts) {
+  Env env(TestName());
+  EngineOptions o = Env::FastOptions();
+  o.max_attempts = 3;
+  env.StartEngine(o);
+  env.fleet().FailEveryCall(Code::kUnavailable);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_EQ(op.steps[1].state, "failed");
+  EXPECT_EQ(op.steps[1].attempts, 3);
+  EXPECT_NE(op.steps[1].message.find("injected failure"), std::string::npos) << op.steps[1].message;
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
+}
+
+TEST(ClusterEngineTest, PermanentFailureFailsTheOperationAndNamesTheStep) {
+  Env env(TestName());
+  env.StartEngine();
+  env.fleet().FailCall(1, Code::kInternal);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_GT(op.finished_at, 0);
+  EXPECT_NE(op.error.find("provision masters"), std::string::npos) << op.error;
+  EXPECT_EQ(op.steps[0].state, "succeeded");
+  EXPECT_EQ(op.steps[1].state, "failed");
+  EXPECT_EQ(op.steps[1].attempts, 1) << "a permanent error is not retried";
+  for (size_t i = 2; i < op.steps.size(); ++i) EXPECT_EQ(op.steps[i].state, "pending");
+
+  auto c = env.FindCluster(created->cluster.id);
+  EXPECT_EQ(c->status, "error");
+  EXPECT_NE(c->status_reason.find("provision masters"), std::string::npos) << c->status_reason;
+  EXPECT_NE(c->status_reason.find("injected failure"), std::string::npos) << c->status_reason;
+  EXPECT_EQ(env.ActiveOperationCount(), 0u);
+
+  // A failed cluster can be deleted, and the deletion leaves nothing behind.
+  auto deleted = env.Delete(created->cluster.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  EXPECT_TRUE(env.fleet().Domains().empty());
+  EXPECT_EQ(env.Usage().vcpus, 0);
+}
+
+TEST(ClusterEngineTest, QuotaRefusalPersistsNothing) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(env.db()
+                  .Write([](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, {5, 16, 1000, 0}, 1);
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Code::kQuotaExceeded);
+  ASSERT_EQ(created.status().shortfalls().size(), 1u);
+  const ResourceShortfall& s = created.status().shortfalls()[0];
+  EXPECT_EQ(s.resource, "vcpus");
+  EXPECT_EQ(s.requested, 24);
+  EXPECT_EQ(s.used, 0);
+  EXPECT_EQ(s.limit, 16);
+  EXPECT_EQ(env.ClusterCount(), 0u);
+  EXPECT_EQ(env.ActiveOperationCount(), 0u);
+  EXPECT_TRUE(env.HypervisorUsage().empty());
+  EXPECT_TRUE(env.fleet().Domains().empty());
+}
+
+TEST(ClusterEngineTest, SecondClusterCountsTheFirstOnesUsageAgainstQuota) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(env.db()
+                  .Write([](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, {5, 40, 1000, 0}, 1);
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto first = env.Create(Env::DevRequest("first"));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = env.Create(Env::DevRequest("second"));
+  ASSERT_EQ(second.status().code(), Code::kQuotaExceeded);
+  ASSERT_EQ(second.status().shortfalls().size(), 1u);
+  EXPECT_EQ(second.status().shortfalls()[0].used, 24);
+  EXPECT_EQ(env.WaitForOperation(first->operation.id).state, "succeeded");
+}
+
+TEST(ClusterEngineTest, InsufficientCapacityPersistsNothing) {
+  Env env(TestName());
+  env.StartEngine();
+  CreateClusterRequest r = Env::DevRequest();
+  r.worker_count = 50;
+  r.worker_flavor = "w.large";  // 50 × 8 vCPU + masters > 3 × 128 vCPU
+  auto created = env.Create(r);
+  ASSERT_FALSE(created.ok());
+  EXPECT_EQ(created.status().code(), Code::kInsufficientCapacity);
+  EXPECT_EQ(env.ClusterCount(), 0u);
+  EXPECT_TRUE(env.HypervisorUsage().empty());
+}
+
+TEST(ClusterEngineTest, DuplicateNameInTheTeamIsConflict) {
+  Env env(TestName());
+  env.StartEngine();
+  auto first = env.Create(Env::DevRequest());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto again = env.Create(Env::DevRequest());
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kConflict);
+  EXPECT_EQ(env.ClusterCount(), 1u);
+  ASSERT_EQ(env.WaitForOperation(first->operation.id).state, "succeeded");
+
+  // Once the first is deleted, the name is free again.
+  auto deleted = env.Delete(first->cluster.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  auto reused = env.Create(Env::DevRequest());
+  ASSERT_TRUE(reused.ok()) << reused.status().ToString();
+  EXPECT_EQ(env.WaitForOperation(reused->operation.id).state, "succeeded");
+}
+
+TEST(ClusterEngineTest, DryRunReturnsThePlanAndPersistsNothing) {
+  Env env(TestName());
+  env.StartEngine();
+  auto dry = env.Create(Env::DevRequest(), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(dry->operation.steps.size(), 8u);
+  EXPECT_EQ(Names(dry->nodes), kDevNodes);
+  std::set<std::string> master_hosts;
+  for (const auto& n : dry->nodes) {
+    EXPECT_FALSE(n.hypervisor.empty()) << n.name << " has a placement in the plan";
+    if (n.role == "master") master_hosts.insert(n.hypervisor);
+  }
+  EXPECT_EQ(master_hosts.size(), 3u);
+  EXPECT_EQ(env.ClusterCount(), 0u);
+  EXPECT_EQ(env.ActiveOperationCount(), 0u);
+  EXPECT_FALSE(env.FindOperation(dry->operation.id).has_value());
+  EXPECT_TRUE(env.HypervisorUsage().empty());
+  EXPECT_EQ(env.Usage().clusters, 0);
+  EXPECT_TRUE(env.fleet().Domains().empty());
+  EXPECT_TRUE(env.bootstrapper().Jobs().empty());
+}
+
+TEST(ClusterEngineTest, DeleteWhileAnOperationIsActiveIsRefused) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(3));  // the create stays active
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  env.WaitIdle();
+  auto deleted = env.Delete(created->cluster.id);
+  ASSERT_FALSE(deleted.ok());
+  EXPECT_EQ(deleted.status().code(), Code::kOperationInProgress);
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "provisioning");
+  EXPECT_EQ(env.ActiveOperationCount(), 1u);
+
+  // Once the create has finished, the delete is admitted.
+  env.StartEngine();
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+  auto later = env.Delete(created->cluster.id);
+  ASSERT_TRUE(later.ok()) << later.status().ToString();
+  EXPECT_EQ(env.WaitForOperation(later->operation.id).state, "succeeded");
+}
+
+TEST(ClusterEngineTest, DeleteOfUnknownOrDeletedClusterIsRefused) {
+  Env env(TestName());
+  env.StartEngine();
+  EXPECT_EQ(env.Delete("cl-nope").status().code(), Code::kNotFound);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+  auto deleted = env.Delete(created->cluster.id);
+  ASSERT_TRUE(deleted.ok());
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  EXPECT_EQ(env.Delete(created->cluster.id).status().code(), Code::kConflict);
+}
+
+TEST(ClusterEngineTest, InvalidRequestIsRejectedBeforeAnythingIsPersisted) {
+  Env env(TestName());
+  env.StartEngine();
+  CreateClusterRequest r = Env::DevRequest();
+  r.master_count = 2;
+  auto created = env.Create(r);
+  EXPECT_EQ(created.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(created.status().field(), "masters.count");
+  EXPECT_EQ(env.ClusterCount(), 0u);
+}
+
+// The real path of the embedded default: libvirt's test driver behind LibvirtFleet and the
+// simulated bootstrapper (which runs the real ansible-playbook --syntax-check), with a crash in
+// the middle. The restarted side gets a NEW fleet, so it only knows what the hypervisor files
+// kept — as after a kill -9 of kaasd.
+TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("kaas-engine-" + std::to_string(getpid()) + "-" + TestName());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto opened = store::Database::Open("sqlite://" + (dir / "kaas.db").string(), 4);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<store::Database> db = std::move(opened).value();
+  ASSERT_TRUE(db->Migrate().ok());
+  const Clock& clock = SystemClock::Instance();
+  std::vector<std::string> uris;
+  ASSERT_TRUE(db->Write([&](store::Tx& tx) {
+                  store::teams::Insert(tx, {kTeamId, "payments", 1});
+                  for (const char* hv : {"sim-1", "sim-2", "sim-3"}) {
+                    std::string file = (dir / (std::string(hv) + ".xml")).string();
+                    KAAS_RETURN_IF_ERROR(
+                        provisioner::LibvirtFleet::CreateSimulatedHypervisorFile(file, 128, 512));
+                    uris.push_back("test://" + file);
+                    store::hypervisors::Upsert(tx, {hv, uris.back(), 128, 512, "active", 1});
+                  }
+                  return Status::Ok();
+                }).ok());
+
+  templates::Renderer renderer(std::string(KAAS_SOURCE_DIR) + "/templates");
+  std::shared_future<provisioner::SyntaxCheck> syntax =
+      std::async(std::launch::async, [&] {
+        return provisioner::CheckPlaybooks(renderer.root() / "ansible");
+      }).share();
+  provisioner::SimulatedBootstrapper bootstrapper(renderer, syntax, 0);
+  quota::QuotaService quota({10, 1000, 4000, 0});
+  std::string op_id, cluster_id;
+  {
+    provisioner::LibvirtFleet fleet(renderer, {});
+    ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock});
+    Engine engine(*db, steps, clock, Env::CrashBefore(3));
+    ClusterService service(*db, quota, engine, clock);
+    ASSERT_TRUE(engine.Start().ok());
+    auto created = service.Create(Env::DevRequest(), kTeamId, "alice", false);
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    op_id = created->operation.id;
+    cluster_id = created->cluster.id;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (engine.InFlight() > 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(engine.InFlight(), 0u);
+  }
+
+  provisioner::LibvirtFleet fleet(renderer, {});
+  ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock});
+  Engine engine(*db, steps, clock, Env::FastOptions());
+  ASSERT_TRUE(engine.Start().ok());
+  std::optional<store::Operation> op;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    db->Read([&](store::Tx& tx) {
+      op = store::operations::Find(tx, op_id);
+      return Status::Ok();
+    });
+    if (op && (op->state == "succeeded" || op->state == "failed")) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(op.has_value());
+  ASSERT_EQ(op->state, "succeeded") << op->error;
+  EXPECT_NE(op->steps[2].message.find("nothing was executed on a real machine"), std::string::npos)
+      << op->steps[2].message;
+
+  std::set<std::string> domains;
+  std::vector<store::Node> nodes;
+  db->Read([&](store::Tx& tx) {
+    nodes = store::nodes::ListLive(tx, cluster_id);
+    return Status::Ok();
+  });
+  for (const char* name : {"sim-1", "sim-2", "sim-3"}) {
+    auto hv = fleet.Get(name, "test://" + (dir / (std::string(name) + ".xml")).string());
+    ASSERT_TRUE(hv.ok()) << hv.status().ToString();
+    auto list = (*hv)->ListDomains();
+    ASSERT_TRUE(list.ok()) << list.status().ToString();
+    for (const auto& d : *list) {
+      EXPECT_TRUE(d.running) << d.name;
+      EXPECT_EQ(d.owner.cluster_id, cluster_id) << d.name;
+      EXPECT_TRUE(domains.insert(d.name).second) << d.name << " exists twice";
+      auto node = std::find_if(nodes.begin(), nodes.end(),
+                               [&](const store::Node& n) { return n.name == d.owner.node_name; });
+      ASSERT_NE(node, nodes.end()) << d.name << " is an orphan";
+      EXPECT_EQ(node->hypervisor, name) << d.name;
+    }
+  }
+  EXPECT_EQ(domains, DomainsOf(cluster_id));
+  EXPECT_TRUE(
+      std::filesystem::exists(dir / "work" / op_id / "2-bootstrap_first_master" / "inventory.yml"));
+  engine.Shutdown();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ClusterEngineTest, RestingStatusOfEachOperationType) {
+  EXPECT_EQ(RestingStatus("create"), "running");
+  EXPECT_EQ(RestingStatus("scale_workers"), "running");
+  EXPECT_EQ(RestingStatus("upgrade"), "running");
+  EXPECT_EQ(RestingStatus("delete"), "deleted");
+}
+
+}  // namespace
+}  // namespace kaas::lifecycle
