@@ -90,6 +90,7 @@ Load RunLoad(int port, int clients, int per_client, const std::string& token,
     threads.emplace_back([&, c] {
       httplib::Client cli("127.0.0.1", port);
       cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
       httplib::Headers h;
       if (!token.empty()) h.emplace("Authorization", "Bearer " + token);
       std::vector<double> mine;
@@ -234,6 +235,7 @@ void BenchReads(int clusters, int nodes_per, int clients) {
 
   // Bare cpp-httplib hello world, same client load, same machine.
   httplib::Server hello;
+  hello.set_tcp_nodelay(true);
   hello.Get("/hello", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("{\"hello\":\"world\"}", "application/json");
   });

@@ -432,6 +432,11 @@ Result<Reply> Readyz(Context& ctx) {
                  {"migrations", migrated ? "ok" : "pending"},
                  {"engine", engine ? "ok" : "stopped"}};
   bool ready = db.ok() && migrated && engine;
+  for (const auto& [name, check] : ctx.deps.readiness_checks) {
+    Status st = check();
+    checks[name] = st.ok() ? "ok" : st.message();
+    ready = ready && st.ok();
+  }
   return Reply{ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}, {"checks", checks}}};
 }
 

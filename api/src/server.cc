@@ -129,6 +129,8 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   size_t threads = options.http_threads;
   s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   s.set_payload_max_length(options.max_body_bytes);
+  // Without TCP_NODELAY small keep-alive responses wait ~40 ms for delayed ACKs.
+  s.set_tcp_nodelay(true);
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
     impl_->Dispatch(req, res);
   };

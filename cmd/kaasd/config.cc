@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <map>
 
 namespace kaas {
@@ -26,14 +27,18 @@ Status ParseInt64(const std::string& key, const std::string& value, int64_t* out
   return Status::Ok();
 }
 
-// Applies one key=value, from the file or a flag.
-Status Apply(KaasdConfig& c, const std::string& key, const std::string& value) {
+// Applies one key=value, from the file or a flag. Flags spell keys with '-', the file with
+// '_'; both are accepted everywhere.
+Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
+  std::replace(key.begin(), key.end(), '-', '_');
   if (key == "listen") {
     c.listen = value;
-    if (c.port() <= 0) return InvalidArgument(key, "listen must be HOST:PORT");
+    if (c.port() < 0 || c.port() > 65535 || c.host().empty()) {
+      return InvalidArgument(key, "listen must be HOST:PORT (port 0 picks a free one)");
+    }
     return Status::Ok();
   }
-  if (key == "data-dir" || key == "data_dir") return c.data_dir = value, Status::Ok();
+  if (key == "data_dir") return c.data_dir = value, Status::Ok();
   if (key == "database") return c.database = value, Status::Ok();
   if (key == "templates-dir" || key == "templates_dir")
     return c.templates_dir = value, Status::Ok();
@@ -44,11 +49,8 @@ Status Apply(KaasdConfig& c, const std::string& key, const std::string& value) {
     return Status::Ok();
   }
   static const std::map<std::string, int KaasdConfig::*> kInts = {
-      {"sim-delay-ms", &KaasdConfig::sim_delay_ms},
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
-      {"engine-threads", &KaasdConfig::engine_threads},
       {"engine_threads", &KaasdConfig::engine_threads},
-      {"session-ttl-hours", &KaasdConfig::session_ttl_hours},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
       {"sim_hypervisors", &KaasdConfig::sim_hypervisors},
       {"sim_hypervisor_vcpus", &KaasdConfig::sim_hypervisor_vcpus},
@@ -108,6 +110,11 @@ const char* KaasdUsage() {
          "  --database        sqlite:///abs/path.db or postgresql://... (default: SQLite in\n"
          "                    the data dir)\n"
          "  --sim-delay-ms    each simulated hypervisor/bootstrap call takes N ms (default 0)\n"
+         "  --simulated true|false, --sim-hypervisors N, --sim-hypervisor-vcpus N,\n"
+         "  --sim-hypervisor-memory-gib N, --sim-hosts N, --sim-host-vcpus N,\n"
+         "  --sim-host-memory-gib N    the embedded simulated datacenter (3 x 128 vCPU/512 GiB,\n"
+         "                    24 hosts of 32 vCPU/128 GiB)\n"
+         "  --quota-defaults.clusters N (and .vcpus, .memory_gib, .physical_hosts)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

@@ -121,7 +121,14 @@ int main(int argc, char** argv) {
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
-  api::ApiServer server({*db, auth, quota, clusters, engine, clock}, {});
+  api::ApiDeps deps{*db, auth, quota, clusters, engine, clock};
+  deps.readiness_checks["ansible"] = [syntax] {
+    if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      return Unavailable("ansible-playbook --syntax-check still running");
+    }
+    return syntax.get().status;
+  };
+  api::ApiServer server(deps, {});
 
   if (!server.Bind(cfg.host(), cfg.port())) {
     return Fail("cannot listen on " + cfg.listen, Unavailable("address in use or not available"));

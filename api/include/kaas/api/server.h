@@ -1,5 +1,7 @@
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,6 +22,8 @@ struct ApiDeps {
   lifecycle::ClusterService& clusters;
   lifecycle::Engine& engine;
   const Clock& clock;
+  // Extra /readyz checks by name (e.g. "ansible": the playbooks passed --syntax-check).
+  std::map<std::string, std::function<Status()>> readiness_checks = {};
 };
 
 struct ApiOptions {

@@ -10,7 +10,7 @@
 namespace kaas {
 
 // The small set of error codes that crosses module boundaries. api/ maps them to HTTP
-// (one table, api/src/errors.cc); lifecycle/ maps them to retry policy (IsRetryable).
+// (one table, HttpStatus in api/src/http.cc); lifecycle/ maps them to retry policy (IsRetryable).
 enum class Code {
   kOk,
   kInvalidArgument,

@@ -1,0 +1,28 @@
+#pragma once
+
+#include <string>
+
+#include "kaas/common/status.h"
+
+namespace kaas::cli {
+
+// What `kaas login` remembers between invocations.
+struct ClientConfig {
+  std::string server;
+  std::string token;
+  std::string username;
+  std::string expires_at;
+};
+
+// Where the config lives: $KAAS_CONFIG if set, else $XDG_CONFIG_HOME/kaas/config.yaml, else
+// $HOME/.config/kaas/config.yaml.
+std::string ConfigPath();
+
+// Reads the YAML config at `path`. A missing file is an empty config, not an error.
+Result<ClientConfig> LoadConfig(const std::string& path);
+
+// Replaces the config at `path` atomically. The file is created with mode 0600 (it holds a
+// bearer token) and missing parent directories with mode 0700.
+Status SaveConfig(const std::string& path, const ClientConfig& config);
+
+}  // namespace kaas::cli

@@ -1,0 +1,308 @@
+#include "kaas/cli/cli.h"
+
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <optional>
+
+#include "commands.h"
+#include "kaas/cli/render.h"
+
+namespace kaas::cli {
+namespace {
+
+struct Command {
+  Command(std::string name, size_t min_args, size_t max_args, int (*run)(Env&),
+          std::string synopsis, std::string summary, std::vector<FlagSpec> flags = {})
+      : name(std::move(name)),
+        min_args(min_args),
+        max_args(max_args),
+        run(run),
+        synopsis(std::move(synopsis)),
+        summary(std::move(summary)),
+        flags(std::move(flags)) {}
+
+  std::string name;  // "cluster create"
+  size_t min_args;   // positional arguments
+  size_t max_args;
+  int (*run)(Env&);
+  std::string synopsis;  // what follows the name in the usage line
+  std::string summary;
+  std::vector<FlagSpec> flags;
+};
+
+const std::vector<FlagSpec>& GlobalFlags() {
+  static const std::vector<FlagSpec> kFlags = {
+      {"server", "URL",
+       "kaasd base URL (default: the one you logged in to, else " + std::string(kDefaultServer) +
+           ")"},
+      {"output", "FORMAT", "table (default) or json, the API's raw JSON for scripts", 'o'},
+      {"help", "", "show help", 'h'},
+  };
+  return kFlags;
+}
+
+const std::vector<Command>& Commands() {
+  static const FlagSpec kTeam{"team", "T", "the cluster's team, when the name alone is ambiguous"};
+  static const FlagSpec kWatch{"watch", "", "follow the operation until it finishes"};
+  static const std::vector<Command> kCommands = {
+      Command("login", 0, 0, CmdLogin, "[--server URL] [--user NAME] [--password-stdin]",
+              "Log in to kaasd and remember the session token",
+              {{"user", "NAME", "user to log in as (default: admin)"},
+               {"password-stdin", "", "read the password from stdin instead of prompting"}}),
+      Command("logout", 0, 0, CmdLogout, "", "Forget the session token"),
+      Command("whoami", 0, 0, CmdWhoami, "", "Show the logged-in user and their teams"),
+      Command("clusters", 0, 0, CmdClusters, "[--team T]", "List clusters",
+              {{"team", "T", "only the clusters of team T"}}),
+      Command("cluster create", 1, 1, CmdClusterCreate,
+              "NAME --team T --purpose P [--workers N] [--worker-flavor F]\n"
+              "           [--worker-kind vm|physical] [--masters N] [--version V] [--dry-run] "
+              "[--watch]",
+              "Create a cluster",
+              {{"team", "T", "team that owns the cluster (required)"},
+               {"purpose", "P", "personal, dev or prod (required); sets the default master count"},
+               {"workers", "N", "number of worker nodes"},
+               {"worker-flavor", "F", "worker flavor (see kaas flavors)"},
+               {"worker-kind", "KIND", "vm or physical"},
+               {"masters", "N", "number of masters: 1, 3 or 5 (default from the purpose)"},
+               {"version", "V", "Kubernetes version (default: see kaas versions)"},
+               {"dry-run", "", "show the plan (nodes, placement, steps) without creating anything"},
+               kWatch}),
+      Command("cluster show", 1, 1, CmdClusterShow, "NAME|ID [--team T]",
+              "Show a cluster, its nodes and latest operation", {kTeam}),
+      Command("cluster delete", 1, 1, CmdClusterDelete, "NAME|ID [--team T] [--watch]",
+              "Delete a cluster", {kTeam, kWatch}),
+      Command("operation show", 1, 1, CmdOperationShow, "ID [--watch]",
+              "Show an operation's steps and progress", {kWatch}),
+      Command("versions", 0, 0, CmdVersions, "", "List the supported Kubernetes versions"),
+      Command("flavors", 0, 0, CmdFlavors, "", "List node flavors and master sizing"),
+      Command("teams", 0, 0, CmdTeams, "", "List your teams"),
+      Command("team create", 1, 1, CmdTeamCreate, "NAME", "Create a team (platform admin)"),
+      Command("quota", 1, 1, CmdQuota, "TEAM", "Show a team's quota limits and usage"),
+  };
+  return kCommands;
+}
+
+// Words that are the start of a two-word command ("cluster create").
+bool IsGroup(const std::string& word) {
+  return word == "cluster" || word == "operation" || word == "team";
+}
+
+const Command* FindCommand(const std::string& name) {
+  static const std::map<std::string, std::string> kAliases = {{"cluster list", "clusters"},
+                                                              {"team list", "teams"}};
+  std::string canonical = name;
+  if (auto it = kAliases.find(name); it != kAliases.end()) canonical = it->second;
+  for (const auto& c : Commands()) {
+    if (c.name == canonical) return &c;
+  }
+  return nullptr;
+}
+
+void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& f : flags) {
+    std::string name = f.short_name ? std::string("-") + f.short_name + ", " : "    ";
+    name += "--" + f.name + (f.value_name.empty() ? "" : " " + f.value_name);
+    rows.push_back({"  " + name, f.help});
+  }
+  out << RenderTable(rows);
+}
+
+void PrintOverview(std::ostream& out) {
+  out << "kaas: the command-line client of the kaas Kubernetes-as-a-Service platform\n\n"
+         "Usage: kaas [--server URL] [--output json] COMMAND [ARGS]\n\nCommands:\n";
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& c : Commands()) rows.push_back({"  " + c.name, c.summary});
+  out << RenderTable(rows) << "\nGlobal flags:\n";
+  PrintFlags(out, GlobalFlags());
+  out << "\nRun 'kaas help COMMAND' for a command's flags.\n";
+}
+
+void PrintCommandHelp(std::ostream& out, const Command& c) {
+  out << "Usage: kaas " << c.name << (c.synopsis.empty() ? "" : " " + c.synopsis) << "\n\n"
+      << c.summary << ".\n";
+  if (!c.flags.empty()) {
+    out << "\nFlags:\n";
+    PrintFlags(out, c.flags);
+  }
+  out << "\nGlobal flags:\n";
+  PrintFlags(out, GlobalFlags());
+}
+
+void PrintGroup(std::ostream& out, const std::string& group) {
+  out << "Commands:\n";
+  for (const auto& c : Commands()) {
+    if (c.name.rfind(group + " ", 0) == 0) out << "  kaas " << c.name << "\n";
+  }
+}
+
+// Whether `arg` is a global flag that consumes the next argument as its value.
+bool TakesGlobalValue(const std::string& arg) {
+  return arg == "--server" || arg == "--output" || arg == "-o";
+}
+
+std::string Trimmed(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+int Help(Io& io, const std::vector<std::string>& words) {
+  if (words.empty()) {
+    PrintOverview(io.out);
+    return 0;
+  }
+  std::string name = words[0];
+  if (words.size() > 1) name += " " + words[1];
+  if (const Command* c = FindCommand(name)) {
+    PrintCommandHelp(io.out, *c);
+    return 0;
+  }
+  if (IsGroup(words[0])) {
+    PrintGroup(io.out, words[0]);
+    return 0;
+  }
+  io.err << "error: unknown command '" << name << "'; run 'kaas --help'\n";
+  return 2;
+}
+
+}  // namespace
+
+ApiClient& Env::Api() {
+  if (!api_) {
+    bool own_server = Trimmed(config.server) == server;
+    api_ = std::make_unique<ApiClient>(server, own_server ? config.token : "");
+  }
+  return *api_;
+}
+
+int Fail(Env& env, const ApiError& error) {
+  std::ostream& err = env.io.err;
+  err << "error: " << error.message;
+  if (!error.code.empty()) err << " (" << error.code << ")";
+  err << "\n";
+  const Json& d = error.details;
+  if (error.code == "invalid_argument" && d.contains("field") && d["field"].is_string()) {
+    err << "  field: " << d["field"].get<std::string>() << "\n";
+  }
+  if (error.code == "quota_exceeded" || error.code == "insufficient_capacity") {
+    Json exceeded =
+        d.contains("exceeded") && d["exceeded"].is_array() ? d["exceeded"] : Json::array({d});
+    for (const auto& e : exceeded) {
+      if (!e.contains("resource")) continue;
+      err << "  " << e.value("resource", "") << ": requested " << e.value("requested", 0)
+          << ", used " << e.value("used", 0) << ", limit " << e.value("limit", 0) << "\n";
+    }
+  }
+  if (error.http_status == 401 && env.command != "login") {
+    err << "  run 'kaas login --server " << env.server << "' to log in\n";
+  }
+  return 1;
+}
+
+int Fail(Env& env, const std::string& message) { return Fail(env, ApiError{0, "", message, {}}); }
+
+int UsageError(Env& env, const std::string& message) {
+  env.io.err << "error: " << message << "\n";
+  if (const Command* c = FindCommand(env.command)) {
+    env.io.err << "usage: kaas " << c->name << (c->synopsis.empty() ? "" : " " + c->synopsis)
+               << "\n";
+  }
+  env.io.err << "Run 'kaas help " << env.command << "' for more.\n";
+  return 2;
+}
+
+void PrintJson(Env& env, const Json& body) { env.io.out << body.dump(2) << "\n"; }
+
+int Run(const std::vector<std::string>& args, Io& io) {
+  // The command is named by the first one or two words that are not flags; global flags may
+  // come before it.
+  std::vector<std::string> rest;
+  std::vector<std::string> words;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    size_t max_words = words.empty() ? 1 : words[0] == "help" ? 3 : IsGroup(words[0]) ? 2 : 1;
+    if (!a.empty() && a[0] != '-' && words.size() < max_words) {
+      words.push_back(a);
+      continue;
+    }
+    rest.push_back(a);
+    if (TakesGlobalValue(a) && i + 1 < args.size()) rest.push_back(args[++i]);
+  }
+  if (words.empty()) {
+    for (const auto& a : rest) {
+      if (a == "--help" || a == "-h") return Help(io, {});
+    }
+    PrintOverview(io.err);
+    return 2;
+  }
+  if (words[0] == "help") return Help(io, {words.begin() + 1, words.end()});
+
+  std::string name = words[0] + (words.size() > 1 ? " " + words[1] : "");
+  const Command* command = FindCommand(name);
+  if (!command && IsGroup(words[0])) {
+    io.err << "error: "
+           << (words.size() > 1 ? "unknown command 'kaas " + name + "'" : "missing subcommand")
+           << "\n";
+    PrintGroup(io.err, words[0]);
+    return 2;
+  }
+  if (!command) {
+    io.err << "error: unknown command '" << name << "'; run 'kaas --help'\n";
+    return 2;
+  }
+  std::vector<FlagSpec> specs = command->flags;
+  specs.insert(specs.end(), GlobalFlags().begin(), GlobalFlags().end());
+  Env env(io, command->name);
+  env.config_path = ConfigPath();
+  auto parsed = ParseArgs(rest, specs);
+  if (!parsed.ok()) return UsageError(env, parsed.status().message());
+  env.args = std::move(parsed).value();
+  if (env.args.Has("help")) {
+    PrintCommandHelp(io.out, *command);
+    return 0;
+  }
+  size_t n = env.args.positional.size();
+  if (n < command->min_args || n > command->max_args) {
+    if (n < command->min_args) return UsageError(env, "missing argument");
+    return UsageError(env, "unexpected argument '" + env.args.positional[command->max_args] + "'");
+  }
+  std::string output = env.args.Get("output", "table");
+  if (output != "json" && output != "table" && output != "text") {
+    return UsageError(env, "--output must be table or json");
+  }
+  env.json = output == "json";
+
+  auto config = LoadConfig(env.config_path);
+  if (!config.ok()) return Fail(env, config.status().message());
+  env.config = std::move(config).value();
+  env.server = Trimmed(env.args.Get("server", env.config.server));
+  if (env.server.empty()) env.server = kDefaultServer;
+  if (!IsServerUrl(env.server)) {
+    return UsageError(env, "server '" + env.server + "' is not a URL like http://host:port");
+  }
+  try {
+    return command->run(env);
+  } catch (const Json::exception& e) {
+    // A reply whose shape differs from the contract this client was built against.
+    return Fail(env, "unexpected reply from " + env.server + ": " + e.what());
+  }
+}
+
+int Main(int argc, char** argv) {
+  // A broken pipe (kaas clusters | head) must not kill us in the middle of an HTTP call.
+  signal(SIGPIPE, SIG_IGN);
+  Io io{std::cin, std::cout, std::cerr, isatty(STDOUT_FILENO) == 1, 80};
+  winsize ws{};
+  if (io.out_is_tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+    io.terminal_width = ws.ws_col;
+  }
+  std::vector<std::string> args(argv + 1, argv + argc);
+  int code = Run(args, io);
+  std::cout.flush();
+  return code;
+}
+
+}  // namespace kaas::cli

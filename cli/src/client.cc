@@ -1,0 +1,123 @@
+#include "client.h"
+
+#include <httplib.h>
+
+#include <regex>
+
+namespace kaas::cli {
+
+struct ApiClient::Impl {
+  explicit Impl(const std::string& server) : http(server) {}
+  httplib::Client http;
+  httplib::Headers headers;
+};
+
+namespace {
+
+std::string Describe(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "connection refused or host unreachable";
+    case httplib::Error::ConnectionTimeout:
+      return "connection timed out";
+    case httplib::Error::Read:
+      return "the connection broke while reading the reply";
+    case httplib::Error::Write:
+      return "the connection broke while sending the request";
+    case httplib::Error::SSLConnection:
+    case httplib::Error::SSLServerVerification:
+      return "TLS handshake failed";
+    default:
+      return httplib::to_string(e);
+  }
+}
+
+ApiResult FromHttp(const std::string& server, const httplib::Result& res) {
+  if (!res) {
+    return ApiResult::Fail("cannot reach kaasd at " + server + ": " + Describe(res.error()) +
+                           " (is kaasd running there? pass --server URL to use another)");
+  }
+  Json body = res->body.empty() ? Json() : Json::parse(res->body, nullptr, false);
+  bool ok = res->status >= 200 && res->status < 300;
+  if (ok && !body.is_discarded()) return {body, std::nullopt};
+  if (!ok && body.is_object() && body.contains("error") && body["error"].is_object()) {
+    const Json& e = body["error"];
+    ApiError err{res->status, e.value("code", ""), e.value("message", ""), Json::object()};
+    if (e.contains("details") && e["details"].is_object()) err.details = e["details"];
+    return {Json(), err};
+  }
+  std::string snippet = res->body.substr(0, 200);
+  return {Json(), ApiError{res->status, "",
+                           "unexpected reply from " + server + " (HTTP " +
+                               std::to_string(res->status) + "): " + snippet,
+                           Json::object()}};
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::string server, std::string token)
+    : server_(std::move(server)), impl_(std::make_unique<Impl>(server_)) {
+  impl_->http.set_connection_timeout(5);
+  impl_->http.set_read_timeout(30);
+  impl_->http.set_keep_alive(true);
+  impl_->headers.emplace("Accept", "application/json");
+  if (!token.empty()) impl_->headers.emplace("Authorization", "Bearer " + token);
+}
+
+ApiClient::~ApiClient() = default;
+
+ApiResult ApiClient::Get(const std::string& path) {
+  return FromHttp(server_, impl_->http.Get(path, impl_->headers));
+}
+
+ApiResult ApiClient::Post(const std::string& path, const Json& body) {
+  return FromHttp(server_, impl_->http.Post(path, impl_->headers, body.dump(), "application/json"));
+}
+
+ApiResult ApiClient::Delete(const std::string& path) {
+  return FromHttp(server_, impl_->http.Delete(path, impl_->headers));
+}
+
+std::string Str(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+std::string Num(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->dump() : "";
+}
+
+int Int(const Json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
+}
+
+const Json& Field(const Json& j, const char* key) {
+  static const Json kNull;
+  auto it = j.find(key);
+  return it == j.end() ? kNull : *it;
+}
+
+bool IsServerUrl(const std::string& url) {
+  static const std::regex kUrl(
+      R"(https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?)");
+  return std::regex_match(url, kUrl);
+}
+
+std::string UrlEncode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace kaas::cli

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace kaas::cli {
+
+using Json = nlohmann::json;
+
+// Why a request gave no 2xx reply: kaasd's error body, or a local reason.
+struct ApiError {
+  int http_status = 0;  // 0 when there was no HTTP reply (unreachable server, local error)
+  std::string code;     // the API's error code ("invalid_argument"); empty for local errors
+  std::string message;
+  Json details = Json::object();
+};
+
+// A 2xx reply's JSON body (null when the reply had none), or the error.
+struct ApiResult {
+  Json body;
+  std::optional<ApiError> error;
+
+  bool ok() const { return !error; }
+  static ApiResult Fail(std::string message) { return {Json(), ApiError{0, "", message, {}}}; }
+};
+
+// Speaks the /api/v1 contract to one kaasd over HTTP(S), keeping the connection alive
+// between calls (--watch polls through it).
+class ApiClient {
+ public:
+  // `server` is a base URL that passed IsServerUrl(); `token` may be empty (not logged in).
+  ApiClient(std::string server, std::string token);
+  ~ApiClient();
+
+  const std::string& server() const { return server_; }
+
+  ApiResult Get(const std::string& path);
+  ApiResult Post(const std::string& path, const Json& body);
+  ApiResult Delete(const std::string& path);
+
+ private:
+  struct Impl;
+  std::string server_;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Lenient readers of reply fields, for rendering: they give ""/0/null when the field is
+// missing or of another type instead of throwing.
+std::string Str(const Json& j, const char* key);
+std::string Num(const Json& j, const char* key);  // a number as text: "4"
+int Int(const Json& j, const char* key);
+const Json& Field(const Json& j, const char* key);
+
+// Whether `url` is "http(s)://host[:port]" with nothing after the authority.
+bool IsServerUrl(const std::string& url);
+
+// Percent-encodes a query parameter value.
+std::string UrlEncode(const std::string& s);
+
+}  // namespace kaas::cli

@@ -1,0 +1,232 @@
+// clusters, cluster create|show|delete.
+
+#include <ostream>
+
+#include "commands.h"
+#include "kaas/cli/render.h"
+
+namespace kaas::cli {
+namespace {
+
+std::string Placement(const Json& node) {
+  std::string where = Str(node, "kind") == "physical" ? Str(node, "host") : Str(node, "hypervisor");
+  return where.empty() ? "-" : where;
+}
+
+std::string NodeTable(const Json& nodes, bool with_state) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ROLE", "KIND", "PLACEMENT", "VCPU", "MEM"}};
+  if (with_state) rows[0].push_back("STATE");
+  for (const auto& n : nodes) {
+    rows.push_back({Str(n, "name"), Str(n, "role"), Str(n, "kind"), Placement(n), Num(n, "vcpus"),
+                    Num(n, "memory_gib") + " GiB"});
+    if (with_state) rows.back().push_back(Str(n, "state"));
+  }
+  return RenderTable(rows);
+}
+
+// All clusters visible to the caller (of `team` when not empty), following next_cursor.
+ApiResult ListAllClusters(Env& env, const std::string& team) {
+  Json items = Json::array();
+  std::string cursor;
+  do {
+    std::string path = "/api/v1/clusters?limit=100";
+    if (!team.empty()) path += "&team=" + UrlEncode(team);
+    if (!cursor.empty()) path += "&cursor=" + UrlEncode(cursor);
+    ApiResult page = env.Api().Get(path);
+    if (!page.ok()) return page;
+    for (const auto& c : page.body.value("items", Json::array())) items.push_back(c);
+    cursor = Str(page.body, "next_cursor");
+  } while (!cursor.empty());
+  return {Json{{"items", items}}, std::nullopt};
+}
+
+// The cluster `ref` names, as GET /clusters/{id} returns it (nodes included). `ref` is an id,
+// or a name that must be unique among the caller's clusters, or within --team when given.
+ApiResult ResolveCluster(Env& env, const std::string& ref) {
+  std::string team = env.args.Get("team");
+  if (ref.rfind("cl-", 0) == 0) {
+    ApiResult r = env.Api().Get("/api/v1/clusters/" + UrlEncode(ref));
+    if (r.ok() && (team.empty() || Str(r.body, "team") == team)) return r;
+    if (!r.ok() && r.error->code != "not_found") return r;
+  }
+  ApiResult list = ListAllClusters(env, team);
+  if (!list.ok()) return list;
+  std::vector<Json> matches;
+  for (const auto& c : Field(list.body, "items")) {
+    if (Str(c, "name") == ref) matches.push_back(c);
+  }
+  if (matches.empty()) {
+    std::string where = team.empty() ? "" : " in team " + team;
+    return {Json(), ApiError{404, "not_found", "cluster " + ref + " not found" + where, {}}};
+  }
+  if (matches.size() > 1) {
+    std::string teams;
+    for (const auto& m : matches) teams += (teams.empty() ? "" : ", ") + Str(m, "team");
+    return ApiResult::Fail("cluster name " + ref + " is used in teams " + teams +
+                           "; say which one with --team");
+  }
+  return env.Api().Get("/api/v1/clusters/" + UrlEncode(Str(matches[0], "id")));
+}
+
+void PrintPlan(Env& env, const Json& cluster, const Json& operation) {
+  std::ostream& out = env.io.out;
+  const Json& m = Field(cluster, "masters");
+  const Json& w = Field(cluster, "workers");
+  out << "Plan for cluster " << Str(cluster, "name") << " in team " << Str(cluster, "team")
+      << " (dry run: nothing was created)\n"
+      << "  purpose:    " << Str(cluster, "purpose") << "\n"
+      << "  kubernetes: " << Str(cluster, "kubernetes_version") << "\n"
+      << "  masters:    " << CountTimesFlavor(m) << " (" << Str(m, "kind") << ")\n"
+      << "  workers:    " << CountTimesFlavor(w) << " (" << Str(w, "kind") << ")\n\n"
+      << NodeTable(cluster.value("nodes", Json::array()), false) << "\nSteps:\n";
+  int i = 0;
+  for (const auto& s : operation.value("steps", Json::array())) {
+    out << "  " << ++i << ". " << Str(s, "name") << "\n";
+  }
+}
+
+}  // namespace
+
+std::string CountTimesFlavor(const Json& group) {
+  if (!group.is_object()) return "";
+  std::string what = Str(group, "flavor");
+  if (what.empty()) what = Str(group, "kind");
+  std::string count = Num(group, "count");
+  if (what.empty() || count == "0") return count;
+  return count + "×" + what;
+}
+
+int CmdClusters(Env& env) {
+  ApiResult r = ListAllClusters(env, env.args.Get("team"));
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  if (r.body["items"].empty()) {
+    env.io.out << "No clusters.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "TEAM", "PURPOSE", "STATUS", "MASTERS", "WORKERS", "VERSION", "ID"}};
+  for (const auto& c : r.body["items"]) {
+    rows.push_back({Str(c, "name"), Str(c, "team"), Str(c, "purpose"), Str(c, "status"),
+                    CountTimesFlavor(Field(c, "masters")), CountTimesFlavor(Field(c, "workers")),
+                    Str(c, "kubernetes_version"), Str(c, "id")});
+  }
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
+int CmdClusterCreate(Env& env) {
+  const ParsedArgs& a = env.args;
+  if (!a.Has("team")) return UsageError(env, "--team is required");
+  if (!a.Has("purpose")) return UsageError(env, "--purpose is required");
+  Json body = {{"name", a.positional[0]}, {"team", a.Get("team")}, {"purpose", a.Get("purpose")}};
+  if (a.Has("version")) body["kubernetes_version"] = a.Get("version");
+  Json workers = Json::object();
+  if (a.Has("workers")) {
+    auto n = ParseInt(a.Get("workers"));
+    if (!n) return UsageError(env, "--workers must be a whole number");
+    workers["count"] = *n;
+  }
+  if (a.Has("worker-flavor")) workers["flavor"] = a.Get("worker-flavor");
+  if (a.Has("worker-kind")) workers["kind"] = a.Get("worker-kind");
+  if (!workers.empty()) body["workers"] = workers;
+  if (a.Has("masters")) {
+    auto n = ParseInt(a.Get("masters"));
+    if (!n) return UsageError(env, "--masters must be a whole number");
+    body["masters"] = {{"count", *n}};
+  }
+
+  bool dry_run = a.Has("dry-run");
+  ApiResult r =
+      env.Api().Post(std::string("/api/v1/clusters") + (dry_run ? "?dry_run=true" : ""), body);
+  if (!r.ok()) return Fail(env, *r.error);
+  const Json& cluster = Field(r.body, "cluster");
+  const Json& op = Field(r.body, "operation");
+  if (dry_run) {
+    if (env.json) {
+      PrintJson(env, r.body);
+    } else {
+      PrintPlan(env, cluster, op);
+    }
+    return 0;
+  }
+  if (env.json) {
+    if (!a.Has("watch")) PrintJson(env, r.body);
+  } else {
+    env.io.out << "Creating cluster " << Str(cluster, "name") << " in team " << Str(cluster, "team")
+               << "\n"
+               << "  cluster:   " << Str(cluster, "id") << "\n"
+               << "  operation: " << Str(op, "id") << "\n";
+    if (!a.Has("watch")) {
+      env.io.out << "Follow it with: kaas operation show " << Str(op, "id") << " --watch\n";
+    }
+  }
+  return a.Has("watch") ? WatchOperation(env, Str(op, "id")) : 0;
+}
+
+int CmdClusterShow(Env& env) {
+  ApiResult r = ResolveCluster(env, env.args.positional[0]);
+  if (!r.ok()) return Fail(env, *r.error);
+  const Json& c = r.body;
+  if (env.json) {
+    PrintJson(env, c);
+    return 0;
+  }
+  ApiResult ops = env.Api().Get("/api/v1/clusters/" + UrlEncode(Str(c, "id")) + "/operations");
+  if (!ops.ok()) return Fail(env, *ops.error);
+
+  std::ostream& out = env.io.out;
+  std::string status = Str(c, "status");
+  if (!Str(c, "status_reason").empty()) status += " (" + Str(c, "status_reason") + ")";
+  out << RenderTable({
+      {"Cluster:", Str(c, "name") + " (" + Str(c, "id") + ")"},
+      {"Team:", Str(c, "team")},
+      {"Purpose:", Str(c, "purpose")},
+      {"Status:", status},
+      {"Kubernetes:", Str(c, "kubernetes_version")},
+      {"Masters:",
+       CountTimesFlavor(Field(c, "masters")) + " (" + Str(Field(c, "masters"), "kind") + ")"},
+      {"Workers:",
+       CountTimesFlavor(Field(c, "workers")) + " (" + Str(Field(c, "workers"), "kind") + ")"},
+      {"Created:", Str(c, "created_at") + " by " + Str(c, "created_by")},
+  });
+  const Json& nodes = c.value("nodes", Json::array());
+  out << "\nNodes (" << nodes.size() << "):\n";
+  if (!nodes.empty()) out << NodeTable(nodes, true);
+
+  const Json items = ops.body.value("items", Json::array());
+  if (items.empty()) return 0;
+  const Json& op = items[0];  // newest first
+  out << "\nLatest operation: " << Str(op, "id") << " " << Str(op, "type") << " "
+      << Str(op, "state") << " " << ProgressBar(op.value("progress", 0)) << "\n";
+  if (!Str(op, "error").empty()) out << "  error: " << Str(op, "error") << "\n";
+  if (Str(op, "state") == "pending" || Str(op, "state") == "running") {
+    out << "  follow it with: kaas operation show " << Str(op, "id") << " --watch\n";
+  }
+  return 0;
+}
+
+int CmdClusterDelete(Env& env) {
+  ApiResult found = ResolveCluster(env, env.args.positional[0]);
+  if (!found.ok()) return Fail(env, *found.error);
+  const Json& c = found.body;
+  ApiResult r = env.Api().Delete("/api/v1/clusters/" + UrlEncode(Str(c, "id")));
+  if (!r.ok()) return Fail(env, *r.error);
+  std::string op_id = Str(Field(r.body, "operation"), "id");
+  bool watch = env.args.Has("watch");
+  if (env.json) {
+    if (!watch) PrintJson(env, r.body);
+  } else {
+    env.io.out << "Deleting cluster " << Str(c, "name") << " (" << Str(c, "id") << ") in team "
+               << Str(c, "team") << "\n"
+               << "  operation: " << op_id << "\n";
+    if (!watch) env.io.out << "Follow it with: kaas operation show " << op_id << " --watch\n";
+  }
+  return watch ? WatchOperation(env, op_id) : 0;
+}
+
+}  // namespace kaas::cli

@@ -1,0 +1,72 @@
+#pragma once
+
+// What every command sees, and the commands themselves; cli.cc holds the table that maps
+// command lines to them.
+
+#include <memory>
+#include <string>
+
+#include "client.h"
+#include "kaas/cli/args.h"
+#include "kaas/cli/cli.h"
+#include "kaas/cli/config.h"
+
+namespace kaas::cli {
+
+inline constexpr const char* kDefaultServer = "http://127.0.0.1:8080";
+
+struct Env {
+  Env(Io& io, std::string command) : io(io), command(std::move(command)) {}
+
+  Io& io;
+  std::string command;  // "cluster create", for messages
+  ParsedArgs args;
+  std::string config_path;
+  ClientConfig config;
+  std::string server;  // --server, else the logged-in server, else kDefaultServer
+  bool json = false;   // --output json: print the API's JSON instead of tables
+
+  // The client for `server`. The saved token goes only to the server it was issued by.
+  ApiClient& Api();
+
+ private:
+  std::unique_ptr<ApiClient> api_;
+};
+
+// Prints `error: <message> (<code>)` and what the details add (the field of an
+// invalid_argument, each exceeded resource of a quota refusal, how to log in after a 401);
+// returns exit code 1.
+int Fail(Env& env, const ApiError& error);
+int Fail(Env& env, const std::string& message);
+
+// Prints the usage error and where to read more; returns exit code 2.
+int UsageError(Env& env, const std::string& message);
+
+void PrintJson(Env& env, const Json& body);
+
+// Polls operation `id` every 300 ms until it finishes, drawing its steps and progress.
+// Returns 0 when it succeeded, 1 when it failed or was cancelled (after printing why).
+int WatchOperation(Env& env, const std::string& id);
+
+// "3×m.small" for a {count, flavor, kind} object.
+std::string CountTimesFlavor(const Json& group);
+
+// session.cc
+int CmdLogin(Env& env);
+int CmdLogout(Env& env);
+int CmdWhoami(Env& env);
+// clusters.cc
+int CmdClusters(Env& env);
+int CmdClusterCreate(Env& env);
+int CmdClusterShow(Env& env);
+int CmdClusterDelete(Env& env);
+// operations.cc
+int CmdOperationShow(Env& env);
+// catalog.cc
+int CmdVersions(Env& env);
+int CmdFlavors(Env& env);
+int CmdTeams(Env& env);
+int CmdTeamCreate(Env& env);
+int CmdQuota(Env& env);
+
+}  // namespace kaas::cli

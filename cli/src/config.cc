@@ -1,0 +1,100 @@
+#include "kaas/cli/config.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <vector>
+
+namespace kaas::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+Status Errno(const std::string& what) { return Internal(what + ": " + std::strerror(errno)); }
+
+// Creates the missing ancestors of `dir` top-down with mode 0700; existing ones are kept as
+// they are, since they may be shared (~/.config).
+Status MakePrivateDirs(const fs::path& dir) {
+  std::vector<fs::path> missing;
+  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      return Errno("cannot create directory " + it->string());
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string ConfigPath() {
+  if (std::string p = Env("KAAS_CONFIG"); !p.empty()) return p;
+  if (std::string xdg = Env("XDG_CONFIG_HOME"); !xdg.empty()) return xdg + "/kaas/config.yaml";
+  return Env("HOME") + "/.config/kaas/config.yaml";
+}
+
+Result<ClientConfig> LoadConfig(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return ClientConfig{};
+  try {
+    YAML::Node root = YAML::LoadFile(path);
+    ClientConfig c;
+    if (!root || root.IsNull()) return c;
+    if (!root.IsMap()) return Internal("config " + path + " is not a YAML mapping");
+    auto get = [&](const char* key) {
+      YAML::Node n = root[key];
+      return n && n.IsScalar() ? n.as<std::string>() : std::string();
+    };
+    c.server = get("server");
+    c.token = get("token");
+    c.username = get("username");
+    c.expires_at = get("expires_at");
+    return c;
+  } catch (const YAML::Exception& e) {
+    return Internal("cannot read config " + path + ": " + e.what());
+  }
+}
+
+Status SaveConfig(const std::string& path, const ClientConfig& config) {
+  fs::path target(path);
+  if (target.has_parent_path()) KAAS_RETURN_IF_ERROR(MakePrivateDirs(target.parent_path()));
+
+  YAML::Emitter yaml;
+  yaml << YAML::BeginMap;
+  yaml << YAML::Key << "server" << YAML::Value << config.server;
+  yaml << YAML::Key << "token" << YAML::Value << config.token;
+  yaml << YAML::Key << "username" << YAML::Value << config.username;
+  yaml << YAML::Key << "expires_at" << YAML::Value << config.expires_at;
+  yaml << YAML::EndMap;
+  std::string text = std::string(yaml.c_str()) + "\n";
+
+  // Written next to the target and renamed over it, so a crash never leaves half a file;
+  // the mode is set on the descriptor, so the token is never readable by others.
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return Errno("cannot write " + tmp);
+  bool written = fchmod(fd, 0600) == 0 &&
+                 write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                 fsync(fd) == 0;
+  Status st = written ? Status::Ok() : Errno("cannot write " + tmp);
+  if (close(fd) != 0 && st.ok()) st = Errno("cannot write " + tmp);
+  if (st.ok() && rename(tmp.c_str(), path.c_str()) != 0) st = Errno("cannot replace " + path);
+  if (!st.ok()) unlink(tmp.c_str());
+  return st;
+}
+
+}  // namespace kaas::cli
