@@ -24,6 +24,11 @@ struct Context {
   std::string remote_addr;
   auth::Principal principal;  // set for every route but kAnyone ones
 
+  // What the audit entry of this request says it was about; handlers fill these in.
+  std::string audit_actor;  // defaults to principal.username
+  std::string audit_team_id;
+  std::string audit_object;
+
   // The query parameter or "" when absent.
   std::string Query(const std::string& key) const;
   // ?dry_run=true|1; kInvalidArgument for anything else but false|0|absent.

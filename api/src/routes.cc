@@ -71,12 +71,18 @@ Json AdmittedJson(const lifecycle::Admitted& a, const std::string& team_name) {
 Result<Reply> Login(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password"}));
   KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  ctx.audit_actor = username;
   KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
-  KAAS_ASSIGN_OR_RETURN(auto login, ctx.deps.auth.Login(username, password));
+  KAAS_ASSIGN_OR_RETURN(auto login, ctx.deps.auth.Login(username, password, ctx.remote_addr));
   return Reply{200,
                {{"token", login.token},
                 {"expires_at", FormatTime(login.expires_at)},
                 {"user", {{"username", login.user.username}, {"is_admin", login.user.is_admin}}}}};
+}
+
+Result<Reply> Logout(Context& ctx) {
+  KAAS_RETURN_IF_ERROR(ctx.deps.auth.Logout(ctx.principal));
+  return Reply{204, nullptr};
 }
 
 Result<Reply> Me(Context& ctx) {
@@ -103,6 +109,7 @@ Result<Reply> CreateTeam(Context& ctx) {
   if (!IsTeamName(name)) {
     return InvalidArgument("name", "name must be a DNS label (lowercase letters, digits, '-')");
   }
+  ctx.audit_object = name;
   store::Team team{NewId("tm"), name, ctx.deps.clock.NowMs()};
   Status st = ctx.deps.db.Write([&](store::Tx& tx) {
     store::teams::Insert(tx, team);
@@ -110,7 +117,163 @@ Result<Reply> CreateTeam(Context& ctx) {
   });
   if (st.code() == Code::kAlreadyExists) return Conflict("team " + name + " already exists");
   KAAS_RETURN_IF_ERROR(st);
+  ctx.audit_team_id = team.id;
   return Reply{201, {{"name", team.name}, {"created_at", FormatTime(team.created_at)}}};
+}
+
+// ---------- users, members, tokens ----------
+
+Json UserJson(const store::User& u) {
+  return {
+      {"username", u.username}, {"is_admin", u.is_admin}, {"created_at", FormatTime(u.created_at)}};
+}
+
+Result<Reply> CreateUser(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password", "is_admin"}));
+  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  ctx.audit_object = username;
+  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
+  bool is_admin = false;
+  if (auto a = body.find("is_admin"); a != body.end() && !a->is_null()) {
+    if (!a->is_boolean()) return InvalidArgument("is_admin", "is_admin must be a boolean");
+    is_admin = a->get<bool>();
+  }
+  KAAS_ASSIGN_OR_RETURN(store::User user, ctx.deps.auth.CreateUser(username, password, is_admin));
+  return Reply{201, UserJson(user)};
+}
+
+Result<Reply> ListUsers(Context& ctx) {
+  std::vector<store::User> users;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Read([&](store::Tx& tx) {
+    users = store::users::List(tx);
+    return Status::Ok();
+  }));
+  Json items = Json::array();
+  for (const auto& u : users) items.push_back(UserJson(u));
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> ListMembers(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, ctx.params["team"], Action::kRead));
+  std::vector<store::Membership> members;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Read([&](store::Tx& tx) {
+    members = store::memberships::ListForTeam(tx, team.id);
+    return Status::Ok();
+  }));
+  Json items = Json::array();
+  for (const auto& m : members) items.push_back({{"username", m.username}, {"role", m.role}});
+  return Reply{200, {{"team", team.name}, {"items", items}}};
+}
+
+Result<Reply> PutMember(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, ctx.params["team"], Action::kManageTeam));
+  ctx.audit_team_id = team.id;
+  ctx.audit_object = ctx.params["username"];
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"role"}));
+  KAAS_ASSIGN_OR_RETURN(std::string role, GetString(body, "role", true));
+  if (role != "admin" && role != "member" && role != "viewer") {
+    return InvalidArgument("role", "role must be admin, member or viewer");
+  }
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    auto user = store::users::FindByUsername(tx, ctx.params["username"]);
+    if (!user) return NotFound("user " + ctx.params["username"] + " not found");
+    store::memberships::Put(tx, team.id, user->id, role);
+    return Status::Ok();
+  }));
+  return Reply{200, {{"team", team.name}, {"username", ctx.params["username"]}, {"role", role}}};
+}
+
+Result<Reply> DeleteMember(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, ctx.params["team"], Action::kManageTeam));
+  ctx.audit_team_id = team.id;
+  ctx.audit_object = ctx.params["username"];
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    auto user = store::users::FindByUsername(tx, ctx.params["username"]);
+    if (!user || !store::memberships::Delete(tx, team.id, user->id)) {
+      return NotFound("user " + ctx.params["username"] + " is not a member of " + team.name);
+    }
+    return Status::Ok();
+  }));
+  return Reply{204, nullptr};
+}
+
+Json TokenJson(const store::Token& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"created_at", FormatTime(t.created_at)},
+          {"expires_at", FormatTime(t.expires_at)}};
+}
+
+Result<Reply> CreateToken(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "ttl_hours"}));
+  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(int64_t ttl, GetInt(body, "ttl_hours", false, 24 * 30));
+  KAAS_ASSIGN_OR_RETURN(auto issued, ctx.deps.auth.CreateToken(ctx.principal, name, ttl));
+  ctx.audit_object = issued.record.id;
+  Json out = TokenJson(issued.record);
+  out["token"] = issued.token;
+  return Reply{201, out};
+}
+
+Result<Reply> ListTokens(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal));
+  Json items = Json::array();
+  for (const auto& t : tokens) items.push_back(TokenJson(t));
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> DeleteToken(Context& ctx) {
+  ctx.audit_object = ctx.params["id"];
+  KAAS_RETURN_IF_ERROR(ctx.deps.auth.RevokeToken(ctx.principal, ctx.params["id"]));
+  return Reply{204, nullptr};
+}
+
+// ---------- audit ----------
+
+Result<Reply> ListAudit(Context& ctx) {
+  int64_t limit = 100;
+  if (std::string l = ctx.Query("limit"); !l.empty()) {
+    char* end = nullptr;
+    long v = std::strtol(l.c_str(), &end, 10);
+    if (*end != '\0' || v < 1 || v > 1000) {
+      return InvalidArgument("limit", "limit must be an integer between 1 and 1000");
+    }
+    limit = v;
+  }
+  std::vector<std::string> team_ids;
+  bool all = false;
+  if (std::string team = ctx.Query("team"); !team.empty()) {
+    KAAS_ASSIGN_OR_RETURN(store::Team t, TeamFor(ctx, team, Action::kManageTeam));
+    team_ids.push_back(t.id);
+  } else if (ctx.principal.is_admin) {
+    all = true;
+  } else {
+    for (const auto& m : ctx.principal.memberships) {
+      if (m.role == "admin") team_ids.push_back(m.team_id);
+    }
+    if (team_ids.empty()) {
+      return Status(Code::kPermissionDenied, "the audit log is for team and platform admins");
+    }
+  }
+  std::vector<store::AuditEntry> entries;
+  std::map<std::string, std::string> team_names;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Read([&](store::Tx& tx) {
+    entries = store::audit::List(tx, team_ids, all, limit);
+    for (const auto& t : store::teams::List(tx)) team_names[t.id] = t.name;
+    return Status::Ok();
+  }));
+  Json items = Json::array();
+  for (const auto& e : entries) {
+    items.push_back({{"at", FormatTime(e.at)},
+                     {"actor", e.actor},
+                     {"team", team_names.count(e.team_id) ? team_names[e.team_id] : ""},
+                     {"action", e.action},
+                     {"object", e.object},
+                     {"remote_addr", e.remote_addr},
+                     {"status", e.status},
+                     {"result", e.result}});
+  }
+  return Reply{200, {{"items", items}}};
 }
 
 Result<Reply> ListTeams(Context& ctx) {
@@ -150,6 +313,8 @@ Result<Reply> GetQuota(Context& ctx) {
 
 Result<Reply> PutQuota(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, ctx.params["team"], Action::kPlatformAdmin));
+  ctx.audit_team_id = team.id;
+  ctx.audit_object = team.name;
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"limits"}));
   auto it = body.find("limits");
   if (it == body.end() || !it->is_object()) {
@@ -266,8 +431,11 @@ Result<Reply> CreateCluster(Context& ctx) {
   // Validate the request itself before revealing anything about the team.
   KAAS_RETURN_IF_ERROR(lifecycle::Validate(r));
   KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, r.team, Action::kOperate));
+  ctx.audit_team_id = team.id;
+  ctx.audit_object = r.name;
   KAAS_ASSIGN_OR_RETURN(auto admitted,
                         ctx.deps.clusters.Create(r, team.id, ctx.principal.username, dry_run));
+  ctx.audit_object = admitted.cluster.id + " (" + r.name + ")";
   Json out = AdmittedJson(admitted, team.name);
   if (dry_run) {
     out["dry_run"] = true;
@@ -334,6 +502,8 @@ Result<Reply> GetCluster(Context& ctx) {
 Result<Reply> DeleteCluster(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
   KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kOperate));
+  ctx.audit_team_id = v.cluster.team_id;
+  ctx.audit_object = v.cluster.id + " (" + v.cluster.name + ")";
   KAAS_ASSIGN_OR_RETURN(auto admitted,
                         ctx.deps.clusters.Delete(v.cluster.id, ctx.principal.username, dry_run));
   Json out = AdmittedJson(admitted, v.team_name);
@@ -342,6 +512,24 @@ Result<Reply> DeleteCluster(Context& ctx) {
     return Reply{200, out};
   }
   return Reply{202, out};
+}
+
+Result<Reply> GetKubeconfig(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  int64_t ttl = 0;
+  if (std::string t = ctx.Query("ttl_hours"); !t.empty()) {
+    char* end = nullptr;
+    ttl = std::strtol(t.c_str(), &end, 10);
+    if (*end != '\0' || ttl < 1)
+      return InvalidArgument("ttl_hours", "ttl_hours must be a positive integer");
+  }
+  KAAS_ASSIGN_OR_RETURN(
+      std::string yaml,
+      ctx.deps.credentials.Kubeconfig(v.cluster.id, ctx.principal.username, v.team_name, ttl));
+  Reply r;
+  r.raw = yaml;
+  r.content_type = "application/yaml";
+  return r;
 }
 
 // ---------- operations ----------
@@ -398,6 +586,284 @@ Result<Reply> ListHypervisors(Context& ctx) {
   }
   return Reply{200, {{"items", items}}};
 }
+
+bool IsDnsName(const std::string& s) {
+  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
+
+Result<int64_t> PositiveInt(const Json& body, const std::string& key) {
+  KAAS_ASSIGN_OR_RETURN(int64_t v, GetInt(body, key, true, 0));
+  if (v <= 0) return InvalidArgument(key, key + " must be > 0");
+  return v;
+}
+
+Result<Reply> CreateHypervisor(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "uri", "vcpus", "memory_gib"}));
+  store::Hypervisor hv;
+  KAAS_ASSIGN_OR_RETURN(hv.name, GetString(body, "name", true));
+  ctx.audit_object = hv.name;
+  if (!IsDnsName(hv.name)) return InvalidArgument("name", "name must be a DNS label");
+  KAAS_ASSIGN_OR_RETURN(hv.uri, GetString(body, "uri", true));
+  if (hv.uri.find("://") == std::string::npos) {
+    return InvalidArgument("uri", "uri must be a libvirt URI such as qemu+ssh://hv7/system");
+  }
+  KAAS_ASSIGN_OR_RETURN(hv.vcpus, PositiveInt(body, "vcpus"));
+  KAAS_ASSIGN_OR_RETURN(hv.memory_gib, PositiveInt(body, "memory_gib"));
+  hv.state = "active";
+  hv.created_at = ctx.deps.clock.NowMs();
+  Status st = ctx.deps.db.Write([&](store::Tx& tx) {
+    store::hypervisors::Insert(tx, hv);
+    return Status::Ok();
+  });
+  if (st.code() == Code::kAlreadyExists)
+    return Conflict("hypervisor " + hv.name + " already exists");
+  KAAS_RETURN_IF_ERROR(st);
+  return Reply{201,
+               {{"name", hv.name},
+                {"uri", hv.uri},
+                {"state", hv.state},
+                {"vcpus", hv.vcpus},
+                {"memory_gib", hv.memory_gib}}};
+}
+
+Result<Reply> UpdateHypervisor(Context& ctx) {
+  std::string name = ctx.params["name"];
+  ctx.audit_object = name;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state"}));
+  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true));
+  if (state != "active" && state != "draining") {
+    return InvalidArgument("state", "state must be active or draining");
+  }
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    if (!store::hypervisors::Find(tx, name)) return NotFound("hypervisor " + name + " not found");
+    store::hypervisors::SetState(tx, name, state);
+    return Status::Ok();
+  }));
+  return Reply{200, {{"name", name}, {"state", state}}};
+}
+
+Result<Reply> DeleteHypervisor(Context& ctx) {
+  std::string name = ctx.params["name"];
+  ctx.audit_object = name;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    if (!store::hypervisors::Find(tx, name)) return NotFound("hypervisor " + name + " not found");
+    size_t nodes = store::nodes::ListLiveOnHypervisor(tx, name).size();
+    if (nodes > 0) {
+      return Conflict("hypervisor " + name + " still carries " + std::to_string(nodes) +
+                      " node(s); drain it and move or delete their clusters first");
+    }
+    store::hypervisors::Delete(tx, name);
+    return Status::Ok();
+  }));
+  return Reply{204, nullptr};
+}
+
+Result<Reply> CreateHost(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(
+      Json body, ParseObject(ctx.body, {"name", "address", "vcpus", "memory_gib", "labels"}));
+  store::Host h;
+  KAAS_ASSIGN_OR_RETURN(h.name, GetString(body, "name", true));
+  ctx.audit_object = h.name;
+  if (!IsDnsName(h.name)) return InvalidArgument("name", "name must be a DNS label");
+  KAAS_ASSIGN_OR_RETURN(h.address, GetString(body, "address", true));
+  if (h.address.empty()) return InvalidArgument("address", "address must not be empty");
+  KAAS_ASSIGN_OR_RETURN(h.vcpus, PositiveInt(body, "vcpus"));
+  KAAS_ASSIGN_OR_RETURN(h.memory_gib, PositiveInt(body, "memory_gib"));
+  Json labels = Json::object();
+  if (auto l = body.find("labels"); l != body.end() && !l->is_null()) {
+    if (!l->is_object()) return InvalidArgument("labels", "labels must be an object of strings");
+    for (const auto& [k, v] : l->items()) {
+      if (!v.is_string()) return InvalidArgument("labels." + k, "label values must be strings");
+    }
+    labels = *l;
+  }
+  h.labels = labels.dump();
+  h.state = "available";
+  h.created_at = ctx.deps.clock.NowMs();
+  Status st = ctx.deps.db.Write([&](store::Tx& tx) {
+    store::hosts::Insert(tx, h);
+    return Status::Ok();
+  });
+  if (st.code() == Code::kAlreadyExists) return Conflict("host " + h.name + " already exists");
+  KAAS_RETURN_IF_ERROR(st);
+  return Reply{201,
+               {{"name", h.name},
+                {"address", h.address},
+                {"vcpus", h.vcpus},
+                {"memory_gib", h.memory_gib},
+                {"labels", labels},
+                {"state", h.state}}};
+}
+
+Result<Reply> UpdateHost(Context& ctx) {
+  std::string name = ctx.params["name"];
+  ctx.audit_object = name;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state"}));
+  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true));
+  if (state != "available" && state != "maintenance") {
+    return InvalidArgument("state", "state must be available or maintenance");
+  }
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    auto host = store::hosts::Find(tx, name);
+    if (!host) return NotFound("host " + name + " not found");
+    if (host->state == "allocated" || host->state == "wiping") {
+      return Conflict("host " + name + " is " + host->state + " (cluster " + host->cluster_id +
+                      ")");
+    }
+    store::hosts::SetState(tx, name, state, "");
+    return Status::Ok();
+  }));
+  return Reply{200, {{"name", name}, {"state", state}}};
+}
+
+Result<Reply> DeleteHost(Context& ctx) {
+  std::string name = ctx.params["name"];
+  ctx.audit_object = name;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    auto host = store::hosts::Find(tx, name);
+    if (!host) return NotFound("host " + name + " not found");
+    if (host->state == "allocated" || host->state == "wiping") {
+      return Conflict("host " + name + " is " + host->state + " (cluster " + host->cluster_id +
+                      "); release it first");
+    }
+    store::hosts::Delete(tx, name);
+    return Status::Ok();
+  }));
+  return Reply{204, nullptr};
+}
+
+Result<Reply> ListOrphans(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto report, ctx.deps.reconciler.Run(false));
+  Json domains = Json::array(), hosts = Json::array();
+  for (const auto& d : report.domains) {
+    domains.push_back({{"hypervisor", d.hypervisor},
+                       {"domain", d.domain},
+                       {"cluster_id", d.cluster_id},
+                       {"node", d.node}});
+  }
+  for (const auto& h : report.hosts)
+    hosts.push_back({{"host", h.host}, {"cluster_id", h.cluster_id}});
+  return Reply{200, {{"domains", domains}, {"hosts", hosts}, {"unreachable", report.unreachable}}};
+}
+
+// ---------- quota requests ----------
+
+Json QuotaRequestJson(const store::QuotaRequest& r, const std::string& team_name) {
+  Json limits = Json::object();
+  auto put = [&](const char* k, int64_t v) {
+    if (v >= 0) limits[k] = v;
+  };
+  put("clusters", r.limits.clusters);
+  put("vcpus", r.limits.vcpus);
+  put("memory_gib", r.limits.memory_gib);
+  put("physical_hosts", r.limits.physical_hosts);
+  return {{"id", r.id},
+          {"team", team_name},
+          {"limits", limits},
+          {"reason", r.reason},
+          {"state", r.state},
+          {"requested_by", r.requested_by},
+          {"decided_by", r.decided_by},
+          {"comment", r.comment},
+          {"created_at", FormatTime(r.created_at)},
+          {"decided_at", FormatTime(r.decided_at)}};
+}
+
+Result<Reply> CreateQuotaRequest(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, ctx.params["team"], Action::kOperate));
+  ctx.audit_team_id = team.id;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"limits", "reason"}));
+  auto it = body.find("limits");
+  if (it == body.end() || !it->is_object() || it->empty()) {
+    return InvalidArgument("limits", "limits must be an object with at least one limit");
+  }
+  store::QuotaRequest r;
+  r.limits = {-1, -1, -1, -1};
+  for (const auto& [key, value] : it->items()) {
+    int64_t* slot = key == "clusters"         ? &r.limits.clusters
+                    : key == "vcpus"          ? &r.limits.vcpus
+                    : key == "memory_gib"     ? &r.limits.memory_gib
+                    : key == "physical_hosts" ? &r.limits.physical_hosts
+                                              : nullptr;
+    if (!slot) return InvalidArgument("limits." + key, "unknown field limits." + key);
+    if (!value.is_number_integer() || value.get<int64_t>() < 0) {
+      return InvalidArgument("limits." + key, "limits." + key + " must be an integer >= 0");
+    }
+    *slot = value.get<int64_t>();
+  }
+  KAAS_ASSIGN_OR_RETURN(r.reason, GetString(body, "reason", true));
+  if (r.reason.empty() || r.reason.size() > 2000) {
+    return InvalidArgument("reason", "reason must be 1-2000 characters");
+  }
+  r.id = NewId("qr");
+  r.team_id = team.id;
+  r.state = "pending";
+  r.requested_by = ctx.principal.username;
+  r.created_at = ctx.deps.clock.NowMs();
+  ctx.audit_object = r.id;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    store::quota_requests::Insert(tx, r);
+    return Status::Ok();
+  }));
+  return Reply{201, QuotaRequestJson(r, team.name)};
+}
+
+Result<Reply> ListQuotaRequests(Context& ctx) {
+  std::string state = ctx.Query("state");
+  if (!state.empty() && state != "pending" && state != "approved" && state != "rejected") {
+    return InvalidArgument("state", "state must be pending, approved or rejected");
+  }
+  std::vector<std::string> team_ids;
+  for (const auto& m : ctx.principal.memberships) team_ids.push_back(m.team_id);
+  std::vector<store::QuotaRequest> requests;
+  std::map<std::string, std::string> names;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Read([&](store::Tx& tx) {
+    requests = store::quota_requests::List(tx, state, team_ids, ctx.principal.is_admin);
+    for (const auto& t : store::teams::List(tx)) names[t.id] = t.name;
+    return Status::Ok();
+  }));
+  Json items = Json::array();
+  for (const auto& r : requests) items.push_back(QuotaRequestJson(r, names[r.team_id]));
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> DecideQuotaRequest(Context& ctx, bool approve) {
+  std::string id = ctx.params["id"];
+  ctx.audit_object = id;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body.empty() ? "{}" : ctx.body, {"comment"}));
+  KAAS_ASSIGN_OR_RETURN(std::string comment, GetString(body, "comment", false));
+  store::QuotaRequest decided;
+  std::string team_name;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Write([&](store::Tx& tx) {
+    auto r = store::quota_requests::Find(tx, id);
+    if (!r) return NotFound("quota request " + id + " not found");
+    ctx.audit_team_id = r->team_id;
+    if (r->state != "pending") return Conflict("quota request " + id + " is already " + r->state);
+    int64_t now = ctx.deps.clock.NowMs();
+    std::string state = approve ? "approved" : "rejected";
+    store::quota_requests::Decide(tx, id, state, ctx.principal.username, comment, now);
+    if (approve) {
+      // The new limits take effect in the same transaction as the approval.
+      store::QuotaLimits limits = ctx.deps.quota.LimitsOf(tx, r->team_id);
+      if (r->limits.clusters >= 0) limits.clusters = r->limits.clusters;
+      if (r->limits.vcpus >= 0) limits.vcpus = r->limits.vcpus;
+      if (r->limits.memory_gib >= 0) limits.memory_gib = r->limits.memory_gib;
+      if (r->limits.physical_hosts >= 0) limits.physical_hosts = r->limits.physical_hosts;
+      store::quotas::Put(tx, r->team_id, limits, now);
+    }
+    decided = *store::quota_requests::Find(tx, id);
+    auto team = store::teams::FindById(tx, r->team_id);
+    team_name = team ? team->name : "";
+    return Status::Ok();
+  }));
+  return Reply{200, QuotaRequestJson(decided, team_name)};
+}
+
+Result<Reply> ApproveQuotaRequest(Context& ctx) { return DecideQuotaRequest(ctx, true); }
+Result<Reply> RejectQuotaRequest(Context& ctx) { return DecideQuotaRequest(ctx, false); }
 
 Result<Reply> ListHosts(Context& ctx) {
   std::vector<store::Host> hosts;
@@ -472,11 +938,20 @@ Result<Reply> Metrics(Context& ctx) {
 const std::vector<Route>& RouteTable() {
   static const std::vector<Route> kRoutes = {
       {{"POST", "/api/v1/auth/login", Access::kAnyone}, Login},
+      {{"POST", "/api/v1/auth/logout", Access::kUser}, Logout},
       {{"GET", "/api/v1/me", Access::kUser}, Me},
+      {{"POST", "/api/v1/users", Access::kPlatformAdmin}, CreateUser},
+      {{"GET", "/api/v1/users", Access::kPlatformAdmin}, ListUsers},
+      {{"POST", "/api/v1/tokens", Access::kUser}, CreateToken},
+      {{"GET", "/api/v1/tokens", Access::kUser}, ListTokens},
+      {{"DELETE", "/api/v1/tokens/{id}", Access::kUser}, DeleteToken},
       {{"POST", "/api/v1/teams", Access::kPlatformAdmin}, CreateTeam},
       {{"GET", "/api/v1/teams", Access::kUser}, ListTeams},
       {{"GET", "/api/v1/teams/{team}/quota", Access::kUser}, GetQuota},
       {{"PUT", "/api/v1/teams/{team}/quota", Access::kPlatformAdmin}, PutQuota},
+      {{"GET", "/api/v1/teams/{team}/members", Access::kUser}, ListMembers},
+      {{"PUT", "/api/v1/teams/{team}/members/{username}", Access::kUser}, PutMember},
+      {{"DELETE", "/api/v1/teams/{team}/members/{username}", Access::kUser}, DeleteMember},
       {{"GET", "/api/v1/versions", Access::kUser}, Versions},
       {{"GET", "/api/v1/flavors", Access::kUser}, Flavors},
       {{"POST", "/api/v1/clusters", Access::kUser}, CreateCluster},
@@ -484,9 +959,23 @@ const std::vector<Route>& RouteTable() {
       {{"GET", "/api/v1/clusters/{id}", Access::kUser}, GetCluster},
       {{"DELETE", "/api/v1/clusters/{id}", Access::kUser}, DeleteCluster},
       {{"GET", "/api/v1/clusters/{id}/operations", Access::kUser}, ListClusterOperations},
+      {{"GET", "/api/v1/clusters/{id}/kubeconfig", Access::kUser}, GetKubeconfig},
       {{"GET", "/api/v1/operations/{id}", Access::kUser}, GetOperation},
       {{"GET", "/api/v1/hypervisors", Access::kPlatformAdmin}, ListHypervisors},
+      {{"POST", "/api/v1/hypervisors", Access::kPlatformAdmin}, CreateHypervisor},
+      {{"PUT", "/api/v1/hypervisors/{name}", Access::kPlatformAdmin}, UpdateHypervisor},
+      {{"DELETE", "/api/v1/hypervisors/{name}", Access::kPlatformAdmin}, DeleteHypervisor},
       {{"GET", "/api/v1/hosts", Access::kPlatformAdmin}, ListHosts},
+      {{"POST", "/api/v1/hosts", Access::kPlatformAdmin}, CreateHost},
+      {{"PUT", "/api/v1/hosts/{name}", Access::kPlatformAdmin}, UpdateHost},
+      {{"DELETE", "/api/v1/hosts/{name}", Access::kPlatformAdmin}, DeleteHost},
+      {{"GET", "/api/v1/inventory/orphans", Access::kPlatformAdmin}, ListOrphans},
+      {{"POST", "/api/v1/teams/{team}/quota-requests", Access::kUser}, CreateQuotaRequest},
+      {{"GET", "/api/v1/quota-requests", Access::kUser}, ListQuotaRequests},
+      {{"POST", "/api/v1/quota-requests/{id}/approve", Access::kPlatformAdmin},
+       ApproveQuotaRequest},
+      {{"POST", "/api/v1/quota-requests/{id}/reject", Access::kPlatformAdmin}, RejectQuotaRequest},
+      {{"GET", "/api/v1/audit", Access::kUser}, ListAudit},
       {{"GET", "/healthz", Access::kAnyone}, Healthz},
       {{"GET", "/readyz", Access::kAnyone}, Readyz},
       {{"GET", "/metrics", Access::kAnyone}, Metrics},

@@ -1,11 +1,14 @@
 #include "kaas/api/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <chrono>
 
 #include "http.h"
+#include "kaas/common/ids.h"
 #include "kaas/common/log.h"
+#include "kaas/store/repositories.h"
 
 namespace kaas::api {
 namespace {
@@ -44,6 +47,7 @@ bool Match(const std::string& pattern, const std::vector<std::string>& segments,
 void WriteError(httplib::Response& res, const Status& st) {
   res.status = HttpStatus(st.code());
   if (st.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
+  if (st.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(st.retry_after_s()));
   res.set_content(ErrorBody(st).dump(), "application/json");
 }
 
@@ -92,24 +96,11 @@ struct ApiServer::Impl {
     route_name = route->info.pattern;
     Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr, {}};
     for (const auto& [k, v] : req.params) ctx.query.emplace(k, v);
-    if (route->info.access != Access::kAnyone) {
-      auto principal = deps.auth.Authenticate(req.get_header_value("Authorization"));
-      if (!principal.ok()) return WriteError(res, principal.status());
-      ctx.principal = std::move(principal).value();
-      if (route->info.access == Access::kPlatformAdmin && !ctx.principal.is_admin) {
-        return WriteError(res,
-                          Status(Code::kPermissionDenied, "this needs a platform administrator"));
-      }
-    }
-    Result<Reply> reply = Status(Code::kInternal, "handler did not run");
-    try {
-      reply = route->handler(ctx);
-    } catch (const std::exception& e) {
-      log::Error("handler failed", {{"route", route->info.pattern}, {"error", e.what()}});
-      reply = Internal("internal error");
-    }
+    Result<Reply> reply = Run(*route, req, ctx);
+    if (req.method != "GET") Audit(ctx, route->info, reply);
     if (!reply.ok()) return WriteError(res, reply.status());
     res.status = reply->status;
+    if (reply->status == 204) return;
     if (!reply->raw.empty()) {
       res.set_content(reply->raw, reply->content_type.c_str());
     } else {
@@ -117,10 +108,49 @@ struct ApiServer::Impl {
     }
   }
 
+  // Authenticates, applies the route's coarse access rule, and runs the handler.
+  Result<Reply> Run(const Route& route, const httplib::Request& req, Context& ctx) {
+    if (route.info.access != Access::kAnyone) {
+      auto principal = deps.auth.Authenticate(req.get_header_value("Authorization"));
+      if (!principal.ok()) return principal.status();
+      ctx.principal = std::move(principal).value();
+      if (route.info.access == Access::kPlatformAdmin && !ctx.principal.is_admin) {
+        return Status(Code::kPermissionDenied, "this needs a platform administrator");
+      }
+    }
+    try {
+      return route.handler(ctx);
+    } catch (const std::exception& e) {
+      log::Error("handler failed", {{"route", route.info.pattern}, {"error", e.what()}});
+      return Internal("internal error");
+    }
+  }
+
+  // Every mutating request and every login, successful or not, with who, what, which object,
+  // when, from where and the result. Never the body: passwords and tokens stay out.
+  void Audit(const Context& ctx, const RouteInfo& route, const Result<Reply>& reply) {
+    store::AuditEntry e;
+    e.id = NewId("au");
+    e.at = deps.clock.NowMs();
+    e.actor = ctx.audit_actor.empty() ? ctx.principal.username : ctx.audit_actor;
+    e.team_id = ctx.audit_team_id;
+    e.action = route.method + " " + route.pattern;
+    e.object = ctx.audit_object;
+    e.remote_addr = ctx.remote_addr;
+    e.status = reply.ok() ? reply->status : HttpStatus(reply.status().code());
+    e.result = reply.ok() ? "ok" : CodeName(reply.status().code());
+    Status st = deps.db.Write([&](store::Tx& tx) {
+      store::audit::Insert(tx, e);
+      return Status::Ok();
+    });
+    if (!st.ok()) log::Error("audit entry not written", {{"error", st.ToString()}});
+  }
+
   ApiDeps deps;
   ApiOptions options;
   httplib::Server server;
   int port = 0;
+  int listen_fd = -1;
 };
 
 ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
@@ -131,6 +161,12 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   s.set_payload_max_length(options.max_body_bytes);
   // Without TCP_NODELAY small keep-alive responses wait ~40 ms for delayed ACKs.
   s.set_tcp_nodelay(true);
+  // Remember the listening socket: Debian's cpp-httplib listens with a backlog of 5, which
+  // drops connections under a burst of clients; Bind() raises it.
+  s.set_socket_options([this](int sock) {
+    httplib::default_socket_options(sock);
+    impl_->listen_fd = sock;
+  });
   auto dispatch = [this](const httplib::Request& req, httplib::Response& res) {
     impl_->Dispatch(req, res);
   };
@@ -157,10 +193,13 @@ ApiServer::~ApiServer() { Stop(); }
 bool ApiServer::Bind(const std::string& host, int port) {
   if (port == 0) {
     impl_->port = impl_->server.bind_to_any_port(host);
-    return impl_->port > 0;
+    if (impl_->port <= 0) return false;
+  } else {
+    if (!impl_->server.bind_to_port(host, port)) return false;
+    impl_->port = port;
   }
-  if (!impl_->server.bind_to_port(host, port)) return false;
-  impl_->port = port;
+  // Calling listen() again on a listening socket only changes its backlog (Linux).
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
   return true;
 }
 

@@ -29,7 +29,9 @@ std::string Principal::RoleIn(const std::string& team_id) const {
   return "";
 }
 
-Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password) {
+Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password,
+                                       const std::string& remote_addr) {
+  KAAS_RETURN_IF_ERROR(limiter_.Check(username, remote_addr));
   std::optional<store::User> user;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
     user = store::users::FindByUsername(tx, username);
@@ -39,7 +41,11 @@ Result<LoginResult> AuthService::Login(const std::string& username, const std::s
   // usernames exist.
   static const std::string kDummy = HashPassword("kaas-dummy-password");
   bool ok = VerifyPassword(user ? user->password_hash : kDummy, password) && user.has_value();
-  if (!ok) return Status(Code::kUnauthenticated, "invalid username or password");
+  if (!ok) {
+    limiter_.RecordFailure(username, remote_addr);
+    return Status(Code::kUnauthenticated, "invalid username or password");
+  }
+  limiter_.RecordSuccess(username);
 
   LoginResult result;
   result.token = "kaas_" + RandomHex(24);
@@ -71,11 +77,99 @@ Result<Principal> AuthService::Authenticate(const std::string& header) {
     p.user_id = user->id;
     p.username = user->username;
     p.is_admin = user->is_admin;
+    p.token_id = token->id;
     p.memberships = store::memberships::ListForUser(tx, user->id);
     return Status::Ok();
   });
   if (!st.ok()) return st;
   return p;
+}
+
+Status AuthService::Logout(const Principal& who) {
+  return db_.Write([&](store::Tx& tx) {
+    store::tokens::Revoke(tx, who.token_id, clock_.NowMs());
+    return Status::Ok();
+  });
+}
+
+namespace {
+
+bool IsUsername(const std::string& s) {
+  if (s.empty() || s.size() > 64) return false;
+  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<store::User> AuthService::CreateUser(const std::string& username,
+                                            const std::string& password, bool is_admin) {
+  if (!IsUsername(username)) {
+    return InvalidArgument("username",
+                           "username must be 1-64 lowercase letters, digits, '-', '.' or '_', "
+                           "starting with a letter or digit");
+  }
+  if (password.size() < 12) {
+    return InvalidArgument("password", "password must be at least 12 characters");
+  }
+  if (password.size() > 1024) return InvalidArgument("password", "password is too long");
+  store::User user{NewId("usr"), username, HashPassword(password), is_admin, clock_.NowMs()};
+  if (user.password_hash.empty()) return Internal("password hashing failed");
+  Status st = db_.Write([&](store::Tx& tx) {
+    store::users::Insert(tx, user);
+    return Status::Ok();
+  });
+  if (st.code() == Code::kAlreadyExists) {
+    return Status(Code::kAlreadyExists, "user " + username + " already exists");
+  }
+  if (!st.ok()) return st;
+  return user;
+}
+
+Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::string& name,
+                                             int64_t ttl_hours) {
+  if (name.empty() || name.size() > 100) {
+    return InvalidArgument("name", "name must be 1-100 characters");
+  }
+  if (ttl_hours < 1 || ttl_hours > options_.max_token_ttl_hours) {
+    return InvalidArgument("ttl_hours", "ttl_hours must be between 1 and " +
+                                            std::to_string(options_.max_token_ttl_hours));
+  }
+  IssuedToken out;
+  out.token = "kaas_" + RandomHex(24);
+  int64_t now = clock_.NowMs();
+  out.record = {
+      NewId("tok"), who.user_id, name, Sha256Hex(out.token), now, now + ttl_hours * 3600 * 1000, 0,
+      "api"};
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    store::tokens::Insert(tx, out.record);
+    return Status::Ok();
+  }));
+  return out;
+}
+
+Result<std::vector<store::Token>> AuthService::ListTokens(const Principal& who) {
+  std::vector<store::Token> tokens;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    tokens = store::tokens::ListLive(tx, who.user_id, "api", clock_.NowMs());
+    return Status::Ok();
+  }));
+  return tokens;
+}
+
+Status AuthService::RevokeToken(const Principal& who, const std::string& token_id) {
+  return db_.Write([&](store::Tx& tx) {
+    auto token = store::tokens::Find(tx, token_id);
+    if (!token || token->revoked_at != 0 || (token->user_id != who.user_id && !who.is_admin)) {
+      return NotFound("token " + token_id + " not found");
+    }
+    store::tokens::Revoke(tx, token_id, clock_.NowMs());
+    return Status::Ok();
+  });
 }
 
 Result<std::string> AuthService::BootstrapAdmin(const std::string& password) {

@@ -42,6 +42,12 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
   if (key == "database") return c.database = value, Status::Ok();
   if (key == "templates-dir" || key == "templates_dir")
     return c.templates_dir = value, Status::Ok();
+  if (key == "reap_orphans") {
+    if (value != "true" && value != "false")
+      return InvalidArgument(key, "reap_orphans must be true or false");
+    c.reap_orphans = value == "true";
+    return Status::Ok();
+  }
   if (key == "simulated") {
     if (value != "true" && value != "false")
       return InvalidArgument(key, "simulated must be true or false");
@@ -52,6 +58,12 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
       {"engine_threads", &KaasdConfig::engine_threads},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
+      {"kubeconfig_max_ttl_hours", &KaasdConfig::kubeconfig_max_ttl_hours},
+      {"session_ttl_seconds", &KaasdConfig::session_ttl_seconds},
+      {"reconcile_interval_seconds", &KaasdConfig::reconcile_interval_seconds},
+      {"login_rate_window_seconds", &KaasdConfig::login_rate_window_seconds},
+      {"login_max_failures_per_user", &KaasdConfig::login_max_failures_per_user},
+      {"login_max_failures_per_address", &KaasdConfig::login_max_failures_per_address},
       {"sim_hypervisors", &KaasdConfig::sim_hypervisors},
       {"sim_hypervisor_vcpus", &KaasdConfig::sim_hypervisor_vcpus},
       {"sim_hypervisor_memory_gib", &KaasdConfig::sim_hypervisor_memory_gib},

@@ -17,6 +17,13 @@ struct KaasdConfig {
   int sim_delay_ms = 0;
   int engine_threads = 16;
   int session_ttl_hours = 12;
+  int session_ttl_seconds = 0;          // overrides session_ttl_hours when set
+  int login_rate_window_seconds = 300;  // failed logins are counted over this window
+  int login_max_failures_per_user = 5;
+  int login_max_failures_per_address = 20;
+  int kubeconfig_max_ttl_hours = 168;
+  int reconcile_interval_seconds = 60;  // 0 = no periodic orphan scan
+  bool reap_orphans = false;            // destroy orphan domains / release orphan hosts
   quota::Limits quota_defaults{5, 64, 256, 0};
   // The embedded simulated datacenter (libvirt test:/// hypervisors and a host inventory).
   bool simulated = true;

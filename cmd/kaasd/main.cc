@@ -15,8 +15,11 @@
 #include "kaas/common/clock.h"
 #include "kaas/common/log.h"
 #include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/reconciler.h"
 #include "kaas/lifecycle/steps.h"
+#include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/provisioner/libvirt_fleet.h"
 #include "kaas/quota/quota.h"
@@ -102,10 +105,20 @@ int main(int argc, char** argv) {
   }
 
   const SystemClock& clock = SystemClock::Instance();
-  auth::AuthService auth(*db, clock, {int64_t{cfg.session_ttl_hours} * 3600 * 1000});
+  auth::AuthOptions auth_options;
+  auth_options.session_ttl_ms = cfg.session_ttl_seconds > 0
+                                    ? int64_t{cfg.session_ttl_seconds} * 1000
+                                    : int64_t{cfg.session_ttl_hours} * 3600 * 1000;
+  auth_options.rate_limit = {cfg.login_max_failures_per_user, cfg.login_max_failures_per_address,
+                             int64_t{cfg.login_rate_window_seconds} * 1000};
+  auth::AuthService auth(*db, clock, auth_options);
   const char* env_pw = std::getenv("KAAS_ADMIN_PASSWORD");
   auto admin = auth.BootstrapAdmin(env_pw ? env_pw : "");
   if (!admin.ok()) return Fail("cannot create the admin user", admin.status());
+
+  // Master key for secrets at rest (cluster CA keys), created at first start with mode 0600.
+  auto box = pki::SecretBox::LoadOrCreate((data / "master.key").string());
+  if (!box.ok()) return Fail("cannot load the master key", box.status());
 
   templates::Renderer renderer(cfg.templates_dir);
   // The playbooks are syntax-checked once, in the background, with the real ansible-playbook.
@@ -115,13 +128,16 @@ int main(int argc, char** argv) {
       }).share();
   provisioner::LibvirtFleet fleet(renderer, {cfg.sim_delay_ms});
   provisioner::SimulatedBootstrapper bootstrapper(renderer, syntax, cfg.sim_delay_ms);
-  lifecycle::ClusterSteps steps({*db, fleet, bootstrapper, data / "work", clock});
+  lifecycle::ClusterSteps steps({*db, fleet, bootstrapper, data / "work", clock, *box});
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
-  api::ApiDeps deps{*db, auth, quota, clusters, engine, clock};
+  lifecycle::CredentialService credentials(*db, *box, clock,
+                                           {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
+  lifecycle::Reconciler reconciler(*db, fleet);
+  api::ApiDeps deps{*db, auth, quota, clusters, engine, credentials, reconciler, clock};
   deps.readiness_checks["ansible"] = [syntax] {
     if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       return Unavailable("ansible-playbook --syntax-check still running");
@@ -134,6 +150,9 @@ int main(int argc, char** argv) {
     return Fail("cannot listen on " + cfg.listen, Unavailable("address in use or not available"));
   }
   if (Status st = engine.Start(); !st.ok()) return Fail("engine did not start", st);
+  if (cfg.reconcile_interval_seconds > 0) {
+    reconciler.StartPeriodic(int64_t{cfg.reconcile_interval_seconds} * 1000, cfg.reap_orphans);
+  }
 
   std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
   log::Info("kaasd listening", {{"url", base},
@@ -160,6 +179,7 @@ int main(int argc, char** argv) {
   });
   server.Serve();
   // Running operations stop at their next step boundary and resume at the next start.
+  reconciler.Stop();
   engine.Shutdown();
   if (waiter.joinable()) {
     pthread_kill(waiter.native_handle(), SIGTERM);

@@ -185,6 +185,7 @@ std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
                                     const std::vector<store::Node>& nodes) {
   std::vector<store::Step> steps;
   steps.push_back(MakeStep("reserve quota and placement", "reserve"));
+  steps.push_back(MakeStep("issue PKI", "issue_pki"));
   steps.push_back(MakeStep("provision masters", "provision_nodes", "master"));
   std::vector<std::string> masters;
   bool has_workers = false;

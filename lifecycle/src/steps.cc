@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <future>
 
+#include "kaas/pki/certificates.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
@@ -69,6 +70,7 @@ Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::S
   if (!cluster) return Internal("cluster " + op.cluster_id + " of operation " + op.id + " is gone");
   const store::Cluster& c = *cluster;
   if (step.kind == "reserve") return Reserve(c);
+  if (step.kind == "issue_pki") return IssuePki(c);
   if (step.kind == "provision_nodes") return ProvisionNodes(c, step.target);
   if (step.kind == "bootstrap_first_master") {
     return Bootstrap(op, step, c, "bootstrap-master.yml", "master", step.target);
@@ -96,6 +98,40 @@ Result<std::string> ClusterSteps::Reserve(const store::Cluster& c) {
   }
   return "reserved " + std::to_string(masters) + " × " + c.master_flavor + " masters (" +
          Join(where) + ") and " + std::to_string(workers) + " workers at admission";
+}
+
+Result<std::string> ClusterSteps::IssuePki(const store::Cluster& c) {
+  std::optional<store::ClusterSecrets> existing;
+  KAAS_RETURN_IF_ERROR(d_.db.Read([&](store::Tx& tx) {
+    existing = store::secrets::Get(tx, c.id);
+    return Status::Ok();
+  }));
+  if (existing)
+    return std::string(
+        "cluster CA, etcd CA, front-proxy CA and service-account key already issued");
+  KAAS_ASSIGN_OR_RETURN(pki::ClusterPki issued,
+                        pki::IssueClusterPki(c.name, d_.clock.NowMs() / 1000));
+  store::ClusterSecrets s;
+  s.cluster_id = c.id;
+  s.ca_cert = issued.ca.cert_pem;
+  s.etcd_ca_cert = issued.etcd_ca.cert_pem;
+  s.front_proxy_ca_cert = issued.front_proxy_ca.cert_pem;
+  s.sa_public_key = issued.sa_public_key_pem;
+  KAAS_ASSIGN_OR_RETURN(s.ca_key_sealed, d_.secret_box.Seal(issued.ca.key_pem));
+  KAAS_ASSIGN_OR_RETURN(s.etcd_ca_key_sealed, d_.secret_box.Seal(issued.etcd_ca.key_pem));
+  KAAS_ASSIGN_OR_RETURN(s.front_proxy_ca_key_sealed,
+                        d_.secret_box.Seal(issued.front_proxy_ca.key_pem));
+  KAAS_ASSIGN_OR_RETURN(s.sa_private_key_sealed, d_.secret_box.Seal(issued.sa_private_key_pem));
+  s.created_at = d_.clock.NowMs();
+  Status st = d_.db.Write([&](store::Tx& tx) {
+    if (store::secrets::Get(tx, c.id)) return Status::Ok();  // a concurrent run won
+    store::secrets::Put(tx, s);
+    return Status::Ok();
+  });
+  KAAS_RETURN_IF_ERROR(st);
+  return std::string(
+      "issued cluster CA, etcd CA, front-proxy CA and service-account key "
+      "(private keys sealed at rest)");
 }
 
 Status ClusterSteps::ProvisionNode(const store::Node& n) {
@@ -235,6 +271,7 @@ Result<std::string> ClusterSteps::ReleaseCluster(const store::Cluster& c) {
       ForEachParallel(nodes, 16, [&](const store::Node& n) { return DestroyNode(n); }));
   size_t released = 0;
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+    store::secrets::Delete(tx, c.id);
     for (const auto& h : store::hosts::List(tx)) {
       if (h.cluster_id != c.id) continue;
       store::hosts::SetState(tx, h.name, "available", "");
@@ -242,8 +279,8 @@ Result<std::string> ClusterSteps::ReleaseCluster(const store::Cluster& c) {
     }
     return Status::Ok();
   }));
-  return "released quota and placement; " + std::to_string(nodes.size() + released) +
-         " leftover allocation(s) cleaned";
+  return "destroyed the cluster's CAs and keys, released quota and placement; " +
+         std::to_string(nodes.size() + released) + " leftover allocation(s) cleaned";
 }
 
 }  // namespace kaas::lifecycle

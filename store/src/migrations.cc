@@ -120,6 +120,56 @@ const std::vector<Migration>& Migrations() {
                 finished_at BIGINT NOT NULL DEFAULT 0,
                 PRIMARY KEY (operation_id, idx)))",
        }},
+      {2,
+       "tenancy: audit log, API tokens, cluster secrets",
+       {
+           "ALTER TABLE tokens ADD COLUMN kind TEXT NOT NULL DEFAULT 'session'",
+           "CREATE INDEX tokens_user ON tokens (user_id)",
+           "CREATE INDEX memberships_user ON memberships (user_id)",
+           R"(CREATE TABLE audit_log (
+                id TEXT PRIMARY KEY,
+                at BIGINT NOT NULL,
+                actor TEXT NOT NULL,
+                team_id TEXT NOT NULL DEFAULT '',
+                action TEXT NOT NULL,
+                object TEXT NOT NULL DEFAULT '',
+                remote_addr TEXT NOT NULL DEFAULT '',
+                status BIGINT NOT NULL,
+                result TEXT NOT NULL))",
+           "CREATE INDEX audit_team ON audit_log (team_id, id)",
+           // Private keys are stored sealed (libsodium secretbox, master key in the data dir).
+           R"(CREATE TABLE cluster_secrets (
+                cluster_id TEXT PRIMARY KEY REFERENCES clusters(id),
+                ca_cert TEXT NOT NULL,
+                ca_key_sealed TEXT NOT NULL,
+                etcd_ca_cert TEXT NOT NULL,
+                etcd_ca_key_sealed TEXT NOT NULL,
+                front_proxy_ca_cert TEXT NOT NULL,
+                front_proxy_ca_key_sealed TEXT NOT NULL,
+                sa_public_key TEXT NOT NULL,
+                sa_private_key_sealed TEXT NOT NULL,
+                created_at BIGINT NOT NULL))",
+       }},
+      {3,
+       "quota requests",
+       {
+           // A requested limit of -1 leaves that limit as it is when approved.
+           R"(CREATE TABLE quota_requests (
+                id TEXT PRIMARY KEY,
+                team_id TEXT NOT NULL REFERENCES teams(id),
+                clusters BIGINT NOT NULL,
+                vcpus BIGINT NOT NULL,
+                memory_gib BIGINT NOT NULL,
+                physical_hosts BIGINT NOT NULL,
+                reason TEXT NOT NULL,
+                state TEXT NOT NULL,
+                requested_by TEXT NOT NULL,
+                decided_by TEXT NOT NULL DEFAULT '',
+                comment TEXT NOT NULL DEFAULT '',
+                created_at BIGINT NOT NULL,
+                decided_at BIGINT NOT NULL DEFAULT 0))",
+           "CREATE INDEX quota_requests_team ON quota_requests (team_id, id)",
+       }},
   };
   return kMigrations;
 }

@@ -69,7 +69,7 @@ std::optional<User> FirstUser(std::vector<UserRow> rows) {
 }
 
 constexpr const char* kTokenCols =
-    "SELECT id, user_id, name, token_hash, created_at, expires_at, revoked_at FROM tokens";
+    "SELECT id, user_id, name, token_hash, created_at, expires_at, revoked_at, kind FROM tokens";
 void BindToken(soci::statement& st, Token& t) {
   st.exchange(into(t.id));
   st.exchange(into(t.user_id));
@@ -78,6 +78,7 @@ void BindToken(soci::statement& st, Token& t) {
   st.exchange(into(t.created_at));
   st.exchange(into(t.expires_at));
   st.exchange(into(t.revoked_at));
+  st.exchange(into(t.kind));
 }
 
 // ---- inventory ----
@@ -243,6 +244,14 @@ int64_t Count(Tx& tx) {
   tx.sql() << "SELECT COUNT(*) FROM users", into(n);
   return n;
 }
+std::vector<User> List(Tx& tx) {
+  std::vector<User> out;
+  for (auto& r : Select<UserRow>(tx, std::string(kUserCols) + " ORDER BY username", BindUser)) {
+    r.u.is_admin = r.is_admin != 0;
+    out.push_back(r.u);
+  }
+  return out;
+}
 }  // namespace users
 
 namespace memberships {
@@ -252,27 +261,57 @@ void Put(Tx& tx, const std::string& team_id, const std::string& user_id, const s
   tx.sql() << "INSERT INTO memberships (team_id, user_id, role) VALUES (:t, :u, :r)", use(team_id),
       use(user_id), use(role);
 }
+constexpr const char* kMembershipCols =
+    "SELECT m.team_id, t.name, m.user_id, u.username, m.role FROM memberships m "
+    "JOIN teams t ON t.id = m.team_id JOIN users u ON u.id = m.user_id";
+void BindMembership(soci::statement& st, Membership& m) {
+  st.exchange(into(m.team_id));
+  st.exchange(into(m.team_name));
+  st.exchange(into(m.user_id));
+  st.exchange(into(m.username));
+  st.exchange(into(m.role));
+}
 std::vector<Membership> ListForUser(Tx& tx, const std::string& user_id) {
-  auto bind = +[](soci::statement& st, Membership& m) {
-    st.exchange(into(m.team_id));
-    st.exchange(into(m.team_name));
-    st.exchange(into(m.user_id));
-    st.exchange(into(m.role));
-  };
-  return Select<Membership>(tx,
-                            "SELECT m.team_id, t.name, m.user_id, m.role FROM memberships m "
-                            "JOIN teams t ON t.id = m.team_id WHERE m.user_id = :u "
-                            "ORDER BY t.name",
-                            bind, [&](soci::statement& st) { st.exchange(use(user_id)); });
+  return Select<Membership>(
+      tx, std::string(kMembershipCols) + " WHERE m.user_id = :u ORDER BY t.name", BindMembership,
+      [&](soci::statement& st) { st.exchange(use(user_id)); });
+}
+std::vector<Membership> ListForTeam(Tx& tx, const std::string& team_id) {
+  return Select<Membership>(
+      tx, std::string(kMembershipCols) + " WHERE m.team_id = :t ORDER BY u.username",
+      BindMembership, [&](soci::statement& st) { st.exchange(use(team_id)); });
+}
+bool Delete(Tx& tx, const std::string& team_id, const std::string& user_id) {
+  soci::statement st = (tx.sql().prepare << "DELETE FROM memberships WHERE team_id = :t AND "
+                                            "user_id = :u",
+                        use(team_id), use(user_id));
+  st.execute(true);
+  return st.get_affected_rows() > 0;
 }
 }  // namespace memberships
 
 namespace tokens {
 void Insert(Tx& tx, const Token& t) {
   tx.sql() << "INSERT INTO tokens (id, user_id, name, token_hash, created_at, expires_at, "
-              "revoked_at) VALUES (:id, :u, :n, :h, :c, :e, :r)",
+              "revoked_at, kind) VALUES (:id, :u, :n, :h, :c, :e, :r, :k)",
       use(t.id), use(t.user_id), use(t.name), use(t.token_hash), use(t.created_at),
-      use(t.expires_at), use(t.revoked_at);
+      use(t.expires_at), use(t.revoked_at), use(t.kind);
+}
+std::optional<Token> Find(Tx& tx, const std::string& id) {
+  return First(Select<Token>(tx, std::string(kTokenCols) + " WHERE id = :id", BindToken,
+                             [&](soci::statement& st) { st.exchange(use(id)); }));
+}
+std::vector<Token> ListLive(Tx& tx, const std::string& user_id, const std::string& kind,
+                            int64_t now) {
+  return Select<Token>(tx,
+                       std::string(kTokenCols) +
+                           " WHERE user_id = :u AND kind = :k AND revoked_at = 0 AND "
+                           "expires_at > :n ORDER BY id DESC",
+                       BindToken, [&](soci::statement& st) {
+                         st.exchange(use(user_id));
+                         st.exchange(use(kind));
+                         st.exchange(use(now));
+                       });
 }
 std::optional<Token> FindByHash(Tx& tx, const std::string& token_hash) {
   return First(Select<Token>(tx, std::string(kTokenCols) + " WHERE token_hash = :h", BindToken,
@@ -283,6 +322,80 @@ void Revoke(Tx& tx, const std::string& id, int64_t now) {
       use(id);
 }
 }  // namespace tokens
+
+namespace audit {
+void Insert(Tx& tx, const AuditEntry& e) {
+  tx.sql() << "INSERT INTO audit_log (id, at, actor, team_id, action, object, remote_addr, "
+              "status, result) VALUES (:id, :at, :a, :t, :ac, :o, :r, :s, :res)",
+      use(e.id), use(e.at), use(e.actor), use(e.team_id), use(e.action), use(e.object),
+      use(e.remote_addr), use(e.status), use(e.result);
+}
+std::vector<AuditEntry> List(Tx& tx, const std::vector<std::string>& team_ids, bool all_teams,
+                             int64_t limit) {
+  if (!all_teams && team_ids.empty()) return {};
+  auto bind = +[](soci::statement& st, AuditEntry& e) {
+    st.exchange(into(e.id));
+    st.exchange(into(e.at));
+    st.exchange(into(e.actor));
+    st.exchange(into(e.team_id));
+    st.exchange(into(e.action));
+    st.exchange(into(e.object));
+    st.exchange(into(e.remote_addr));
+    st.exchange(into(e.status));
+    st.exchange(into(e.result));
+  };
+  std::string q =
+      "SELECT id, at, actor, team_id, action, object, remote_addr, status, result FROM audit_log";
+  if (!all_teams) {
+    q += " WHERE team_id IN (";
+    for (size_t i = 0; i < team_ids.size(); ++i) q += (i ? ", :t" : ":t") + std::to_string(i);
+    q += ")";
+  }
+  q += " ORDER BY id DESC LIMIT :lim";
+  long lim = limit;
+  return Select<AuditEntry>(tx, q, bind, [&](soci::statement& st) {
+    if (!all_teams) {
+      for (const auto& t : team_ids) st.exchange(use(t));
+    }
+    st.exchange(use(lim));
+  });
+}
+}  // namespace audit
+
+namespace secrets {
+void Put(Tx& tx, const ClusterSecrets& s) {
+  tx.sql() << "INSERT INTO cluster_secrets (cluster_id, ca_cert, ca_key_sealed, etcd_ca_cert, "
+              "etcd_ca_key_sealed, front_proxy_ca_cert, front_proxy_ca_key_sealed, "
+              "sa_public_key, sa_private_key_sealed, created_at) VALUES (:c, :a, :b, :d, :e, :f, "
+              ":g, :h, :i, :j)",
+      use(s.cluster_id), use(s.ca_cert), use(s.ca_key_sealed), use(s.etcd_ca_cert),
+      use(s.etcd_ca_key_sealed), use(s.front_proxy_ca_cert), use(s.front_proxy_ca_key_sealed),
+      use(s.sa_public_key), use(s.sa_private_key_sealed), use(s.created_at);
+}
+std::optional<ClusterSecrets> Get(Tx& tx, const std::string& cluster_id) {
+  auto bind = +[](soci::statement& st, ClusterSecrets& s) {
+    st.exchange(into(s.cluster_id));
+    st.exchange(into(s.ca_cert));
+    st.exchange(into(s.ca_key_sealed));
+    st.exchange(into(s.etcd_ca_cert));
+    st.exchange(into(s.etcd_ca_key_sealed));
+    st.exchange(into(s.front_proxy_ca_cert));
+    st.exchange(into(s.front_proxy_ca_key_sealed));
+    st.exchange(into(s.sa_public_key));
+    st.exchange(into(s.sa_private_key_sealed));
+    st.exchange(into(s.created_at));
+  };
+  return First(Select<ClusterSecrets>(
+      tx,
+      "SELECT cluster_id, ca_cert, ca_key_sealed, etcd_ca_cert, etcd_ca_key_sealed, "
+      "front_proxy_ca_cert, front_proxy_ca_key_sealed, sa_public_key, sa_private_key_sealed, "
+      "created_at FROM cluster_secrets WHERE cluster_id = :c",
+      bind, [&](soci::statement& st) { st.exchange(use(cluster_id)); }));
+}
+void Delete(Tx& tx, const std::string& cluster_id) {
+  tx.sql() << "DELETE FROM cluster_secrets WHERE cluster_id = :c", use(cluster_id);
+}
+}  // namespace secrets
 
 // ============================== quotas ==============================
 
@@ -326,6 +439,65 @@ QuotaUsage Usage(Tx& tx, const std::string& team_id) {
 
 // ============================== inventory ==============================
 
+namespace quota_requests {
+namespace {
+constexpr const char* kCols =
+    "SELECT id, team_id, clusters, vcpus, memory_gib, physical_hosts, reason, state, "
+    "requested_by, decided_by, comment, created_at, decided_at FROM quota_requests";
+void Bind(soci::statement& st, QuotaRequest& r) {
+  st.exchange(into(r.id));
+  st.exchange(into(r.team_id));
+  st.exchange(into(r.limits.clusters));
+  st.exchange(into(r.limits.vcpus));
+  st.exchange(into(r.limits.memory_gib));
+  st.exchange(into(r.limits.physical_hosts));
+  st.exchange(into(r.reason));
+  st.exchange(into(r.state));
+  st.exchange(into(r.requested_by));
+  st.exchange(into(r.decided_by));
+  st.exchange(into(r.comment));
+  st.exchange(into(r.created_at));
+  st.exchange(into(r.decided_at));
+}
+}  // namespace
+void Insert(Tx& tx, const QuotaRequest& r) {
+  tx.sql() << "INSERT INTO quota_requests (id, team_id, clusters, vcpus, memory_gib, "
+              "physical_hosts, reason, state, requested_by, decided_by, comment, created_at, "
+              "decided_at) VALUES (:id, :t, :c, :v, :m, :p, :r, :s, :b, :d, :co, :ca, :da)",
+      use(r.id), use(r.team_id), use(r.limits.clusters), use(r.limits.vcpus),
+      use(r.limits.memory_gib), use(r.limits.physical_hosts), use(r.reason), use(r.state),
+      use(r.requested_by), use(r.decided_by), use(r.comment), use(r.created_at), use(r.decided_at);
+}
+std::optional<QuotaRequest> Find(Tx& tx, const std::string& id) {
+  return First(Select<QuotaRequest>(tx, std::string(kCols) + " WHERE id = :id", Bind,
+                                    [&](soci::statement& st) { st.exchange(use(id)); }));
+}
+std::vector<QuotaRequest> List(Tx& tx, const std::string& state,
+                               const std::vector<std::string>& team_ids, bool all_teams) {
+  if (!all_teams && team_ids.empty()) return {};
+  std::string q = std::string(kCols) + " WHERE (state = :s OR :s2 = '')";
+  if (!all_teams) {
+    q += " AND team_id IN (";
+    for (size_t i = 0; i < team_ids.size(); ++i) q += (i ? ", :t" : ":t") + std::to_string(i);
+    q += ")";
+  }
+  q += " ORDER BY id DESC LIMIT 500";
+  return Select<QuotaRequest>(tx, q, Bind, [&](soci::statement& st) {
+    st.exchange(use(state));
+    st.exchange(use(state));
+    if (!all_teams) {
+      for (const auto& t : team_ids) st.exchange(use(t));
+    }
+  });
+}
+void Decide(Tx& tx, const std::string& id, const std::string& state, const std::string& decided_by,
+            const std::string& comment, int64_t now) {
+  tx.sql() << "UPDATE quota_requests SET state = :s, decided_by = :b, comment = :c, "
+              "decided_at = :n WHERE id = :id",
+      use(state), use(decided_by), use(comment), use(now), use(id);
+}
+}  // namespace quota_requests
+
 namespace hypervisors {
 void Upsert(Tx& tx, const Hypervisor& h) {
   if (CountOf(tx, "SELECT COUNT(*) FROM hypervisors WHERE name = :n", h.name) > 0) {
@@ -336,6 +508,17 @@ void Upsert(Tx& tx, const Hypervisor& h) {
   tx.sql() << "INSERT INTO hypervisors (name, uri, vcpus, memory_gib, state, created_at) "
               "VALUES (:n, :u, :v, :m, :s, :at)",
       use(h.name), use(h.uri), use(h.vcpus), use(h.memory_gib), use(h.state), use(h.created_at);
+}
+void Insert(Tx& tx, const Hypervisor& h) {
+  tx.sql() << "INSERT INTO hypervisors (name, uri, vcpus, memory_gib, state, created_at) "
+              "VALUES (:n, :u, :v, :m, :s, :at)",
+      use(h.name), use(h.uri), use(h.vcpus), use(h.memory_gib), use(h.state), use(h.created_at);
+}
+void SetState(Tx& tx, const std::string& name, const std::string& state) {
+  tx.sql() << "UPDATE hypervisors SET state = :s WHERE name = :n", use(state), use(name);
+}
+void Delete(Tx& tx, const std::string& name) {
+  tx.sql() << "DELETE FROM hypervisors WHERE name = :n", use(name);
 }
 std::vector<Hypervisor> List(Tx& tx) {
   return Select<Hypervisor>(tx, std::string(kHypervisorCols) + " ORDER BY name", BindHypervisor);
@@ -375,6 +558,15 @@ void Upsert(Tx& tx, const Host& h) {
               "created_at) VALUES (:n, :a, :v, :m, :l, :s, :c, :at)",
       use(h.name), use(h.address), use(h.vcpus), use(h.memory_gib), use(h.labels), use(h.state),
       use(h.cluster_id), use(h.created_at);
+}
+void Insert(Tx& tx, const Host& h) {
+  tx.sql() << "INSERT INTO hosts (name, address, vcpus, memory_gib, labels, state, cluster_id, "
+              "created_at) VALUES (:n, :a, :v, :m, :l, :s, :c, :at)",
+      use(h.name), use(h.address), use(h.vcpus), use(h.memory_gib), use(h.labels), use(h.state),
+      use(h.cluster_id), use(h.created_at);
+}
+void Delete(Tx& tx, const std::string& name) {
+  tx.sql() << "DELETE FROM hosts WHERE name = :n", use(name);
 }
 std::vector<Host> List(Tx& tx) {
   return Select<Host>(tx, std::string(kHostCols) + " ORDER BY name", BindHost);

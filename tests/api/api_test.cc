@@ -163,6 +163,7 @@ TEST_F(ApiTest, DryRunShowsThePlanAndPersistsNothing) {
   std::vector<std::string> steps;
   for (const auto& s : r.body["operation"]["steps"]) steps.push_back(s["name"]);
   std::vector<std::string> expected = {"reserve quota and placement",
+                                       "issue PKI",
                                        "provision masters",
                                        "bootstrap master-1",
                                        "join master-2",

@@ -18,6 +18,8 @@
 
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/steps.h"
+#include "kaas/pki/certificates.h"
+#include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/provisioner/libvirt_fleet.h"
@@ -214,14 +216,19 @@ class Env {
                      return Status::Ok();
                    })
                     .ok());
+    auto box = pki::SecretBox::LoadOrCreate((dir_ / "secret.key").string());
+    EXPECT_TRUE(box.ok()) << box.status().ToString();
+    if (!box.ok()) return;
+    box_.emplace(std::move(box).value());
     steps_ = std::make_unique<ClusterSteps>(
-        StepDeps{*db_, fleet_, bootstrapper_, dir_ / "work", Clock()});
+        StepDeps{*db_, fleet_, bootstrapper_, dir_ / "work", Clock(), *box_});
   }
 
   ~Env() {
     service_.reset();
     engine_.reset();
     steps_.reset();
+    box_.reset();
     db_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -358,6 +365,15 @@ class Env {
     });
     return n;
   }
+  std::optional<store::ClusterSecrets> Secrets(const std::string& cluster_id) {
+    std::optional<store::ClusterSecrets> s;
+    EXPECT_TRUE(db_->Read([&](store::Tx& tx) {
+                     s = store::secrets::Get(tx, cluster_id);
+                     return Status::Ok();
+                   })
+                    .ok());
+    return s;
+  }
   std::map<std::string, store::HypervisorUsage> HypervisorUsage() {
     std::map<std::string, store::HypervisorUsage> u;
     db_->Read([&](store::Tx& tx) {
@@ -371,12 +387,16 @@ class Env {
   FakeFleet& fleet() { return fleet_; }
   FakeBootstrapper& bootstrapper() { return bootstrapper_; }
   Engine& engine() { return *engine_; }
+  ClusterSteps& steps() { return *steps_; }
+  const pki::SecretBox& box() { return *box_; }
+  const std::filesystem::path& dir() const { return dir_; }
 
  private:
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
   FakeFleet fleet_;
   FakeBootstrapper bootstrapper_;
+  std::optional<pki::SecretBox> box_;
   quota::QuotaService quota_{quota::Limits{/*clusters=*/20, /*vcpus=*/1000,
                                            /*memory_gib=*/4000, /*physical_hosts=*/0}};
   std::unique_ptr<ClusterSteps> steps_;
@@ -430,6 +450,73 @@ void ExpectHealthyDevCluster(Env& env, const std::string& cluster_id) {
   }
   EXPECT_EQ(master_hosts.size(), 3u) << "masters share a hypervisor";
   EXPECT_EQ(Keys(env.fleet().Domains()), DomainsOf(cluster_id));
+  auto secrets = env.Secrets(cluster_id);
+  ASSERT_TRUE(secrets.has_value()) << "a running cluster has its PKI";
+  auto subject = pki::CertificateSubject(secrets->ca_cert);
+  ASSERT_TRUE(subject.ok()) << subject.status().ToString();
+  EXPECT_EQ(*subject, "CN=kubernetes-ca " + c->name);
+}
+
+// The issue_pki step's row for `cluster_name`: three CAs whose certificates name the cluster and
+// whose private keys are sealed (never PEM in the database), open with the installation's
+// SecretBox, and belong to their certificates (a CA signs a client certificate with its key only
+// when the key matches and the certificate is a CA).
+void ExpectSealedPki(Env& env, const std::string& cluster_id, const std::string& cluster_name) {
+  auto secrets = env.Secrets(cluster_id);
+  ASSERT_TRUE(secrets.has_value()) << "no cluster_secrets row for " << cluster_id;
+  const store::ClusterSecrets& s = *secrets;
+  EXPECT_EQ(s.cluster_id, cluster_id);
+  EXPECT_GT(s.created_at, 0);
+  const int64_t now_s = Env::Clock().NowMs() / 1000;
+  struct Ca {
+    std::string what, cert, sealed_key, common_name;
+  };
+  const std::vector<Ca> cas = {
+      {"cluster CA", s.ca_cert, s.ca_key_sealed, "kubernetes-ca " + cluster_name},
+      {"etcd CA", s.etcd_ca_cert, s.etcd_ca_key_sealed, "etcd-ca " + cluster_name},
+      {"front-proxy CA", s.front_proxy_ca_cert, s.front_proxy_ca_key_sealed,
+       "front-proxy-ca " + cluster_name},
+  };
+  std::set<std::string> certs;
+  for (const auto& ca : cas) {
+    SCOPED_TRACE(ca.what);
+    certs.insert(ca.cert);
+    auto subject = pki::CertificateSubject(ca.cert);
+    ASSERT_TRUE(subject.ok()) << subject.status().ToString();
+    EXPECT_EQ(*subject, "CN=" + ca.common_name);
+    auto not_after = pki::CertificateNotAfter(ca.cert);
+    ASSERT_TRUE(not_after.ok()) << not_after.status().ToString();
+    EXPECT_NEAR(static_cast<double>(*not_after),
+                static_cast<double>(now_s + pki::kCaValiditySeconds), 120.0);
+    EXPECT_FALSE(ca.sealed_key.empty());
+    EXPECT_EQ(ca.sealed_key.find("PRIVATE KEY"), std::string::npos) << "stored in plaintext";
+    EXPECT_EQ(ca.sealed_key.find("-----BEGIN"), std::string::npos) << "stored as PEM";
+    auto key = env.box().Open(ca.sealed_key);
+    ASSERT_TRUE(key.ok()) << key.status().ToString();
+    EXPECT_EQ(key->rfind("-----BEGIN PRIVATE KEY-----", 0), 0u) << "PKCS#8 PEM once opened";
+    auto signed_by = pki::IssueClientCert(ca.cert, *key, "probe", {"probe"}, 3600, now_s);
+    ASSERT_TRUE(signed_by.ok()) << "the sealed key does not belong to the CA: "
+                                << signed_by.status().ToString();
+  }
+  EXPECT_EQ(certs.size(), 3u) << "the three CAs are distinct";
+  EXPECT_EQ(s.sa_public_key.rfind("-----BEGIN PUBLIC KEY-----", 0), 0u) << s.sa_public_key;
+  EXPECT_EQ(s.sa_private_key_sealed.find("PRIVATE KEY"), std::string::npos);
+  auto sa_key = env.box().Open(s.sa_private_key_sealed);
+  EXPECT_TRUE(sa_key.ok()) << sa_key.status().ToString();
+  if (sa_key.ok()) EXPECT_EQ(sa_key->rfind("-----BEGIN PRIVATE KEY-----", 0), 0u);
+}
+
+void ExpectSameSecrets(const store::ClusterSecrets& a, const store::ClusterSecrets& b) {
+  EXPECT_EQ(a.cluster_id, b.cluster_id);
+  EXPECT_EQ(a.ca_cert, b.ca_cert) << "the cluster CA was replaced";
+  EXPECT_EQ(a.ca_key_sealed, b.ca_key_sealed);
+  EXPECT_EQ(a.etcd_ca_cert, b.etcd_ca_cert);
+  EXPECT_EQ(a.etcd_ca_key_sealed, b.etcd_ca_key_sealed);
+  EXPECT_EQ(a.front_proxy_ca_cert, b.front_proxy_ca_cert);
+  EXPECT_EQ(a.front_proxy_ca_key_sealed, b.front_proxy_ca_key_sealed);
+  EXPECT_EQ(a.sa_public_key, b.sa_public_key);
+  EXPECT_EQ(a.sa_private_key_sealed, b.sa_private_key_sealed);
+  EXPECT_EQ(a.created_at, b.created_at);
 }
 
 // ------------------------------------------------------------------ tests
@@ -454,6 +541,7 @@ TEST(ClusterEngineTest, CreatesADevClusterWithThreeWorkersAndDeletesIt) {
     EXPECT_GT(s.finished_at, 0) << s.name;
   }
   ExpectHealthyDevCluster(env, cluster_id);
+  ExpectSealedPki(env, cluster_id, "billing-dev");
   EXPECT_EQ(env.fleet().Domains().size(), 6u);
 
   // Masters are bootstrapped one at a time, then the workers together.
@@ -479,6 +567,7 @@ TEST(ClusterEngineTest, CreatesADevClusterWithThreeWorkersAndDeletesIt) {
   EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleted");
   EXPECT_TRUE(env.LiveNodes(cluster_id).empty());
   EXPECT_TRUE(env.fleet().Domains().empty());
+  EXPECT_FALSE(env.Secrets(cluster_id).has_value()) << "the CAs and keys outlive the cluster";
   used = env.Usage();
   EXPECT_EQ(used.clusters, 0);
   EXPECT_EQ(used.vcpus, 0);
@@ -496,7 +585,7 @@ TEST(ClusterEngineTest, ResumesACreateAfterACrashAtEveryStepBoundary) {
     ASSERT_TRUE(dry.ok()) << dry.status().ToString();
     steps = dry->operation.steps.size();
   }
-  ASSERT_EQ(steps, 8u);
+  ASSERT_EQ(steps, 9u);
   for (size_t k = 0; k < steps; ++k) {
     SCOPED_TRACE("crash before step " + std::to_string(k));
     Env env(TestName() + "-" + std::to_string(k));
@@ -516,6 +605,9 @@ TEST(ClusterEngineTest, ResumesACreateAfterACrashAtEveryStepBoundary) {
     }
     EXPECT_EQ(Progress(*abandoned), static_cast<int>(k * 100 / steps));
     EXPECT_EQ(env.FindCluster(cluster_id)->status, "provisioning");
+    // issue_pki is step 1: its row exists exactly when the crash came after it.
+    std::optional<store::ClusterSecrets> issued = env.Secrets(cluster_id);
+    EXPECT_EQ(issued.has_value(), k >= 2);
 
     env.StartEngine();  // the restarted kaasd, no crash hook
     store::Operation op = env.WaitForOperation(op_id);
@@ -532,25 +624,31 @@ TEST(ClusterEngineTest, ResumesACreateAfterACrashAtEveryStepBoundary) {
     }
     EXPECT_EQ(env.bootstrapper().Targeted().size(), 6u);
     EXPECT_EQ(env.ActiveOperationCount(), 0u);
+    ExpectSealedPki(env, cluster_id, "billing-dev");
+    if (issued) {
+      auto after = env.Secrets(cluster_id);
+      ASSERT_TRUE(after.has_value());
+      ExpectSameSecrets(*issued, *after);
+    }
   }
 }
 
 TEST(ClusterEngineTest, ResumesAfterACrashInTheMiddleOfProvisioningMasters) {
   Env env(TestName());
-  // Let "provision masters" (step 1) run, stop before step 2...
-  env.StartEngine(Env::CrashBefore(2));
+  // Let "provision masters" (step 2) run, stop before step 3...
+  env.StartEngine(Env::CrashBefore(3));
   auto created = env.Create(Env::DevRequest());
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   const std::string cluster_id = created->cluster.id;
   env.WaitIdle();
   ASSERT_EQ(env.fleet().Domains().size(), 3u);
 
-  // ...then rewind the database to what a process killed inside step 1 leaves behind: the
+  // ...then rewind the database to what a process killed inside step 2 leaves behind: the
   // domains were created on the hypervisors, but neither the nodes nor the step were recorded.
   // One domain was even defined but never started.
   auto op = env.FindOperation(created->operation.id);
   ASSERT_TRUE(op.has_value());
-  store::Step step = op->steps[1];
+  store::Step step = op->steps[2];
   ASSERT_EQ(step.kind, "provision_nodes");
   step.state = "running";
   step.message = "";
@@ -576,7 +674,7 @@ TEST(ClusterEngineTest, ResumesAfterACrashInTheMiddleOfProvisioningMasters) {
   env.StartEngine();
   store::Operation done = env.WaitForOperation(created->operation.id);
   EXPECT_EQ(done.state, "succeeded") << done.error;
-  EXPECT_EQ(done.steps[1].attempts, 2) << "the interrupted step ran again";
+  EXPECT_EQ(done.steps[2].attempts, 2) << "the interrupted step ran again";
   ExpectHealthyDevCluster(env, cluster_id);
   EXPECT_TRUE(env.fleet().Running(stopped)) << "the defined-but-stopped domain was started";
   for (const auto& [domain, n] : env.fleet().Defines()) {
@@ -601,9 +699,11 @@ TEST(ClusterEngineTest, ResumesADeleteAfterACrashAtEveryStepBoundary) {
     auto deleted = env.Delete(cluster_id);
     ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
     ASSERT_EQ(deleted->operation.steps.size(), 3u);
+    ASSERT_EQ(deleted->operation.steps[2].kind, "release_cluster");
     env.WaitIdle();
     EXPECT_EQ(env.FindOperation(deleted->operation.id)->state, "running");
     EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleting");
+    EXPECT_TRUE(env.Secrets(cluster_id).has_value()) << "only release_cluster drops the PKI";
 
     env.StartEngine();
     store::Operation op = env.WaitForOperation(deleted->operation.id);
@@ -611,6 +711,7 @@ TEST(ClusterEngineTest, ResumesADeleteAfterACrashAtEveryStepBoundary) {
     EXPECT_EQ(env.FindCluster(cluster_id)->status, "deleted");
     EXPECT_TRUE(env.LiveNodes(cluster_id).empty());
     EXPECT_TRUE(env.fleet().Domains().empty()) << "orphan domains left behind";
+    EXPECT_FALSE(env.Secrets(cluster_id).has_value()) << "the CAs and keys outlive the cluster";
     quota::Usage used = env.Usage();
     EXPECT_EQ(used.clusters, 0);
     EXPECT_EQ(used.vcpus, 0);
@@ -776,10 +877,10 @@ TEST(ClusterEngineTest, TransientHypervisorFailureIsRetried) {
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   store::Operation op = env.WaitForOperation(created->operation.id);
   EXPECT_EQ(op.state, "succeeded") << op.error;
-  ASSERT_EQ(op.steps[1].name, "provision masters");
-  EXPECT_EQ(op.steps[1].attempts, 2);
+  ASSERT_EQ(op.steps[2].name, "provision masters");
+  EXPECT_EQ(op.steps[2].attempts, 2);
   for (const auto& s : op.steps) {
-    if (s.index != 1) EXPECT_EQ(s.attempts, 1) << s.name;
+    if (s.index != 2) EXPECT_EQ(s.attempts, 1) << s.name;
   }
   ExpectHealthyDevCluster(env, created->cluster.id);
   for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
@@ -795,9 +896,10 @@ TEST(ClusterEngineTest, RetryableFailureGivesUpAfterMaxAttempts) {
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   store::Operation op = env.WaitForOperation(created->operation.id);
   EXPECT_EQ(op.state, "failed");
-  EXPECT_EQ(op.steps[1].state, "failed");
-  EXPECT_EQ(op.steps[1].attempts, 3);
-  EXPECT_NE(op.steps[1].message.find("injected failure"), std::string::npos) << op.steps[1].message;
+  ASSERT_EQ(op.steps[2].name, "provision masters");
+  EXPECT_EQ(op.steps[2].state, "failed");
+  EXPECT_EQ(op.steps[2].attempts, 3);
+  EXPECT_NE(op.steps[2].message.find("injected failure"), std::string::npos) << op.steps[2].message;
   EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
 }
 
@@ -812,9 +914,11 @@ TEST(ClusterEngineTest, PermanentFailureFailsTheOperationAndNamesTheStep) {
   EXPECT_GT(op.finished_at, 0);
   EXPECT_NE(op.error.find("provision masters"), std::string::npos) << op.error;
   EXPECT_EQ(op.steps[0].state, "succeeded");
-  EXPECT_EQ(op.steps[1].state, "failed");
-  EXPECT_EQ(op.steps[1].attempts, 1) << "a permanent error is not retried";
-  for (size_t i = 2; i < op.steps.size(); ++i) EXPECT_EQ(op.steps[i].state, "pending");
+  EXPECT_EQ(op.steps[1].state, "succeeded");
+  ASSERT_EQ(op.steps[2].name, "provision masters");
+  EXPECT_EQ(op.steps[2].state, "failed");
+  EXPECT_EQ(op.steps[2].attempts, 1) << "a permanent error is not retried";
+  for (size_t i = 3; i < op.steps.size(); ++i) EXPECT_EQ(op.steps[i].state, "pending");
 
   auto c = env.FindCluster(created->cluster.id);
   EXPECT_EQ(c->status, "error");
@@ -828,6 +932,7 @@ TEST(ClusterEngineTest, PermanentFailureFailsTheOperationAndNamesTheStep) {
   EXPECT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
   EXPECT_TRUE(env.fleet().Domains().empty());
   EXPECT_EQ(env.Usage().vcpus, 0);
+  EXPECT_FALSE(env.Secrets(created->cluster.id).has_value());
 }
 
 TEST(ClusterEngineTest, QuotaRefusalPersistsNothing) {
@@ -910,7 +1015,7 @@ TEST(ClusterEngineTest, DryRunReturnsThePlanAndPersistsNothing) {
   env.StartEngine();
   auto dry = env.Create(Env::DevRequest(), /*dry_run=*/true);
   ASSERT_TRUE(dry.ok()) << dry.status().ToString();
-  EXPECT_EQ(dry->operation.steps.size(), 8u);
+  EXPECT_EQ(dry->operation.steps.size(), 9u);
   EXPECT_EQ(Names(dry->nodes), kDevNodes);
   std::set<std::string> master_hosts;
   for (const auto& n : dry->nodes) {
@@ -925,6 +1030,7 @@ TEST(ClusterEngineTest, DryRunReturnsThePlanAndPersistsNothing) {
   EXPECT_EQ(env.Usage().clusters, 0);
   EXPECT_TRUE(env.fleet().Domains().empty());
   EXPECT_TRUE(env.bootstrapper().Jobs().empty());
+  EXPECT_FALSE(env.Secrets(dry->cluster.id).has_value()) << "a dry run issues no PKI";
 }
 
 TEST(ClusterEngineTest, DeleteWhileAnOperationIsActiveIsRefused) {
@@ -1005,11 +1111,15 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
       }).share();
   provisioner::SimulatedBootstrapper bootstrapper(renderer, syntax, 0);
   quota::QuotaService quota({10, 1000, 4000, 0});
-  std::string op_id, cluster_id;
+  const std::string key_file = (dir / "secret.key").string();
+  std::string op_id, cluster_id, ca_cert;
   {
+    auto box = pki::SecretBox::LoadOrCreate(key_file);
+    ASSERT_TRUE(box.ok()) << box.status().ToString();
     provisioner::LibvirtFleet fleet(renderer, {});
-    ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock});
-    Engine engine(*db, steps, clock, Env::CrashBefore(3));
+    ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock, *box});
+    // Dies after bootstrapping master-1 (step 3), before joining master-2.
+    Engine engine(*db, steps, clock, Env::CrashBefore(4));
     ClusterService service(*db, quota, engine, clock);
     ASSERT_TRUE(engine.Start().ok());
     auto created = service.Create(Env::DevRequest(), kTeamId, "alice", false);
@@ -1021,10 +1131,18 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     ASSERT_EQ(engine.InFlight(), 0u);
+    db->Read([&](store::Tx& tx) {
+      if (auto s = store::secrets::Get(tx, cluster_id)) ca_cert = s->ca_cert;
+      return Status::Ok();
+    });
+    ASSERT_FALSE(ca_cert.empty()) << "issue_pki ran before the crash";
   }
 
+  // The restarted kaasd loads the same master key from the data dir.
+  auto box = pki::SecretBox::LoadOrCreate(key_file);
+  ASSERT_TRUE(box.ok()) << box.status().ToString();
   provisioner::LibvirtFleet fleet(renderer, {});
-  ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock});
+  ClusterSteps steps({*db, fleet, bootstrapper, dir / "work", clock, *box});
   Engine engine(*db, steps, clock, Env::FastOptions());
   ASSERT_TRUE(engine.Start().ok());
   std::optional<store::Operation> op;
@@ -1039,8 +1157,22 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
   }
   ASSERT_TRUE(op.has_value());
   ASSERT_EQ(op->state, "succeeded") << op->error;
-  EXPECT_NE(op->steps[2].message.find("nothing was executed on a real machine"), std::string::npos)
-      << op->steps[2].message;
+  ASSERT_EQ(op->steps[3].kind, "bootstrap_first_master");
+  EXPECT_NE(op->steps[3].message.find("nothing was executed on a real machine"), std::string::npos)
+      << op->steps[3].message;
+  std::optional<store::ClusterSecrets> secrets;
+  db->Read([&](store::Tx& tx) {
+    secrets = store::secrets::Get(tx, cluster_id);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(secrets.has_value());
+  EXPECT_EQ(secrets->ca_cert, ca_cert) << "the resumed create issued a second CA";
+  auto ca_key = box->Open(secrets->ca_key_sealed);
+  ASSERT_TRUE(ca_key.ok()) << "the restarted process cannot open the CA key: "
+                           << ca_key.status().ToString();
+  EXPECT_TRUE(pki::IssueClientCert(secrets->ca_cert, *ca_key, "alice", {"payments"}, 3600,
+                                   clock.NowMs() / 1000)
+                  .ok());
 
   std::set<std::string> domains;
   std::vector<store::Node> nodes;
@@ -1065,9 +1197,158 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
   }
   EXPECT_EQ(domains, DomainsOf(cluster_id));
   EXPECT_TRUE(
-      std::filesystem::exists(dir / "work" / op_id / "2-bootstrap_first_master" / "inventory.yml"));
+      std::filesystem::exists(dir / "work" / op_id / "3-bootstrap_first_master" / "inventory.yml"));
   engine.Shutdown();
   std::filesystem::remove_all(dir);
+}
+
+TEST(ClusterEngineTest, IssuePkiStoresSealedCasBeforeAnyNodeIsProvisioned) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(2));  // reserve and issue_pki only
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  env.WaitIdle();
+  auto op = env.FindOperation(created->operation.id);
+  ASSERT_TRUE(op.has_value());
+  ASSERT_EQ(op->steps.size(), 9u);
+  EXPECT_EQ(op->steps[1].kind, "issue_pki");
+  EXPECT_EQ(op->steps[1].name, "issue PKI");
+  EXPECT_EQ(op->steps[1].state, "succeeded");
+  EXPECT_EQ(op->steps[1].attempts, 1);
+  EXPECT_NE(op->steps[1].message.find("issued"), std::string::npos) << op->steps[1].message;
+  EXPECT_EQ(op->steps[1].message.find("PRIVATE KEY"), std::string::npos) << op->steps[1].message;
+  EXPECT_TRUE(env.fleet().Domains().empty()) << "the PKI comes before any machine";
+
+  ExpectSealedPki(env, cluster_id, "billing-dev");
+  auto secrets = env.Secrets(cluster_id);
+  ASSERT_TRUE(secrets.has_value());
+  // Sealed under this installation's master key: another key cannot open them.
+  auto other = pki::SecretBox::LoadOrCreate((env.dir() / "other.key").string());
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  for (const std::string* sealed :
+       {&secrets->ca_key_sealed, &secrets->etcd_ca_key_sealed, &secrets->front_proxy_ca_key_sealed,
+        &secrets->sa_private_key_sealed}) {
+    EXPECT_EQ(other->Open(*sealed).status().code(), Code::kInternal);
+  }
+}
+
+TEST(ClusterEngineTest, IssuePkiRunTwiceKeepsTheSameCa) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(1));  // reserve only
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  env.WaitIdle();
+  auto op = env.FindOperation(created->operation.id);
+  ASSERT_TRUE(op.has_value());
+  ASSERT_EQ(op->steps[1].kind, "issue_pki");
+  ASSERT_FALSE(env.Secrets(cluster_id).has_value());
+
+  auto first = env.steps().Run(*op, op->steps[1]);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ExpectSealedPki(env, cluster_id, "billing-dev");
+  auto issued = env.Secrets(cluster_id);
+  ASSERT_TRUE(issued.has_value());
+
+  auto second = env.steps().Run(*op, op->steps[1]);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_NE(*second, *first) << "the second run says it found the PKI: " << *second;
+  EXPECT_NE(second->find("already"), std::string::npos) << *second;
+  auto again = env.Secrets(cluster_id);
+  ASSERT_TRUE(again.has_value());
+  ExpectSameSecrets(*issued, *again);
+
+  // The engine, resumed, runs the step a third time (it never recorded it) and finishes.
+  env.StartEngine();
+  store::Operation done = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(done.state, "succeeded") << done.error;
+  ExpectHealthyDevCluster(env, cluster_id);
+  auto after = env.Secrets(cluster_id);
+  ASSERT_TRUE(after.has_value());
+  ExpectSameSecrets(*issued, *after);
+}
+
+TEST(ClusterEngineTest, ACrashRightAfterIssuePkiThenResumeKeepsTheSameCa) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(2));
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  env.WaitIdle();
+  auto issued = env.Secrets(cluster_id);
+  ASSERT_TRUE(issued.has_value());
+
+  env.StartEngine();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(op.steps[1].attempts, 1) << "a recorded issue_pki does not run again";
+  ExpectHealthyDevCluster(env, cluster_id);
+  ExpectSealedPki(env, cluster_id, "billing-dev");
+  auto after = env.Secrets(cluster_id);
+  ASSERT_TRUE(after.has_value());
+  ExpectSameSecrets(*issued, *after);
+}
+
+TEST(ClusterEngineTest, ACrashInsideIssuePkiAfterTheRowWasWrittenKeepsTheSameCa) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(2));
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string cluster_id = created->cluster.id;
+  env.WaitIdle();
+  auto issued = env.Secrets(cluster_id);
+  ASSERT_TRUE(issued.has_value());
+
+  // What a process killed between storing the secrets and recording the step leaves behind.
+  auto op = env.FindOperation(created->operation.id);
+  ASSERT_TRUE(op.has_value());
+  store::Step step = op->steps[1];
+  ASSERT_EQ(step.kind, "issue_pki");
+  step.state = "running";
+  step.message = "";
+  step.finished_at = 0;
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) {
+                    store::operations::UpdateStep(tx, step);
+                    return Status::Ok();
+                  })
+                  .ok());
+
+  env.StartEngine();
+  store::Operation done = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(done.state, "succeeded") << done.error;
+  EXPECT_EQ(done.steps[1].attempts, 2) << "the interrupted step ran again";
+  EXPECT_NE(done.steps[1].message.find("already"), std::string::npos) << done.steps[1].message;
+  ExpectHealthyDevCluster(env, cluster_id);
+  auto after = env.Secrets(cluster_id);
+  ASSERT_TRUE(after.has_value());
+  ExpectSameSecrets(*issued, *after);
+}
+
+TEST(ClusterEngineTest, DeleteRemovesOnlyThatClustersSecrets) {
+  Env env(TestName());
+  env.StartEngine();
+  auto doomed = env.Create(Env::DevRequest("doomed"));
+  ASSERT_TRUE(doomed.ok()) << doomed.status().ToString();
+  auto kept = env.Create(Env::DevRequest("kept"));
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(doomed->operation.id).state, "succeeded");
+  ASSERT_EQ(env.WaitForOperation(kept->operation.id).state, "succeeded");
+  ExpectSealedPki(env, doomed->cluster.id, "doomed");
+  ExpectSealedPki(env, kept->cluster.id, "kept");
+  auto kept_before = env.Secrets(kept->cluster.id);
+  ASSERT_TRUE(kept_before.has_value());
+  EXPECT_NE(env.Secrets(doomed->cluster.id)->ca_cert, kept_before->ca_cert)
+      << "each cluster has its own CA";
+
+  auto deleted = env.Delete(doomed->cluster.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  EXPECT_FALSE(env.Secrets(doomed->cluster.id).has_value());
+  auto kept_after = env.Secrets(kept->cluster.id);
+  ASSERT_TRUE(kept_after.has_value());
+  ExpectSameSecrets(*kept_before, *kept_after);
 }
 
 TEST(ClusterEngineTest, RestingStatusOfEachOperationType) {

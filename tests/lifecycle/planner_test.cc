@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <set>
@@ -369,6 +370,7 @@ TEST(ClusterPlannerTest, CreatePlanForOneMasterWithoutWorkers) {
   EXPECT_EQ(Summarize(PlanFor(1, 0)),
             (std::vector<PlannedStep>{
                 {"reserve", "", "reserve quota and placement"},
+                {"issue_pki", "", "issue PKI"},
                 {"provision_nodes", "master", "provision masters"},
                 {"bootstrap_first_master", "master-1", "bootstrap master-1"},
                 {"verify", "", "verify cluster"},
@@ -379,6 +381,7 @@ TEST(ClusterPlannerTest, CreatePlanForOneMasterWithWorkers) {
   EXPECT_EQ(Summarize(PlanFor(1, 2)),
             (std::vector<PlannedStep>{
                 {"reserve", "", "reserve quota and placement"},
+                {"issue_pki", "", "issue PKI"},
                 {"provision_nodes", "master", "provision masters"},
                 {"bootstrap_first_master", "master-1", "bootstrap master-1"},
                 {"provision_nodes", "worker", "provision workers"},
@@ -391,6 +394,7 @@ TEST(ClusterPlannerTest, CreatePlanJoinsMastersOneAtATime) {
   EXPECT_EQ(Summarize(PlanFor(3, 0)),
             (std::vector<PlannedStep>{
                 {"reserve", "", "reserve quota and placement"},
+                {"issue_pki", "", "issue PKI"},
                 {"provision_nodes", "master", "provision masters"},
                 {"bootstrap_first_master", "master-1", "bootstrap master-1"},
                 {"join_master", "master-2", "join master-2"},
@@ -403,6 +407,7 @@ TEST(ClusterPlannerTest, CreatePlanForThreeMastersWithWorkers) {
   EXPECT_EQ(Summarize(PlanFor(3, 3)),
             (std::vector<PlannedStep>{
                 {"reserve", "", "reserve quota and placement"},
+                {"issue_pki", "", "issue PKI"},
                 {"provision_nodes", "master", "provision masters"},
                 {"bootstrap_first_master", "master-1", "bootstrap master-1"},
                 {"join_master", "master-2", "join master-2"},
@@ -416,6 +421,7 @@ TEST(ClusterPlannerTest, CreatePlanForThreeMastersWithWorkers) {
 TEST(ClusterPlannerTest, CreatePlanForFiveMasters) {
   std::vector<PlannedStep> without = {
       {"reserve", "", "reserve quota and placement"},
+      {"issue_pki", "", "issue PKI"},
       {"provision_nodes", "master", "provision masters"},
       {"bootstrap_first_master", "master-1", "bootstrap master-1"},
       {"join_master", "master-2", "join master-2"},
@@ -429,6 +435,28 @@ TEST(ClusterPlannerTest, CreatePlanForFiveMasters) {
   with.insert(with.end() - 1, {{"provision_nodes", "worker", "provision workers"},
                                {"join_workers", "worker", "join workers"}});
   EXPECT_EQ(Summarize(PlanFor(5, 10)), with);
+}
+
+TEST(ClusterPlannerTest, EveryCreatePlanIssuesThePkiOnceBeforeAnyNodeExists) {
+  for (int64_t masters : {1, 3, 5}) {
+    for (int64_t workers : {0, 1, 10}) {
+      SCOPED_TRACE(std::to_string(masters) + " masters, " + std::to_string(workers) + " workers");
+      std::vector<store::Step> plan = PlanFor(masters, workers);
+      ASSERT_GE(plan.size(), 3u);
+      EXPECT_EQ(plan[0].kind, "reserve");
+      EXPECT_EQ(plan[1].kind, "issue_pki");
+      EXPECT_EQ(plan[1].target, "");
+      EXPECT_EQ(plan[2].kind, "provision_nodes");
+      EXPECT_EQ(std::count_if(plan.begin(), plan.end(),
+                              [](const store::Step& s) { return s.kind == "issue_pki"; }),
+                1);
+    }
+  }
+}
+
+TEST(ClusterPlannerTest, DeletePlanNeverIssuesPki) {
+  ClusterDraft d = MustDraft(ValidRequest());
+  for (const auto& s : PlanDelete(d.cluster, d.nodes)) EXPECT_NE(s.kind, "issue_pki") << s.name;
 }
 
 TEST(ClusterPlannerTest, DeletePlanRemovesWorkersBeforeMasters) {

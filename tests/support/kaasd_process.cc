@@ -111,6 +111,12 @@ std::string KaasdProcess::LoginAdmin() {
   return admin_token_;
 }
 
+std::string KaasdProcess::Login(const std::string& username, const std::string& password) {
+  auto r = Call("POST", "/api/v1/auth/login",
+                Json{{"username", username}, {"password", password}}.dump(), "");
+  return r.status == 200 ? r.body.value("token", "") : "";
+}
+
 HttpResult KaasdProcess::Call(const std::string& method, const std::string& path,
                               const std::string& body, const std::string& token) {
   httplib::Client cli("127.0.0.1", port_);
@@ -132,6 +138,7 @@ HttpResult KaasdProcess::Call(const std::string& method, const std::string& path
   if (!res) return out;
   out.status = res->status;
   out.raw = res->body;
+  for (const auto& [k, v] : res->headers) out.headers[k] = v;
   out.body = Json::parse(res->body, nullptr, false);
   return out;
 }

@@ -6,6 +6,7 @@
 #include <httplib.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -18,6 +19,7 @@ struct HttpResult {
   int status = 0;
   Json body;
   std::string raw;
+  std::map<std::string, std::string> headers;
 };
 
 class KaasdProcess {
@@ -41,6 +43,10 @@ class KaasdProcess {
 
   // Logs in as admin (password kAdminPassword) and keeps the token for later calls.
   std::string LoginAdmin();
+  // Logs in as anyone; "" on failure.
+  std::string Login(const std::string& username, const std::string& password);
+  // The admin token from LoginAdmin().
+  const std::string& admin_token() const { return admin_token_; }
   HttpResult Call(const std::string& method, const std::string& path, const std::string& body = "",
                   const std::string& token = "use-admin");
   // Polls GET /operations/{id} until it is no longer pending/running; returns the last body.

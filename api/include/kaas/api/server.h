@@ -9,7 +9,9 @@
 #include "kaas/auth/auth.h"
 #include "kaas/common/clock.h"
 #include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/reconciler.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
 
@@ -21,6 +23,8 @@ struct ApiDeps {
   const quota::QuotaService& quota;
   lifecycle::ClusterService& clusters;
   lifecycle::Engine& engine;
+  lifecycle::CredentialService& credentials;
+  lifecycle::Reconciler& reconciler;
   const Clock& clock;
   // Extra /readyz checks by name (e.g. "ansible": the playbooks passed --syntax-check).
   std::map<std::string, std::function<Status()>> readiness_checks = {};

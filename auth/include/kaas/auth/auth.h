@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "kaas/auth/rate_limiter.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
 #include "kaas/store/database.h"
@@ -19,6 +20,7 @@ struct Principal {
   std::string user_id;
   std::string username;
   bool is_admin = false;
+  std::string token_id;  // the token this request authenticated with
   std::vector<store::Membership> memberships;
 
   // The caller's role in the team ("" when not a member).
@@ -33,15 +35,38 @@ struct LoginResult {
 
 struct AuthOptions {
   int64_t session_ttl_ms = 12LL * 3600 * 1000;
+  int64_t max_token_ttl_hours = 24 * 365;
+  RateLimitOptions rate_limit;
+};
+
+// An API token as issued: `token` is shown this once and stored only as a hash.
+struct IssuedToken {
+  store::Token record;
+  std::string token;
 };
 
 class AuthService {
  public:
   AuthService(store::Database& db, const Clock& clock, AuthOptions options)
-      : db_(db), clock_(clock), options_(options) {}
+      : db_(db), clock_(clock), options_(options), limiter_(clock, options.rate_limit) {}
 
-  // kUnauthenticated for an unknown user or a wrong password (same message for both).
-  Result<LoginResult> Login(const std::string& username, const std::string& password);
+  // kUnauthenticated for an unknown user or a wrong password (same message and similar time
+  // for both); kRateLimited after too many failures for the user or the client address.
+  Result<LoginResult> Login(const std::string& username, const std::string& password,
+                            const std::string& remote_addr);
+  // Revokes the token the principal authenticated with.
+  Status Logout(const Principal& who);
+
+  // kInvalidArgument (field named) for a bad username or a password under 12 characters;
+  // kAlreadyExists for a taken name.
+  Result<store::User> CreateUser(const std::string& username, const std::string& password,
+                                 bool is_admin);
+
+  // API tokens of the caller. ttl_hours in 1..max_token_ttl_hours.
+  Result<IssuedToken> CreateToken(const Principal& who, const std::string& name, int64_t ttl_hours);
+  Result<std::vector<store::Token>> ListTokens(const Principal& who);
+  // kNotFound unless the token is the caller's (platform admins may revoke any).
+  Status RevokeToken(const Principal& who, const std::string& token_id);
   // Resolves "Bearer <token>"; kUnauthenticated when missing, unknown, expired or revoked.
   Result<Principal> Authenticate(const std::string& authorization_header);
 
@@ -53,6 +78,7 @@ class AuthService {
   store::Database& db_;
   const Clock& clock_;
   AuthOptions options_;
+  LoginRateLimiter limiter_;
 };
 
 // What a caller wants to do with a team's objects.

@@ -67,6 +67,13 @@ class Status {
     return *this;
   }
 
+  // For rate_limited: seconds until the caller may try again (the Retry-After header).
+  int64_t retry_after_s() const { return retry_after_s_; }
+  Status& WithRetryAfter(int64_t seconds) {
+    retry_after_s_ = seconds;
+    return *this;
+  }
+
   std::string ToString() const;
 
  private:
@@ -74,6 +81,7 @@ class Status {
   std::string message_;
   std::string field_;
   std::vector<ResourceShortfall> shortfalls_;
+  int64_t retry_after_s_ = 0;
 };
 
 inline Status InvalidArgument(std::string field, std::string message) {

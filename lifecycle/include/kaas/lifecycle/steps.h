@@ -5,6 +5,7 @@
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
+#include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/store/database.h"
@@ -27,9 +28,10 @@ struct StepDeps {
   provisioner::Bootstrapper& bootstrapper;
   std::filesystem::path work_root;  // <data dir>/work: one folder per operation
   const Clock& clock;
+  const pki::SecretBox& secret_box;  // seals the cluster CAs' private keys at rest
 };
 
-// The cluster steps the planner emits (planner.cc): reserve, provision_nodes,
+// The cluster steps the planner emits (planner.cc): reserve, issue_pki, provision_nodes,
 // bootstrap_first_master, join_master, join_workers, verify, destroy_nodes, release_cluster.
 class ClusterSteps : public StepRunner {
  public:
@@ -38,6 +40,7 @@ class ClusterSteps : public StepRunner {
 
  private:
   Result<std::string> Reserve(const store::Cluster& c);
+  Result<std::string> IssuePki(const store::Cluster& c);
   Result<std::string> ProvisionNodes(const store::Cluster& c, const std::string& role);
   Result<std::string> Bootstrap(const store::Operation& op, const store::Step& step,
                                 const store::Cluster& c, const std::string& playbook,

@@ -26,6 +26,7 @@ struct Membership {
   std::string team_id;
   std::string team_name;
   std::string user_id;
+  std::string username;
   std::string role;  // admin | member | viewer
 };
 
@@ -37,6 +38,32 @@ struct Token {
   int64_t created_at = 0;
   int64_t expires_at = 0;
   int64_t revoked_at = 0;
+  std::string kind = "session";  // session (from login) | api (POST /tokens)
+};
+
+struct AuditEntry {
+  std::string id;
+  int64_t at = 0;
+  std::string actor;    // username, or the attempted one for a failed login
+  std::string team_id;  // "" when the action is not about one team
+  std::string action;   // "POST /api/v1/clusters"
+  std::string object;   // what it was about: a cluster id, team name, username...
+  std::string remote_addr;
+  int64_t status = 0;  // HTTP status of the answer
+  std::string result;  // "ok" or the error code
+};
+
+struct ClusterSecrets {
+  std::string cluster_id;
+  std::string ca_cert;
+  std::string ca_key_sealed;
+  std::string etcd_ca_cert;
+  std::string etcd_ca_key_sealed;
+  std::string front_proxy_ca_cert;
+  std::string front_proxy_ca_key_sealed;
+  std::string sa_public_key;
+  std::string sa_private_key_sealed;
+  int64_t created_at = 0;
 };
 
 struct QuotaLimits {
@@ -44,6 +71,19 @@ struct QuotaLimits {
   int64_t vcpus = 0;
   int64_t memory_gib = 0;
   int64_t physical_hosts = 0;
+};
+
+struct QuotaRequest {
+  std::string id;
+  std::string team_id;
+  QuotaLimits limits;  // -1 = unchanged
+  std::string reason;
+  std::string state;  // pending | approved | rejected
+  std::string requested_by;
+  std::string decided_by;
+  std::string comment;
+  int64_t created_at = 0;
+  int64_t decided_at = 0;
 };
 
 struct Hypervisor {

@@ -26,18 +26,39 @@ void Insert(Tx& tx, const User& user);
 std::optional<User> FindByUsername(Tx& tx, const std::string& username);
 std::optional<User> FindById(Tx& tx, const std::string& id);
 int64_t Count(Tx& tx);
+std::vector<User> List(Tx& tx);
 }  // namespace users
 
 namespace memberships {
 void Put(Tx& tx, const std::string& team_id, const std::string& user_id, const std::string& role);
 std::vector<Membership> ListForUser(Tx& tx, const std::string& user_id);
+std::vector<Membership> ListForTeam(Tx& tx, const std::string& team_id);
+// True when a membership was removed.
+bool Delete(Tx& tx, const std::string& team_id, const std::string& user_id);
 }  // namespace memberships
 
 namespace tokens {
 void Insert(Tx& tx, const Token& token);
 std::optional<Token> FindByHash(Tx& tx, const std::string& token_hash);
+std::optional<Token> Find(Tx& tx, const std::string& id);
+// The user's tokens of `kind` that are neither revoked nor expired, newest first.
+std::vector<Token> ListLive(Tx& tx, const std::string& user_id, const std::string& kind,
+                            int64_t now);
 void Revoke(Tx& tx, const std::string& id, int64_t now);
 }  // namespace tokens
+
+namespace audit {
+void Insert(Tx& tx, const AuditEntry& entry);
+// Newest first. `team_ids` empty with all_teams=false matches nothing.
+std::vector<AuditEntry> List(Tx& tx, const std::vector<std::string>& team_ids, bool all_teams,
+                             int64_t limit);
+}  // namespace audit
+
+namespace secrets {
+void Put(Tx& tx, const ClusterSecrets& s);
+std::optional<ClusterSecrets> Get(Tx& tx, const std::string& cluster_id);
+void Delete(Tx& tx, const std::string& cluster_id);
+}  // namespace secrets
 
 struct QuotaUsage {
   int64_t clusters = 0;
@@ -60,9 +81,23 @@ struct HypervisorUsage {
   int64_t domains = 0;
 };
 
+namespace quota_requests {
+void Insert(Tx& tx, const QuotaRequest& r);
+std::optional<QuotaRequest> Find(Tx& tx, const std::string& id);
+// Newest first; `state` "" = any. `team_ids` empty with all_teams=false matches nothing.
+std::vector<QuotaRequest> List(Tx& tx, const std::string& state,
+                               const std::vector<std::string>& team_ids, bool all_teams);
+void Decide(Tx& tx, const std::string& id, const std::string& state, const std::string& decided_by,
+            const std::string& comment, int64_t now);
+}  // namespace quota_requests
+
 namespace hypervisors {
 // Inserts or updates uri/capacity; keeps the state of an existing row.
 void Upsert(Tx& tx, const Hypervisor& hv);
+// Inserts; a taken name is a unique-constraint error (kAlreadyExists at the boundary).
+void Insert(Tx& tx, const Hypervisor& hv);
+void SetState(Tx& tx, const std::string& name, const std::string& state);
+void Delete(Tx& tx, const std::string& name);
 std::vector<Hypervisor> List(Tx& tx);
 std::optional<Hypervisor> Find(Tx& tx, const std::string& name);
 // vCPU/memory of live (not deleted) nodes per hypervisor, reserved ones included.
@@ -72,6 +107,9 @@ std::map<std::string, HypervisorUsage> Usage(Tx& tx);
 namespace hosts {
 // Inserts a host; an existing row keeps its state and allocation.
 void Upsert(Tx& tx, const Host& host);
+// Inserts; a taken name is a unique-constraint error.
+void Insert(Tx& tx, const Host& host);
+void Delete(Tx& tx, const std::string& name);
 std::vector<Host> List(Tx& tx);
 std::optional<Host> Find(Tx& tx, const std::string& name);
 // Available hosts in name order, at most `limit`.

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <string>
+
+#include "kaas/common/clock.h"
+#include "kaas/common/status.h"
+#include "kaas/pki/secret_box.h"
+#include "kaas/store/database.h"
+
+namespace kaas::lifecycle {
+
+struct CredentialOptions {
+  int64_t default_ttl_hours = 24;
+  int64_t max_ttl_hours = 168;
+};
+
+// Hands out access to a cluster: kubeconfigs with short-lived client certificates signed by the
+// cluster's own CA (issued by the create operation's issue_pki step). Authorization is the
+// caller's job.
+class CredentialService {
+ public:
+  CredentialService(store::Database& db, const pki::SecretBox& box, const Clock& clock,
+                    CredentialOptions options)
+      : db_(db), box_(box), clock_(clock), options_(options) {}
+
+  // A kubeconfig for `username` (certificate CN) in `team` (O). ttl_hours 0 = default.
+  // kInvalidArgument for a TTL outside 1..max; kNotFound for an unknown cluster;
+  // kFailedPrecondition while the cluster has no PKI (being created, or deleted).
+  Result<std::string> Kubeconfig(const std::string& cluster_id, const std::string& username,
+                                 const std::string& team, int64_t ttl_hours);
+
+  const CredentialOptions& options() const { return options_; }
+
+ private:
+  store::Database& db_;
+  const pki::SecretBox& box_;
+  const Clock& clock_;
+  CredentialOptions options_;
+};
+
+}  // namespace kaas::lifecycle

@@ -1,0 +1,46 @@
+#include "kaas/lifecycle/credentials.h"
+
+#include "kaas/pki/certificates.h"
+#include "kaas/pki/kubeconfig.h"
+#include "kaas/store/repositories.h"
+
+namespace kaas::lifecycle {
+
+Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
+                                                  const std::string& username,
+                                                  const std::string& team, int64_t ttl_hours) {
+  if (ttl_hours == 0) ttl_hours = options_.default_ttl_hours;
+  if (ttl_hours < 1 || ttl_hours > options_.max_ttl_hours) {
+    return InvalidArgument(
+        "ttl_hours", "ttl_hours must be between 1 and " + std::to_string(options_.max_ttl_hours));
+  }
+  std::optional<store::Cluster> cluster;
+  std::optional<store::ClusterSecrets> secrets;
+  std::string endpoint;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    cluster = store::clusters::Find(tx, cluster_id);
+    if (!cluster) return Status::Ok();
+    secrets = store::secrets::Get(tx, cluster_id);
+    for (const auto& n : store::nodes::ListLive(tx, cluster_id)) {
+      if (n.role == "master" && !n.address.empty()) {
+        endpoint = "https://" + n.address + ":6443";
+        break;
+      }
+    }
+    return Status::Ok();
+  }));
+  if (!cluster) return NotFound("cluster " + cluster_id + " not found");
+  if (!secrets || cluster->status == "deleted") {
+    return Status(Code::kFailedPrecondition,
+                  "cluster " + cluster->name + " has no certificate authority (yet)");
+  }
+  if (endpoint.empty()) endpoint = "https://" + cluster->name + ".kaas.internal:6443";
+  KAAS_ASSIGN_OR_RETURN(std::string ca_key, box_.Open(secrets->ca_key_sealed));
+  KAAS_ASSIGN_OR_RETURN(pki::ClientCert cert,
+                        pki::IssueClientCert(secrets->ca_cert, ca_key, username, {team},
+                                             ttl_hours * 3600, clock_.NowMs() / 1000));
+  return pki::RenderKubeconfig(cluster->name, endpoint, secrets->ca_cert, username, cert.cert_pem,
+                               cert.key_pem);
+}
+
+}  // namespace kaas::lifecycle
