@@ -47,13 +47,15 @@ const std::vector<FlagSpec>& GlobalFlags() {
 const std::vector<Command>& Commands() {
   static const FlagSpec kTeam{"team", "T", "the cluster's team, when the name alone is ambiguous"};
   static const FlagSpec kWatch{"watch", "", "follow the operation until it finishes"};
+  static const FlagSpec kTtl{"ttl-hours", "N",
+                             "lifetime of the client certificate in hours (default: the server's)"};
   static const std::vector<Command> kCommands = {
       Command("login", 0, 0, CmdLogin, "[--server URL] [--user NAME] [--password-stdin]",
               "Log in to kaasd and remember the session token",
               {{"user", "NAME", "user to log in as (default: admin)"},
                {"password-stdin", "", "read the password from stdin instead of prompting"}}),
-      Command("logout", 0, 0, CmdLogout, "", "Forget the session token"),
-      Command("whoami", 0, 0, CmdWhoami, "", "Show the logged-in user and their teams"),
+      Command("logout", 0, 0, CmdLogout, "", "Revoke the session token and forget it"),
+      Command("whoami", 0, 0, CmdWhoami, "", "Show the logged-in user, their teams and roles"),
       Command("clusters", 0, 0, CmdClusters, "[--team T]", "List clusters",
               {{"team", "T", "only the clusters of team T"}}),
       Command("cluster create", 1, 1, CmdClusterCreate,
@@ -74,25 +76,53 @@ const std::vector<Command>& Commands() {
               "Show a cluster, its nodes and latest operation", {kTeam}),
       Command("cluster delete", 1, 1, CmdClusterDelete, "NAME|ID [--team T] [--watch]",
               "Delete a cluster", {kTeam, kWatch}),
+      Command("kubeconfig", 1, 1, CmdKubeconfig, "CLUSTER [--team T] [--ttl-hours N]",
+              "Print a cluster's kubeconfig (YAML) with a short-lived client certificate",
+              {kTeam, kTtl}),
+      Command("use", 1, 1, CmdUse, "CLUSTER [--team T] [--ttl-hours N]",
+              "Merge a cluster's kubeconfig into kubectl's config and switch to it", {kTeam, kTtl}),
       Command("operation show", 1, 1, CmdOperationShow, "ID [--watch]",
               "Show an operation's steps and progress", {kWatch}),
       Command("versions", 0, 0, CmdVersions, "", "List the supported Kubernetes versions"),
       Command("flavors", 0, 0, CmdFlavors, "", "List node flavors and master sizing"),
       Command("teams", 0, 0, CmdTeams, "", "List your teams"),
       Command("team create", 1, 1, CmdTeamCreate, "NAME", "Create a team (platform admin)"),
+      Command("team members", 1, 1, CmdTeamMembers, "TEAM", "List a team's members and roles"),
+      Command("team add-member", 2, 2, CmdTeamAddMember, "TEAM USER --role R",
+              "Add a user to a team or change their role (team admin)",
+              {{"role", "R", "admin, member or viewer (required)"}}),
+      Command("team remove-member", 2, 2, CmdTeamRemoveMember, "TEAM USER",
+              "Remove a user from a team (team admin)"),
       Command("quota", 1, 1, CmdQuota, "TEAM", "Show a team's quota limits and usage"),
+      Command("users", 0, 0, CmdUsers, "", "List users (platform admin)"),
+      Command("user create", 1, 1, CmdUserCreate, "NAME [--admin] [--password-stdin]",
+              "Create a user (platform admin)",
+              {{"admin", "", "make the user a platform admin"},
+               {"password-stdin", "", "read the password from stdin instead of prompting"}}),
+      Command("token create", 1, 1, CmdTokenCreate, "NAME [--ttl-hours N]",
+              "Create an API token for automation; it is shown only once",
+              {{"ttl-hours", "N", "lifetime in hours (default: 720, 30 days)"}}),
+      Command("token list", 0, 0, CmdTokenList, "", "List your API tokens"),
+      Command("token revoke", 1, 1, CmdTokenRevoke, "ID", "Revoke an API token"),
+      Command("audit", 0, 0, CmdAudit, "[--team T] [--limit N]",
+              "Show the audit log: who did what, when, from where (platform or team admin)",
+              {{"team", "T", "only the entries about team T"},
+               {"limit", "N", "at most N entries (default 100, at most 1000)"}}),
   };
   return kCommands;
 }
 
 // Words that are the start of a two-word command ("cluster create").
 bool IsGroup(const std::string& word) {
-  return word == "cluster" || word == "operation" || word == "team";
+  return word == "cluster" || word == "operation" || word == "team" || word == "token" ||
+         word == "user";
 }
 
 const Command* FindCommand(const std::string& name) {
   static const std::map<std::string, std::string> kAliases = {{"cluster list", "clusters"},
-                                                              {"team list", "teams"}};
+                                                              {"team list", "teams"},
+                                                              {"user list", "users"},
+                                                              {"tokens", "token list"}};
   std::string canonical = name;
   if (auto it = kAliases.find(name); it != kAliases.end()) canonical = it->second;
   for (const auto& c : Commands()) {
@@ -121,9 +151,33 @@ void PrintOverview(std::ostream& out) {
   out << "\nRun 'kaas help COMMAND' for a command's flags.\n";
 }
 
+// More than the one-line summary, for the commands that need it.
+std::string Details(const std::string& command) {
+  static const std::map<std::string, std::string> kDetails = {
+      {"clusters",
+       "A '*' in the CURRENT column marks the cluster of kubectl's current context (see kaas "
+       "use).\n"},
+      {"kubeconfig",
+       "The kubeconfig has one cluster, one user and one context, \"<user>@<cluster>\", and\n"
+       "selects it. Save it with: kaas kubeconfig CLUSTER > FILE\n"},
+      {"use",
+       "Like kubectx: fetches the cluster's kubeconfig and merges it into the first file of\n"
+       "$KUBECONFIG, else ~/.kube/config (created with mode 0600 when missing). Its cluster,\n"
+       "user and context entries replace the entries of the same name; current-context becomes\n"
+       "\"<user>@<cluster>\". Every other entry and setting in the file is kept.\n"},
+      {"token create",
+       "The token is printed once and cannot be retrieved later. Send it as\n"
+       "'Authorization: Bearer <token>'.\n"},
+      {"audit", "Columns: TIME ACTOR TEAM ACTION OBJECT FROM (the client address) STATUS.\n"},
+  };
+  auto it = kDetails.find(command);
+  return it == kDetails.end() ? "" : "\n" + it->second;
+}
+
 void PrintCommandHelp(std::ostream& out, const Command& c) {
   out << "Usage: kaas " << c.name << (c.synopsis.empty() ? "" : " " + c.synopsis) << "\n\n"
-      << c.summary << ".\n";
+      << c.summary << ".\n"
+      << Details(c.name);
   if (!c.flags.empty()) {
     out << "\nFlags:\n";
     PrintFlags(out, c.flags);

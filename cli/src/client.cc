@@ -74,6 +74,24 @@ ApiResult ApiClient::Post(const std::string& path, const Json& body) {
   return FromHttp(server_, impl_->http.Post(path, impl_->headers, body.dump(), "application/json"));
 }
 
+ApiResult ApiClient::Put(const std::string& path, const Json& body) {
+  return FromHttp(server_, impl_->http.Put(path, impl_->headers, body.dump(), "application/json"));
+}
+
+ApiResult ApiClient::GetText(const std::string& path, const std::string& accept,
+                             std::string& text) {
+  httplib::Headers headers = impl_->headers;
+  headers.erase("Accept");
+  // Error replies are still JSON.
+  headers.emplace("Accept", accept + ", application/json");
+  httplib::Result res = impl_->http.Get(path, headers);
+  if (res && res->status >= 200 && res->status < 300) {
+    text = res->body;
+    return {Json(), std::nullopt};
+  }
+  return FromHttp(server_, res);
+}
+
 ApiResult ApiClient::Delete(const std::string& path) {
   return FromHttp(server_, impl_->http.Delete(path, impl_->headers));
 }

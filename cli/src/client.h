@@ -38,7 +38,12 @@ class ApiClient {
 
   ApiResult Get(const std::string& path);
   ApiResult Post(const std::string& path, const Json& body);
+  ApiResult Put(const std::string& path, const Json& body);
   ApiResult Delete(const std::string& path);
+
+  // GET of a document that is not JSON (a kubeconfig's YAML): a 2xx reply's body goes to
+  // `text` and the result's body stays null; errors come back as for Get.
+  ApiResult GetText(const std::string& path, const std::string& accept, std::string& text);
 
  private:
   struct Impl;

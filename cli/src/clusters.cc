@@ -41,8 +41,8 @@ ApiResult ListAllClusters(Env& env, const std::string& team) {
   return {Json{{"items", items}}, std::nullopt};
 }
 
-// The cluster `ref` names, as GET /clusters/{id} returns it (nodes included). `ref` is an id,
-// or a name that must be unique among the caller's clusters, or within --team when given.
+}  // namespace
+
 ApiResult ResolveCluster(Env& env, const std::string& ref) {
   std::string team = env.args.Get("team");
   if (ref.rfind("cl-", 0) == 0) {
@@ -68,6 +68,8 @@ ApiResult ResolveCluster(Env& env, const std::string& ref) {
   }
   return env.Api().Get("/api/v1/clusters/" + UrlEncode(Str(matches[0], "id")));
 }
+
+namespace {
 
 void PrintPlan(Env& env, const Json& cluster, const Json& operation) {
   std::ostream& out = env.io.out;
@@ -108,12 +110,15 @@ int CmdClusters(Env& env) {
     env.io.out << "No clusters.\n";
     return 0;
   }
+  // CURRENT marks the cluster kubectl talks to, as kubectl config get-contexts does.
+  std::set<std::string> current = CurrentClusterIds(env, r.body["items"]);
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "TEAM", "PURPOSE", "STATUS", "MASTERS", "WORKERS", "VERSION", "ID"}};
+      {"CURRENT", "NAME", "TEAM", "PURPOSE", "STATUS", "MASTERS", "WORKERS", "VERSION", "ID"}};
   for (const auto& c : r.body["items"]) {
-    rows.push_back({Str(c, "name"), Str(c, "team"), Str(c, "purpose"), Str(c, "status"),
-                    CountTimesFlavor(Field(c, "masters")), CountTimesFlavor(Field(c, "workers")),
-                    Str(c, "kubernetes_version"), Str(c, "id")});
+    rows.push_back({current.count(Str(c, "id")) ? "*" : "", Str(c, "name"), Str(c, "team"),
+                    Str(c, "purpose"), Str(c, "status"), CountTimesFlavor(Field(c, "masters")),
+                    CountTimesFlavor(Field(c, "workers")), Str(c, "kubernetes_version"),
+                    Str(c, "id")});
   }
   env.io.out << RenderTable(rows);
   return 0;

@@ -4,6 +4,7 @@
 // command lines to them.
 
 #include <memory>
+#include <set>
 #include <string>
 
 #include "client.h"
@@ -51,6 +52,19 @@ int WatchOperation(Env& env, const std::string& id);
 // "3×m.small" for a {count, flavor, kind} object.
 std::string CountTimesFlavor(const Json& group);
 
+// The cluster `ref` names, as GET /clusters/{id} returns it (nodes included). `ref` is an id,
+// or a name that must be unique among the caller's clusters, or within --team when given.
+ApiResult ResolveCluster(Env& env, const std::string& ref);
+
+// The password for `what` ("alice at http://h:1"): all of stdin with --password-stdin, else
+// typed at the terminal without echo (twice when `confirm`). A usage error's message when
+// there is no way to ask or the two typings differ.
+Result<std::string> ReadPassword(Env& env, const std::string& what, bool confirm);
+
+// The ids among `clusters` (list items) of the cluster kubectl's current context points at,
+// when `kaas use` made that context: empty when there is none or it is someone else's.
+std::set<std::string> CurrentClusterIds(Env& env, const Json& clusters);
+
 // session.cc
 int CmdLogin(Env& env);
 int CmdLogout(Env& env);
@@ -60,6 +74,19 @@ int CmdClusters(Env& env);
 int CmdClusterCreate(Env& env);
 int CmdClusterShow(Env& env);
 int CmdClusterDelete(Env& env);
+// contexts.cc
+int CmdKubeconfig(Env& env);
+int CmdUse(Env& env);
+// accounts.cc
+int CmdTokenCreate(Env& env);
+int CmdTokenList(Env& env);
+int CmdTokenRevoke(Env& env);
+int CmdUsers(Env& env);
+int CmdUserCreate(Env& env);
+int CmdTeamMembers(Env& env);
+int CmdTeamAddMember(Env& env);
+int CmdTeamRemoveMember(Env& env);
+int CmdAudit(Env& env);
 // operations.cc
 int CmdOperationShow(Env& env);
 // catalog.cc

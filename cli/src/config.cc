@@ -23,22 +23,6 @@ std::string Env(const char* name) {
 
 Status Errno(const std::string& what) { return Internal(what + ": " + std::strerror(errno)); }
 
-// Creates the missing ancestors of `dir` top-down with mode 0700; existing ones are kept as
-// they are, since they may be shared (~/.config).
-Status MakePrivateDirs(const fs::path& dir) {
-  std::vector<fs::path> missing;
-  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
-    missing.push_back(p);
-    if (p == p.parent_path()) break;
-  }
-  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    if (mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
-      return Errno("cannot create directory " + it->string());
-    }
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 std::string ConfigPath() {
@@ -69,10 +53,21 @@ Result<ClientConfig> LoadConfig(const std::string& path) {
   }
 }
 
-Status SaveConfig(const std::string& path, const ClientConfig& config) {
-  fs::path target(path);
-  if (target.has_parent_path()) KAAS_RETURN_IF_ERROR(MakePrivateDirs(target.parent_path()));
+Status MakePrivateDirs(const std::string& dir) {
+  std::vector<fs::path> missing;
+  for (fs::path p = dir; !p.empty() && !fs::exists(p); p = p.parent_path()) {
+    missing.push_back(p);
+    if (p == p.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      return Errno("cannot create directory " + it->string());
+    }
+  }
+  return Status::Ok();
+}
 
+Status SaveConfig(const std::string& path, const ClientConfig& config) {
   YAML::Emitter yaml;
   yaml << YAML::BeginMap;
   yaml << YAML::Key << "server" << YAML::Value << config.server;
@@ -80,16 +75,27 @@ Status SaveConfig(const std::string& path, const ClientConfig& config) {
   yaml << YAML::Key << "username" << YAML::Value << config.username;
   yaml << YAML::Key << "expires_at" << YAML::Value << config.expires_at;
   yaml << YAML::EndMap;
-  std::string text = std::string(yaml.c_str()) + "\n";
+  return WritePrivateFile(path, std::string(yaml.c_str()) + "\n");
+}
 
-  // Written next to the target and renamed over it, so a crash never leaves half a file;
-  // the mode is set on the descriptor, so the token is never readable by others.
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return Errno("cannot write " + tmp);
-  bool written = fchmod(fd, 0600) == 0 &&
-                 write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
-                 fsync(fd) == 0;
+Status WritePrivateFile(const std::string& path, const std::string& text) {
+  fs::path target(path);
+  if (target.has_parent_path())
+    KAAS_RETURN_IF_ERROR(MakePrivateDirs(target.parent_path().string()));
+
+  // mkstemp creates the temp file exclusively with mode 0600, so the secrets are never
+  // readable by others, and two writers never share a temp file.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = mkstemp(tmp.data());
+  if (fd < 0) return Errno("cannot write " + path);
+  bool written = fchmod(fd, 0600) == 0;
+  for (size_t done = 0; written && done < text.size();) {
+    ssize_t n = write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    written = n > 0;
+    if (written) done += static_cast<size_t>(n);
+  }
+  written = written && fsync(fd) == 0;
   Status st = written ? Status::Ok() : Errno("cannot write " + tmp);
   if (close(fd) != 0 && st.ok()) st = Errno("cannot write " + tmp);
   if (st.ok() && rename(tmp.c_str(), path.c_str()) != 0) st = Errno("cannot replace " + path);

@@ -1,4 +1,4 @@
-// login, logout, whoami.
+// login, logout, whoami, and reading passwords.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "commands.h"
+#include "kaas/cli/render.h"
 
 namespace kaas::cli {
 namespace {
@@ -70,20 +71,24 @@ std::string ReadPasswordFromStdin(std::istream& in) {
 
 }  // namespace
 
+Result<std::string> ReadPassword(Env& env, const std::string& what, bool confirm) {
+  if (env.args.Has("password-stdin")) return ReadPasswordFromStdin(env.io.in);
+  KAAS_ASSIGN_OR_RETURN(std::string password, PromptPassword("Password for " + what + ": "));
+  if (confirm) {
+    KAAS_ASSIGN_OR_RETURN(std::string again, PromptPassword("Repeat the password: "));
+    if (again != password) return InvalidArgument("password", "the passwords differ");
+  }
+  return password;
+}
+
 int CmdLogin(Env& env) {
   std::string user = env.args.Get("user", "admin");
-  std::string password;
-  if (env.args.Has("password-stdin")) {
-    password = ReadPasswordFromStdin(env.io.in);
-  } else {
-    auto typed = PromptPassword("Password for " + user + " at " + env.server + ": ");
-    if (!typed.ok()) return UsageError(env, typed.status().message());
-    password = std::move(typed).value();
-  }
-  if (password.empty()) return UsageError(env, "the password is empty");
+  auto password = ReadPassword(env, user + " at " + env.server, false);
+  if (!password.ok()) return UsageError(env, password.status().message());
+  if (password->empty()) return UsageError(env, "the password is empty");
 
   ApiClient anonymous(env.server, "");
-  ApiResult r = anonymous.Post("/api/v1/auth/login", {{"username", user}, {"password", password}});
+  ApiResult r = anonymous.Post("/api/v1/auth/login", {{"username", user}, {"password", *password}});
   if (!r.ok()) return Fail(env, *r.error);
 
   ClientConfig saved{env.server, r.body.value("token", ""), user, r.body.value("expires_at", "")};
@@ -108,17 +113,25 @@ int CmdLogout(Env& env) {
     env.io.out << "Not logged in.\n";
     return 0;
   }
-  // Revoke on the server when it offers that; the local token is forgotten either way.
-  ApiClient owner(config.server.empty() ? kDefaultServer : config.server, config.token);
+  // Revoke the token on the server it came from; it is forgotten here either way, so that a
+  // server that is gone for good cannot keep you logged in.
+  std::string server = config.server.empty() ? kDefaultServer : config.server;
+  ApiClient owner(server, config.token);
   ApiResult r = owner.Post("/api/v1/auth/logout", Json::object());
-  if (!r.ok() && r.error->http_status != 401 && r.error->http_status != 404) {
-    env.io.err << "warning: could not revoke the token on the server (" << r.error->message
+  // 401: the token had already expired or been revoked, which is what logging out wants.
+  bool revoked = r.ok() || r.error->http_status == 401;
+  if (!revoked) {
+    env.io.err << "warning: could not revoke the token on " << server << " (" << r.error->message
                << "); it stays valid until " << config.expires_at << "\n";
   }
   config.token.clear();
   config.expires_at.clear();
   if (Status st = SaveConfig(env.config_path, config); !st.ok()) return Fail(env, st.message());
-  env.io.out << "Logged out of " << config.server << ".\n";
+  if (env.json) {
+    PrintJson(env, {{"server", server}, {"username", config.username}, {"revoked", revoked}});
+    return 0;
+  }
+  env.io.out << "Logged out of " << server << (revoked ? " (token revoked)" : "") << ".\n";
   return 0;
 }
 
@@ -129,17 +142,20 @@ int CmdWhoami(Env& env) {
     PrintJson(env, r.body);
     return 0;
   }
-  env.io.out << r.body.value("username", "") << " on " << env.server
-             << (r.body.value("is_admin", false) ? " (platform admin)" : "") << "\n";
-  std::string teams;
-  for (const auto& t : r.body.value("teams", Json::array())) {
-    if (!teams.empty()) teams += ", ";
-    teams += t.value("name", "") + " (" + t.value("role", "") + ")";
-  }
-  env.io.out << "teams: " << (teams.empty() ? "none" : teams) << "\n";
+  std::ostream& out = env.io.out;
+  out << Str(r.body, "username") << " on " << env.server
+      << (r.body.value("is_admin", false) ? " (platform admin)" : "") << "\n";
   if (env.config.server == env.server && !env.config.expires_at.empty()) {
-    env.io.out << "session expires " << env.config.expires_at << "\n";
+    out << "session expires " << env.config.expires_at << "\n";
   }
+  const Json& teams = Field(r.body, "teams");
+  if (!teams.is_array() || teams.empty()) {
+    out << "Not a member of any team.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"TEAM", "ROLE"}};
+  for (const auto& t : teams) rows.push_back({Str(t, "name"), Str(t, "role")});
+  out << "\n" << RenderTable(rows);
   return 0;
 }
 

@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "kaas/cli/args.h"
 #include "kaas/cli/config.h"
+#include "kaas/cli/kubeconfig.h"
 #include "kaas/cli/render.h"
 
 namespace kaas::cli {
@@ -127,6 +130,278 @@ TEST_F(ConfigTest, PathFollowsEnvironment) {
   setenv("HOME", saved_home.c_str(), 1);
 }
 
+// ---------- kubeconfig merging (kaas use) ----------
+
+// What kaasd hands out for cluster demo to alice.
+const char* const kIncoming = R"(apiVersion: v1
+kind: Config
+clusters:
+  - name: "demo"
+    cluster:
+      server: "https://10.0.0.5:6443"
+      certificate-authority-data: Q0E=
+users:
+  - name: "alice@demo"
+    user:
+      client-certificate-data: Q0VSVA==
+      client-key-data: S0VZ
+contexts:
+  - name: "alice@demo"
+    context:
+      cluster: "demo"
+      user: "alice@demo"
+current-context: "alice@demo"
+preferences: {}
+)";
+
+// A hand-written kubeconfig: its own key order, an unknown top-level key, quoted scalars
+// that look like numbers and booleans, flow collections, an explicit tag.
+const char* const kExisting = R"(# my clusters
+kind: Config
+apiVersion: v1
+x-company-settings:
+  owner: ops
+  ports: [80, "443"]
+  enabled: yes
+clusters:
+- name: prod
+  cluster:
+    server: https://prod.example.com:6443
+    insecure-skip-tls-verify: true
+- name: demo
+  cluster: {server: "https://old-demo:6443"}
+- name: staging
+  cluster:
+    server: https://staging.example.com
+    extensions:
+    - name: client.authentication.k8s.io/exec
+      extension: {audience: "0123", flag: "true", n: 7}
+users:
+- name: ops
+  user:
+    token: "12345"
+    username: !!str 007
+- name: alice@demo
+  user: {token: old}
+contexts:
+- name: prod
+  context: {cluster: prod, user: ops, namespace: "0001"}
+- name: staging
+  context:
+    cluster: staging
+    user: ops
+current-context: prod
+preferences:
+  colors: true
+)";
+
+// Deep equality that also tells a quoted "123" (a string) from a plain 123 (a number).
+bool SameYaml(const YAML::Node& a, const YAML::Node& b) {
+  if (a.Type() != b.Type()) return false;
+  switch (a.Type()) {
+    case YAML::NodeType::Scalar:
+      return a.Scalar() == b.Scalar() && a.Tag() == b.Tag();
+    case YAML::NodeType::Sequence:
+      if (a.size() != b.size()) return false;
+      for (size_t i = 0; i < a.size(); ++i) {
+        if (!SameYaml(a[i], b[i])) return false;
+      }
+      return true;
+    case YAML::NodeType::Map: {
+      if (a.size() != b.size()) return false;
+      auto ia = a.begin();
+      for (auto ib = b.begin(); ib != b.end(); ++ia, ++ib) {
+        if (!SameYaml(ia->first, ib->first) || !SameYaml(ia->second, ib->second)) return false;
+      }
+      return true;
+    }
+    default:
+      return true;
+  }
+}
+
+std::vector<std::string> Keys(const YAML::Node& map) {
+  std::vector<std::string> keys;
+  for (const auto& kv : map) keys.push_back(kv.first.Scalar());
+  return keys;
+}
+
+std::vector<std::string> Names(const YAML::Node& list) {
+  std::vector<std::string> names;
+  for (const auto& e : list) names.push_back(e["name"].Scalar());
+  return names;
+}
+
+YAML::Node Entry(const YAML::Node& list, const std::string& name) {
+  for (const auto& e : list) {
+    if (e["name"].Scalar() == name) return e;
+  }
+  ADD_FAILURE() << "no entry " << name;
+  return YAML::Node();
+}
+
+TEST(KubeconfigMergeTest, IntoEmptyFile) {
+  for (const char* empty : {"", "# nothing yet\n"}) {
+    auto merged = MergeKubeconfig(empty, kIncoming);
+    ASSERT_TRUE(merged.ok()) << merged.status().message();
+    EXPECT_EQ(merged->context, "alice@demo");
+    YAML::Node out = YAML::Load(merged->yaml);
+    EXPECT_EQ(out["apiVersion"].Scalar(), "v1");
+    EXPECT_EQ(out["kind"].Scalar(), "Config");
+    EXPECT_EQ(out["current-context"].Scalar(), "alice@demo");
+    YAML::Node in = YAML::Load(kIncoming);
+    for (const char* list : {"clusters", "users", "contexts"}) {
+      EXPECT_TRUE(SameYaml(out[list], in[list])) << list << ":\n" << merged->yaml;
+    }
+    auto current = ReadCurrentContext(merged->yaml);
+    ASSERT_TRUE(current.ok());
+    EXPECT_EQ(current->context, "alice@demo");
+    EXPECT_EQ(current->cluster, "demo");
+    EXPECT_EQ(current->server, "https://10.0.0.5:6443");
+  }
+}
+
+TEST(KubeconfigMergeTest, ReplacesSameNamedEntriesInPlace) {
+  auto merged = MergeKubeconfig(kExisting, kIncoming);
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  YAML::Node out = YAML::Load(merged->yaml);
+  YAML::Node in = YAML::Load(kIncoming);
+  // demo keeps its place among the clusters; alice@demo too among the users; the new
+  // context is appended.
+  EXPECT_EQ(Names(out["clusters"]), (std::vector<std::string>{"prod", "demo", "staging"}));
+  EXPECT_EQ(Names(out["users"]), (std::vector<std::string>{"ops", "alice@demo"}));
+  EXPECT_EQ(Names(out["contexts"]), (std::vector<std::string>{"prod", "staging", "alice@demo"}));
+  EXPECT_TRUE(SameYaml(Entry(out["clusters"], "demo"), in["clusters"][0])) << merged->yaml;
+  EXPECT_TRUE(SameYaml(Entry(out["users"], "alice@demo"), in["users"][0]));
+  EXPECT_TRUE(SameYaml(Entry(out["contexts"], "alice@demo"), in["contexts"][0]));
+  EXPECT_EQ(out["current-context"].Scalar(), "alice@demo");
+
+  // Merging again changes nothing: no duplicates.
+  auto again = MergeKubeconfig(merged->yaml, kIncoming);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(SameYaml(YAML::Load(again->yaml), out));
+}
+
+TEST(KubeconfigMergeTest, KeepsOtherEntriesExactly) {
+  auto merged = MergeKubeconfig(kExisting, kIncoming);
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  YAML::Node before = YAML::Load(kExisting);
+  YAML::Node out = YAML::Load(merged->yaml);
+  for (const char* name : {"prod", "staging"}) {
+    EXPECT_TRUE(SameYaml(Entry(out["clusters"], name), Entry(before["clusters"], name)))
+        << name << ":\n"
+        << merged->yaml;
+    EXPECT_TRUE(SameYaml(Entry(out["contexts"], name), Entry(before["contexts"], name))) << name;
+  }
+  EXPECT_TRUE(SameYaml(Entry(out["users"], "ops"), Entry(before["users"], "ops")));
+  // Quoted scalars stay strings.
+  EXPECT_EQ(Entry(out["users"], "ops")["user"]["token"].Tag(), "!");
+  EXPECT_EQ(Entry(out["contexts"], "prod")["context"]["namespace"].Tag(), "!");
+  EXPECT_EQ(Entry(out["users"], "ops")["user"]["username"].Tag(), "tag:yaml.org,2002:str");
+}
+
+TEST(KubeconfigMergeTest, KeepsUnknownTopLevelKeysAndTheirOrder) {
+  auto merged = MergeKubeconfig(kExisting, kIncoming);
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  YAML::Node before = YAML::Load(kExisting);
+  YAML::Node out = YAML::Load(merged->yaml);
+  EXPECT_EQ(Keys(out), Keys(before));
+  EXPECT_TRUE(SameYaml(out["x-company-settings"], before["x-company-settings"])) << merged->yaml;
+  EXPECT_TRUE(SameYaml(out["preferences"], before["preferences"]));
+  EXPECT_TRUE(SameYaml(out["kind"], before["kind"]));
+}
+
+TEST(KubeconfigMergeTest, AddsMissingListsToAnExistingFile) {
+  auto merged = MergeKubeconfig("apiVersion: v1\nkind: Config\nusers: []\n", kIncoming);
+  ASSERT_TRUE(merged.ok()) << merged.status().message();
+  YAML::Node out = YAML::Load(merged->yaml);
+  EXPECT_EQ(Keys(out), (std::vector<std::string>{"apiVersion", "kind", "users", "clusters",
+                                                 "contexts", "current-context"}));
+  EXPECT_EQ(Names(out["users"]), std::vector<std::string>{"alice@demo"});
+}
+
+TEST(KubeconfigMergeTest, RejectsWhatIsNotAKubeconfig) {
+  EXPECT_FALSE(MergeKubeconfig("- a\n- b\n", kIncoming).ok());
+  EXPECT_FALSE(MergeKubeconfig("clusters: {a: b}\n", kIncoming).ok());
+  EXPECT_FALSE(MergeKubeconfig("key: [unclosed\n", kIncoming).ok());
+  EXPECT_FALSE(MergeKubeconfig("", "").ok());
+  EXPECT_FALSE(MergeKubeconfig("", "clusters: []\nusers: []\ncontexts: []\n").ok());
+}
+
+class KubeconfigFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("kaas-cli-kubeconfig-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  static unsigned Mode(const fs::path& p) {
+    struct stat st {};
+    return stat(p.c_str(), &st) == 0 ? st.st_mode & 0777 : 0;
+  }
+  fs::path dir_;
+};
+
+TEST_F(KubeconfigFileTest, CreatesPrivateFileAndDirectory) {
+  fs::path file = dir_ / ".kube" / "config";
+  auto context = MergeIntoKubeconfigFile(file.string(), kIncoming);
+  ASSERT_TRUE(context.ok()) << context.status().message();
+  EXPECT_EQ(*context, "alice@demo");
+  EXPECT_EQ(Mode(file), 0600u);
+  EXPECT_EQ(Mode(dir_ / ".kube"), 0700u);
+  EXPECT_FALSE(fs::exists(file.string() + ".lock"));
+  EXPECT_EQ(fs::directory_iterator(dir_ / ".kube")->path(), file);  // no temp file left
+}
+
+TEST_F(KubeconfigFileTest, RewritesAnExistingFileWithMode0600) {
+  fs::create_directories(dir_);
+  fs::path file = dir_ / "config";
+  std::ofstream(file) << kExisting;
+  fs::permissions(file, fs::perms(0644));
+  ASSERT_TRUE(MergeIntoKubeconfigFile(file.string(), kIncoming).ok());
+  EXPECT_EQ(Mode(file), 0600u);
+  std::ifstream in(file);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(ReadCurrentContext(text)->context, "alice@demo");
+  EXPECT_EQ(Names(YAML::Load(text)["contexts"]).size(), 3u);
+}
+
+TEST_F(KubeconfigFileTest, WaitsForKubectlsLockThenGivesUp) {
+  fs::create_directories(dir_);
+  fs::path file = dir_ / "config";
+  std::ofstream(file.string() + ".lock") << "";
+  auto context = MergeIntoKubeconfigFile(file.string(), kIncoming);
+  ASSERT_FALSE(context.ok());
+  EXPECT_NE(context.status().message().find("config.lock"), std::string::npos);
+  EXPECT_FALSE(fs::exists(file));
+  EXPECT_TRUE(fs::exists(file.string() + ".lock"));  // someone else's lock is left alone
+}
+
+TEST(KubeconfigPathTest, FirstEntryOfKubeconfigElseHome) {
+  const char* saved = std::getenv("KUBECONFIG");
+  std::string saved_value = saved ? saved : "";
+  setenv("KUBECONFIG", "/a/config:/b/config", 1);
+  EXPECT_EQ(KubeconfigPath(), "/a/config");
+  setenv("KUBECONFIG", ":/b/config", 1);
+  EXPECT_EQ(KubeconfigPath(), "/b/config");
+  unsetenv("KUBECONFIG");
+  const char* home = std::getenv("HOME");
+  EXPECT_EQ(KubeconfigPath(), std::string(home ? home : "") + "/.kube/config");
+  if (saved) setenv("KUBECONFIG", saved_value.c_str(), 1);
+}
+
+TEST(KubeconfigReadTest, CurrentContextOfAForeignFile) {
+  auto current = ReadCurrentContext(kExisting);
+  ASSERT_TRUE(current.ok());
+  EXPECT_EQ(current->context, "prod");
+  EXPECT_EQ(current->cluster, "prod");
+  EXPECT_EQ(current->server, "https://prod.example.com:6443");
+  EXPECT_EQ(ReadCurrentContext("")->context, "");
+  EXPECT_FALSE(ReadCurrentContext("a: [").ok());
+}
+
 // Runs the CLI in-process against a config in a fresh temp dir.
 class RunTest : public ConfigTest {
  protected:
@@ -162,6 +437,34 @@ TEST_F(RunTest, UsageErrorsExitTwo) {
   EXPECT_NE(err_.str().find("--workers must be a whole number"), std::string::npos);
   EXPECT_EQ(Kaas({"clusters", "--output", "yaml"}), 2);
   EXPECT_EQ(Kaas({"clusters", "--server", "not a url"}), 2);
+  EXPECT_EQ(Kaas({"use"}), 2);
+  EXPECT_EQ(Kaas({"use", "demo", "--ttl-hours", "0"}), 2);
+  EXPECT_NE(err_.str().find("--ttl-hours must be a positive whole number"), std::string::npos);
+  EXPECT_EQ(Kaas({"kubeconfig", "demo", "-o", "json"}), 2);
+  EXPECT_EQ(Kaas({"token"}), 2);
+  EXPECT_EQ(Kaas({"token", "create"}), 2);
+  EXPECT_EQ(Kaas({"token", "revoke"}), 2);
+  EXPECT_EQ(Kaas({"team", "add-member", "payments", "alice"}), 2);
+  EXPECT_NE(err_.str().find("--role is required"), std::string::npos);
+  EXPECT_EQ(Kaas({"team", "remove-member", "payments"}), 2);
+  EXPECT_EQ(Kaas({"audit", "--limit", "many"}), 2);
+  EXPECT_EQ(Kaas({"user", "create"}), 2);
+}
+
+TEST_F(RunTest, NewCommandsHaveHelp) {
+  EXPECT_EQ(Kaas({"help", "use"}), 0);
+  EXPECT_NE(out_.str().find("--ttl-hours"), std::string::npos);
+  EXPECT_NE(out_.str().find("KUBECONFIG"), std::string::npos);
+  EXPECT_EQ(Kaas({"token", "create", "--help"}), 0);
+  EXPECT_NE(out_.str().find("only once"), std::string::npos);
+  EXPECT_EQ(Kaas({"help", "team", "add-member"}), 0);
+  EXPECT_NE(out_.str().find("--role"), std::string::npos);
+  EXPECT_EQ(Kaas({"help", "audit"}), 0);
+  EXPECT_EQ(Kaas({"--help"}), 0);
+  for (const char* c : {"kubeconfig", "use", "token create", "user create", "users", "team members",
+                        "team add-member", "team remove-member", "audit"}) {
+    EXPECT_NE(out_.str().find(c), std::string::npos) << c;
+  }
 }
 
 TEST_F(RunTest, UnreachableServerNamesIt) {

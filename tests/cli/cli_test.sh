@@ -64,10 +64,18 @@ expect_out() {
 $OUT"
 }
 
+# http_status TOKEN PATH: the HTTP status kaasd answers GET PATH with, as that bearer token.
+http_status() {
+  curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$SERVER$2"
+}
+
 PORT=$(free_port)
 SERVER=http://127.0.0.1:$PORT
 export KAAS_CONFIG=$WORK/config/kaas/config.yaml
 unset XDG_CONFIG_HOME
+# Never touch the kubeconfig of whoever runs the test.
+export KUBECONFIG=$WORK/no-kube/config
+KUBECTL=$(command -v kubectl || true)
 
 KAAS_ADMIN_PASSWORD=$PASSWORD "$KAASD" --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" \
   --sim-delay-ms 50 >"$WORK/kaasd.log" 2>&1 &
@@ -126,7 +134,8 @@ expect_out "100%"
 echo "== clusters"
 kaas clusters
 expect_rc 0
-line=$(grep -E '^demo ' <<<"$OUT") || fail "kaas clusters does not list demo:
+expect_out "CURRENT   NAME"
+line=$(grep -E '^ +demo ' <<<"$OUT") || fail "kaas clusters does not list demo (unmarked):
 $OUT"
 grep -q " running " <<<"$line" || fail "demo is not running: $line"
 grep -qF "3×m.small" <<<"$line" || fail "demo does not show 3×m.small masters: $line"
@@ -138,6 +147,183 @@ expect_out "Nodes (6)"
 nodes=$(grep -cE '^(master|worker)-[0-9]+ ' <<<"$OUT" || true)
 [[ $nodes -eq 6 ]] || fail "cluster show lists $nodes nodes, expected 6:
 $OUT"
+
+echo "== users and team members"
+ALICE_PASSWORD=cli-test-alice-password
+kaas_stdin "$ALICE_PASSWORD" user create alice --password-stdin
+expect_rc 0
+expect_out "Created user alice"
+kaas users
+expect_rc 0
+grep -qE '^alice ' <<<"$OUT" || fail "kaas users does not list alice:
+$OUT"
+kaas team add-member payments alice --role member
+expect_rc 0
+expect_out "alice now has role member in team payments"
+kaas team members payments
+expect_rc 0
+grep -qE '^alice +member$' <<<"$OUT" || fail "kaas team members does not list alice:
+$OUT"
+kaas team add-member payments alice --role owner
+expect_rc 1
+expect_out "field: role"
+kaas team add-member payments alice
+expect_rc 2
+expect_out "--role is required"
+
+echo "== login as alice"
+ADMIN_CONFIG=$KAAS_CONFIG
+export KAAS_CONFIG=$WORK/alice/config.yaml
+kaas_stdin "$ALICE_PASSWORD" login --server "$SERVER" --user alice --password-stdin
+expect_rc 0
+expect_out "as alice"
+kaas whoami
+expect_rc 0
+expect_out "alice on $SERVER"
+grep -qE '^payments +member$' <<<"$OUT" || fail "whoami does not show alice's role:
+$OUT"
+
+echo "== kaas use merges into an existing kubeconfig"
+[[ -n $KUBECTL ]] || fail "kubectl is not on PATH"
+KCFG=$WORK/kube/config
+mkdir -p "$WORK/kube"
+# Two clusters, users and contexts of other tools, quoted scalars that look like numbers
+# (kubectl refuses the file if they come back as numbers) and a key kubectl does not know.
+cat >"$KCFG" <<'YAML'
+apiVersion: v1
+kind: Config
+x-team-settings:
+  owner: ops
+  ports: [80, "443"]
+clusters:
+- name: prod
+  cluster:
+    server: https://prod.example.com:6443
+    insecure-skip-tls-verify: true
+- name: staging
+  cluster: {server: "https://staging.example.com:6443", tls-server-name: "0123"}
+users:
+- name: ops
+  user:
+    token: "12345"
+- name: ci
+  user: {username: "007", password: "true"}
+contexts:
+- name: prod
+  context: {cluster: prod, user: ops, namespace: "0001"}
+- name: staging
+  context:
+    cluster: staging
+    user: ci
+current-context: prod
+preferences: {}
+YAML
+chmod 644 "$KCFG"
+"$KUBECTL" config view --kubeconfig "$KCFG" --raw -o json >"$WORK/before.json" ||
+  fail "kubectl cannot read the hand-written kubeconfig"
+# The first file of a KUBECONFIG list is the one written.
+KUBECONFIG="$KCFG:$WORK/kube/second" kaas use demo
+expect_rc 0
+expect_out 'Switched to context "alice@demo"'
+[[ ! -e $WORK/kube/second ]] || fail "kaas use wrote the second file of KUBECONFIG"
+mode=$(stat -c %a "$KCFG")
+[[ $mode == 600 ]] || fail "kubeconfig mode is $mode after kaas use, expected 600"
+# Once more: the entries are replaced, not duplicated.
+KUBECONFIG=$KCFG kaas use demo --ttl-hours 2
+expect_rc 0
+contexts=$("$KUBECTL" config get-contexts -o name --kubeconfig "$KCFG" | sort | tr '\n' ' ') ||
+  fail "kubectl cannot read the kubeconfig kaas use wrote"
+[[ $contexts == "alice@demo prod staging " ]] || fail "contexts after kaas use: $contexts"
+current=$("$KUBECTL" config current-context --kubeconfig "$KCFG")
+[[ $current == alice@demo ]] || fail "current-context is $current, expected alice@demo"
+"$KUBECTL" config view --kubeconfig "$KCFG" --raw -o json >"$WORK/after.json"
+python3 - "$WORK/before.json" "$WORK/after.json" "$KCFG" <<'PY' || fail "kaas use changed other entries"
+import json, sys
+before, after = (json.load(open(p)) for p in sys.argv[1:3])
+def named(doc, key):
+    return {e["name"]: e for e in doc.get(key) or []}
+for key, names in {"clusters": ["prod", "staging"], "users": ["ops", "ci"],
+                   "contexts": ["prod", "staging"]}.items():
+    b, a = named(before, key), named(after, key)
+    for n in names:
+        assert a.get(n) == b[n], f"{key}/{n}: {b[n]} became {a.get(n)}"
+    new = "demo" if key == "clusters" else "alice@demo"
+    assert sorted(a) == sorted(names + [new]), (key, list(a))  # kubectl sorts by name
+assert after["preferences"] == before["preferences"]
+text = open(sys.argv[3]).read()
+assert "x-team-settings:\n  owner: ops\n  ports: [80, \"443\"]\n" in text, text[:300]
+PY
+
+echo "== clusters marks the current context"
+KUBECONFIG=$KCFG kaas clusters
+expect_rc 0
+grep -qE '^\* +demo ' <<<"$OUT" || fail "kaas clusters does not mark demo as current:
+$OUT"
+KUBECONFIG=$WORK/no-kube/config kaas clusters
+expect_rc 0
+grep -qE '^ +demo ' <<<"$OUT" || fail "demo is marked without a kubeconfig:
+$OUT"
+
+echo "== kubeconfig"
+set +e
+"$KAAS" kubeconfig demo --ttl-hours 1 >"$WORK/demo.kubeconfig" 2>"$WORK/kubeconfig.err"
+RC=$?
+set -e
+[[ $RC -eq 0 ]] || fail "kaas kubeconfig exited $RC: $(cat "$WORK/kubeconfig.err")"
+"$KUBECTL" config view --kubeconfig "$WORK/demo.kubeconfig" --raw -o json >"$WORK/demo.json" ||
+  fail "kubectl cannot read the output of kaas kubeconfig"
+python3 - "$WORK/demo.json" <<'PY' || fail "kaas kubeconfig is not one cluster, user and context"
+import json, sys
+k = json.load(open(sys.argv[1]))
+assert k["current-context"] == "alice@demo", k["current-context"]
+assert [c["name"] for c in k["contexts"]] == ["alice@demo"]
+assert [c["name"] for c in k["clusters"]] == ["demo"]
+assert [u["name"] for u in k["users"]] == ["alice@demo"]
+assert k["users"][0]["user"]["client-certificate-data"]
+PY
+kaas kubeconfig no-such-cluster
+expect_rc 1
+expect_out "not found"
+
+echo "== tokens"
+kaas -o json token create ci --ttl-hours 2
+expect_rc 0
+TOKEN=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])' <<<"$OUT")
+TOKEN_ID=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$OUT")
+kaas token create other
+expect_rc 0
+expect_out "shown only once"
+[[ $(http_status "$TOKEN" /api/v1/me) == 200 ]] || fail "the new token is refused"
+kaas token list
+expect_rc 0
+grep -qE "^$TOKEN_ID +ci " <<<"$OUT" || fail "kaas token list does not list $TOKEN_ID:
+$OUT"
+kaas token revoke "$TOKEN_ID"
+expect_rc 0
+expect_out "Revoked token $TOKEN_ID"
+status=$(http_status "$TOKEN" /api/v1/me)
+[[ $status == 401 ]] || fail "a revoked token got HTTP $status, expected 401"
+kaas token list
+if grep -qF "$TOKEN_ID" <<<"$OUT"; then fail "the revoked token is still listed:
+$OUT"; fi
+
+echo "== audit"
+kaas audit
+expect_rc 1  # alice is no team admin
+export KAAS_CONFIG=$ADMIN_CONFIG
+kaas audit --limit 200
+expect_rc 0
+expect_out "TIME "
+grep -qE ' admin +- +POST /api/v1/users +alice +127\.0\.0\.1 +201$' <<<"$OUT" ||
+  fail "kaas audit does not list the creation of alice:
+$OUT"
+grep -qE ' admin +payments +POST /api/v1/clusters +cl-[0-9a-f]+ \(demo\) ' <<<"$OUT" ||
+  fail "kaas audit does not list the creation of demo:
+$OUT"
+kaas audit --team payments --limit 1 -o json
+expect_rc 0
+python3 -c 'import json, sys; assert len(json.load(sys.stdin)["items"]) == 1' <<<"$OUT" ||
+  fail "kaas audit --limit 1 -o json did not give one entry: $OUT"
 
 echo "== invalid request"
 kaas cluster create bad --team payments --purpose dev --masters 2
@@ -160,14 +346,22 @@ expect_rc 0
 expect_out "100%"
 kaas clusters
 expect_rc 0
-if grep -qE '^demo ' <<<"$OUT"; then fail "demo is still listed after delete:
+if grep -qE '^[* ] +demo ' <<<"$OUT"; then fail "demo is still listed after delete:
 $OUT"; fi
 
-echo "== logout"
+echo "== logout revokes the token"
+token=$(sed -n 's/^token: //p' "$KAAS_CONFIG")
+[[ $(http_status "$token" /api/v1/me) == 200 ]] || fail "the session token is refused"
 kaas logout
 expect_rc 0
+expect_out "token revoked"
+status=$(http_status "$token" /api/v1/me)
+[[ $status == 401 ]] || fail "the token still works after logout (HTTP $status)"
 kaas whoami
 expect_rc 1
 expect_out "kaas login"
+kaas logout
+expect_rc 0
+expect_out "Not logged in."
 
 echo "PASS: kaas CLI end to end"

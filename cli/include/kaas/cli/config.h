@@ -25,4 +25,14 @@ Result<ClientConfig> LoadConfig(const std::string& path);
 // bearer token) and missing parent directories with mode 0700.
 Status SaveConfig(const std::string& path, const ClientConfig& config);
 
+// Replaces the file at `path` with `text` atomically: written to a fresh temp file next to it,
+// synced and renamed over it, so readers see the old or the new file and never half of one.
+// The result has mode 0600 whatever the old file had (it holds secrets); missing parent
+// directories are created with mode 0700.
+Status WritePrivateFile(const std::string& path, const std::string& text);
+
+// Creates `dir` and its missing ancestors, top-down, with mode 0700; existing ones are kept as
+// they are, since they may be shared (~/.config).
+Status MakePrivateDirs(const std::string& dir);
+
 }  // namespace kaas::cli

@@ -1,0 +1,197 @@
+// token create|list|revoke, users, user create, team members|add-member|remove-member, audit.
+
+#include <ostream>
+
+#include "commands.h"
+#include "kaas/cli/render.h"
+
+namespace kaas::cli {
+namespace {
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string MembersPath(const std::string& team) {
+  return "/api/v1/teams/" + UrlEncode(team) + "/members";
+}
+
+}  // namespace
+
+// ---------- tokens ----------
+
+int CmdTokenCreate(Env& env) {
+  Json body = {{"name", env.args.positional[0]}};
+  if (env.args.Has("ttl-hours")) {
+    auto hours = ParseInt(env.args.Get("ttl-hours"));
+    if (!hours || *hours < 1) return UsageError(env, "--ttl-hours must be a positive whole number");
+    body["ttl_hours"] = *hours;
+  }
+  ApiResult r = env.Api().Post("/api/v1/tokens", body);
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  const Json& t = r.body;
+  env.io.out << "Created token " << Str(t, "name") << " (" << Str(t, "id") << "), valid until "
+             << Str(t, "expires_at") << ":\n\n"
+             << "  " << Str(t, "token") << "\n\n"
+             << "The token is shown only once: store it now, it cannot be retrieved later.\n"
+             << "Send it as 'Authorization: Bearer <token>'; revoke it with 'kaas token revoke "
+             << Str(t, "id") << "'.\n";
+  return 0;
+}
+
+int CmdTokenList(Env& env) {
+  ApiResult r = env.Api().Get("/api/v1/tokens");
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  const Json& items = Field(r.body, "items");
+  if (!items.is_array() || items.empty()) {
+    env.io.out << "No tokens.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "CREATED", "EXPIRES"}};
+  for (const auto& t : items) {
+    rows.push_back({Str(t, "id"), Str(t, "name"), Str(t, "created_at"), Str(t, "expires_at")});
+  }
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
+int CmdTokenRevoke(Env& env) {
+  const std::string& id = env.args.positional[0];
+  ApiResult r = env.Api().Delete("/api/v1/tokens/" + UrlEncode(id));
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, {{"id", id}, {"revoked", true}});
+    return 0;
+  }
+  env.io.out << "Revoked token " << id << "\n";
+  return 0;
+}
+
+// ---------- users ----------
+
+int CmdUsers(Env& env) {
+  ApiResult r = env.Api().Get("/api/v1/users");
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ADMIN", "CREATED"}};
+  for (const auto& u : Field(r.body, "items")) {
+    rows.push_back(
+        {Str(u, "username"), u.value("is_admin", false) ? "yes" : "", Str(u, "created_at")});
+  }
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
+int CmdUserCreate(Env& env) {
+  const std::string& name = env.args.positional[0];
+  auto password = ReadPassword(env, "new user " + name, true);
+  if (!password.ok()) return UsageError(env, password.status().message());
+  if (password->empty()) return UsageError(env, "the password is empty");
+  bool admin = env.args.Has("admin");
+  ApiResult r = env.Api().Post("/api/v1/users",
+                               {{"username", name}, {"password", *password}, {"is_admin", admin}});
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  env.io.out << "Created user " << Str(r.body, "username")
+             << (r.body.value("is_admin", false) ? " (platform admin)" : "") << "\n"
+             << "Add them to a team with: kaas team add-member TEAM " << Str(r.body, "username")
+             << " --role member\n";
+  return 0;
+}
+
+// ---------- team members ----------
+
+int CmdTeamMembers(Env& env) {
+  ApiResult r = env.Api().Get(MembersPath(env.args.positional[0]));
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  const Json& items = Field(r.body, "items");
+  if (!items.is_array() || items.empty()) {
+    env.io.out << "Team " << Str(r.body, "team") << " has no members.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ROLE"}};
+  for (const auto& m : items) rows.push_back({Str(m, "username"), Str(m, "role")});
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
+int CmdTeamAddMember(Env& env) {
+  if (!env.args.Has("role")) return UsageError(env, "--role is required (admin, member or viewer)");
+  const std::string& team = env.args.positional[0];
+  const std::string& user = env.args.positional[1];
+  ApiResult r =
+      env.Api().Put(MembersPath(team) + "/" + UrlEncode(user), {{"role", env.args.Get("role")}});
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  env.io.out << Str(r.body, "username") << " now has role " << Str(r.body, "role") << " in team "
+             << Str(r.body, "team") << "\n";
+  return 0;
+}
+
+int CmdTeamRemoveMember(Env& env) {
+  const std::string& team = env.args.positional[0];
+  const std::string& user = env.args.positional[1];
+  ApiResult r = env.Api().Delete(MembersPath(team) + "/" + UrlEncode(user));
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, {{"team", team}, {"username", user}, {"removed", true}});
+    return 0;
+  }
+  env.io.out << "Removed " << user << " from team " << team << "\n";
+  return 0;
+}
+
+// ---------- audit ----------
+
+int CmdAudit(Env& env) {
+  std::string query;
+  if (env.args.Has("limit")) {
+    auto limit = ParseInt(env.args.Get("limit"));
+    if (!limit || *limit < 1) return UsageError(env, "--limit must be a positive whole number");
+    query += "&limit=" + std::to_string(*limit);
+  }
+  if (env.args.Has("team")) query += "&team=" + UrlEncode(env.args.Get("team"));
+  if (!query.empty()) query[0] = '?';
+  ApiResult r = env.Api().Get("/api/v1/audit" + query);
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  const Json& items = Field(r.body, "items");
+  if (!items.is_array() || items.empty()) {
+    env.io.out << "No audit entries.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"TIME", "ACTOR", "TEAM", "ACTION", "OBJECT", "FROM", "STATUS"}};
+  for (const auto& e : items) {
+    std::string status = Num(e, "status");
+    if (!Str(e, "result").empty() && Str(e, "result") != "ok") status += " " + Str(e, "result");
+    rows.push_back({Str(e, "at"), OrDash(Str(e, "actor")), OrDash(Str(e, "team")), Str(e, "action"),
+                    OrDash(Str(e, "object")), OrDash(Str(e, "remote_addr")), status});
+  }
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
+}  // namespace kaas::cli
