@@ -1,13 +1,14 @@
 # kaas — the two commands a newcomer needs:
 #   make run    install missing Debian packages, build, start kaasd on http://127.0.0.1:8080
 #   make test   the same set-up, then every test (ctest)
+#   make screenshots   regenerate docs/screenshots/*.png of the portal (headless chromium)
 BUILD ?= build
 JOBS ?= 2
 LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./var
 KAASD_FLAGS ?=
 
-.PHONY: all deps configure build run test unit integration bench clean
+.PHONY: all deps configure build run test unit integration bench screenshots clean
 
 all: build
 
@@ -35,6 +36,9 @@ integration: build
 
 bench: build
 	bench/run.sh $(BUILD)
+
+screenshots: build
+	KAASD=$(BUILD)/bin/kaasd bash tests/web/run.sh screenshots
 
 clean:
 	rm -rf $(BUILD)

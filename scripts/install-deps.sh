@@ -16,6 +16,7 @@ PACKAGES=(
   libsodium-dev                        # argon2id password hashes, random tokens, SHA-256
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
+  chromium                             # the portal's browser tests (headless, via playwright-core)
 )
 
 missing=()
@@ -25,6 +26,11 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js >= 20 and npm run the portal's browser tests. Machines that already have them (from
+# NodeSource, say, whose nodejs bundles npm) keep theirs: Debian's npm would conflict with it.
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"

@@ -151,6 +151,7 @@ Json ToJson(const store::Operation& op) {
           {"updated_at", FormatTime(op.updated_at)},
           {"finished_at", FormatTime(op.finished_at)},
           {"progress", lifecycle::Progress(op)},
+          {"cancel_requested", op.cancel_requested},
           {"steps", steps}};
 }
 

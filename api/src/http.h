@@ -2,6 +2,8 @@
 
 // Internal to api/: the request context handlers see, their reply, and JSON helpers.
 
+#include <atomic>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -22,7 +24,9 @@ struct Context {
   std::multimap<std::string, std::string> query;
   std::string body;
   std::string remote_addr;
-  auth::Principal principal;  // set for every route but kAnyone ones
+  std::string last_event_id;                    // Last-Event-ID header of an SSE reconnect
+  const std::atomic<bool>* stopping = nullptr;  // set while the server shuts down
+  auth::Principal principal;                    // set for every route but kAnyone ones
 
   // What the audit entry of this request says it was about; handlers fill these in.
   std::string audit_actor;  // defaults to principal.username
@@ -40,6 +44,9 @@ struct Reply {
   Json body;
   std::string raw;  // sent as is when not empty (text/plain or YAML)
   std::string content_type = "application/json";
+  // A streamed body (server-sent events): called once; it writes chunks with `write` until it
+  // returns false (client gone) or the stream ends.
+  std::function<void(const std::function<bool(const std::string&)>& write)> stream;
 };
 
 using Handler = Result<Reply> (*)(Context&);

@@ -2,6 +2,8 @@
 // through auth::Authorizer, and call into quota/ and lifecycle/.
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "http.h"
 #include "kaas/common/ids.h"
@@ -532,6 +534,202 @@ Result<Reply> GetKubeconfig(Context& ctx) {
   return r;
 }
 
+// ---------- changes to running clusters ----------
+
+Json OperationReply(const lifecycle::Admitted& a, const std::string& team_name, bool dry_run) {
+  Json out = AdmittedJson(a, team_name);
+  if (dry_run) out["dry_run"] = true;
+  return out;
+}
+
+Result<Reply> ScaleWorkers(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"count"}));
+  KAAS_ASSIGN_OR_RETURN(int64_t count, GetInt(body, "count", true, 0));
+  KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kOperate));
+  ctx.audit_team_id = v.cluster.team_id;
+  ctx.audit_object = v.cluster.id + " (" + v.cluster.name + ")";
+  KAAS_ASSIGN_OR_RETURN(
+      auto a, ctx.deps.clusters.ScaleWorkers(v.cluster.id, count, ctx.principal.username, dry_run));
+  return Reply{dry_run ? 200 : 202, OperationReply(a, v.team_name, dry_run)};
+}
+
+Result<Reply> ChangeMasters(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body,
+                        ParseObject(ctx.body, {"count", "flavor", "allow_colocated_masters"}));
+  bool colocate = false;
+  if (auto c = body.find("allow_colocated_masters"); c != body.end() && !c->is_null()) {
+    if (!c->is_boolean()) {
+      return InvalidArgument("allow_colocated_masters",
+                             "allow_colocated_masters must be a boolean");
+    }
+    colocate = c->get<bool>();
+  }
+  bool has_count = body.contains("count"), has_flavor = body.contains("flavor");
+  if (has_count == has_flavor) {
+    return InvalidArgument("count", "give either count (1, 3 or 5) or flavor, not both");
+  }
+  KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kOperate));
+  ctx.audit_team_id = v.cluster.team_id;
+  ctx.audit_object = v.cluster.id + " (" + v.cluster.name + ")";
+  Result<lifecycle::Admitted> a = Status(Code::kInternal, "unreachable");
+  if (has_count) {
+    KAAS_ASSIGN_OR_RETURN(int64_t count, GetInt(body, "count", true, 0));
+    a = ctx.deps.clusters.ScaleMasters(v.cluster.id, count, ctx.principal.username, dry_run,
+                                       colocate);
+  } else {
+    KAAS_ASSIGN_OR_RETURN(std::string flavor, GetString(body, "flavor", true));
+    a = ctx.deps.clusters.ResizeMasters(v.cluster.id, flavor, ctx.principal.username, dry_run);
+  }
+  if (!a.ok()) return a.status();
+  return Reply{dry_run ? 200 : 202, OperationReply(*a, v.team_name, dry_run)};
+}
+
+Result<Reply> UpgradeCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body,
+                        ParseObject(ctx.body, {"kubernetes_version", "max_unavailable"}));
+  KAAS_ASSIGN_OR_RETURN(std::string version, GetString(body, "kubernetes_version", true));
+  KAAS_ASSIGN_OR_RETURN(int64_t max_unavailable, GetInt(body, "max_unavailable", false, 1));
+  KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kOperate));
+  ctx.audit_team_id = v.cluster.team_id;
+  ctx.audit_object = v.cluster.id + " (" + v.cluster.name + ")";
+  KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.Upgrade(v.cluster.id, version, max_unavailable,
+                                                          ctx.principal.username, dry_run));
+  return Reply{dry_run ? 200 : 202, OperationReply(a, v.team_name, dry_run)};
+}
+
+// The operation, if the caller may act on (or see) its cluster; otherwise kNotFound.
+Result<store::Operation> OperationFor(Context& ctx, Action action) {
+  std::optional<store::Operation> op;
+  KAAS_RETURN_IF_ERROR(ctx.deps.db.Read([&](store::Tx& tx) {
+    op = store::operations::Find(tx, ctx.params["id"]);
+    return Status::Ok();
+  }));
+  if (!op) return NotFound("operation " + ctx.params["id"] + " not found");
+  auto cluster = ClusterFor(ctx, op->cluster_id, action);
+  if (!cluster.ok()) {
+    if (cluster.status().code() == Code::kNotFound) {
+      return NotFound("operation " + ctx.params["id"] + " not found");
+    }
+    return cluster.status();
+  }
+  ctx.audit_team_id = cluster->cluster.team_id;
+  ctx.audit_object = op->id;
+  return *op;
+}
+
+Result<Reply> CancelOperation(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Operation op, OperationFor(ctx, Action::kOperate));
+  KAAS_ASSIGN_OR_RETURN(store::Operation cancelled, ctx.deps.clusters.Cancel(op.id));
+  return Reply{202, {{"operation", ToJson(cancelled)}}};
+}
+
+Result<Reply> RetryOperation(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(store::Operation op, OperationFor(ctx, Action::kOperate));
+  KAAS_ASSIGN_OR_RETURN(store::Operation retried, ctx.deps.clusters.Retry(op.id));
+  return Reply{202, {{"operation", ToJson(retried)}}};
+}
+
+// Server-sent events of one cluster: every operation, step and status change, in order.
+// Reconnects resume after Last-Event-ID (or ?after=); ?follow=false sends what exists and
+// ends.
+Result<Reply> ClusterEvents(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  std::string after = ctx.last_event_id.empty() ? ctx.Query("after") : ctx.last_event_id;
+  bool follow = ctx.Query("follow") != "false";
+  Reply r;
+  r.content_type = "text/event-stream";
+  store::Database* db = &ctx.deps.db;
+  const std::atomic<bool>* stopping = ctx.stopping;
+  std::string cluster_id = v.cluster.id;
+  r.stream = [db, stopping, cluster_id, after,
+              follow](const std::function<bool(const std::string&)>& write) mutable {
+    auto idle = std::chrono::steady_clock::now();
+    if (!write("retry: 1000\n\n")) return;
+    while (!(stopping && stopping->load())) {
+      std::vector<store::Event> batch;
+      Status st = db->Read([&](store::Tx& tx) {
+        batch = store::events::ListForCluster(tx, cluster_id, after, 200);
+        return Status::Ok();
+      });
+      if (!st.ok()) return;
+      for (const auto& e : batch) {
+        std::string chunk = "id: " + e.id + "\nevent: " + e.kind + "\ndata: " + e.data + "\n\n";
+        if (!write(chunk)) return;
+        after = e.id;
+        idle = std::chrono::steady_clock::now();
+      }
+      if (!follow && batch.size() < 200) return;
+      if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(10)) {
+        if (!write(": keep-alive\n\n")) return;
+        idle = std::chrono::steady_clock::now();
+      }
+      if (batch.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  };
+  return r;
+}
+
+// ---------- fault injection (tests and demos; 404 unless kaasd runs with it) ----------
+
+Result<Reply> GetFaults(Context& ctx) {
+  if (!ctx.deps.faults) return NotFound("fault injection is not enabled");
+  Json items = Json::array();
+  for (const auto& f : ctx.deps.faults->Rules()) {
+    items.push_back({{"on", f.on},
+                     {"match", f.match},
+                     {"action", f.action},
+                     {"code", f.code},
+                     {"nth", f.nth},
+                     {"times", f.times},
+                     {"delay_ms", f.delay_ms},
+                     {"seen", f.seen},
+                     {"fired", f.fired}});
+  }
+  return Reply{200, {{"rules", items}}};
+}
+
+Result<Reply> PutFaults(Context& ctx) {
+  if (!ctx.deps.faults) return NotFound("fault injection is not enabled");
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"rules"}));
+  auto it = body.find("rules");
+  if (it == body.end() || !it->is_array())
+    return InvalidArgument("rules", "rules must be an array");
+  std::vector<lifecycle::FaultRule> rules;
+  for (size_t i = 0; i < it->size(); ++i) {
+    const Json& r = (*it)[i];
+    std::string prefix = "rules[" + std::to_string(i) + "].";
+    if (!r.is_object()) return InvalidArgument("rules", "every rule must be an object");
+    lifecycle::FaultRule f;
+    KAAS_ASSIGN_OR_RETURN(f.on, GetString(r, "on", false, prefix));
+    if (f.on.empty()) f.on = "step";
+    KAAS_ASSIGN_OR_RETURN(f.match, GetString(r, "match", false, prefix));
+    KAAS_ASSIGN_OR_RETURN(f.action, GetString(r, "action", false, prefix));
+    if (f.action.empty()) f.action = "fail";
+    KAAS_ASSIGN_OR_RETURN(f.code, GetString(r, "code", false, prefix));
+    if (f.code.empty()) f.code = "unavailable";
+    KAAS_ASSIGN_OR_RETURN(f.nth, GetInt(r, "nth", false, 1, prefix));
+    KAAS_ASSIGN_OR_RETURN(f.times, GetInt(r, "times", false, 1, prefix));
+    KAAS_ASSIGN_OR_RETURN(f.delay_ms, GetInt(r, "delay_ms", false, 0, prefix));
+    if (f.code != "unavailable" && f.code != "internal") {
+      return InvalidArgument(prefix + "code", "code must be unavailable or internal");
+    }
+    if (f.on != "step" && f.on != "hypervisor") {
+      return InvalidArgument(prefix + "on", "on must be step or hypervisor");
+    }
+    if (f.action != "fail" && f.action != "delay" && f.action != "crash" &&
+        f.action != "crash_after_act") {
+      return InvalidArgument(prefix + "action",
+                             "action must be fail, delay, crash or crash_after_act");
+    }
+    rules.push_back(f);
+  }
+  ctx.deps.faults->Set(rules);
+  return GetFaults(ctx);
+}
+
 // ---------- operations ----------
 
 Result<Reply> ListClusterOperations(Context& ctx) {
@@ -960,6 +1158,14 @@ const std::vector<Route>& RouteTable() {
       {{"DELETE", "/api/v1/clusters/{id}", Access::kUser}, DeleteCluster},
       {{"GET", "/api/v1/clusters/{id}/operations", Access::kUser}, ListClusterOperations},
       {{"GET", "/api/v1/clusters/{id}/kubeconfig", Access::kUser}, GetKubeconfig},
+      {{"GET", "/api/v1/clusters/{id}/events", Access::kUser}, ClusterEvents},
+      {{"POST", "/api/v1/clusters/{id}/workers", Access::kUser}, ScaleWorkers},
+      {{"POST", "/api/v1/clusters/{id}/masters", Access::kUser}, ChangeMasters},
+      {{"POST", "/api/v1/clusters/{id}/upgrade", Access::kUser}, UpgradeCluster},
+      {{"POST", "/api/v1/operations/{id}/cancel", Access::kUser}, CancelOperation},
+      {{"POST", "/api/v1/operations/{id}/retry", Access::kUser}, RetryOperation},
+      {{"GET", "/api/v1/faults", Access::kPlatformAdmin}, GetFaults},
+      {{"PUT", "/api/v1/faults", Access::kPlatformAdmin}, PutFaults},
       {{"GET", "/api/v1/operations/{id}", Access::kUser}, GetOperation},
       {{"GET", "/api/v1/hypervisors", Access::kPlatformAdmin}, ListHypervisors},
       {{"POST", "/api/v1/hypervisors", Access::kPlatformAdmin}, CreateHypervisor},

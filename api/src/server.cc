@@ -3,7 +3,11 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "http.h"
 #include "kaas/common/ids.h"
@@ -51,6 +55,33 @@ void WriteError(httplib::Response& res, const Status& st) {
   res.set_content(ErrorBody(st).dump(), "application/json");
 }
 
+// Content types of the files the portal ships; anything else is served as bytes.
+const char* ContentType(const std::filesystem::path& file) {
+  static const std::map<std::string, const char*> kTypes = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".woff2", "font/woff2"},
+  };
+  auto it = kTypes.find(file.extension().string());
+  return it == kTypes.end() ? "application/octet-stream" : it->second;
+}
+
+bool ReadFile(const std::filesystem::path& file, std::string& out) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  out = buf.str();
+  return true;
+}
+
 }  // namespace
 
 struct ApiServer::Impl {
@@ -80,6 +111,10 @@ struct ApiServer::Impl {
       }
     }
     if (!route) {
+      if (!path_known && ServeStatic(req, res)) {
+        route_name = "static";
+        return;
+      }
       if (path_known) {
         res.status = 405;
         res.set_content(Json{{"error",
@@ -94,18 +129,78 @@ struct ApiServer::Impl {
       return;
     }
     route_name = route->info.pattern;
-    Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr, {}};
+    Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr};
+    ctx.last_event_id = req.get_header_value("Last-Event-ID");
+    ctx.stopping = &stopping;
     for (const auto& [k, v] : req.params) ctx.query.emplace(k, v);
     Result<Reply> reply = Run(*route, req, ctx);
     if (req.method != "GET") Audit(ctx, route->info, reply);
     if (!reply.ok()) return WriteError(res, reply.status());
     res.status = reply->status;
     if (reply->status == 204) return;
+    if (reply->stream) {
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider(
+          reply->content_type.c_str(), [stream = reply->stream](size_t, httplib::DataSink& sink) {
+            stream(
+                [&](const std::string& chunk) { return sink.write(chunk.data(), chunk.size()); });
+            sink.done();
+            return true;
+          });
+      return;
+    }
     if (!reply->raw.empty()) {
       res.set_content(reply->raw, reply->content_type.c_str());
     } else {
       res.set_content(reply->body.dump(), "application/json");
     }
+  }
+
+  // The portal: GET of a path no API route matched, outside /api/. An existing file under
+  // web_dir is sent as is; any other path without a file extension gets index.html, so that
+  // the portal's own routes (/clusters/cl-1) survive a reload. A missing file with an
+  // extension stays a 404, so a broken asset link shows as one instead of as HTML. False
+  // when this is not a portal request (the caller answers with the API's JSON 404).
+  bool ServeStatic(const httplib::Request& req, httplib::Response& res) {
+    namespace fs = std::filesystem;
+    if (options.web_dir.empty() || (req.method != "GET" && req.method != "HEAD")) return false;
+    const std::string& path = req.path;
+    if (path.empty() || path[0] != '/' || path == "/api" || path.rfind("/api/", 0) == 0) {
+      return false;
+    }
+    // req.path is already percent-decoded: refuse any ".." or "." segment, backslash or NUL
+    // rather than normalising it, so that nothing outside web_dir can be named.
+    std::string rel = path.substr(1);
+    if (rel.find('\\') != std::string::npos || rel.find('\0') != std::string::npos) return false;
+    for (const auto& segment : Split(path)) {
+      if (segment == ".." || segment == ".") return false;
+    }
+    std::error_code ec;
+    fs::path root = fs::weakly_canonical(options.web_dir, ec);
+    if (ec) return false;
+    fs::path file = rel.empty() ? root / "index.html" : root / rel;
+    // Symlinks inside web_dir must not lead out of it either.
+    fs::path resolved = fs::weakly_canonical(file, ec);
+    auto [end, unused] = std::mismatch(root.begin(), root.end(), resolved.begin(), resolved.end());
+    if (ec || end != root.end()) return false;
+    bool is_file = fs::is_regular_file(resolved, ec);
+    if (!is_file) {
+      if (fs::path(rel).has_extension()) return false;
+      resolved = root / "index.html";
+    }
+    std::string body;
+    if (!ReadFile(resolved, body)) return false;
+    res.status = 200;
+    // No build step means no content-hashed file names: the browser revalidates every time.
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    // Every asset comes from kaasd itself; the policy makes sure nothing else is loaded.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                   "frame-ancestors 'none'; base-uri 'none'; form-action 'self'");
+    res.set_content(std::move(body), ContentType(resolved));
+    return true;
   }
 
   // Authenticates, applies the route's coarse access rule, and runs the handler.
@@ -149,6 +244,7 @@ struct ApiServer::Impl {
   ApiDeps deps;
   ApiOptions options;
   httplib::Server server;
+  std::atomic<bool> stopping{false};
   int port = 0;
   int listen_fd = -1;
 };
@@ -207,7 +303,10 @@ int ApiServer::port() const { return impl_->port; }
 
 void ApiServer::Serve() { impl_->server.listen_after_bind(); }
 
-void ApiServer::Stop() { impl_->server.stop(); }
+void ApiServer::Stop() {
+  impl_->stopping = true;  // event streams end, so the worker threads can be joined
+  impl_->server.stop();
+}
 
 std::vector<RouteInfo> ApiServer::Routes() {
   std::vector<RouteInfo> out;

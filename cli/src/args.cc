@@ -43,12 +43,14 @@ Result<ParsedArgs> ParseArgs(const std::vector<std::string>& args,
     }
     if (inline_value) {
       out.flags[spec->name] = *inline_value;
+      out.values[spec->name].push_back(*inline_value);
       continue;
     }
     if (i + 1 >= args.size()) {
       return InvalidArgument(a, "--" + spec->name + " needs a value (" + spec->value_name + ")");
     }
     out.flags[spec->name] = args[++i];
+    out.values[spec->name].push_back(args[i]);
   }
   return out;
 }

@@ -1,4 +1,4 @@
-// versions, flavors, teams, team create, quota.
+// versions, flavors, teams, team create.
 
 #include <ostream>
 
@@ -84,26 +84,6 @@ int CmdTeamCreate(Env& env) {
     return 0;
   }
   env.io.out << "Created team " << Str(r.body, "name") << "\n";
-  return 0;
-}
-
-int CmdQuota(Env& env) {
-  ApiResult r = env.Api().Get("/api/v1/teams/" + UrlEncode(env.args.positional[0]) + "/quota");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& limits = Field(r.body, "limits");
-  const Json& usage = Field(r.body, "usage");
-  std::vector<std::vector<std::string>> rows = {{"RESOURCE", "USED", "LIMIT", "FREE"}};
-  for (const char* res : {"clusters", "vcpus", "memory_gib", "physical_hosts"}) {
-    int used = Int(usage, res);
-    int limit = Int(limits, res);
-    rows.push_back({res, std::to_string(used), std::to_string(limit),
-                    std::to_string(limit > used ? limit - used : 0)});
-  }
-  env.io.out << "Quota of team " << Str(r.body, "team") << ":\n" << RenderTable(rows);
   return 0;
 }
 

@@ -47,6 +47,9 @@ const std::vector<FlagSpec>& GlobalFlags() {
 const std::vector<Command>& Commands() {
   static const FlagSpec kTeam{"team", "T", "the cluster's team, when the name alone is ambiguous"};
   static const FlagSpec kWatch{"watch", "", "follow the operation until it finishes"};
+  static const FlagSpec kDryRun{"dry-run", "",
+                                "show the plan (new nodes, steps) without changing anything"};
+  static const FlagSpec kComment{"comment", "TEXT", "a note for the requester"};
   static const FlagSpec kTtl{"ttl-hours", "N",
                              "lifetime of the client certificate in hours (default: the server's)"};
   static const std::vector<Command> kCommands = {
@@ -81,8 +84,40 @@ const std::vector<Command>& Commands() {
               {kTeam, kTtl}),
       Command("use", 1, 1, CmdUse, "CLUSTER [--team T] [--ttl-hours N]",
               "Merge a cluster's kubeconfig into kubectl's config and switch to it", {kTeam, kTtl}),
+      Command(
+          "cluster scale", 1, 1, CmdClusterScale,
+          "CLUSTER (--workers N | --masters N [--allow-colocated-masters]) [--team T]\n"
+          "           [--dry-run] [--watch]",
+          "Change a cluster's number of workers or masters",
+          {{"workers", "N", "the number of workers to have"},
+           {"masters", "N", "the number of masters to have: 1, 3 or 5"},
+           {"allow-colocated-masters", "", "let masters share a hypervisor when there are too few"},
+           kTeam,
+           kDryRun,
+           kWatch}),
+      Command("cluster resize-masters", 1, 1, CmdClusterResizeMasters,
+              "CLUSTER --flavor F [--team T] [--dry-run] [--watch]",
+              "Replace a cluster's masters, one at a time, with masters of another flavor",
+              {{"flavor", "F", "the master flavor to have (see kaas flavors; required)"},
+               kTeam,
+               kDryRun,
+               kWatch}),
+      Command("cluster upgrade", 1, 1, CmdClusterUpgrade,
+              "CLUSTER --version V [--max-unavailable N] [--team T] [--dry-run] [--watch]",
+              "Upgrade a cluster's Kubernetes by one minor version, node by node",
+              {{"version", "V", "the version to upgrade to (see kaas versions; required)"},
+               {"max-unavailable", "N", "workers upgraded at the same time (default 1)"},
+               kTeam,
+               kDryRun,
+               kWatch}),
+      Command("operations", 1, 1, CmdOperations, "CLUSTER [--team T]",
+              "List a cluster's operations, newest first", {kTeam}),
       Command("operation show", 1, 1, CmdOperationShow, "ID [--watch]",
               "Show an operation's steps and progress", {kWatch}),
+      Command("operation cancel", 1, 1, CmdOperationCancel, "ID",
+              "Cancel a pending or running operation"),
+      Command("operation retry", 1, 1, CmdOperationRetry, "ID [--watch]",
+              "Run a failed or cancelled operation again from its first unfinished step", {kWatch}),
       Command("versions", 0, 0, CmdVersions, "", "List the supported Kubernetes versions"),
       Command("flavors", 0, 0, CmdFlavors, "", "List node flavors and master sizing"),
       Command("teams", 0, 0, CmdTeams, "", "List your teams"),
@@ -93,7 +128,25 @@ const std::vector<Command>& Commands() {
               {{"role", "R", "admin, member or viewer (required)"}}),
       Command("team remove-member", 2, 2, CmdTeamRemoveMember, "TEAM USER",
               "Remove a user from a team (team admin)"),
-      Command("quota", 1, 1, CmdQuota, "TEAM", "Show a team's quota limits and usage"),
+      Command("quota", 0, 1, CmdQuota, "[TEAM]",
+              "Show quota limits and usage, of TEAM or of each of your teams"),
+      Command("quota request", 1, 1, CmdQuotaRequest,
+              "TEAM [--clusters N] [--vcpus N] [--memory-gib N] [--physical-hosts N]\n"
+              "           --reason TEXT",
+              "Ask the platform admins for new quota limits for a team",
+              {{"clusters", "N", "the number of clusters to allow"},
+               {"vcpus", "N", "the vCPUs to allow"},
+               {"memory-gib", "N", "the memory to allow, in GiB"},
+               {"physical-hosts", "N", "the physical hosts to allow"},
+               {"reason", "TEXT", "why the team needs it (required)"}}),
+      Command("quota requests", 0, 0, CmdQuotaRequests, "[--state pending|approved|rejected]",
+              "List quota requests: your teams', or all of them for a platform admin",
+              {{"state", "S", "only the requests in state S: pending, approved or rejected"}}),
+      Command("quota approve", 1, 1, CmdQuotaApprove, "ID [--comment TEXT]",
+              "Approve a quota request: its limits take effect at once (platform admin)",
+              {kComment}),
+      Command("quota reject", 1, 1, CmdQuotaReject, "ID [--comment TEXT]",
+              "Reject a quota request (platform admin)", {kComment}),
       Command("users", 0, 0, CmdUsers, "", "List users (platform admin)"),
       Command("user create", 1, 1, CmdUserCreate, "NAME [--admin] [--password-stdin]",
               "Create a user (platform admin)",
@@ -104,6 +157,36 @@ const std::vector<Command>& Commands() {
               {{"ttl-hours", "N", "lifetime in hours (default: 720, 30 days)"}}),
       Command("token list", 0, 0, CmdTokenList, "", "List your API tokens"),
       Command("token revoke", 1, 1, CmdTokenRevoke, "ID", "Revoke an API token"),
+      Command("hypervisors", 0, 0, CmdHypervisors, "",
+              "List hypervisors with their capacity and use (platform admin)"),
+      Command("hypervisor add", 1, 1, CmdHypervisorAdd, "NAME --uri URI --vcpus N --memory-gib N",
+              "Register a hypervisor; it takes new nodes at once (platform admin)",
+              {{"uri", "URI", "libvirt URI, such as qemu+ssh://hv7/system (required)"},
+               {"vcpus", "N", "vCPUs it offers to nodes (required)"},
+               {"memory-gib", "N", "memory it offers to nodes, in GiB (required)"}}),
+      Command("hypervisor drain", 1, 1, CmdHypervisorDrain, "NAME",
+              "Stop placing new nodes on a hypervisor; its nodes stay (platform admin)"),
+      Command("hypervisor activate", 1, 1, CmdHypervisorActivate, "NAME",
+              "Place new nodes on a hypervisor again (platform admin)"),
+      Command("hypervisor remove", 1, 1, CmdHypervisorRemove, "NAME",
+              "Unregister a hypervisor that carries no nodes (platform admin)"),
+      Command("hosts", 0, 0, CmdHosts, "",
+              "List physical hosts, their state and cluster (platform admin)"),
+      Command("host add", 1, 1, CmdHostAdd,
+              "NAME --address A --vcpus N --memory-gib N [--label KEY=VALUE]...",
+              "Register a physical host; it is available to clusters at once (platform admin)",
+              {{"address", "A", "its management address (required)"},
+               {"vcpus", "N", "its vCPUs (required)"},
+               {"memory-gib", "N", "its memory in GiB (required)"},
+               {"label", "KEY=VALUE", "a label; repeat the flag for more"}}),
+      Command("host maintenance", 1, 1, CmdHostMaintenance, "NAME",
+              "Take an unallocated host out of service (platform admin)"),
+      Command("host available", 1, 1, CmdHostAvailable, "NAME",
+              "Put a host back into service (platform admin)"),
+      Command("host remove", 1, 1, CmdHostRemove, "NAME",
+              "Unregister a host no cluster holds (platform admin)"),
+      Command("orphans", 0, 0, CmdOrphans, "",
+              "List VMs and hosts that kaas owns but no cluster accounts for (platform admin)"),
       Command("audit", 0, 0, CmdAudit, "[--team T] [--limit N]",
               "Show the audit log: who did what, when, from where (platform or team admin)",
               {{"team", "T", "only the entries about team T"},
@@ -115,14 +198,17 @@ const std::vector<Command>& Commands() {
 // Words that are the start of a two-word command ("cluster create").
 bool IsGroup(const std::string& word) {
   return word == "cluster" || word == "operation" || word == "team" || word == "token" ||
-         word == "user";
+         word == "user" || word == "quota" || word == "hypervisor" || word == "host";
 }
 
 const Command* FindCommand(const std::string& name) {
   static const std::map<std::string, std::string> kAliases = {{"cluster list", "clusters"},
                                                               {"team list", "teams"},
                                                               {"user list", "users"},
-                                                              {"tokens", "token list"}};
+                                                              {"tokens", "token list"},
+                                                              {"operation list", "operations"},
+                                                              {"hypervisor list", "hypervisors"},
+                                                              {"host list", "hosts"}};
   std::string canonical = name;
   if (auto it = kAliases.find(name); it != kAliases.end()) canonical = it->second;
   for (const auto& c : Commands()) {
@@ -169,15 +255,38 @@ std::string Details(const std::string& command) {
        "The token is printed once and cannot be retrieved later. Send it as\n"
        "'Authorization: Bearer <token>'.\n"},
       {"audit", "Columns: TIME ACTOR TEAM ACTION OBJECT FROM (the client address) STATUS.\n"},
+      {"quota",
+       "Each resource shows a bar of its use, then used/limit. Without TEAM: each team you are\n"
+       "a member of. Ask for more with 'kaas quota request'.\n"},
+      {"quota request",
+       "Only the limits named change when a platform admin approves; see the request with\n"
+       "'kaas quota requests'.\n"},
+      {"cluster scale",
+       "Workers are added or removed (the highest-numbered first); masters follow the sizing\n"
+       "policy and are re-sized first when the cluster grows. Masters change one etcd member at\n"
+       "a time and always rest at an odd count. --dry-run prints the steps it would run.\n"},
+      {"cluster upgrade",
+       "Masters first, one at a time, then the workers in batches of --max-unavailable.\n"
+       "One minor version at a time: see kaas versions.\n"},
+      {"operation show",
+       "--watch follows the cluster's event stream (falling back to polling when there is\n"
+       "none) until the operation ends; it exits 0 only when it succeeded. Many commands take\n"
+       "--watch too.\n"},
   };
   auto it = kDetails.find(command);
   return it == kDetails.end() ? "" : "\n" + it->second;
 }
 
+void PrintGroup(std::ostream& out, const std::string& group);
+
 void PrintCommandHelp(std::ostream& out, const Command& c) {
   out << "Usage: kaas " << c.name << (c.synopsis.empty() ? "" : " " + c.synopsis) << "\n\n"
       << c.summary << ".\n"
       << Details(c.name);
+  if (IsGroup(c.name)) {  // a command that heads a group of its own ("quota")
+    out << "\n";
+    PrintGroup(out, c.name);
+  }
   if (!c.flags.empty()) {
     out << "\nFlags:\n";
     PrintFlags(out, c.flags);
@@ -296,6 +405,14 @@ int Run(const std::vector<std::string>& args, Io& io) {
 
   std::string name = words[0] + (words.size() > 1 ? " " + words[1] : "");
   const Command* command = FindCommand(name);
+  if (!command && words.size() > 1) {
+    // A group that is a command of its own too ("kaas quota payments"): the second word is
+    // its argument.
+    if (const Command* c = FindCommand(words[0]); c && c->max_args > 0) {
+      command = c;
+      rest.insert(rest.begin(), words[1]);
+    }
+  }
   if (!command && IsGroup(words[0])) {
     io.err << "error: "
            << (words.size() > 1 ? "unknown command 'kaas " + name + "'" : "missing subcommand")

@@ -32,25 +32,31 @@ std::string Describe(httplib::Error e) {
   }
 }
 
-ApiResult FromHttp(const std::string& server, const httplib::Result& res) {
-  if (!res) {
-    return ApiResult::Fail("cannot reach kaasd at " + server + ": " + Describe(res.error()) +
-                           " (is kaasd running there? pass --server URL to use another)");
-  }
-  Json body = res->body.empty() ? Json() : Json::parse(res->body, nullptr, false);
-  bool ok = res->status >= 200 && res->status < 300;
+ApiResult Unreachable(const std::string& server, httplib::Error e) {
+  return ApiResult::Fail("cannot reach kaasd at " + server + ": " + Describe(e) +
+                         " (is kaasd running there? pass --server URL to use another)");
+}
+
+ApiResult FromReply(const std::string& server, int status, const std::string& text) {
+  Json body = text.empty() ? Json() : Json::parse(text, nullptr, false);
+  bool ok = status >= 200 && status < 300;
   if (ok && !body.is_discarded()) return {body, std::nullopt};
   if (!ok && body.is_object() && body.contains("error") && body["error"].is_object()) {
     const Json& e = body["error"];
-    ApiError err{res->status, e.value("code", ""), e.value("message", ""), Json::object()};
+    ApiError err{status, e.value("code", ""), e.value("message", ""), Json::object()};
     if (e.contains("details") && e["details"].is_object()) err.details = e["details"];
     return {Json(), err};
   }
-  std::string snippet = res->body.substr(0, 200);
-  return {Json(), ApiError{res->status, "",
-                           "unexpected reply from " + server + " (HTTP " +
-                               std::to_string(res->status) + "): " + snippet,
+  std::string snippet = text.substr(0, 200);
+  return {Json(), ApiError{status, "",
+                           "unexpected reply from " + server + " (HTTP " + std::to_string(status) +
+                               "): " + snippet,
                            Json::object()}};
+}
+
+ApiResult FromHttp(const std::string& server, const httplib::Result& res) {
+  if (!res) return Unreachable(server, res.error());
+  return FromReply(server, res->status, res->body);
 }
 
 }  // namespace
@@ -90,6 +96,43 @@ ApiResult ApiClient::GetText(const std::string& path, const std::string& accept,
     return {Json(), std::nullopt};
   }
   return FromHttp(server_, res);
+}
+
+ApiResult ApiClient::Stream(const std::string& path, const std::string& last_event_id,
+                            const std::function<bool(std::string_view)>& on_data, bool& accepted) {
+  accepted = false;
+  httplib::Client http(server_);
+  http.set_connection_timeout(5);
+  // kaasd sends a keep-alive comment after 10 idle seconds: a longer silence is a dead link.
+  http.set_read_timeout(30);
+  httplib::Headers headers = impl_->headers;
+  headers.erase("Accept");
+  headers.emplace("Accept", "text/event-stream, application/json");
+  if (!last_event_id.empty()) headers.emplace("Last-Event-ID", last_event_id);
+  int status = 0;
+  std::string refusal;  // the body of a non-2xx reply
+  bool stopped = false;
+  httplib::Result res = http.Get(
+      path, headers,
+      [&](const httplib::Response& r) {
+        status = r.status;
+        accepted = status >= 200 && status < 300;
+        return true;
+      },
+      [&](const char* data, size_t n) {
+        if (!accepted) {
+          refusal.append(data, n);
+          return true;
+        }
+        if (on_data(std::string_view(data, n))) return true;
+        stopped = true;
+        return false;
+      });
+  if (stopped || (res && accepted)) return {Json(), std::nullopt};
+  if (!accepted && status != 0) return FromReply(server_, status, refusal);
+  if (!accepted && res) return FromReply(server_, res->status, refusal);
+  if (!accepted) return Unreachable(server_, res.error());
+  return ApiResult::Fail("the event stream from " + server_ + " broke: " + Describe(res.error()));
 }
 
 ApiResult ApiClient::Delete(const std::string& path) {

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace kaas::cli {
 
@@ -44,6 +46,15 @@ class ApiClient {
   // GET of a document that is not JSON (a kubeconfig's YAML): a 2xx reply's body goes to
   // `text` and the result's body stays null; errors come back as for Get.
   ApiResult GetText(const std::string& path, const std::string& accept, std::string& text);
+
+  // GET of a server-sent events stream on a connection of its own, so that other calls can
+  // go on meanwhile: `on_data` gets the body's bytes as they arrive and ends the stream by
+  // returning false. A non-empty `last_event_id` resumes a broken stream after that event.
+  // `accepted` tells whether the server answered 2xx: the result is then ok when the stream
+  // ended (the server closed it, or on_data stopped it) and an error when it broke. A refusal
+  // comes back as for Get.
+  ApiResult Stream(const std::string& path, const std::string& last_event_id,
+                   const std::function<bool(std::string_view)>& on_data, bool& accepted);
 
  private:
   struct Impl;

@@ -13,18 +13,6 @@ std::string Placement(const Json& node) {
   return where.empty() ? "-" : where;
 }
 
-std::string NodeTable(const Json& nodes, bool with_state) {
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ROLE", "KIND", "PLACEMENT", "VCPU", "MEM"}};
-  if (with_state) rows[0].push_back("STATE");
-  for (const auto& n : nodes) {
-    rows.push_back({Str(n, "name"), Str(n, "role"), Str(n, "kind"), Placement(n), Num(n, "vcpus"),
-                    Num(n, "memory_gib") + " GiB"});
-    if (with_state) rows.back().push_back(Str(n, "state"));
-  }
-  return RenderTable(rows);
-}
-
 // All clusters visible to the caller (of `team` when not empty), following next_cursor.
 ApiResult ListAllClusters(Env& env, const std::string& team) {
   Json items = Json::array();
@@ -89,6 +77,18 @@ void PrintPlan(Env& env, const Json& cluster, const Json& operation) {
 }
 
 }  // namespace
+
+std::string NodeTable(const Json& nodes, bool with_state) {
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "ROLE", "KIND", "PLACEMENT", "VCPU", "MEM"}};
+  if (with_state) rows[0].push_back("STATE");
+  for (const auto& n : nodes) {
+    rows.push_back({Str(n, "name"), Str(n, "role"), Str(n, "kind"), Placement(n), Num(n, "vcpus"),
+                    Num(n, "memory_gib") + " GiB"});
+    if (with_state) rows.back().push_back(Str(n, "state"));
+  }
+  return RenderTable(rows);
+}
 
 std::string CountTimesFlavor(const Json& group) {
   if (!group.is_object()) return "";

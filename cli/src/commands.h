@@ -45,9 +45,13 @@ int UsageError(Env& env, const std::string& message);
 
 void PrintJson(Env& env, const Json& body);
 
-// Polls operation `id` every 300 ms until it finishes, drawing its steps and progress.
-// Returns 0 when it succeeded, 1 when it failed or was cancelled (after printing why).
+// Follows operation `id` until it finishes, drawing its steps and progress as they change:
+// through the server-sent events of its cluster, else by polling it every 300 ms. Returns 0
+// when it succeeded, 1 when it failed or was cancelled (after printing why).
 int WatchOperation(Env& env, const std::string& id);
+
+// Nodes as a table: NAME ROLE KIND PLACEMENT VCPU MEM, and STATE when `with_state`.
+std::string NodeTable(const Json& nodes, bool with_state);
 
 // "3×m.small" for a {count, flavor, kind} object.
 std::string CountTimesFlavor(const Json& group);
@@ -74,6 +78,10 @@ int CmdClusters(Env& env);
 int CmdClusterCreate(Env& env);
 int CmdClusterShow(Env& env);
 int CmdClusterDelete(Env& env);
+// changes.cc
+int CmdClusterScale(Env& env);
+int CmdClusterResizeMasters(Env& env);
+int CmdClusterUpgrade(Env& env);
 // contexts.cc
 int CmdKubeconfig(Env& env);
 int CmdUse(Env& env);
@@ -89,11 +97,31 @@ int CmdTeamRemoveMember(Env& env);
 int CmdAudit(Env& env);
 // operations.cc
 int CmdOperationShow(Env& env);
+int CmdOperationCancel(Env& env);
+int CmdOperationRetry(Env& env);
+int CmdOperations(Env& env);
 // catalog.cc
 int CmdVersions(Env& env);
 int CmdFlavors(Env& env);
 int CmdTeams(Env& env);
 int CmdTeamCreate(Env& env);
+// quota.cc
 int CmdQuota(Env& env);
+int CmdQuotaRequest(Env& env);
+int CmdQuotaRequests(Env& env);
+int CmdQuotaApprove(Env& env);
+int CmdQuotaReject(Env& env);
+// inventory.cc
+int CmdHypervisors(Env& env);
+int CmdHypervisorAdd(Env& env);
+int CmdHypervisorDrain(Env& env);
+int CmdHypervisorActivate(Env& env);
+int CmdHypervisorRemove(Env& env);
+int CmdHosts(Env& env);
+int CmdHostAdd(Env& env);
+int CmdHostMaintenance(Env& env);
+int CmdHostAvailable(Env& env);
+int CmdHostRemove(Env& env);
+int CmdOrphans(Env& env);
 
 }  // namespace kaas::cli

@@ -51,6 +51,17 @@ std::string ProgressBar(int percent, int width) {
          "%";
 }
 
+std::string UsageBar(int64_t used, int64_t limit, int width) {
+  int64_t filled = used > 0 ? width : 0;
+  if (limit > 0 && used < limit) {
+    filled = std::clamp<int64_t>(used * width / limit, 0, width - 1);
+    if (used > 0 && filled == 0) filled = 1;  // something is used: show it
+  }
+  return "[" + std::string(static_cast<size_t>(filled), '#') +
+         std::string(static_cast<size_t>(width - filled), '.') + "] " + std::to_string(used) + "/" +
+         std::to_string(limit);
+}
+
 const char* StepGlyph(const std::string& state) {
   if (state == "succeeded") return "✓";
   if (state == "running") return "▶";

@@ -42,6 +42,14 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
   if (key == "database") return c.database = value, Status::Ok();
   if (key == "templates-dir" || key == "templates_dir")
     return c.templates_dir = value, Status::Ok();
+  if (key == "web_dir") return c.web_dir = value, Status::Ok();
+  if (key == "fault_injection") {
+    if (value != "true" && value != "false") {
+      return InvalidArgument(key, "fault_injection must be true or false");
+    }
+    c.fault_injection = value == "true";
+    return Status::Ok();
+  }
   if (key == "reap_orphans") {
     if (value != "true" && value != "false")
       return InvalidArgument(key, "reap_orphans must be true or false");
@@ -54,7 +62,32 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
     c.simulated = value == "true";
     return Status::Ok();
   }
+  if (key == "bootstrap") {
+    if (value != "simulated" && value != "ansible")
+      return InvalidArgument(key, "bootstrap must be simulated or ansible");
+    c.bootstrap = value;
+    return Status::Ok();
+  }
+  if (key == "kubernetes_install" || key == "kubernetes.install") {
+    if (value != "true" && value != "false")
+      return InvalidArgument(key, key + " must be true or false");
+    c.kubernetes_install = value == "true";
+    return Status::Ok();
+  }
+  static const std::map<std::string, std::string KaasdConfig::*> kStrings = {
+      {"guest_image", &KaasdConfig::guest_image},       {"ssh_key", &KaasdConfig::ssh_key},
+      {"vm_pool_name", &KaasdConfig::vm_pool_name},     {"vm_pool_dir", &KaasdConfig::vm_pool_dir},
+      {"vm_console_dir", &KaasdConfig::vm_console_dir},
+  };
+  if (auto it = kStrings.find(key); it != kStrings.end()) {
+    c.*(it->second) = value;
+    return Status::Ok();
+  }
   static const std::map<std::string, int KaasdConfig::*> kInts = {
+      {"vm_boot_timeout_seconds", &KaasdConfig::vm_boot_timeout_seconds},
+      {"vm_max_vcpus", &KaasdConfig::vm_max_vcpus},
+      {"vm_max_memory_mib", &KaasdConfig::vm_max_memory_mib},
+      {"ansible_timeout_seconds", &KaasdConfig::ansible_timeout_seconds},
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
       {"engine_threads", &KaasdConfig::engine_threads},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
@@ -89,6 +122,22 @@ Status ApplyYaml(KaasdConfig& c, const YAML::Node& node, const std::string& pref
     std::string key = prefix + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       KAAS_RETURN_IF_ERROR(ApplyYaml(c, kv.second, key + "."));
+    } else if (key == "hypervisors" && kv.second.IsSequence()) {
+      // hypervisors: [{name: hv1, uri: "qemu:///system", vcpus: 2, memory_gib: 16}, ...]
+      for (const auto& h : kv.second) {
+        KaasdConfig::HypervisorEntry e;
+        try {
+          e.name = h["name"].as<std::string>();
+          e.uri = h["uri"].as<std::string>();
+          e.vcpus = h["vcpus"] ? h["vcpus"].as<int>() : 2;
+          e.memory_gib = h["memory_gib"] ? h["memory_gib"].as<int>() : 16;
+        } catch (const YAML::Exception&) {
+          return InvalidArgument(key, "each hypervisor needs name and uri (vcpus, memory_gib)");
+        }
+        if (e.name.empty() || e.uri.empty())
+          return InvalidArgument(key, "each hypervisor needs name and uri");
+        c.hypervisors.push_back(e);
+      }
     } else if (kv.second.IsScalar()) {
       KAAS_RETURN_IF_ERROR(Apply(c, key, kv.second.Scalar()));
     } else {
@@ -115,18 +164,26 @@ int KaasdConfig::port() const {
 const char* KaasdUsage() {
   return "usage: kaasd [--listen HOST:PORT] [--data-dir DIR] [--config FILE]\n"
          "             [--database URL] [--sim-delay-ms N] [--templates-dir DIR]\n"
-         "             [--engine-threads N] [--session-ttl-hours N]\n"
+         "             [--engine-threads N] [--session-ttl-hours N] [--web-dir DIR]\n"
          "  --listen          address to serve on (default 127.0.0.1:8080; port 0 = any)\n"
          "  --data-dir        state folder: database, simulated hypervisors, work dirs (./var)\n"
          "  --config          YAML file; every flag is also a key there (data_dir, ...)\n"
          "  --database        sqlite:///abs/path.db or postgresql://... (default: SQLite in\n"
          "                    the data dir)\n"
          "  --sim-delay-ms    each simulated hypervisor/bootstrap call takes N ms (default 0)\n"
+         "  --web-dir         the web portal's files, served at / (default: web/ of the\n"
+         "                    source tree kaasd was built from)\n"
          "  --simulated true|false, --sim-hypervisors N, --sim-hypervisor-vcpus N,\n"
          "  --sim-hypervisor-memory-gib N, --sim-hosts N, --sim-host-vcpus N,\n"
          "  --sim-host-memory-gib N    the embedded simulated datacenter (3 x 128 vCPU/512 GiB,\n"
          "                    24 hosts of 32 vCPU/128 GiB)\n"
          "  --quota-defaults.clusters N (and .vcpus, .memory_gib, .physical_hosts)\n"
+         "  --bootstrap simulated|ansible  render + syntax-check only (default), or run\n"
+         "                    ansible-playbook against the nodes for real\n"
+         "  --guest-image DIR, --ssh-key FILE, --kubernetes-install true|false,\n"
+         "  --vm-pool-dir DIR, --vm-boot-timeout-seconds N, --vm-max-vcpus N,\n"
+         "  --vm-max-memory-mib N, --ansible-timeout-seconds N   real VMs (docs/real-vms.md);\n"
+         "                    real hypervisors are listed in the config file (hypervisors:)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 
@@ -168,6 +225,7 @@ Result<KaasdConfig> ParseKaasdConfig(int argc, char** argv, bool* help) {
   }
   for (const auto& [k, v] : flags) KAAS_RETURN_IF_ERROR(Apply(c, k, v));
   if (c.templates_dir.empty()) c.templates_dir = KAAS_DEFAULT_TEMPLATES_DIR;
+  if (c.web_dir.empty()) c.web_dir = KAAS_DEFAULT_WEB_DIR;
   return c;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kaas/common/status.h"
 #include "kaas/quota/quota.h"
@@ -14,6 +15,7 @@ struct KaasdConfig {
   std::string data_dir = "./var";
   std::string database;  // "" = sqlite://<data_dir>/kaas.db
   std::string templates_dir;
+  std::string web_dir;  // the portal's files; default: web/ of the source tree
   int sim_delay_ms = 0;
   int engine_threads = 16;
   int session_ttl_hours = 12;
@@ -24,6 +26,7 @@ struct KaasdConfig {
   int kubeconfig_max_ttl_hours = 168;
   int reconcile_interval_seconds = 60;  // 0 = no periodic orphan scan
   bool reap_orphans = false;            // destroy orphan domains / release orphan hosts
+  bool fault_injection = false;         // tests and demos: GET/PUT /api/v1/faults
   quota::Limits quota_defaults{5, 64, 256, 0};
   // The embedded simulated datacenter (libvirt test:/// hypervisors and a host inventory).
   bool simulated = true;
@@ -33,6 +36,24 @@ struct KaasdConfig {
   int sim_hosts = 24;
   int sim_host_vcpus = 32;
   int sim_host_memory_gib = 128;
+
+  // Real machines (docs/real-vms.md). Hypervisors listed here are registered at start.
+  struct HypervisorEntry {
+    std::string name, uri;
+    int vcpus = 0, memory_gib = 0;
+  };
+  std::vector<HypervisorEntry> hypervisors;
+  std::string bootstrap = "simulated";  // simulated | ansible
+  std::string guest_image;              // folder from scripts/build-guest-image.sh
+  std::string ssh_key;                  // private key; <ssh_key>.pub goes into cloud-init
+  bool kubernetes_install = false;      // false: kubeadm/kubelet tasks are skipped, visibly
+  std::string vm_pool_name = "kaas";
+  std::string vm_pool_dir = "/var/lib/libvirt/images/kaas";
+  std::string vm_console_dir = "/var/log/libvirt/kaas";
+  int vm_boot_timeout_seconds = 600;
+  int vm_max_vcpus = 0;  // caps for software emulation; 0 = the flavor's size
+  int vm_max_memory_mib = 0;
+  int ansible_timeout_seconds = 900;
 
   std::string host() const;
   int port() const;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -17,11 +18,14 @@
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/pki/secret_box.h"
+#include "kaas/provisioner/ansible_bootstrapper.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/provisioner/libvirt_fleet.h"
+#include "kaas/provisioner/real_vm.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
@@ -53,6 +57,19 @@ Status SeedSimulatedDatacenter(const KaasdConfig& cfg, store::Database& db, cons
       store::hosts::Upsert(
           tx, {name, std::string(name) + ".sim", cfg.sim_host_vcpus, cfg.sim_host_memory_gib,
                "{\"rack\":\"sim\"}", "available", "", clock.NowMs()});
+    }
+    return Status::Ok();
+  });
+}
+
+// Registers the hypervisors listed in the config (real libvirt URIs such as qemu:///system).
+Status RegisterHypervisors(const KaasdConfig& cfg, store::Database& db) {
+  if (cfg.hypervisors.empty()) return Status::Ok();
+  const SystemClock& clock = SystemClock::Instance();
+  return db.Write([&](store::Tx& tx) {
+    for (const auto& h : cfg.hypervisors) {
+      store::hypervisors::Upsert(tx,
+                                 {h.name, h.uri, h.vcpus, h.memory_gib, "active", clock.NowMs()});
     }
     return Status::Ok();
   });
@@ -94,7 +111,7 @@ int main(int argc, char** argv) {
   const fs::path data = fs::weakly_canonical(fs::absolute(cfg.data_dir));
   std::string url = cfg.database.empty() ? "sqlite://" + (data / "kaas.db").string() : cfg.database;
 
-  auto opened = store::Database::Open(url, 8);
+  auto opened = store::Database::Open(url, 32);
   if (!opened.ok()) return Fail("cannot open database", opened.status());
   std::unique_ptr<store::Database> db = std::move(opened).value();
   if (Status st = db->Migrate(); !st.ok()) return Fail("migrations failed", st);
@@ -102,6 +119,10 @@ int main(int argc, char** argv) {
     if (Status st = SeedSimulatedDatacenter(cfg, *db, data); !st.ok()) {
       return Fail("cannot set up the simulated datacenter", st);
     }
+  }
+
+  if (Status st = RegisterHypervisors(cfg, *db); !st.ok()) {
+    return Fail("cannot register the configured hypervisors", st);
   }
 
   const SystemClock& clock = SystemClock::Instance();
@@ -126,25 +147,77 @@ int main(int argc, char** argv) {
       std::async(std::launch::async, [dir = fs::path(cfg.templates_dir) / "ansible"] {
         return provisioner::CheckPlaybooks(dir);
       }).share();
-  provisioner::LibvirtFleet fleet(renderer, {cfg.sim_delay_ms});
-  provisioner::SimulatedBootstrapper bootstrapper(renderer, syntax, cfg.sim_delay_ms);
+  provisioner::LibvirtFleet libvirt(renderer, {cfg.sim_delay_ms});
+  // With --fault-injection, hypervisor calls and steps go through the fault injector.
+  lifecycle::FaultInjector faults;
+  lifecycle::FaultyFleet faulty(libvirt, faults);
+  provisioner::Fleet& fleet = cfg.fault_injection ? static_cast<provisioner::Fleet&>(faulty)
+                                                  : static_cast<provisioner::Fleet&>(libvirt);
+  // Real VMs (hypervisors with non-test URIs): guest image, pool, SSH key.
+  provisioner::RealVmOptions real_vm;
+  real_vm.guest_image_dir = cfg.guest_image;
+  real_vm.pool_name = cfg.vm_pool_name;
+  real_vm.pool_dir = cfg.vm_pool_dir;
+  real_vm.console_dir = cfg.vm_console_dir;
+  real_vm.boot_timeout_seconds = cfg.vm_boot_timeout_seconds;
+  real_vm.max_vcpus = cfg.vm_max_vcpus;
+  real_vm.max_memory_mib = cfg.vm_max_memory_mib;
+  if (!cfg.ssh_key.empty()) {
+    std::ifstream pub(cfg.ssh_key + ".pub");
+    std::getline(pub, real_vm.ssh_public_key);
+    if (real_vm.ssh_public_key.empty()) {
+      return Fail("cannot read " + cfg.ssh_key + ".pub", Internal("missing public key"));
+    }
+  }
+  provisioner::SetRealVmOptions(real_vm);
+  provisioner::SimulatedBootstrapper simulated_bootstrapper(renderer, syntax, cfg.sim_delay_ms);
+  provisioner::AnsibleOptions ansible_options;
+  ansible_options.playbooks_dir = fs::absolute(fs::path(cfg.templates_dir) / "ansible");
+  ansible_options.ssh_private_key = cfg.ssh_key.empty() ? "" : fs::absolute(cfg.ssh_key).string();
+  ansible_options.kubernetes_install = cfg.kubernetes_install;
+  ansible_options.timeout_seconds = cfg.ansible_timeout_seconds;
+  provisioner::AnsibleBootstrapper ansible_bootstrapper(
+      ansible_options,
+      [hvs = cfg.hypervisors](const std::string& cluster_id, const provisioner::BootstrapNode& n)
+          -> Result<provisioner::NodeAccess> {
+        // A VM of a real hypervisor: the ports QEMU forwards on 127.0.0.1.
+        for (const auto& h : hvs) {
+          if (h.uri.rfind("test://", 0) == 0) continue;
+          auto ep =
+              provisioner::LookupVmEndpoint(h.uri, provisioner::DomainName(cluster_id, n.name));
+          if (ep.ok()) {
+            return provisioner::NodeAccess{ep->host, ep->ssh_port, ep->etcd_client_port,
+                                           ep->etcd_peer_port};
+          }
+          if (ep.status().code() != Code::kNotFound) return ep.status();
+        }
+        return provisioner::NodeAccess{n.address, 22, 0, 0};  // a physical host
+      });
+  provisioner::Bootstrapper& bootstrapper =
+      cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)
+                                 : static_cast<provisioner::Bootstrapper&>(simulated_bootstrapper);
   lifecycle::ClusterSteps steps({*db, fleet, bootstrapper, data / "work", clock, *box});
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
+  if (cfg.fault_injection) engine_options.faults = &faults;
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
   lifecycle::CredentialService credentials(*db, *box, clock,
                                            {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
   lifecycle::Reconciler reconciler(*db, fleet);
-  api::ApiDeps deps{*db, auth, quota, clusters, engine, credentials, reconciler, clock};
+  api::ApiDeps deps{*db,    auth,        quota,      clusters,
+                    engine, credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
+                    clock};
   deps.readiness_checks["ansible"] = [syntax] {
     if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       return Unavailable("ansible-playbook --syntax-check still running");
     }
     return syntax.get().status;
   };
-  api::ApiServer server(deps, {});
+  api::ApiOptions api_options;
+  api_options.web_dir = cfg.web_dir;
+  api::ApiServer server(deps, api_options);
 
   if (!server.Bind(cfg.host(), cfg.port())) {
     return Fail("cannot listen on " + cfg.listen, Unavailable("address in use or not available"));
@@ -159,6 +232,7 @@ int main(int argc, char** argv) {
                                 {"database", db->sqlite() ? "sqlite" : "postgresql"},
                                 {"data_dir", data.string()}});
   std::cerr << "\nkaasd is serving " << base << " (data in " << data.string() << ")\n"
+            << "  portal:   " << base << "/\n"
             << "  log in:   kaas login --server " << base << " --user admin\n"
             << "  or:       curl -s " << base
             << "/api/v1/auth/login -d '{\"username\":\"admin\",\"password\":\"...\"}'\n";

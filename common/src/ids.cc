@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 
 namespace kaas {
@@ -34,16 +35,34 @@ std::string RandomHex(size_t n) {
 }
 
 std::string NewId(std::string_view prefix) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::system_clock::now().time_since_epoch())
-                .count();
-  char ts[16];
-  std::snprintf(ts, sizeof ts, "%012llx", static_cast<unsigned long long>(ms));
-  std::string id(prefix);
-  id += '-';
-  id += ts;
-  id += RandomHex(5);
-  return id;
+  // Milliseconds, then a sequence number within the millisecond: ids made by one process sort
+  // in the order they were made, even within one millisecond and if the clock steps back.
+  static std::mutex mu;
+  static long long last_ms = 0;
+  static unsigned seq = 0;
+  long long ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count();
+  {
+    std::lock_guard lock(mu);
+    if (ms <= last_ms) {
+      ms = last_ms;
+      if (++seq > 0xffff) {
+        ms = ++last_ms;
+        seq = 0;
+      }
+    } else {
+      last_ms = ms;
+      seq = 0;
+    }
+    char ts[24];
+    std::snprintf(ts, sizeof ts, "%012llx%04x", static_cast<unsigned long long>(ms), seq);
+    std::string id(prefix);
+    id += '-';
+    id += ts;
+    id += RandomHex(3);
+    return id;
+  }
 }
 
 std::string Sha256Hex(std::string_view data) {

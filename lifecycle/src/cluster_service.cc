@@ -1,6 +1,11 @@
 #include "kaas/lifecycle/cluster_service.h"
 
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+
 #include "kaas/common/ids.h"
+#include "kaas/lifecycle/catalog.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
@@ -19,6 +24,20 @@ store::Operation NewOperation(const store::Cluster& c, const std::string& type,
   op.steps = std::move(steps);
   for (auto& s : op.steps) s.operation_id = op.id;
   return op;
+}
+
+// The events of an admitted operation: it exists, and the cluster changed status.
+void RecordAdmission(store::Tx& tx, const store::Cluster& c, const store::Operation& op,
+                     int64_t now) {
+  store::events::Insert(tx, {NewId("ev"), c.id, c.team_id, now, "operation",
+                             nlohmann::json{{"operation", op.id},
+                                            {"type", op.type},
+                                            {"state", op.state},
+                                            {"error", ""},
+                                            {"progress", 0}}
+                                 .dump()});
+  store::events::Insert(tx, {NewId("ev"), c.id, c.team_id, now, "cluster",
+                             nlohmann::json{{"status", c.status}, {"status_reason", ""}}.dump()});
 }
 
 }  // namespace
@@ -84,6 +103,7 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
     if (n.kind == "physical") store::hosts::SetState(tx, n.host, "allocated", c.id);
   }
   store::operations::Insert(tx, a.operation);
+  RecordAdmission(tx, c, a.operation, clock_.NowMs());
   return Status::Ok();
 }
 
@@ -126,6 +146,7 @@ Result<Admitted> ClusterService::Delete(const std::string& cluster_id,
     a.cluster.status_reason = "";
     store::clusters::SetStatus(tx, cluster_id, "deleting", "", clock_.NowMs());
     store::operations::Insert(tx, a.operation);
+    RecordAdmission(tx, a.cluster, a.operation, clock_.NowMs());
     return Status::Ok();
   };
   if (dry_run) {
@@ -141,4 +162,455 @@ Result<Admitted> ClusterService::Delete(const std::string& cluster_id,
   return a;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Changes to running clusters
+
+struct ClusterService::Change {
+  ChangeSpec spec;
+  std::vector<store::Node> new_nodes;         // reserved by this change
+  std::vector<store::Node> resized;           // live nodes with their new size
+  std::map<std::string, std::string> params;  // what was asked, for the operation record
+  bool allow_colocated_masters = false;
+};
+
+namespace {
+
+int NodeNumber(const std::string& name) {
+  auto dash = name.rfind('-');
+  return dash == std::string::npos ? 0 : std::atoi(name.c_str() + dash + 1);
+}
+
+// Highest-numbered first.
+std::vector<store::Node> ByNumberDesc(std::vector<store::Node> nodes) {
+  std::sort(nodes.begin(), nodes.end(), [](const store::Node& a, const store::Node& b) {
+    return NodeNumber(a.name) > NodeNumber(b.name);
+  });
+  return nodes;
+}
+
+store::Node NewNode(const store::Cluster& c, const std::string& name, const std::string& role,
+                    const Flavor* flavor, const std::string& kind, int64_t now) {
+  store::Node n;
+  n.id = NewId("nd");
+  n.cluster_id = c.id;
+  n.name = name;
+  n.role = role;
+  n.kind = kind;
+  n.flavor = flavor ? flavor->name : "";
+  n.state = "reserved";
+  n.vcpus = flavor ? flavor->vcpus : 0;
+  n.memory_gib = flavor ? flavor->memory_gib : 0;
+  n.kubernetes_version = c.kubernetes_version;
+  n.created_at = n.updated_at = now;
+  return n;
+}
+
+Result<Flavor> MasterFlavorNamed(const std::string& name) {
+  for (const auto& f : MasterFlavors()) {
+    if (f.name == name) return f;
+  }
+  return InvalidArgument("flavor", "flavor must be one of m.small, m.medium, m.large");
+}
+
+// Plans the masters' move to `target`: in place when the kind stays, replacement otherwise.
+void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& masters,
+                      const Flavor& target, int& next_master, int64_t now,
+                      ClusterService::Change& ch);
+
+}  // namespace
+
+namespace {
+
+void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& masters,
+                      const Flavor& target, int& next_master, int64_t now,
+                      ClusterService::Change& ch) {
+  for (const auto& m : masters) {
+    if (m.flavor == target.name) continue;
+    if (m.kind == target.kind && m.kind == "vm") {
+      store::Node r = m;
+      r.flavor = target.name;
+      r.vcpus = target.vcpus;
+      r.memory_gib = target.memory_gib;
+      ch.resized.push_back(r);
+      ch.spec.resize_masters.push_back(m.name);
+      continue;
+    }
+    store::Node n =
+        NewNode(c, "master-" + std::to_string(next_master++), "master", &target, target.kind, now);
+    ch.spec.replace_masters.emplace_back(m.name, n.name);
+    ch.new_nodes.push_back(std::move(n));
+  }
+  ch.spec.single_master_downtime = masters.size() == 1;
+}
+
+}  // namespace
+
+Result<Admitted> ClusterService::AdmitChange(
+    const std::string& cluster_id, const std::string& type, const std::string& requested_by,
+    bool dry_run,
+    const std::function<Status(store::Tx&, const store::Cluster&, const std::vector<store::Node>&,
+                               Change&)>& shape) {
+  Admitted a;
+  auto admit = [&](store::Tx& tx, bool persist) -> Status {
+    auto c = store::clusters::Find(tx, cluster_id);
+    if (!c || c->status == "deleted") return NotFound("cluster " + cluster_id + " not found");
+    if (auto active = store::operations::FindActiveForCluster(tx, cluster_id)) {
+      return Status(Code::kOperationInProgress, "cluster " + c->name + " has an active " +
+                                                    active->type + " operation " + active->id);
+    }
+    if (c->status != "running") {
+      return Conflict("cluster " + c->name + " is " + c->status +
+                      (c->status_reason.empty() ? "" : " (" + c->status_reason + ")") +
+                      "; retry or delete it first");
+    }
+    auto nodes = store::nodes::ListLive(tx, cluster_id);
+    Change ch;
+    for (const auto& n : nodes) ch.spec.voters += n.role == "master" && n.state == "ready";
+    KAAS_RETURN_IF_ERROR(shape(tx, *c, nodes, ch));
+
+    // Quota for what the change adds (new nodes, bigger masters).
+    quota::Demand demand;
+    std::vector<store::Node*> vms, physical;
+    for (auto& n : ch.new_nodes) {
+      if (n.kind == "vm") {
+        demand.vcpus += n.vcpus;
+        demand.memory_gib += n.memory_gib;
+        vms.push_back(&n);
+      } else {
+        demand.physical_hosts += 1;
+        physical.push_back(&n);
+      }
+    }
+    std::map<std::string, store::HypervisorUsage> grow;  // per hypervisor, for resizes
+    for (const auto& r : ch.resized) {
+      auto old = std::find_if(nodes.begin(), nodes.end(),
+                              [&](const store::Node& n) { return n.id == r.id; });
+      int64_t dv = r.vcpus - old->vcpus, dm = r.memory_gib - old->memory_gib;
+      demand.vcpus += std::max<int64_t>(dv, 0);
+      demand.memory_gib += std::max<int64_t>(dm, 0);
+      grow[r.hypervisor].vcpus += dv;
+      grow[r.hypervisor].memory_gib += dm;
+    }
+    if (demand.vcpus || demand.memory_gib || demand.physical_hosts) {
+      KAAS_RETURN_IF_ERROR(quota_.Admit(tx, c->team_id, demand));
+    }
+
+    // Capacity: place new VMs (masters away from the cluster's other masters), grow in place.
+    std::vector<HypervisorRoom> rooms;
+    auto usage = store::hypervisors::Usage(tx);
+    for (const auto& hv : store::hypervisors::List(tx)) {
+      const auto& u = usage[hv.name];
+      int64_t free_v = hv.vcpus - u.vcpus, free_m = hv.memory_gib - u.memory_gib;
+      if (grow.count(hv.name) &&
+          (free_v < grow[hv.name].vcpus || free_m < grow[hv.name].memory_gib)) {
+        return std::move(
+            Status(Code::kInsufficientCapacity,
+                   "hypervisor " + hv.name + " has no room to grow its masters")
+                .WithShortfalls({{"vcpus", grow[hv.name].vcpus, hv.vcpus - free_v, hv.vcpus}}));
+      }
+      if (hv.state == "active")
+        rooms.push_back({hv.name, free_v - std::max<int64_t>(grow[hv.name].vcpus, 0),
+                         free_m - std::max<int64_t>(grow[hv.name].memory_gib, 0)});
+    }
+    std::vector<std::string> master_hvs;
+    for (const auto& n : nodes) {
+      if (n.role == "master" && n.kind == "vm") master_hvs.push_back(n.hypervisor);
+    }
+    // Replaced masters leave; their hypervisors may take the replacements.
+    for (const auto& [old_name, new_name] : ch.spec.replace_masters) {
+      for (const auto& n : nodes) {
+        if (n.name == old_name) {
+          master_hvs.erase(std::remove(master_hvs.begin(), master_hvs.end(), n.hypervisor),
+                           master_hvs.end());
+        }
+      }
+    }
+    KAAS_RETURN_IF_ERROR(PlaceVms(rooms, vms, ch.allow_colocated_masters, master_hvs));
+    if (!physical.empty()) {
+      auto hosts = store::hosts::ListAvailable(tx, static_cast<int64_t>(physical.size()));
+      if (hosts.size() < physical.size()) {
+        return std::move(
+            Status(Code::kInsufficientCapacity, "not enough available physical hosts: need " +
+                                                    std::to_string(physical.size()) + ", " +
+                                                    std::to_string(hosts.size()) + " available")
+                .WithShortfalls({{"physical_hosts", static_cast<int64_t>(physical.size()), 0,
+                                  static_cast<int64_t>(hosts.size())}}));
+      }
+      for (size_t i = 0; i < physical.size(); ++i) {
+        physical[i]->host = hosts[i].name;
+        physical[i]->vcpus = hosts[i].vcpus;
+        physical[i]->memory_gib = hosts[i].memory_gib;
+      }
+    }
+
+    a.cluster = *c;
+    a.nodes = nodes;
+    for (const auto& r : ch.resized) {
+      for (auto& n : a.nodes) {
+        if (n.id == r.id) n = r;
+      }
+    }
+    a.nodes.insert(a.nodes.end(), ch.new_nodes.begin(), ch.new_nodes.end());
+    a.operation = NewOperation(*c, type, requested_by, PlanChange(ch.spec), clock_.NowMs());
+    a.operation.params = nlohmann::json(ch.params).dump();
+    if (!persist) return Status::Ok();
+
+    int64_t now = clock_.NowMs();
+    for (const auto& n : ch.new_nodes) {
+      store::nodes::Insert(tx, n);
+      if (n.kind == "physical") store::hosts::SetState(tx, n.host, "allocated", c->id);
+    }
+    // The new size is reserved now; the resize steps make the domains match it.
+    for (const auto& r : ch.resized)
+      store::nodes::SetSize(tx, r.id, r.flavor, r.vcpus, r.memory_gib, now);
+    store::clusters::SetStatus(tx, c->id, "updating", "", now);
+    a.cluster.status = "updating";
+    store::operations::Insert(tx, a.operation);
+    RecordAdmission(tx, a.cluster, a.operation, now);
+    return Status::Ok();
+  };
+  if (dry_run) {
+    KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) { return admit(tx, false); }));
+    return a;
+  }
+  Status st = db_.Write([&](store::Tx& tx) { return admit(tx, true); });
+  if (st.code() == Code::kAlreadyExists) {
+    return Status(Code::kOperationInProgress, "cluster has an active operation");
+  }
+  KAAS_RETURN_IF_ERROR(st);
+  engine_.Submit(a.operation.id);
+  return a;
+}
+
+Result<Admitted> ClusterService::ScaleWorkers(const std::string& cluster_id, int64_t count,
+                                              const std::string& requested_by, bool dry_run) {
+  if (count < 0 || count > kMaxWorkers) {
+    return InvalidArgument("count", "count must be between 0 and 500 (sizing policy)");
+  }
+  return AdmitChange(
+      cluster_id, "scale_workers", requested_by, dry_run,
+      [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
+          Change& ch) -> Status {
+        std::vector<store::Node> masters, workers;
+        int next_master = 1, next_worker = 1;
+        for (const auto& n : nodes) {
+          (n.role == "master" ? masters : workers).push_back(n);
+          int& next = n.role == "master" ? next_master : next_worker;
+          next = std::max(next, NodeNumber(n.name) + 1);
+        }
+        int64_t current = static_cast<int64_t>(workers.size());
+        if (count == current) {
+          return InvalidArgument("count",
+                                 "the cluster already has " + std::to_string(count) + " workers");
+        }
+        ch.params["workers"] = std::to_string(count);
+        int64_t now = clock_.NowMs();
+        if (count > current) {
+          KAAS_ASSIGN_OR_RETURN(
+              Flavor wf,
+              WorkerFlavor(c.worker_flavor.empty() ? kDefaultWorkerFlavor : c.worker_flavor));
+          for (int64_t i = current; i < count; ++i) {
+            auto n = NewNode(c, "worker-" + std::to_string(next_worker++), "worker",
+                             c.worker_kind == "vm" ? &wf : nullptr, c.worker_kind, now);
+            ch.spec.add_workers.push_back(n.name);
+            ch.new_nodes.push_back(std::move(n));
+          }
+        } else {
+          auto doomed = ByNumberDesc(workers);
+          for (int64_t i = 0; i < current - count; ++i)
+            ch.spec.remove_workers.push_back(doomed[i].name);
+        }
+        // Sizing policy: masters follow the worker count, re-sized first when growing.
+        KAAS_ASSIGN_OR_RETURN(Flavor target, MasterFlavorForWorkers(count));
+        ch.spec.masters_first = count > current;
+        PlanMasterFlavor(c, masters, target, next_master, now, ch);
+        return Status::Ok();
+      });
+}
+
+Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int64_t count,
+                                              const std::string& requested_by, bool dry_run,
+                                              bool allow_colocated_masters) {
+  if (count != 1 && count != 3 && count != 5) {
+    return InvalidArgument("count", "count must be 1, 3 or 5 (an etcd quorum never rests even)");
+  }
+  return AdmitChange(cluster_id, "scale_masters", requested_by, dry_run,
+                     [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
+                         Change& ch) -> Status {
+                       std::vector<store::Node> masters;
+                       int next = 1;
+                       for (const auto& n : nodes) {
+                         if (n.role != "master") continue;
+                         masters.push_back(n);
+                         next = std::max(next, NodeNumber(n.name) + 1);
+                       }
+                       int64_t current = static_cast<int64_t>(masters.size());
+                       if (count == current) {
+                         return InvalidArgument("count", "the cluster already has " +
+                                                             std::to_string(count) + " masters");
+                       }
+                       ch.params["masters"] = std::to_string(count);
+                       ch.allow_colocated_masters = allow_colocated_masters;
+                       KAAS_ASSIGN_OR_RETURN(Flavor flavor, MasterFlavorNamed(c.master_flavor));
+                       int64_t now = clock_.NowMs();
+                       if (count > current) {
+                         for (int64_t i = current; i < count; ++i) {
+                           auto n = NewNode(c, "master-" + std::to_string(next++), "master",
+                                            &flavor, flavor.kind, now);
+                           ch.spec.add_masters.push_back(n.name);
+                           ch.new_nodes.push_back(std::move(n));
+                         }
+                       } else {
+                         auto doomed = ByNumberDesc(masters);
+                         for (int64_t i = 0; i < current - count; ++i)
+                           ch.spec.remove_masters.push_back(doomed[i].name);
+                       }
+                       return Status::Ok();
+                     });
+}
+
+Result<Admitted> ClusterService::ResizeMasters(const std::string& cluster_id,
+                                               const std::string& flavor_name,
+                                               const std::string& requested_by, bool dry_run) {
+  KAAS_ASSIGN_OR_RETURN(Flavor target, MasterFlavorNamed(flavor_name));
+  return AdmitChange(
+      cluster_id, "resize_masters", requested_by, dry_run,
+      [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
+          Change& ch) -> Status {
+        std::vector<store::Node> masters;
+        int next = 1, workers = 0;
+        for (const auto& n : nodes) {
+          next = std::max(next, n.role == "master" ? NodeNumber(n.name) + 1 : next);
+          if (n.role == "master") masters.push_back(n);
+          workers += n.role == "worker";
+        }
+        KAAS_ASSIGN_OR_RETURN(Flavor policy, MasterFlavorForWorkers(workers));
+        auto rank = [](const std::string& f) {
+          return f == "m.small" ? 0 : f == "m.medium" ? 1 : 2;
+        };
+        if (rank(target.name) < rank(policy.name)) {
+          return InvalidArgument("flavor", "the sizing policy needs at least " + policy.name +
+                                               " for " + std::to_string(workers) + " workers");
+        }
+        if (std::all_of(masters.begin(), masters.end(),
+                        [&](const store::Node& m) { return m.flavor == target.name; })) {
+          return InvalidArgument("flavor", "the masters already are " + target.name);
+        }
+        ch.params["flavor"] = target.name;
+        PlanMasterFlavor(c, masters, target, next, clock_.NowMs(), ch);
+        return Status::Ok();
+      });
+}
+
+namespace {
+
+struct Semver {
+  int major = 0, minor = 0, patch = 0;
+};
+bool ParseVersion(const std::string& v, Semver* out) {
+  return std::sscanf(v.c_str(), "%d.%d.%d", &out->major, &out->minor, &out->patch) == 3;
+}
+
+}  // namespace
+
+Result<Admitted> ClusterService::Upgrade(const std::string& cluster_id, const std::string& version,
+                                         int64_t max_unavailable, const std::string& requested_by,
+                                         bool dry_run) {
+  if (max_unavailable < 1) {
+    return InvalidArgument("max_unavailable", "max_unavailable must be at least 1");
+  }
+  return AdmitChange(
+      cluster_id, "upgrade", requested_by, dry_run,
+      [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
+          Change& ch) -> Status {
+        Semver from, to;
+        auto invalid = [&](const std::string& why) {
+          return std::move(Status(Code::kInvalidUpgrade, "cannot upgrade " + c.name + " from " +
+                                                             c.kubernetes_version + " to " +
+                                                             version + ": " + why)
+                               .WithField("kubernetes_version"));
+        };
+        if (!IsSupportedVersion(version) || !ParseVersion(version, &to)) {
+          return invalid("not a supported version (see GET /api/v1/versions)");
+        }
+        ParseVersion(c.kubernetes_version, &from);
+        if (to.major != from.major) return invalid("major version changes are not supported");
+        if (to.minor < from.minor || (to.minor == from.minor && to.patch <= from.patch)) {
+          return invalid("downgrades and same-version upgrades are not allowed");
+        }
+        if (to.minor > from.minor + 1) {
+          return invalid("one minor version at a time: upgrade to 1." +
+                         std::to_string(from.minor + 1) + ".x first");
+        }
+        ch.params["kubernetes_version"] = version;
+        ch.spec.upgrade_to = version;
+        ch.spec.max_unavailable = max_unavailable;
+        for (const auto& n : nodes) {
+          (n.role == "master" ? ch.spec.upgrade_masters : ch.spec.upgrade_workers)
+              .push_back(n.name);
+        }
+        return Status::Ok();
+      });
+}
+
+Result<store::Operation> ClusterService::Cancel(const std::string& operation_id) {
+  std::optional<store::Operation> op;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    op = store::operations::Find(tx, operation_id);
+    if (!op) return NotFound("operation " + operation_id + " not found");
+    if (op->state != "pending" && op->state != "running") {
+      return Conflict(
+          "operation " + operation_id + " has already " +
+          (op->state == "succeeded" ? std::string("succeeded") : "ended (" + op->state + ")"));
+    }
+    store::operations::RequestCancel(tx, operation_id, clock_.NowMs());
+    op->cancel_requested = true;
+    return Status::Ok();
+  }));
+  engine_.RequestCancel(operation_id);
+  engine_.Submit(operation_id);  // a pending operation not running anywhere ends here
+  return *op;
+}
+
+Result<store::Operation> ClusterService::Retry(const std::string& operation_id) {
+  std::optional<store::Operation> op;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    op = store::operations::Find(tx, operation_id);
+    if (!op) return NotFound("operation " + operation_id + " not found");
+    if (op->state != "failed" && op->state != "cancelled") {
+      return Conflict("only a failed or cancelled operation can be retried; this one is " +
+                      op->state);
+    }
+    if (auto active = store::operations::FindActiveForCluster(tx, op->cluster_id)) {
+      return Status(Code::kOperationInProgress,
+                    "the cluster has an active operation " + active->id);
+    }
+    auto latest = store::operations::ListForCluster(tx, op->cluster_id, 1);
+    if (latest.empty() || latest[0].id != operation_id) {
+      return Conflict("only the cluster's latest operation can be retried");
+    }
+    auto c = store::clusters::Find(tx, op->cluster_id);
+    if (!c || c->status == "deleted") return Conflict("the cluster is deleted");
+    int64_t now = clock_.NowMs();
+    for (auto& s : op->steps) {
+      if (s.state == "failed" || s.state == "cancelled" || s.state == "running") {
+        s.state = "pending";
+        s.finished_at = 0;
+        store::operations::UpdateStep(tx, s);
+      }
+    }
+    store::operations::Reopen(tx, operation_id, now);
+    std::string status = op->type == "create"   ? "provisioning"
+                         : op->type == "delete" ? "deleting"
+                                                : "updating";
+    store::clusters::SetStatus(tx, op->cluster_id, status, "", now);
+    op->state = "pending";
+    op->error.clear();
+    c->status = status;
+    RecordAdmission(tx, *c, *op, now);
+    return Status::Ok();
+  }));
+  engine_.Submit(operation_id);
+  return *op;
+}
 }  // namespace kaas::lifecycle

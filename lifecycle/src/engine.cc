@@ -1,10 +1,16 @@
 #include "kaas/lifecycle/engine.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
 #include <random>
 
+#include "kaas/common/ids.h"
 #include "kaas/common/log.h"
+#include "kaas/lifecycle/cluster_service.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
@@ -43,12 +49,23 @@ void Engine::Submit(const std::string& op_id) {
   if (stopping_) return;
   {
     std::lock_guard lock(mu_);
-    if (!in_flight_.insert(op_id).second) return;
+    if (!in_flight_.insert(op_id).second) {
+      // It is running here, maybe just ending (a retry that came right after the failure was
+      // persisted): look at it once more when this run returns, or the retry would be lost.
+      rerun_.insert(op_id);
+      return;
+    }
   }
   boost::asio::post(pool_->pool, [this, op_id] {
-    RunOperation(op_id);
-    std::lock_guard lock(mu_);
-    in_flight_.erase(op_id);
+    while (true) {
+      RunOperation(op_id);
+      std::lock_guard lock(mu_);
+      if (stopping_ || rerun_.erase(op_id) == 0) {
+        in_flight_.erase(op_id);
+        rerun_.erase(op_id);
+        return;
+      }
+    }
   });
 }
 
@@ -80,10 +97,88 @@ bool Engine::Backoff(int attempt) {
                        [&] { return stopping_.load(); });
 }
 
+void Engine::RequestCancel(const std::string& op_id) {
+  std::lock_guard lock(mu_);
+  auto it = cancel_flags_.find(op_id);
+  if (it != cancel_flags_.end()) it->second->store(true);
+}
+
+void Engine::Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
+                  const std::string& kind, const std::string& data) {
+  store::Event e{NewId("ev"), cluster_id, team_id, clock_.NowMs(), kind, data};
+  store::events::Insert(tx, e);
+}
+
+namespace {
+
+std::string StepEvent(const store::Operation& op, const store::Step& s) {
+  return nlohmann::json{{"operation", op.id}, {"index", s.index},     {"name", s.name},
+                        {"state", s.state},   {"message", s.message}, {"attempts", s.attempts}}
+      .dump();
+}
+
+std::string OperationEvent(const store::Operation& op) {
+  return nlohmann::json{{"operation", op.id},
+                        {"type", op.type},
+                        {"state", op.state},
+                        {"error", op.error},
+                        {"progress", Progress(op)}}
+      .dump();
+}
+
+std::string ClusterEvent(const std::string& status, const std::string& reason) {
+  return nlohmann::json{{"status", status}, {"status_reason", reason}}.dump();
+}
+
+// Where a cluster rests when an operation of `type` ends in `state`.
+std::pair<std::string, std::string> Resting(const store::Operation& op, const std::string& state,
+                                            const std::string& why) {
+  if (state == "succeeded") return {RestingStatus(op.type), ""};
+  if (state == "failed") return {"error", why};
+  // Cancelled: a half-built or half-deleted cluster is not usable; a cancelled change leaves a
+  // working cluster whose shape the record describes.
+  if (op.type == "create" || op.type == "delete") return {"error", why};
+  return {"running", why};
+}
+
+}  // namespace
+
+void Engine::Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+                    const std::string& why) {
+  op.state = state;
+  op.error = state == "succeeded" ? "" : why;
+  for (auto& s : op.steps) {
+    if (state == "cancelled" && s.state == "pending") s.state = "cancelled";
+  }
+  // The cluster record describes its live nodes before anyone can see the operation ended.
+  Status settled = runner_.Settle(op);
+  if (!settled.ok())
+    log::Error("settle failed", {{"operation", op.id}, {"error", settled.ToString()}});
+  auto [status, reason] = Resting(op, state, why);
+  Persist([&](store::Tx& tx) {
+    for (const auto& s : op.steps) {
+      if (s.state == "cancelled") store::operations::UpdateStep(tx, s);
+    }
+    store::operations::SetState(tx, op.id, state, op.error, clock_.NowMs());
+    store::clusters::SetStatus(tx, op.cluster_id, status, reason, clock_.NowMs());
+    Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
+    Emit(tx, op.cluster_id, team_id, "cluster", ClusterEvent(status, reason));
+  });
+  if (state == "succeeded") {
+    log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});
+  } else {
+    log::Warn("operation ended", {{"operation", op.id}, {"state", state}, {"reason", why}});
+  }
+}
+
 void Engine::RunOperation(const std::string& op_id) {
   std::optional<store::Operation> loaded;
+  std::string team_id;
   Status st = db_.Read([&](store::Tx& tx) {
     loaded = store::operations::Find(tx, op_id);
+    if (loaded) {
+      if (auto c = store::clusters::Find(tx, loaded->cluster_id)) team_id = c->team_id;
+    }
     return Status::Ok();
   });
   if (!st.ok() || !loaded) {
@@ -92,40 +187,107 @@ void Engine::RunOperation(const std::string& op_id) {
   }
   store::Operation op = std::move(*loaded);
   if (op.state != "pending" && op.state != "running") return;
+  auto cancel = std::make_shared<std::atomic<bool>>(op.cancel_requested);
+  {
+    std::lock_guard lock(mu_);
+    cancel_flags_[op.id] = cancel;
+  }
+  struct Unregister {
+    Engine* e;
+    std::string id;
+    ~Unregister() {
+      std::lock_guard lock(e->mu_);
+      e->cancel_flags_.erase(id);
+    }
+  } unregister{this, op.id};
+
   if (op.state == "pending") {
     op.state = "running";
     if (!Persist([&](store::Tx& tx) {
            store::operations::SetState(tx, op.id, "running", "", clock_.NowMs());
+           Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
          }).ok()) {
       return;
     }
   }
 
+  bool safe_here = true;  // stopping now would leave etcd at an odd member count
   for (store::Step& step : op.steps) {
-    if (step.state == "succeeded") continue;
+    if (step.state == "succeeded") {
+      safe_here = step.cancel_safe;
+      continue;
+    }
     while (true) {
       if (stopping_) return;  // checkpoint: the step resumes after restart
+      // A cancel takes effect at a step boundary where the cluster can rest.
+      if (!cancel->load()) {
+        std::optional<store::Operation> fresh;
+        db_.Read([&](store::Tx& tx) {
+          fresh = store::operations::Find(tx, op.id);
+          return Status::Ok();
+        });
+        if (fresh && fresh->cancel_requested) cancel->store(true);
+      }
+      if (cancel->load() && safe_here) {
+        return Finish(op, team_id, "cancelled",
+                      op.type + " cancelled before step '" + step.name + "'");
+      }
       if (options_.before_step && !options_.before_step(op.id, step.index)) return;
+      std::string crash;
+      Status injected;
+      if (options_.faults) injected = options_.faults->Check("step", step.name, step.kind, &crash);
+      if (crash == "crash") kill(getpid(), SIGKILL);
       step.state = "running";
       step.attempts += 1;
       if (step.started_at == 0) step.started_at = clock_.NowMs();
-      if (!Persist([&](store::Tx& tx) { store::operations::UpdateStep(tx, step); }).ok()) return;
+      if (!Persist([&](store::Tx& tx) {
+             store::operations::UpdateStep(tx, step);
+             Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+           }).ok()) {
+        return;
+      }
 
-      Result<std::string> result = runner_.Run(op, step);
+      // Only a step that starts and ends at a safe boundary may be interrupted by a cancel;
+      // any other runs to its end, and the cancel takes hold at the next safe boundary. An
+      // etcd membership change is never interrupted (etcd would no longer match the record).
+      bool interruptible = safe_here && step.cancel_safe && step.kind.rfind("etcd_", 0) != 0;
+      StepControl control{interruptible ? cancel.get() : nullptr};
+      Result<std::string> result =
+          injected.ok() ? runner_.Run(op, step, control) : Result<std::string>(injected);
+      if (crash == "crash_after_act") kill(getpid(), SIGKILL);
       if (result.ok()) {
         step.state = "succeeded";
         step.message = *result;
         step.finished_at = clock_.NowMs();
-        if (!Persist([&](store::Tx& tx) { store::operations::UpdateStep(tx, step); }).ok()) {
+        if (!Persist([&](store::Tx& tx) {
+               store::operations::UpdateStep(tx, step);
+               Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+               Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
+             }).ok()) {
           return;
         }
+        safe_here = step.cancel_safe;
         break;
       }
       const Status& err = result.status();
+      if (err.code() == Code::kCancelled) {
+        step.state = "cancelled";
+        step.message = err.message();
+        step.finished_at = clock_.NowMs();
+        Persist([&](store::Tx& tx) {
+          store::operations::UpdateStep(tx, step);
+          Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+        });
+        return Finish(op, team_id, "cancelled",
+                      op.type + " cancelled during step '" + step.name + "'");
+      }
       if (IsRetryable(err.code()) && step.attempts < options_.max_attempts) {
         step.message =
             "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
-        if (!Persist([&](store::Tx& tx) { store::operations::UpdateStep(tx, step); }).ok()) {
+        if (!Persist([&](store::Tx& tx) {
+               store::operations::UpdateStep(tx, step);
+               Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+             }).ok()) {
           return;
         }
         if (!Backoff(static_cast<int>(step.attempts))) return;
@@ -134,21 +296,15 @@ void Engine::RunOperation(const std::string& op_id) {
       step.state = "failed";
       step.message = err.message();
       step.finished_at = clock_.NowMs();
-      std::string reason = op.type + " failed at step '" + step.name + "': " + err.message();
       Persist([&](store::Tx& tx) {
         store::operations::UpdateStep(tx, step);
-        store::operations::SetState(tx, op.id, "failed", reason, clock_.NowMs());
-        store::clusters::SetStatus(tx, op.cluster_id, "error", reason, clock_.NowMs());
+        Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
       });
-      log::Error("operation failed", {{"operation", op.id}, {"reason", reason}});
-      return;
+      return Finish(op, team_id, "failed",
+                    op.type + " failed at step '" + step.name + "': " + err.message());
     }
   }
-  Persist([&](store::Tx& tx) {
-    store::operations::SetState(tx, op.id, "succeeded", "", clock_.NowMs());
-    store::clusters::SetStatus(tx, op.cluster_id, RestingStatus(op.type), "", clock_.NowMs());
-  });
-  log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});
+  Finish(op, team_id, "succeeded", "");
 }
 
 }  // namespace kaas::lifecycle

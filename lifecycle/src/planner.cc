@@ -107,7 +107,8 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
 }
 
 Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms,
-                bool allow_colocated_masters) {
+                bool allow_colocated_masters,
+                const std::vector<std::string>& existing_master_hypervisors) {
   auto fits = [](const HypervisorRoom& h, const store::Node& n) {
     return h.free_vcpus >= n.vcpus && h.free_memory_gib >= n.memory_gib;
   };
@@ -121,7 +122,9 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
     if (a.free_memory_gib != b.free_memory_gib) return a.free_memory_gib > b.free_memory_gib;
     return a.name < b.name;
   };
-  std::set<std::string> master_hosts;
+  // Hypervisors that already carry a master of this cluster count as taken.
+  std::set<std::string> master_hosts(existing_master_hypervisors.begin(),
+                                     existing_master_hypervisors.end());
   for (store::Node* n : vms) {
     if (n->role != "master") continue;
     std::sort(rooms.begin(), rooms.end(), by_room);
@@ -198,12 +201,109 @@ std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
   }
   for (size_t i = 1; i < masters.size(); ++i) {
     steps.push_back(MakeStep("join " + masters[i], "join_master", masters[i]));
+    // i + 1 members after this join: a cancel does not stop at an even count.
+    steps.back().cancel_safe = (i + 1) % 2 == 1;
   }
   if (has_workers) {
     steps.push_back(MakeStep("provision workers", "provision_nodes", "worker"));
     steps.push_back(MakeStep("join workers", "join_workers", "worker"));
   }
   steps.push_back(MakeStep("verify cluster", "verify"));
+  Number(steps);
+  return steps;
+}
+
+std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
+  std::vector<store::Step> steps;
+  int64_t voters = spec.voters;
+  auto add = [&](const std::string& name, const std::string& kind, const std::string& target) {
+    store::Step s = MakeStep(name, kind, target);
+    s.cancel_safe = voters % 2 == 1;
+    steps.push_back(std::move(s));
+  };
+  auto join_list = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ",") + n;
+    return out;
+  };
+  // Step names stay readable for big batches: "worker-3 … worker-60 (58 nodes)".
+  auto label = [](const std::vector<std::string>& names) {
+    if (names.size() <= 4) {
+      std::string out;
+      for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+      return out;
+    }
+    return names.front() + " … " + names.back() + " (" + std::to_string(names.size()) + " nodes)";
+  };
+  auto gate = [&] {
+    add("health gate (" + std::to_string(voters) + " etcd voters)", "health_gate", "");
+  };
+
+  auto masters = [&] {
+    for (const auto& [old_name, new_name] : spec.replace_masters) {
+      add("provision " + new_name, "provision_node", new_name);
+      gate();
+      add("add " + new_name + " to etcd as learner", "etcd_add_learner", new_name);
+      ++voters;
+      add("promote " + new_name + " to voter", "etcd_promote", new_name);
+      gate();
+      --voters;
+      add("remove " + old_name + " from etcd", "etcd_remove", old_name);
+      add("destroy " + old_name, "destroy_nodes", old_name);
+    }
+    if (!spec.add_masters.empty()) {
+      add("provision " + label(spec.add_masters), "provision_nodes", "master");
+    }
+    for (const auto& m : spec.add_masters) {
+      gate();
+      add("add " + m + " to etcd as learner", "etcd_add_learner", m);
+      ++voters;
+      add("promote " + m + " to voter", "etcd_promote", m);
+    }
+    for (const auto& m : spec.remove_masters) {
+      gate();
+      --voters;
+      add("remove " + m + " from etcd", "etcd_remove", m);
+      add("destroy " + m, "destroy_nodes", m);
+    }
+    for (const auto& m : spec.resize_masters) {
+      gate();
+      add("resize " + m +
+              (spec.single_master_downtime ? " (single master: API briefly unavailable)" : ""),
+          "resize_node", m);
+    }
+  };
+  auto workers = [&] {
+    if (!spec.add_workers.empty()) {
+      add("provision " + label(spec.add_workers), "provision_nodes", "worker");
+      add("join workers", "join_workers", "worker");
+    }
+    if (!spec.remove_workers.empty()) {
+      add("drain " + label(spec.remove_workers), "drain_nodes", join_list(spec.remove_workers));
+      add("remove " + label(spec.remove_workers), "destroy_nodes", join_list(spec.remove_workers));
+    }
+  };
+  if (spec.masters_first) {
+    masters();
+    workers();
+  } else {
+    workers();
+    masters();
+  }
+  if (!spec.upgrade_to.empty()) {
+    for (const auto& m : spec.upgrade_masters) {
+      gate();
+      add("upgrade " + m + " to " + spec.upgrade_to, "upgrade_nodes", m);
+    }
+    size_t batch = static_cast<size_t>(std::max<int64_t>(1, spec.max_unavailable));
+    for (size_t i = 0; i < spec.upgrade_workers.size(); i += batch) {
+      std::vector<std::string> b(
+          spec.upgrade_workers.begin() + i,
+          spec.upgrade_workers.begin() + std::min(spec.upgrade_workers.size(), i + batch));
+      add("upgrade " + label(b) + " to " + spec.upgrade_to, "upgrade_nodes", join_list(b));
+    }
+  }
+  add("verify cluster", "verify", "");
   Number(steps);
   return steps;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <future>
+#include <nlohmann/json.hpp>
 
 #include "kaas/pki/certificates.h"
 #include "kaas/store/repositories.h"
@@ -61,7 +62,30 @@ Result<provisioner::Hypervisor*> ClusterSteps::HypervisorOf(const std::string& n
   return d_.fleet.Get(hv->name, hv->uri);
 }
 
-Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::Step& step) {
+// The control of the step running on this thread (a step runs on one engine thread).
+thread_local const StepControl* tl_control = nullptr;
+
+std::vector<std::string> SplitNames(const std::string& list) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (comma > start) out.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string ParamOf(const store::Operation& op, const std::string& key) {
+  auto j = nlohmann::json::parse(op.params, nullptr, false);
+  if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
+  return j[key].get<std::string>();
+}
+
+Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::Step& step,
+                                      const StepControl& control) {
+  tl_control = &control;
   std::optional<store::Cluster> cluster;
   KAAS_RETURN_IF_ERROR(d_.db.Read([&](store::Tx& tx) {
     cluster = store::clusters::Find(tx, op.cluster_id);
@@ -81,7 +105,192 @@ Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::S
   if (step.kind == "verify") return Verify(c);
   if (step.kind == "destroy_nodes") return DestroyNodes(c, step.target);
   if (step.kind == "release_cluster") return ReleaseCluster(c);
+  if (step.kind == "provision_node") {
+    KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+    for (const auto& n : nodes) {
+      if (n.name != step.target) continue;
+      if (n.state != "reserved") return n.name + " already provisioned";
+      KAAS_RETURN_IF_ERROR(ProvisionNode(n));
+      return "provisioned " + n.name + " on " + (n.kind == "vm" ? n.hypervisor : n.host);
+    }
+    return Internal("node " + step.target + " is not part of the cluster");
+  }
+  if (step.kind == "etcd_add_learner") {
+    return Transition(op, step, c, "join-master.yml", {step.target}, "provisioned", "learner",
+                      {"ready"});
+  }
+  if (step.kind == "etcd_promote") {
+    return Transition(op, step, c, "promote-master.yml", {step.target}, "learner", "ready", {});
+  }
+  if (step.kind == "health_gate") return HealthGate(c);
+  if (step.kind == "etcd_remove") return EtcdRemove(op, step, c, step.target);
+  if (step.kind == "drain_nodes") {
+    return Transition(op, step, c, "drain-node.yml", SplitNames(step.target), "ready", "draining",
+                      {});
+  }
+  if (step.kind == "resize_node") return ResizeNode(c, step.target);
+  if (step.kind == "upgrade_nodes") return UpgradeNodes(op, step, c, SplitNames(step.target));
   return Internal("unknown step kind " + step.kind);
+}
+
+Result<std::string> ClusterSteps::Transition(const store::Operation& op, const store::Step& step,
+                                             const store::Cluster& c, const std::string& playbook,
+                                             const std::vector<std::string>& names,
+                                             const std::string& from, const std::string& to,
+                                             const std::vector<std::string>& done_states,
+                                             std::map<std::string, std::string> extra_vars) {
+  KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  provisioner::BootstrapJob job;
+  job.playbook = playbook;
+  job.cluster_id = c.id;
+  job.cluster_name = c.name;
+  job.kubernetes_version = c.kubernetes_version;
+  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
+  job.extra_vars = std::move(extra_vars);
+  job.cancel = tl_control ? tl_control->cancel : nullptr;
+  std::vector<store::Node> todo;
+  size_t skipped = 0;
+  for (const auto& name : names) {
+    auto it = std::find_if(nodes.begin(), nodes.end(),
+                           [&](const store::Node& n) { return n.name == name; });
+    if (it == nodes.end()) return Internal("node " + name + " is not part of the cluster");
+    if (it->state == to ||
+        std::find(done_states.begin(), done_states.end(), it->state) != done_states.end()) {
+      ++skipped;  // observed: already done
+      continue;
+    }
+    if (it->state != from) {
+      return Internal("node " + name + " is " + it->state + ", expected " + from);
+    }
+    todo.push_back(*it);
+    job.targets.push_back(name);
+  }
+  if (todo.empty()) return std::string("already done; nothing to do");
+  for (const auto& n : nodes) job.nodes.push_back({n.name, n.role, n.address});
+  KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
+  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+    for (const auto& n : todo) store::nodes::SetState(tx, n.id, to, d_.clock.NowMs());
+    return Status::Ok();
+  }));
+  if (skipped > 0) msg += "; " + std::to_string(skipped) + " already done";
+  return msg;
+}
+
+Result<std::string> ClusterSteps::HealthGate(const store::Cluster& c) {
+  KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  int voters = 0, learners = 0;
+  for (const auto& n : nodes) {
+    if (n.role != "master") continue;
+    if (n.state == "learner") ++learners;
+    if (n.state != "ready") continue;
+    ++voters;
+    if (n.kind != "vm") continue;
+    KAAS_ASSIGN_OR_RETURN(provisioner::Hypervisor * hv, HypervisorOf(n.hypervisor));
+    auto info = hv->FindDomain(provisioner::DomainName(c.id, n.name));
+    if (!info.ok() || !info->running) {
+      return Unavailable("etcd member " + n.name +
+                         " is not running; waiting before changing "
+                         "membership");
+    }
+  }
+  if (voters == 0) return Unavailable("no healthy etcd voter");
+  return std::to_string(voters) + " etcd voter(s) healthy" +
+         (learners ? ", " + std::to_string(learners) + " learner(s)" : "");
+}
+
+Result<std::string> ClusterSteps::EtcdRemove(const store::Operation& op, const store::Step& step,
+                                             const store::Cluster& c, const std::string& name) {
+  KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  int voters = 0;
+  const store::Node* target = nullptr;
+  for (const auto& n : nodes) {
+    if (n.role == "master" && n.state == "ready") ++voters;
+    if (n.name == name) target = &n;
+  }
+  if (!target || target->state == "removing") return name + " is no longer an etcd member";
+  if (target->state == "ready" && voters <= 1) {
+    return Status(Code::kFailedPrecondition,
+                  "refusing to remove " + name + ": it is the last voting etcd member");
+  }
+  return Transition(op, step, c, "remove-master.yml", {name}, target->state, "removing", {});
+}
+
+Result<std::string> ClusterSteps::ResizeNode(const store::Cluster& c, const std::string& name) {
+  KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  for (const auto& n : nodes) {
+    if (n.name != name) continue;
+    if (n.kind != "vm") return name + " is a physical host; nothing to resize";
+    KAAS_ASSIGN_OR_RETURN(provisioner::Hypervisor * hv, HypervisorOf(n.hypervisor));
+    provisioner::DomainSpec spec{
+        provisioner::DomainName(c.id, n.name), {c.id, n.name, n.role}, n.vcpus, n.memory_gib};
+    KAAS_ASSIGN_OR_RETURN(auto info, hv->ResizeDomain(spec));
+    return "resized " + name + " to " + n.flavor + " (" + std::to_string(info.vcpus) + " vCPU, " +
+           std::to_string(info.memory_gib) + " GiB)";
+  }
+  return Internal("node " + name + " is not part of the cluster");
+}
+
+Result<std::string> ClusterSteps::UpgradeNodes(const store::Operation& op, const store::Step& step,
+                                               const store::Cluster& c,
+                                               const std::vector<std::string>& names) {
+  std::string version = ParamOf(op, "kubernetes_version");
+  if (version.empty()) return Internal("upgrade operation without a target version");
+  KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  provisioner::BootstrapJob job;
+  job.playbook = "upgrade-node.yml";
+  job.cluster_id = c.id;
+  job.cluster_name = c.name;
+  job.kubernetes_version = version;
+  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
+  job.extra_vars = {{"max_unavailable", std::to_string(names.size())}};
+  job.cancel = tl_control ? tl_control->cancel : nullptr;
+  std::vector<store::Node> todo;
+  for (const auto& n : nodes) {
+    job.nodes.push_back({n.name, n.role, n.address});
+    if (std::find(names.begin(), names.end(), n.name) == names.end()) continue;
+    if (n.kubernetes_version == version) continue;  // observed: already upgraded
+    todo.push_back(n);
+    job.targets.push_back(n.name);
+  }
+  if (todo.empty()) return "already at " + version;
+  KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
+  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+    for (const auto& n : todo) store::nodes::SetVersion(tx, n.id, version, d_.clock.NowMs());
+    return Status::Ok();
+  }));
+  return "upgraded " + std::to_string(todo.size()) + " node(s) to " + version + "; " + msg;
+}
+
+Status ClusterSteps::Settle(const store::Operation& op) {
+  return d_.db.Write([&](store::Tx& tx) {
+    auto c = store::clusters::Find(tx, op.cluster_id);
+    if (!c || c->status == "deleted") return Status::Ok();
+    auto nodes = store::nodes::ListLive(tx, c->id);
+    int64_t masters = 0, workers = 0;
+    std::map<std::string, int> versions;
+    const store::Node* master = nullptr;
+    for (const auto& n : nodes) {
+      versions[n.kubernetes_version]++;
+      if (n.role == "worker") {
+        ++workers;
+        continue;
+      }
+      if (n.state == "removing") continue;
+      ++masters;
+      if (n.state == "ready" && (!master || n.name < master->name)) master = &n;
+    }
+    if (masters == 0 && workers == 0) return Status::Ok();  // nothing built yet
+    c->master_count = masters;
+    c->worker_count = workers;
+    if (master) {
+      c->master_flavor = master->flavor;
+      c->master_kind = master->kind;
+    }
+    // The cluster's version is the one every node runs; mid-upgrade it stays the older one.
+    if (versions.size() == 1) c->kubernetes_version = versions.begin()->first;
+    store::clusters::SetShape(tx, *c, d_.clock.NowMs());
+    return Status::Ok();
+  });
 }
 
 Result<std::string> ClusterSteps::Reserve(const store::Cluster& c) {
@@ -193,6 +402,7 @@ Result<std::string> ClusterSteps::Bootstrap(const store::Operation& op, const st
   job.cluster_name = c.name;
   job.kubernetes_version = c.kubernetes_version;
   job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
+  job.cancel = tl_control ? tl_control->cancel : nullptr;
   std::vector<store::Node> todo;
   for (const auto& n : nodes) {
     job.nodes.push_back({n.name, n.role, n.address});
@@ -253,12 +463,16 @@ Status ClusterSteps::DestroyNode(const store::Node& n) {
   });
 }
 
-Result<std::string> ClusterSteps::DestroyNodes(const store::Cluster& c, const std::string& role) {
+Result<std::string> ClusterSteps::DestroyNodes(const store::Cluster& c, const std::string& target) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
+  bool by_role = target == "master" || target == "worker";
+  auto names = SplitNames(target);
   std::vector<store::Node> todo;
   for (const auto& n : nodes) {
-    if (n.role == role) todo.push_back(n);
+    bool named = std::find(names.begin(), names.end(), n.name) != names.end();
+    if (by_role ? n.role == target : named) todo.push_back(n);
   }
+  const std::string& role = target;
   KAAS_RETURN_IF_ERROR(
       ForEachParallel(todo, 16, [&](const store::Node& n) { return DestroyNode(n); }));
   return "removed " + std::to_string(todo.size()) + " " + role + "(s)";

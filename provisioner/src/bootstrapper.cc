@@ -25,6 +25,7 @@ std::string Inventory(const BootstrapJob& job) {
   out << YAML::Key << "cluster_id" << YAML::Value << job.cluster_id;
   out << YAML::Key << "cluster_name" << YAML::Value << job.cluster_name;
   out << YAML::Key << "kubernetes_version" << YAML::Value << job.kubernetes_version;
+  for (const auto& [k, v] : job.extra_vars) out << YAML::Key << k << YAML::Value << v;
   out << YAML::EndMap;
   out << YAML::Key << "children" << YAML::Value << YAML::BeginMap;
   for (const char* group : {"masters", "workers"}) {
@@ -74,7 +75,18 @@ SimulatedBootstrapper::SimulatedBootstrapper(const templates::Renderer& renderer
     : renderer_(renderer), syntax_(std::move(syntax)), sim_delay_ms_(sim_delay_ms) {}
 
 Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
-  if (sim_delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(sim_delay_ms_));
+  // The simulated run takes sim_delay_ms, and a cancel interrupts it like it would terminate
+  // ansible-playbook.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sim_delay_ms_);
+  while (std::chrono::steady_clock::now() < until) {
+    if (job.cancel && job.cancel->load()) {
+      return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(sim_delay_ms_, 20)));
+  }
+  if (job.cancel && job.cancel->load()) {
+    return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+  }
   const SyntaxCheck& check = syntax_.get();
   if (!check.status.ok()) return check.status;
   if (std::find(check.playbooks.begin(), check.playbooks.end(), job.playbook) ==

@@ -170,6 +170,22 @@ const std::vector<Migration>& Migrations() {
                 decided_at BIGINT NOT NULL DEFAULT 0))",
            "CREATE INDEX quota_requests_team ON quota_requests (team_id, id)",
        }},
+      {4,
+       "operation control and events",
+       {
+           "ALTER TABLE operations ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0",
+           "ALTER TABLE operations ADD COLUMN params TEXT NOT NULL DEFAULT '{}'",
+           // 0 when stopping right after this step would leave etcd at an even member count.
+           "ALTER TABLE operation_steps ADD COLUMN cancel_safe INTEGER NOT NULL DEFAULT 1",
+           R"(CREATE TABLE events (
+                id TEXT PRIMARY KEY,
+                cluster_id TEXT NOT NULL DEFAULT '',
+                team_id TEXT NOT NULL DEFAULT '',
+                at BIGINT NOT NULL,
+                kind TEXT NOT NULL,
+                data TEXT NOT NULL))",
+           "CREATE INDEX events_cluster ON events (cluster_id, id)",
+       }},
   };
   return kMigrations;
 }

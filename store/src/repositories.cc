@@ -159,7 +159,11 @@ constexpr const char* kNodeOrder =
 
 constexpr const char* kOperationCols =
     "SELECT id, cluster_id, type, state, requested_by, error, created_at, updated_at, "
-    "finished_at FROM operations";
+    "finished_at, cancel_requested, params FROM operations";
+struct OperationRow {
+  Operation o;
+  int cancel = 0;
+};
 void BindOperation(soci::statement& st, Operation& o) {
   st.exchange(into(o.id));
   st.exchange(into(o.cluster_id));
@@ -171,10 +175,28 @@ void BindOperation(soci::statement& st, Operation& o) {
   st.exchange(into(o.updated_at));
   st.exchange(into(o.finished_at));
 }
+void BindOperationRow(soci::statement& st, OperationRow& r) {
+  BindOperation(st, r.o);
+  st.exchange(into(r.cancel));
+  st.exchange(into(r.o.params));
+}
+std::vector<Operation> SelectOperations(Tx& tx, const std::string& q,
+                                        const std::function<void(soci::statement&)>& uses) {
+  std::vector<Operation> out;
+  for (auto& r : Select<OperationRow>(tx, q, BindOperationRow, uses)) {
+    r.o.cancel_requested = r.cancel != 0;
+    out.push_back(std::move(r.o));
+  }
+  return out;
+}
 
 constexpr const char* kStepCols =
     "SELECT operation_id, idx, name, kind, target, state, message, attempts, started_at, "
-    "finished_at FROM operation_steps";
+    "finished_at, cancel_safe FROM operation_steps";
+struct StepRow {
+  Step s;
+  int safe = 1;
+};
 void BindStep(soci::statement& st, Step& s) {
   st.exchange(into(s.operation_id));
   st.exchange(into(s.index));
@@ -187,11 +209,20 @@ void BindStep(soci::statement& st, Step& s) {
   st.exchange(into(s.started_at));
   st.exchange(into(s.finished_at));
 }
+void BindStepRow(soci::statement& st, StepRow& r) {
+  BindStep(st, r.s);
+  st.exchange(into(r.safe));
+}
 
 void LoadSteps(Tx& tx, Operation& op) {
   const std::string& id = op.id;
-  op.steps = Select<Step>(tx, std::string(kStepCols) + " WHERE operation_id = :id ORDER BY idx",
-                          BindStep, [&](soci::statement& st) { st.exchange(use(id)); });
+  op.steps.clear();
+  for (auto& r : Select<StepRow>(tx,
+                                 std::string(kStepCols) + " WHERE operation_id = :id ORDER BY idx",
+                                 BindStepRow, [&](soci::statement& st) { st.exchange(use(id)); })) {
+    r.s.cancel_safe = r.safe != 0;
+    op.steps.push_back(std::move(r.s));
+  }
 }
 
 }  // namespace
@@ -635,8 +666,14 @@ std::vector<Cluster> List(Tx& tx, const ClusterFilter& f) {
     st.exchange(use(limit));
   });
 }
-void SetStatus(Tx& tx, const std::string& id, const std::string& status, const std::string& reason,
-               int64_t now) {
+void SetShape(Tx& tx, const Cluster& c, int64_t now) {
+  tx.sql() << "UPDATE clusters SET master_count = :mc, master_flavor = :mf, master_kind = :mk, "
+              "worker_count = :wc, kubernetes_version = :v, updated_at = :n WHERE id = :id",
+      use(c.master_count), use(c.master_flavor), use(c.master_kind), use(c.worker_count),
+      use(c.kubernetes_version), use(now), use(c.id);
+}
+void SetStatus(Tx& tx, const std::string& id, const std::string& status,
+               const std::string& reason, int64_t now) {
   tx.sql() << "UPDATE clusters SET status = :s, status_reason = :r, updated_at = :n "
               "WHERE id = :id",
       use(status), use(reason), use(now), use(id);
@@ -672,6 +709,16 @@ void SetState(Tx& tx, const std::string& id, const std::string& state, int64_t n
   tx.sql() << "UPDATE nodes SET state = :s, updated_at = :n WHERE id = :id", use(state), use(now),
       use(id);
 }
+void SetSize(Tx& tx, const std::string& id, const std::string& flavor, int64_t vcpus,
+             int64_t memory_gib, int64_t now) {
+  tx.sql() << "UPDATE nodes SET flavor = :f, vcpus = :v, memory_gib = :m, updated_at = :n "
+              "WHERE id = :id",
+      use(flavor), use(vcpus), use(memory_gib), use(now), use(id);
+}
+void SetVersion(Tx& tx, const std::string& id, const std::string& version, int64_t now) {
+  tx.sql() << "UPDATE nodes SET kubernetes_version = :v, updated_at = :n WHERE id = :id",
+      use(version), use(now), use(id);
+}
 void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64_t now) {
   tx.sql() << "UPDATE nodes SET address = :a, updated_at = :n WHERE id = :id", use(address),
       use(now), use(id);
@@ -687,31 +734,32 @@ std::vector<Node> ListLiveOnHypervisor(Tx& tx, const std::string& hypervisor) {
 
 namespace operations {
 void Insert(Tx& tx, const Operation& o) {
+  int cancel = o.cancel_requested ? 1 : 0;
   tx.sql() << "INSERT INTO operations (id, cluster_id, type, state, requested_by, error, "
-              "created_at, updated_at, finished_at) VALUES (:id, :c, :t, :s, :by, :e, :ca, :ua, "
-              ":fa)",
+              "created_at, updated_at, finished_at, cancel_requested, params) VALUES (:id, :c, "
+              ":t, :s, :by, :e, :ca, :ua, :fa, :cr, :p)",
       use(o.id), use(o.cluster_id), use(o.type), use(o.state), use(o.requested_by), use(o.error),
-      use(o.created_at), use(o.updated_at), use(o.finished_at);
+      use(o.created_at), use(o.updated_at), use(o.finished_at), use(cancel), use(o.params);
   for (const Step& s : o.steps) {
+    int safe = s.cancel_safe ? 1 : 0;
     tx.sql() << "INSERT INTO operation_steps (operation_id, idx, name, kind, target, state, "
-                "message, attempts, started_at, finished_at) VALUES (:o, :i, :n, :k, :t, :s, "
-                ":m, :a, :sa, :fa)",
+                "message, attempts, started_at, finished_at, cancel_safe) VALUES (:o, :i, :n, "
+                ":k, :t, :s, :m, :a, :sa, :fa, :cs)",
         use(o.id), use(s.index), use(s.name), use(s.kind), use(s.target), use(s.state),
-        use(s.message), use(s.attempts), use(s.started_at), use(s.finished_at);
+        use(s.message), use(s.attempts), use(s.started_at), use(s.finished_at), use(safe);
   }
 }
 std::optional<Operation> Find(Tx& tx, const std::string& id) {
-  auto op =
-      First(Select<Operation>(tx, std::string(kOperationCols) + " WHERE id = :id", BindOperation,
-                              [&](soci::statement& st) { st.exchange(use(id)); }));
+  auto op = First(SelectOperations(tx, std::string(kOperationCols) + " WHERE id = :id",
+                                   [&](soci::statement& st) { st.exchange(use(id)); }));
   if (op) LoadSteps(tx, *op);
   return op;
 }
 std::vector<Operation> ListForCluster(Tx& tx, const std::string& cluster_id, int64_t limit) {
   long lim = limit;
-  auto ops = Select<Operation>(
+  auto ops = SelectOperations(
       tx, std::string(kOperationCols) + " WHERE cluster_id = :c ORDER BY id DESC LIMIT :l",
-      BindOperation, [&](soci::statement& st) {
+      [&](soci::statement& st) {
         st.exchange(use(cluster_id));
         st.exchange(use(lim));
       });
@@ -719,10 +767,10 @@ std::vector<Operation> ListForCluster(Tx& tx, const std::string& cluster_id, int
   return ops;
 }
 std::optional<Operation> FindActiveForCluster(Tx& tx, const std::string& cluster_id) {
-  auto op = First(Select<Operation>(
+  auto op = First(SelectOperations(
       tx,
       std::string(kOperationCols) + " WHERE cluster_id = :c AND state IN ('pending', 'running')",
-      BindOperation, [&](soci::statement& st) { st.exchange(use(cluster_id)); }));
+      [&](soci::statement& st) { st.exchange(use(cluster_id)); }));
   if (op) LoadSteps(tx, *op);
   return op;
 }
@@ -730,6 +778,15 @@ std::vector<std::string> ListActiveIds(Tx& tx) {
   auto bind = +[](soci::statement& st, std::string& id) { st.exchange(into(id)); };
   return Select<std::string>(
       tx, "SELECT id FROM operations WHERE state IN ('pending', 'running') ORDER BY id", bind);
+}
+void RequestCancel(Tx& tx, const std::string& id, int64_t now) {
+  tx.sql() << "UPDATE operations SET cancel_requested = 1, updated_at = :n WHERE id = :id",
+      use(now), use(id);
+}
+void Reopen(Tx& tx, const std::string& id, int64_t now) {
+  tx.sql() << "UPDATE operations SET state = 'pending', error = '', cancel_requested = 0, "
+              "finished_at = 0, updated_at = :n WHERE id = :id",
+      use(now), use(id);
 }
 void SetState(Tx& tx, const std::string& id, const std::string& state, const std::string& error,
               int64_t now) {
@@ -762,5 +819,33 @@ std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& t
   return out;
 }
 }  // namespace operations
+
+namespace events {
+void Insert(Tx& tx, const Event& e) {
+  tx.sql() << "INSERT INTO events (id, cluster_id, team_id, at, kind, data) VALUES (:id, :c, :t, "
+              ":at, :k, :d)",
+      use(e.id), use(e.cluster_id), use(e.team_id), use(e.at), use(e.kind), use(e.data);
+}
+std::vector<Event> ListForCluster(Tx& tx, const std::string& cluster_id,
+                                  const std::string& after_id, int64_t limit) {
+  auto bind = +[](soci::statement& st, Event& e) {
+    st.exchange(into(e.id));
+    st.exchange(into(e.cluster_id));
+    st.exchange(into(e.team_id));
+    st.exchange(into(e.at));
+    st.exchange(into(e.kind));
+    st.exchange(into(e.data));
+  };
+  long lim = limit;
+  return Select<Event>(tx,
+                       "SELECT id, cluster_id, team_id, at, kind, data FROM events WHERE "
+                       "cluster_id = :c AND id > :a ORDER BY id LIMIT :l",
+                       bind, [&](soci::statement& st) {
+                         st.exchange(use(cluster_id));
+                         st.exchange(use(after_id));
+                         st.exchange(use(lim));
+                       });
+}
+}  // namespace events
 
 }  // namespace kaas::store

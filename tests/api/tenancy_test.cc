@@ -119,6 +119,14 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       {"DELETE /api/v1/clusters/{id}", {401, 404, 403, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/operations", {401, 404, 200, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/kubeconfig", {401, 404, 200, 200, 200, 200}},
+      {"GET /api/v1/clusters/{id}/events", {401, 404, 200, 200, 200, 200}},
+      {"POST /api/v1/clusters/{id}/workers", {401, 404, 403, 200, 200, 200}},
+      {"POST /api/v1/clusters/{id}/masters", {401, 404, 403, 200, 200, 200}},
+      {"POST /api/v1/clusters/{id}/upgrade", {401, 404, 403, 200, 200, 200}},
+      {"POST /api/v1/operations/{id}/cancel", {401, 404, 403, 409, 409, 409}},
+      {"POST /api/v1/operations/{id}/retry", {401, 404, 403, 409, 409, 409}},
+      {"GET /api/v1/faults", {401, 403, 403, 403, 403, 404}},
+      {"PUT /api/v1/faults", {401, 403, 403, 403, 403, 404}},
       {"GET /api/v1/operations/{id}", {401, 404, 200, 200, 200, 200}},
       {"GET /api/v1/hypervisors", {401, 403, 403, 403, 403, 200}},
       {"GET /api/v1/hosts", {401, 403, 403, 403, 403, 200}},
@@ -228,6 +236,19 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
         query = "?dry_run=true";
       } else if (key == "DELETE /api/v1/clusters/{id}") {
         query = "?dry_run=true";
+      } else if (key == "GET /api/v1/clusters/{id}/events") {
+        query = "?follow=false";
+      } else if (key == "POST /api/v1/clusters/{id}/workers") {
+        body = R"({"count":2})";
+        query = "?dry_run=true";
+      } else if (key == "POST /api/v1/clusters/{id}/masters") {
+        body = R"({"count":3})";
+        query = "?dry_run=true";
+      } else if (key == "POST /api/v1/clusters/{id}/upgrade") {
+        body = R"({"kubernetes_version":"1.31.4"})";
+        query = "?dry_run=true";
+      } else if (key == "PUT /api/v1/faults") {
+        body = R"({"rules":[]})";
       }
       if (key == "DELETE /api/v1/teams/{team}/members/{username}" &&
           (role == kTeamAdmin || role == kPlatformAdmin)) {
@@ -316,10 +337,10 @@ TEST_F(TenancyTest, TokensWorkUntilRevokedAndAreShownOnce) {
 
 TEST_F(TenancyTest, SessionsExpire) {
   kaasd_->Terminate();
-  Start({"--session-ttl-seconds", "1"});
+  Start({"--session-ttl-seconds", "3"});
   std::string bob = kaasd_->Login("bob", kPassword);
   EXPECT_EQ(kaasd_->Call("GET", "/api/v1/me", "", bob).status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
   auto expired = kaasd_->Call("GET", "/api/v1/me", "", bob);
   EXPECT_EQ(expired.status, 401);
   EXPECT_EQ(expired.body["error"]["code"], "unauthenticated");
@@ -327,7 +348,8 @@ TEST_F(TenancyTest, SessionsExpire) {
 
 TEST_F(TenancyTest, FailedLoginsAreRateLimitedPerUserWithoutLockingOutForever) {
   kaasd_->Terminate();
-  Start({"--login-rate-window-seconds", "2"});
+  // A window long enough that five slow (argon2id) failures on a loaded machine all count.
+  Start({"--login-rate-window-seconds", "8"});
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(kaasd_
                   ->Call("POST", "/api/v1/auth/login",
@@ -344,7 +366,7 @@ TEST_F(TenancyTest, FailedLoginsAreRateLimitedPerUserWithoutLockingOutForever) {
   // Another user from the same address is not affected.
   EXPECT_FALSE(kaasd_->Login("alice", kPassword).empty());
   // Once the window has passed, the real bob gets in.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  std::this_thread::sleep_for(std::chrono::milliseconds(8500));
   EXPECT_FALSE(kaasd_->Login("bob", kPassword).empty());
 }
 

@@ -1,16 +1,22 @@
 #include "kaas/cli/cli.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "kaas/cli/args.h"
 #include "kaas/cli/config.h"
+#include "kaas/cli/events.h"
 #include "kaas/cli/kubeconfig.h"
 #include "kaas/cli/render.h"
 
@@ -45,6 +51,14 @@ TEST(ParseArgsTest, RejectsUnknownFlagsAndMissingValues) {
   EXPECT_FALSE(ParseArgs({"--watch=yes"}, kSpecs).ok());
 }
 
+TEST(ParseArgsTest, KeepsEveryValueOfARepeatedFlag) {
+  auto r = ParseArgs({"--team", "a", "--team=b"}, kSpecs);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->Get("team"), "b");
+  EXPECT_EQ(r->GetAll("team"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(r->GetAll("watch").empty());
+}
+
 TEST(ParseIntTest, TakesOnlyWholeNumbers) {
   EXPECT_EQ(ParseInt("3"), 3);
   EXPECT_EQ(ParseInt("-1"), -1);
@@ -75,6 +89,69 @@ TEST(RenderTest, StepsShowStateAttemptsAndMessage) {
   OperationView op{"op-1", "create", "running", "", 50, {{"a", "succeeded", "", 1}}};
   EXPECT_EQ(RenderOperation(op), (std::vector<std::string>{"operation op-1 (create): running",
                                                            "  ✓ a", "[#####.....] 50%"}));
+}
+
+TEST(RenderTest, UsageBar) {
+  EXPECT_EQ(UsageBar(40, 64), "[#######.....] 40/64");
+  EXPECT_EQ(UsageBar(0, 10), "[............] 0/10");
+  EXPECT_EQ(UsageBar(1, 1000), "[#...........] 1/1000");  // in use, if only a little
+  EXPECT_EQ(UsageBar(63, 64), "[###########.] 63/64");    // full only at the limit
+  EXPECT_EQ(UsageBar(64, 64), "[############] 64/64");
+  EXPECT_EQ(UsageBar(70, 64), "[############] 70/64");
+  EXPECT_EQ(UsageBar(0, 0), "[............] 0/0");
+  EXPECT_EQ(UsageBar(2, 0), "[############] 2/0");
+}
+
+TEST(SseParserTest, EventsAcrossChunksAndLineEnds) {
+  SseParser p;
+  std::string stream =
+      "retry: 1000\n\n: keep-alive\n\nid: ev-1\nevent: step\ndata: {\"a\":1}\n\n"
+      "id: ev-2\r\nevent: operation\r\ndata:x\r\ndata: y\r\n\r\n"
+      "data: no id or name\r\r";
+  std::vector<SseEvent> events;
+  for (char c : stream) {  // one byte at a time: every cut must work
+    for (auto& e : p.Feed(std::string_view(&c, 1))) events.push_back(e);
+  }
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].id, "ev-1");
+  EXPECT_EQ(events[0].event, "step");
+  EXPECT_EQ(events[0].data, "{\"a\":1}");
+  EXPECT_EQ(events[1].id, "ev-2");
+  EXPECT_EQ(events[1].event, "operation");
+  EXPECT_EQ(events[1].data, "x\ny");
+  EXPECT_EQ(events[2].id, "ev-2");  // the last id lasts
+  EXPECT_EQ(events[2].event, "message");
+  EXPECT_EQ(p.last_event_id(), "ev-2");
+  EXPECT_TRUE(p.Feed("id: ev-3\nevent: step\n").empty());  // not dispatched yet
+  EXPECT_EQ(p.Feed("\n").size(), 0u);                      // no data: nothing to dispatch
+  EXPECT_EQ(p.last_event_id(), "ev-3");
+}
+
+TEST(ApplyEventTest, OperationAndStepEventsOfTheWatchedOperationOnly) {
+  OperationView op{"op-1", "create", "pending",
+                   "",     0,        {{"a", "pending", "", 0}, {"b", "pending", "", 0}}};
+  auto ev = [](const char* kind, const std::string& data) { return SseEvent{"ev", kind, data}; };
+  EXPECT_TRUE(ApplyEvent(op, ev("operation", R"({"operation":"op-1","state":"running",
+      "error":"","progress":0})")));
+  EXPECT_EQ(op.state, "running");
+  EXPECT_TRUE(ApplyEvent(op, ev("step", R"({"operation":"op-1","index":0,"name":"a",
+      "state":"succeeded","message":"done","attempts":1})")));
+  EXPECT_EQ(op.steps[0].state, "succeeded");
+  EXPECT_EQ(op.steps[0].message, "done");
+  EXPECT_EQ(op.progress, 50);
+  // By name when the index does not match.
+  EXPECT_TRUE(ApplyEvent(op, ev("step", R"({"operation":"op-1","index":7,"name":"b",
+      "state":"running","message":"","attempts":2})")));
+  EXPECT_EQ(op.steps[1].attempts, 2);
+  // The same again changes nothing; other operations, kinds and broken data are ignored.
+  EXPECT_FALSE(ApplyEvent(op, ev("step", R"({"operation":"op-1","index":1,"name":"b",
+      "state":"running","message":"","attempts":2})")));
+  EXPECT_FALSE(ApplyEvent(op, ev("step", R"({"operation":"op-2","index":1,"state":"failed"})")));
+  EXPECT_FALSE(ApplyEvent(op, ev("cluster", R"({"operation":"op-1","status":"error"})")));
+  EXPECT_FALSE(ApplyEvent(op, ev("step", "{not json")));
+  EXPECT_EQ(op.steps[1].state, "running");
+  EXPECT_TRUE(OperationFinished("cancelled"));
+  EXPECT_FALSE(OperationFinished("running"));
 }
 
 TEST(RenderTest, TruncateKeepsUtf8Whole) {
@@ -465,6 +542,196 @@ TEST_F(RunTest, NewCommandsHaveHelp) {
                         "team add-member", "team remove-member", "audit"}) {
     EXPECT_NE(out_.str().find(c), std::string::npos) << c;
   }
+}
+
+TEST_F(RunTest, QuotaIsACommandAndAGroup) {
+  EXPECT_EQ(Kaas({"help", "quota"}), 0);
+  EXPECT_NE(out_.str().find("kaas quota request"), std::string::npos) << out_.str();
+  EXPECT_EQ(Kaas({"quota", "request", "payments", "--reason", "x"}), 2);
+  EXPECT_NE(err_.str().find("at least one new limit"), std::string::npos);
+  EXPECT_EQ(Kaas({"quota", "request", "payments", "--vcpus", "8"}), 2);
+  EXPECT_NE(err_.str().find("--reason is required"), std::string::npos);
+  EXPECT_EQ(Kaas({"quota", "requests", "--state", "open"}), 2);
+  EXPECT_EQ(Kaas({"quota", "approve"}), 2);
+  // "kaas quota TEAM": the team is the argument, not a subcommand.
+  EXPECT_EQ(Kaas({"--server", "http://127.0.0.1:1", "quota", "payments"}), 1);
+  EXPECT_NE(err_.str().find("cannot reach kaasd"), std::string::npos) << err_.str();
+}
+
+TEST_F(RunTest, LifecycleAndInventoryUsageErrors) {
+  EXPECT_EQ(Kaas({"cluster", "scale", "demo"}), 2);
+  EXPECT_NE(err_.str().find("either --workers N or --masters N"), std::string::npos);
+  EXPECT_EQ(Kaas({"cluster", "scale", "demo", "--workers", "2", "--masters", "3"}), 2);
+  EXPECT_EQ(Kaas({"cluster", "scale", "demo", "--workers", "two"}), 2);
+  EXPECT_EQ(Kaas({"cluster", "scale", "demo", "--workers", "2", "--allow-colocated-masters"}), 2);
+  EXPECT_EQ(Kaas({"cluster", "resize-masters", "demo"}), 2);
+  EXPECT_EQ(Kaas({"cluster", "upgrade", "demo"}), 2);
+  EXPECT_EQ(Kaas({"cluster", "upgrade", "demo", "--version", "1.31.4", "--max-unavailable", "0"}),
+            2);
+  EXPECT_EQ(Kaas({"operation", "cancel"}), 2);
+  EXPECT_EQ(Kaas({"operations"}), 2);
+  EXPECT_EQ(Kaas({"hypervisor"}), 2);
+  EXPECT_EQ(Kaas({"hypervisor", "add", "hv7", "--uri", "qemu+ssh://hv7/system", "--vcpus", "8"}),
+            2);
+  EXPECT_NE(err_.str().find("--memory-gib is required"), std::string::npos);
+  EXPECT_EQ(Kaas({"host", "add", "h1", "--address", "10.0.0.1", "--vcpus", "8", "--memory-gib",
+                  "32", "--label", "novalue"}),
+            2);
+  EXPECT_NE(err_.str().find("KEY=VALUE"), std::string::npos);
+  EXPECT_EQ(Kaas({"help", "host", "add"}), 0);
+  EXPECT_NE(out_.str().find("--label KEY=VALUE"), std::string::npos);
+}
+
+// A stand-in kaasd for --watch: one operation of two steps, its cluster's event stream
+// (which `events_status` may refuse), and GET of the operation, which tells the truth once
+// the stream has sent the final event.
+class FakeKaasd {
+ public:
+  static constexpr const char* kOp = "op-01a21cf9754c00050aebfa";
+
+  FakeKaasd() {
+    server_.Get("/api/v1/operations/" + std::string(kOp), [this](const auto&, auto& res) {
+      ++operation_gets;
+      std::string state = finished ? final_state : "running";
+      nlohmann::json steps = nlohmann::json::array();
+      steps.push_back({{"name", "provision masters"},
+                       {"state", finished ? "succeeded" : "pending"},
+                       {"message", ""},
+                       {"attempts", finished ? 2 : 0}});
+      steps.push_back({{"name", "verify cluster"},
+                       {"state", finished ? final_state : "pending"},
+                       {"message", ""},
+                       {"attempts", finished ? 1 : 0}});
+      nlohmann::json op = {
+          {"id", kOp},   {"cluster_id", "cl-1"},           {"type", "create"}, {"state", state},
+          {"error", ""}, {"progress", finished ? 100 : 0}, {"steps", steps}};
+      if (finished && final_state == "failed") op["error"] = "boom";
+      res.set_content(op.dump(), "application/json");
+    });
+    server_.Get("/api/v1/clusters/cl-1/events", [this](const httplib::Request& req, auto& res) {
+      {
+        std::lock_guard lock(mu);
+        last_event_ids.push_back(req.get_header_value("Last-Event-ID"));
+        afters.push_back(req.get_param_value("after"));
+      }
+      if (events_status != 200) {
+        res.status = events_status;
+        res.set_content(R"({"error":{"code":"not_found","message":"no"}})", "application/json");
+        return;
+      }
+      // The first connection ends after `break_after` events; the next resumes.
+      size_t from = 0;
+      if (std::string id = req.get_header_value("Last-Event-ID"); !id.empty()) {
+        from = static_cast<size_t>(std::stoi(id.substr(3)));
+      }
+      res.set_chunked_content_provider(
+          "text/event-stream", [this, from](size_t, httplib::DataSink& sink) {
+            size_t end = from == 0 ? std::min(break_after, events.size()) : events.size();
+            std::string out = "retry: 1000\n\n";
+            for (size_t i = from; i < end; ++i) {
+              if (i + 1 == events.size()) finished = true;
+              out += "id: ev-" + std::to_string(i + 1) + "\nevent: " + events[i].first +
+                     "\ndata: " + events[i].second + "\n\n";
+            }
+            sink.write(out.data(), out.size());
+            sink.done();
+            return true;
+          });
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~FakeKaasd() {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  // The stream: a failed first run (as a retried operation has), then the run that ends it.
+  void Script(const std::string& end_state) {
+    final_state = end_state;
+    auto op = [](const std::string& state) {
+      return nlohmann::json{
+          {"operation", kOp}, {"type", "create"}, {"state", state}, {"error", ""}, {"progress", 0}}
+          .dump();
+    };
+    auto step = [](int index, const char* name, const char* state, int attempts) {
+      return nlohmann::json{{"operation", kOp}, {"index", index}, {"name", name},
+                            {"state", state},   {"message", ""},  {"attempts", attempts}}
+          .dump();
+    };
+    events = {{"operation", op("running")},
+              {"step", step(0, "provision masters", "failed", 1)},
+              {"cluster", R"({"status":"error","status_reason":"x"})"},
+              {"operation", op("failed")},
+              {"operation", op("running")},
+              {"step", step(0, "provision masters", "running", 2)},
+              {"step", step(0, "provision masters", "succeeded", 2)},
+              {"step", step(1, "verify cluster", end_state.c_str(), 1)},
+              {"operation", op(end_state)}};
+  }
+
+  std::vector<std::pair<std::string, std::string>> events;
+  size_t break_after = 1000;
+  int events_status = 200;
+  std::string final_state = "succeeded";
+  std::atomic<bool> finished{false};
+  std::atomic<int> operation_gets{0};
+  std::mutex mu;
+  std::vector<std::string> last_event_ids, afters;
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(RunTest, WatchFollowsTheEventStreamAndResumesAfterABreak) {
+  FakeKaasd fake;
+  fake.Script("succeeded");
+  fake.break_after = 5;  // the stream ends after the retried run started
+  EXPECT_EQ(Kaas({"--server", fake.url(), "operation", "show", FakeKaasd::kOp, "--watch"}), 0)
+      << err_.str();
+  std::string out = out_.str();
+  // Each transition once, in order; the first run's end did not end the watch.
+  for (const char* line :
+       {"operation op-01a21cf9754c00050aebfa (create)\n  · provision masters\n  · verify cluster\n"
+        "  ✗ provision masters\n  ▶ provision masters (attempt 2)\n"
+        "  ✓ provision masters (attempt 2)\n  ✓ verify cluster\n[##########] 100%\n"
+        "operation op-01a21cf9754c00050aebfa succeeded\n"}) {
+    EXPECT_NE(out.find(line), std::string::npos) << out;
+  }
+  EXPECT_EQ(err_.str(), "");
+  std::lock_guard lock(fake.mu);
+  ASSERT_EQ(fake.last_event_ids.size(), 2u);
+  EXPECT_EQ(fake.last_event_ids[0], "");
+  EXPECT_EQ(fake.last_event_ids[1], "ev-5");
+  EXPECT_EQ(fake.afters[0], "ev-01a21cf9754c0005");  // from just before the operation
+}
+
+TEST_F(RunTest, WatchEndsWithTheOperationsOutcome) {
+  FakeKaasd fake;
+  fake.Script("failed");
+  EXPECT_EQ(Kaas({"--server", fake.url(), "operation", "show", FakeKaasd::kOp, "--watch"}), 1);
+  EXPECT_NE(err_.str().find("operation op-01a21cf9754c00050aebfa failed: boom"), std::string::npos)
+      << err_.str();
+}
+
+TEST_F(RunTest, WatchPollsWhenThereIsNoEventStream) {
+  FakeKaasd fake;
+  fake.events_status = 404;
+  std::thread finisher([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    fake.finished = true;
+  });
+  int rc = Kaas({"--server", fake.url(), "operation", "show", FakeKaasd::kOp, "--watch"});
+  finisher.join();
+  EXPECT_EQ(rc, 0) << err_.str();
+  EXPECT_NE(err_.str().find("by polling"), std::string::npos) << err_.str();
+  EXPECT_NE(out_.str().find("✓ verify cluster"), std::string::npos) << out_.str();
+  EXPECT_GE(fake.operation_gets.load(), 3);
 }
 
 TEST_F(RunTest, UnreachableServerNamesIt) {

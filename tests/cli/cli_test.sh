@@ -124,12 +124,29 @@ kaas team create payments
 expect_rc 0
 expect_out "payments"
 
-echo "== cluster create --watch"
+echo "== cluster create --watch (event stream)"
 kaas cluster create demo --team payments --purpose dev --workers 3 --watch
 expect_rc 0
 expect_out "✓ provision masters"
 expect_out "✓ verify cluster"
 expect_out "100%"
+CREATE_OUT=$OUT
+CREATE_OP=$(sed -n 's/^  operation: //p' <<<"$CREATE_OUT")
+[[ $CREATE_OP == op-* ]] || fail "cluster create did not print its operation:
+$CREATE_OUT"
+grep -q "following operation .* by polling" <<<"$CREATE_OUT" &&
+  fail "--watch fell back to polling instead of following the event stream:
+$CREATE_OUT"
+kaas -o json operation show "$CREATE_OP"
+expect_rc 0
+steps=$(python3 -c 'import json, sys; print("\n".join(s["name"] for s in json.load(sys.stdin)["steps"]))' <<<"$OUT")
+[[ $(wc -l <<<"$steps") -ge 5 ]] || fail "the create operation has too few steps: $steps"
+while IFS= read -r step; do
+  grep -qF -- "▶ $step" <<<"$CREATE_OUT" || fail "the watch never showed '$step' running:
+$CREATE_OUT"
+  grep -qF -- "✓ $step" <<<"$CREATE_OUT" || fail "the watch never showed '$step' done:
+$CREATE_OUT"
+done <<<"$steps"
 
 echo "== clusters"
 kaas clusters
@@ -307,10 +324,44 @@ kaas token list
 if grep -qF "$TOKEN_ID" <<<"$OUT"; then fail "the revoked token is still listed:
 $OUT"; fi
 
+echo "== quota: a member asks, a platform admin approves"
+kaas quota
+expect_rc 0
+expect_out "Quota of team payments:"
+grep -qE '^  vcpus +\[[#.]{12}\] [0-9]+/64$' <<<"$OUT" || fail "kaas quota shows no vcpus bar:
+$OUT"
+kaas quota request payments --vcpus 128 --clusters 12 --reason "load tests need more room"
+expect_rc 0
+expect_out "vcpus=128"
+QR=$(sed -n 's/^  request: \(qr-[0-9a-f]*\) (pending)$/\1/p' <<<"$OUT")
+[[ -n $QR ]] || fail "kaas quota request printed no request id:
+$OUT"
+kaas quota request payments --reason "nothing asked"
+expect_rc 2
+kaas quota requests --state pending
+expect_rc 0
+grep -qE "^$QR +payments +pending +clusters=12 vcpus=128 +alice " <<<"$OUT" ||
+  fail "kaas quota requests does not list $QR:
+$OUT"
+kaas quota approve "$QR"
+expect_rc 1  # only a platform admin decides
+
 echo "== audit"
 kaas audit
 expect_rc 1  # alice is no team admin
 export KAAS_CONFIG=$ADMIN_CONFIG
+kaas quota approve "$QR" --comment "granted for the quarter"
+expect_rc 0
+expect_out "Approved quota request $QR of team payments"
+kaas quota payments
+expect_rc 0
+grep -qE '^  vcpus +\[[#.]{12}\] [0-9]+/128$' <<<"$OUT" || fail "the approved vcpus limit is not shown:
+$OUT"
+grep -qE '^  clusters +\[[#.]{12}\] 1/12$' <<<"$OUT" || fail "the approved clusters limit is not shown:
+$OUT"
+kaas quota approve "$QR"
+expect_rc 1
+expect_out "already approved"
 kaas audit --limit 200
 expect_rc 0
 expect_out "TIME "
@@ -324,6 +375,63 @@ kaas audit --team payments --limit 1 -o json
 expect_rc 0
 python3 -c 'import json, sys; assert len(json.load(sys.stdin)["items"]) == 1' <<<"$OUT" ||
   fail "kaas audit --limit 1 -o json did not give one entry: $OUT"
+
+echo "== inventory"
+kaas hosts
+expect_rc 0
+expect_out "NAME "
+hosts=$(tail -n +2 <<<"$OUT" | grep -c .)
+[[ $hosts -eq 24 ]] || fail "kaas hosts lists $hosts hosts, expected the 24 simulated ones:
+$OUT"
+kaas hypervisors
+expect_rc 0
+grep -qE '^sim-1 +test://.* +active +[0-9]+/[0-9]+ ' <<<"$OUT" || fail "kaas hypervisors:
+$OUT"
+kaas host add extra-1 --address 10.9.0.1 --vcpus 16 --memory-gib 64 --label rack=r9 --label tier=gpu
+expect_rc 0
+kaas host maintenance extra-1
+expect_rc 0
+kaas hosts
+grep -qE '^extra-1 +10\.9\.0\.1 +maintenance +- +16 +64 GiB +rack=r9,tier=gpu$' <<<"$OUT" ||
+  fail "kaas hosts does not show extra-1 in maintenance with its labels:
+$OUT"
+kaas host remove extra-1
+expect_rc 0
+kaas orphans
+expect_rc 0
+expect_out "No orphans."
+
+echo "== cluster scale, upgrade plan, operations"
+kaas cluster scale demo --workers 2 --watch
+expect_rc 0
+expect_out "succeeded"
+expect_out "✓ verify cluster"
+kaas cluster scale demo --masters 2
+expect_rc 1
+expect_out "count"
+kaas -o json cluster show demo
+current=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["kubernetes_version"])' <<<"$OUT")
+kaas -o json versions
+# The newest patch of the next minor version: upgrades go one minor version at a time.
+next=$(python3 -c '
+import json, sys
+major, minor = (int(x) for x in sys.argv[1].split(".")[:2])
+later = [v["version"] for v in json.load(sys.stdin)["items"]
+         if v["version"].split(".")[:2] == [str(major), str(minor + 1)]]
+print(later[-1] if later else "")' "$current" <<<"$OUT")
+[[ -n $next ]] || fail "kaas versions offers no minor version after $current"
+kaas cluster upgrade demo --version "$next" --dry-run
+expect_rc 0
+expect_out "Plan to upgrade Kubernetes to $next in cluster demo"
+expect_out "upgrade master-1 to $next"
+expect_out "nothing was changed"
+kaas operations demo
+expect_rc 0
+grep -qE '^op-[0-9a-f]+ +scale_workers +succeeded +100% ' <<<"$OUT" ||
+  fail "kaas operations does not list the scale:
+$OUT"
+[[ $(grep -c '^op-' <<<"$OUT") -eq 2 ]] || fail "the upgrade dry run left an operation:
+$OUT"
 
 echo "== invalid request"
 kaas cluster create bad --team payments --purpose dev --masters 2

@@ -52,8 +52,16 @@ class MemoryFleet : public provisioner::Fleet {
         const provisioner::DomainSpec& spec) override {
       std::lock_guard lock(mu_);
       auto& d = domains_[spec.name];
-      d = {spec.name, true, spec.owner};
+      d = {spec.name, true, spec.vcpus, spec.memory_gib, spec.owner};
       return d;
+    }
+    Result<provisioner::DomainInfo> ResizeDomain(const provisioner::DomainSpec& spec) override {
+      std::lock_guard lock(mu_);
+      auto it = domains_.find(spec.name);
+      if (it == domains_.end()) return NotFound("domain " + spec.name);
+      it->second.vcpus = spec.vcpus;
+      it->second.memory_gib = spec.memory_gib;
+      return it->second;
     }
     Status DestroyDomain(const std::string& domain_name) override {
       std::lock_guard lock(mu_);

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/pki/certificates.h"
 #include "kaas/pki/secret_box.h"
@@ -41,8 +44,8 @@ constexpr auto kDeadline = std::chrono::seconds(10);
 // ------------------------------------------------------------------ fakes
 
 // A stateful fake of the hypervisor fleet: domains per hypervisor, like libvirt keeps them.
-// Mutating calls (EnsureDomainRunning, DestroyDomain) are numbered from 1 so that a test can
-// make the Nth one fail before it acts.
+// Mutating calls (EnsureDomainRunning, ResizeDomain, DestroyDomain) are numbered from 1 so that a
+// test can make the Nth one fail before it acts.
 class FakeFleet : public provisioner::Fleet {
  public:
   class FakeHypervisor : public provisioner::Hypervisor {
@@ -58,10 +61,28 @@ class FakeFleet : public provisioner::Fleet {
       auto it = domains.find(spec.name);
       if (it == domains.end()) {
         fleet_.defines_[spec.name]++;
-        it = domains.emplace(spec.name, DomainInfo{spec.name, false, spec.owner}).first;
+        it = domains
+                 .emplace(spec.name,
+                          DomainInfo{spec.name, false, spec.vcpus, spec.memory_gib, spec.owner})
+                 .first;
       }
       it->second.running = true;
       return it->second;
+    }
+
+    Result<DomainInfo> ResizeDomain(const DomainSpec& spec) override {
+      std::lock_guard lock(fleet_.mu_);
+      KAAS_RETURN_IF_ERROR(fleet_.NextCallLocked());
+      auto& domains = fleet_.domains_[name_];
+      auto it = domains.find(spec.name);
+      if (it == domains.end()) return NotFound("domain " + spec.name);
+      DomainInfo& d = it->second;
+      if (d.vcpus == spec.vcpus && d.memory_gib == spec.memory_gib && d.running) return d;
+      fleet_.resizes_[spec.name]++;
+      d.vcpus = spec.vcpus;
+      d.memory_gib = spec.memory_gib;
+      d.running = true;
+      return d;
     }
 
     Status DestroyDomain(const std::string& domain_name) override {
@@ -142,6 +163,19 @@ class FakeFleet : public provisioner::Fleet {
     std::lock_guard lock(mu_);
     return ensures_;
   }
+  // domain name -> how many resizes changed its size.
+  std::map<std::string, int> Resizes() const {
+    std::lock_guard lock(mu_);
+    return resizes_;
+  }
+  // The domain as its hypervisor has it, wherever it is.
+  std::optional<DomainInfo> Domain(const std::string& domain_name) const {
+    std::lock_guard lock(mu_);
+    for (const auto& [hv, domains] : domains_) {
+      if (auto it = domains.find(domain_name); it != domains.end()) return it->second;
+    }
+    return std::nullopt;
+  }
 
  private:
   Status NextCallLocked() {
@@ -157,23 +191,54 @@ class FakeFleet : public provisioner::Fleet {
   std::map<std::string, std::map<std::string, DomainInfo>> domains_;
   std::map<std::string, int> defines_;
   std::map<std::string, int> ensures_;
+  std::map<std::string, int> resizes_;
   int calls_ = 0;
   int fail_at_ = 0;
   bool fail_all_ = false;
   Code fail_code_ = Code::kUnavailable;
 };
 
-// Records every bootstrap job instead of running Ansible.
+// Records every bootstrap job instead of running Ansible. Like the real runners, a job whose
+// cancel flag is set when it would finish is stopped and returns kCancelled (and is not
+// recorded as done). `on_run`, when set, is called as the job starts (the step is running).
 class FakeBootstrapper : public provisioner::Bootstrapper {
  public:
   Result<std::string> Run(const provisioner::BootstrapJob& job) override {
+    std::function<void(const provisioner::BootstrapJob&)> hook;
+    {
+      std::lock_guard lock(mu_);
+      hook = on_run_;
+    }
+    if (hook) hook(job);
     std::lock_guard lock(mu_);
+    if (job.cancel && job.cancel->load()) {
+      cancelled_.push_back(job);
+      return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+    }
     jobs_.push_back(job);
     return "fake " + job.playbook + " on " + std::to_string(job.targets.size()) + " node(s)";
+  }
+  void OnRun(std::function<void(const provisioner::BootstrapJob&)> hook) {
+    std::lock_guard lock(mu_);
+    on_run_ = std::move(hook);
   }
   std::vector<provisioner::BootstrapJob> Jobs() const {
     std::lock_guard lock(mu_);
     return jobs_;
+  }
+  std::vector<provisioner::BootstrapJob> Cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+  // (playbook, targets) of every completed job, in order.
+  std::vector<std::pair<std::string, std::vector<std::string>>> Runs(
+      const std::string& playbook = "") const {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;
+    for (const auto& j : jobs_) {
+      if (playbook.empty() || j.playbook == playbook) out.push_back({j.playbook, j.targets});
+    }
+    return out;
   }
   // node name -> how many jobs targeted it.
   std::map<std::string, int> Targeted() const {
@@ -188,6 +253,8 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
  private:
   mutable std::mutex mu_;
   std::vector<provisioner::BootstrapJob> jobs_;
+  std::vector<provisioner::BootstrapJob> cancelled_;
+  std::function<void(const provisioner::BootstrapJob&)> on_run_;
 };
 
 // ------------------------------------------------------------------ environment
@@ -196,7 +263,9 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
 // engine restarts, as hypervisors outlive a kaasd crash), the real steps, quota and service.
 class Env {
  public:
-  explicit Env(const std::string& tag) {
+  // With `faulty_fleet`, the steps reach the fake fleet through FaultyFleet, which consults
+  // faults() before every hypervisor call.
+  explicit Env(const std::string& tag, bool faulty_fleet = false) {
     dir_ = std::filesystem::temp_directory_path() /
            ("kaas-engine-" + std::to_string(getpid()) + "-" + tag);
     std::filesystem::remove_all(dir_);
@@ -220,8 +289,9 @@ class Env {
     EXPECT_TRUE(box.ok()) << box.status().ToString();
     if (!box.ok()) return;
     box_.emplace(std::move(box).value());
+    provisioner::Fleet& fleet = faulty_fleet ? static_cast<provisioner::Fleet&>(faulty_) : fleet_;
     steps_ = std::make_unique<ClusterSteps>(
-        StepDeps{*db_, fleet_, bootstrapper_, dir_ / "work", Clock(), *box_});
+        StepDeps{*db_, fleet, bootstrapper_, dir_ / "work", Clock(), *box_});
   }
 
   ~Env() {
@@ -386,6 +456,8 @@ class Env {
   store::Database& db() { return *db_; }
   FakeFleet& fleet() { return fleet_; }
   FakeBootstrapper& bootstrapper() { return bootstrapper_; }
+  FaultInjector& faults() { return faults_; }
+  ClusterService& service() { return *service_; }
   Engine& engine() { return *engine_; }
   ClusterSteps& steps() { return *steps_; }
   const pki::SecretBox& box() { return *box_; }
@@ -395,6 +467,8 @@ class Env {
   std::filesystem::path dir_;
   std::unique_ptr<store::Database> db_;
   FakeFleet fleet_;
+  FaultInjector faults_;
+  FaultyFleet faulty_{fleet_, faults_};
   FakeBootstrapper bootstrapper_;
   std::optional<pki::SecretBox> box_;
   quota::QuotaService quota_{quota::Limits{/*clusters=*/20, /*vcpus=*/1000,
@@ -1245,13 +1319,13 @@ TEST(ClusterEngineTest, IssuePkiRunTwiceKeepsTheSameCa) {
   ASSERT_EQ(op->steps[1].kind, "issue_pki");
   ASSERT_FALSE(env.Secrets(cluster_id).has_value());
 
-  auto first = env.steps().Run(*op, op->steps[1]);
+  auto first = env.steps().Run(*op, op->steps[1], StepControl{});
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ExpectSealedPki(env, cluster_id, "billing-dev");
   auto issued = env.Secrets(cluster_id);
   ASSERT_TRUE(issued.has_value());
 
-  auto second = env.steps().Run(*op, op->steps[1]);
+  auto second = env.steps().Run(*op, op->steps[1], StepControl{});
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_NE(*second, *first) << "the second run says it found the PKI: " << *second;
   EXPECT_NE(second->find("already"), std::string::npos) << *second;
@@ -1356,6 +1430,1222 @@ TEST(ClusterEngineTest, RestingStatusOfEachOperationType) {
   EXPECT_EQ(RestingStatus("scale_workers"), "running");
   EXPECT_EQ(RestingStatus("upgrade"), "running");
   EXPECT_EQ(RestingStatus("delete"), "deleted");
+}
+
+// ================================================================== cluster changes
+
+// More hypervisors, for clusters of 5 masters kept apart.
+void AddHypervisors(Env& env, const std::vector<std::string>& names) {
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) {
+                    for (const auto& hv : names) {
+                      store::hypervisors::Upsert(tx, {hv, "fake://" + hv, 128, 512, "active", 1});
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+void SetQuotaAndHosts(Env& env, store::QuotaLimits limits, int hosts) {
+  ASSERT_TRUE(env.db()
+                  .Write([&](store::Tx& tx) {
+                    store::quotas::Put(tx, kTeamId, limits, 1);
+                    for (int i = 1; i <= hosts; ++i) {
+                      std::string name = "host-" + std::to_string(i);
+                      store::hosts::Upsert(tx, {name, "10.0.0." + std::to_string(i), 32, 128, "{}",
+                                                "available", "", 1});
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+}
+
+std::vector<store::Host> Hosts(Env& env) {
+  std::vector<store::Host> hosts;
+  env.db().Read([&](store::Tx& tx) {
+    hosts = store::hosts::List(tx);
+    return Status::Ok();
+  });
+  return hosts;
+}
+
+std::vector<store::Operation> OperationsOf(Env& env, const std::string& cluster_id) {
+  std::vector<store::Operation> ops;
+  env.db().Read([&](store::Tx& tx) {
+    ops = store::operations::ListForCluster(tx, cluster_id, 100);
+    return Status::Ok();
+  });
+  return ops;
+}
+
+std::set<std::string> RoleNames(const std::vector<store::Node>& nodes, const std::string& role) {
+  std::set<std::string> out;
+  for (const auto& n : nodes) {
+    if (n.role == role) out.insert(n.name);
+  }
+  return out;
+}
+
+std::set<std::string> Numbered(const std::string& prefix, std::initializer_list<int> numbers) {
+  std::set<std::string> out;
+  for (int i : numbers) out.insert(prefix + std::to_string(i));
+  return out;
+}
+
+std::set<std::string> NumberedRange(const std::string& prefix, int from, int to) {
+  std::set<std::string> out;
+  for (int i = from; i <= to; ++i) out.insert(prefix + std::to_string(i));
+  return out;
+}
+
+// Creates a cluster with the normal engine and waits until it runs.
+std::string CreateRunning(Env& env, const CreateClusterRequest& r) {
+  auto created = env.Create(r);
+  EXPECT_TRUE(created.ok()) << created.status().ToString();
+  if (!created.ok()) return "";
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  return created->cluster.id;
+}
+
+CreateClusterRequest Request(const std::string& purpose, int64_t workers,
+                             const std::string& worker_flavor = "w.medium",
+                             const std::string& version = "") {
+  CreateClusterRequest r = Env::DevRequest();
+  r.purpose = purpose;
+  r.worker_count = workers;
+  r.worker_flavor = worker_flavor;
+  r.kubernetes_version = version;
+  return r;
+}
+
+// What must hold whenever a cluster rests after an operation (the only cluster of `env`): every
+// node ready, an odd number of masters of one flavor, the cluster record describing its live
+// nodes, exactly one running domain of the node's size per VM node (and no other domain), one
+// allocated host per physical node, and quota usage equal to what the live nodes hold.
+void ExpectConsistentCluster(Env& env, const std::string& cluster_id) {
+  auto c = env.FindCluster(cluster_id);
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->status, "running") << c->status_reason;
+  auto nodes = env.LiveNodes(cluster_id);
+  int64_t masters = 0, workers = 0, vcpus = 0, memory = 0, physical = 0;
+  std::set<std::string> domains, hosts, master_hypervisors;
+  for (const auto& n : nodes) {
+    SCOPED_TRACE(n.name);
+    EXPECT_EQ(n.state, "ready");
+    (n.role == "master" ? masters : workers)++;
+    if (n.role == "master") {
+      EXPECT_EQ(n.flavor, c->master_flavor);
+      EXPECT_EQ(n.kind, c->master_kind);
+    }
+    EXPECT_EQ(n.kubernetes_version, c->kubernetes_version);
+    if (n.kind == "vm") {
+      vcpus += n.vcpus;
+      memory += n.memory_gib;
+      std::string name = DomainName(cluster_id, n.name);
+      domains.insert(name);
+      auto d = env.fleet().Domain(name);
+      ASSERT_TRUE(d.has_value()) << "no domain for " << n.name;
+      EXPECT_TRUE(d->running);
+      EXPECT_EQ(d->vcpus, n.vcpus);
+      EXPECT_EQ(d->memory_gib, n.memory_gib);
+      EXPECT_EQ(env.fleet().Domains()[name], n.hypervisor);
+      if (n.role == "master") {
+        EXPECT_TRUE(master_hypervisors.insert(n.hypervisor).second)
+            << "masters share " << n.hypervisor;
+      }
+    } else {
+      ++physical;
+      EXPECT_TRUE(hosts.insert(n.host).second) << n.host << " carries two nodes";
+    }
+  }
+  EXPECT_EQ(masters % 2, 1) << masters << " masters: etcd rests at an even member count";
+  EXPECT_EQ(c->master_count, masters);
+  EXPECT_EQ(c->worker_count, workers);
+  EXPECT_EQ(Keys(env.fleet().Domains()), domains) << "orphan or missing domains";
+  std::set<std::string> allocated;
+  for (const auto& h : Hosts(env)) {
+    if (h.cluster_id == cluster_id) {
+      EXPECT_EQ(h.state, "allocated") << h.name;
+      allocated.insert(h.name);
+    } else {
+      EXPECT_EQ(h.state, "available") << h.name;
+    }
+  }
+  EXPECT_EQ(allocated, hosts) << "orphan or missing host allocations";
+  quota::Usage used = env.Usage();
+  EXPECT_EQ(used.clusters, 1);
+  EXPECT_EQ(used.vcpus, vcpus);
+  EXPECT_EQ(used.memory_gib, memory);
+  EXPECT_EQ(used.physical_hosts, physical);
+  EXPECT_EQ(env.ActiveOperationCount(), 0u);
+}
+
+std::vector<std::string> Kinds(const store::Operation& op) {
+  std::vector<std::string> out;
+  for (const auto& s : op.steps) out.push_back(s.kind);
+  return out;
+}
+
+size_t FirstIndexOf(const store::Operation& op, const std::string& kind) {
+  for (size_t i = 0; i < op.steps.size(); ++i) {
+    if (op.steps[i].kind == kind) return i;
+  }
+  return op.steps.size();
+}
+size_t LastIndexOf(const store::Operation& op, const std::string& kind) {
+  size_t last = op.steps.size();
+  for (size_t i = 0; i < op.steps.size(); ++i) {
+    if (op.steps[i].kind == kind) last = i;
+  }
+  return last;
+}
+
+void ExpectAllSucceededOnce(const store::Operation& op) {
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  for (const auto& s : op.steps) {
+    EXPECT_EQ(s.state, "succeeded") << s.name;
+    EXPECT_EQ(s.attempts, 1) << s.name;
+    EXPECT_FALSE(s.message.empty()) << s.name;
+  }
+}
+
+// (playbook, target) -> runs, over every completed bootstrap job.
+std::map<std::pair<std::string, std::string>, int> JobTargets(Env& env) {
+  std::map<std::pair<std::string, std::string>, int> out;
+  for (const auto& j : env.bootstrapper().Jobs()) {
+    for (const auto& t : j.targets) out[{j.playbook, t}]++;
+  }
+  return out;
+}
+
+TEST(ClusterChangeTest, ScaleMastersOneThreeFiveThreeOne) {
+  Env env(TestName());
+  AddHypervisors(env, {"sim-4", "sim-5"});
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 2));
+  ASSERT_FALSE(id.empty());
+  ExpectConsistentCluster(env, id);
+  ASSERT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1}));
+
+  struct Step {
+    int64_t count;
+    std::set<std::string> masters;
+  };
+  for (const Step& s : std::vector<Step>{{3, Numbered("master-", {1, 2, 3})},
+                                         {5, Numbered("master-", {1, 2, 3, 4, 5})},
+                                         {3, Numbered("master-", {1, 2, 3})},
+                                         {1, Numbered("master-", {1})}}) {
+    SCOPED_TRACE("to " + std::to_string(s.count) + " masters");
+    int64_t before = env.FindCluster(id)->master_count;
+    auto changed = env.service().ScaleMasters(id, s.count, "alice", false);
+    ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+    EXPECT_EQ(changed->operation.type, "scale_masters");
+    EXPECT_EQ(changed->cluster.status, "updating");
+    EXPECT_EQ(changed->operation.params, "{\"masters\":\"" + std::to_string(s.count) + "\"}");
+    store::Operation op = env.WaitForOperation(changed->operation.id);
+    ExpectAllSucceededOnce(op);
+    // One member per step: as many learner adds / removals as masters added / removed.
+    int64_t learners = 0, removals = 0;
+    for (const auto& st : op.steps) {
+      learners += st.kind == "etcd_add_learner";
+      removals += st.kind == "etcd_remove";
+    }
+    EXPECT_EQ(learners, std::max<int64_t>(s.count - before, 0));
+    EXPECT_EQ(removals, std::max<int64_t>(before - s.count, 0));
+    ExpectConsistentCluster(env, id);
+    auto nodes = env.LiveNodes(id);
+    EXPECT_EQ(RoleNames(nodes, "master"), s.masters);
+    EXPECT_EQ(RoleNames(nodes, "worker"), Numbered("worker-", {1, 2}));
+    EXPECT_EQ(env.FindCluster(id)->master_count, s.count);
+    EXPECT_EQ(env.FindCluster(id)->status_reason, "");
+  }
+  // Every member joined as a learner and was promoted once; every removed one left etcd once.
+  auto jobs = JobTargets(env);
+  for (const char* m : {"master-2", "master-3", "master-4", "master-5"}) {
+    EXPECT_EQ((jobs[{"join-master.yml", m}]), 1) << m;
+    EXPECT_EQ((jobs[{"promote-master.yml", m}]), 1) << m;
+    EXPECT_EQ((jobs[{"remove-master.yml", m}]), 1) << m;
+  }
+  EXPECT_EQ((jobs[{"remove-master.yml", "master-1"}]), 0) << "the last member never leaves";
+  for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+}
+
+TEST(ClusterChangeTest, ScaleMastersRefusesEvenOrUnchangedCountsAndDryRunChangesNothing) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 0));
+  ASSERT_FALSE(id.empty());
+  for (int64_t count : {0, 2, 4, 6, -1}) {
+    auto r = env.service().ScaleMasters(id, count, "alice", false);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << count;
+    EXPECT_EQ(r.status().field(), "count") << count;
+  }
+  auto same = env.service().ScaleMasters(id, 1, "alice", false);
+  EXPECT_EQ(same.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(same.status().field(), "count");
+  EXPECT_EQ(env.service().ScaleMasters("cl-nope", 3, "alice", false).status().code(),
+            Code::kNotFound);
+
+  auto dry = env.service().ScaleMasters(id, 3, "alice", /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status().ToString();
+  EXPECT_EQ(Kinds(dry->operation),
+            (std::vector<std::string>{"provision_nodes", "health_gate", "etcd_add_learner",
+                                      "etcd_promote", "health_gate", "etcd_add_learner",
+                                      "etcd_promote", "verify"}));
+  EXPECT_EQ(RoleNames(dry->nodes, "master"), Numbered("master-", {1, 2, 3}));
+  std::set<std::string> hvs;
+  for (const auto& n : dry->nodes) hvs.insert(n.hypervisor);
+  EXPECT_EQ(hvs.size(), 3u) << "the planned masters are placed apart";
+  EXPECT_EQ(env.LiveNodes(id).size(), 1u);
+  EXPECT_EQ(OperationsOf(env, id).size(), 1u);
+  EXPECT_EQ(env.FindCluster(id)->status, "running");
+  ExpectConsistentCluster(env, id);
+}
+
+TEST(ClusterChangeTest, FiveMastersNeedFiveHypervisorsUnlessColocationIsAllowed) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("dev", 0));
+  ASSERT_FALSE(id.empty());
+  auto refused = env.service().ScaleMasters(id, 5, "alice", false);
+  EXPECT_EQ(refused.status().code(), Code::kInsufficientCapacity);
+  EXPECT_EQ(env.LiveNodes(id).size(), 3u);
+  auto allowed = env.service().ScaleMasters(id, 5, "alice", false, /*allow_colocated=*/true);
+  ASSERT_TRUE(allowed.ok()) << allowed.status().ToString();
+  ExpectAllSucceededOnce(env.WaitForOperation(allowed->operation.id));
+  EXPECT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1, 2, 3, 4, 5}));
+}
+
+TEST(ClusterChangeTest, ScaleWorkersAcrossFiftyResizesMastersFirstAndBackAfterRemovingWorkers) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("dev", 3));
+  ASSERT_FALSE(id.empty());
+
+  auto up = env.service().ScaleWorkers(id, 51, "alice", false);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  store::Operation op = env.WaitForOperation(up->operation.id);
+  ExpectAllSucceededOnce(op);
+  EXPECT_EQ(std::count_if(op.steps.begin(), op.steps.end(),
+                          [](const store::Step& s) { return s.kind == "resize_node"; }),
+            3);
+  EXPECT_LT(LastIndexOf(op, "resize_node"), FirstIndexOf(op, "provision_nodes"))
+      << "masters grow before the workers come";
+  for (size_t i = 0; i < op.steps.size(); ++i) {
+    if (op.steps[i].kind == "resize_node") {
+      EXPECT_EQ(op.steps[i - 1].kind, "health_gate") << op.steps[i].name;
+    }
+  }
+  ExpectConsistentCluster(env, id);
+  auto c = env.FindCluster(id);
+  EXPECT_EQ(c->master_flavor, "m.medium");
+  EXPECT_EQ(c->worker_count, 51);
+  for (const auto& n : env.LiveNodes(id)) {
+    if (n.role != "master") continue;
+    EXPECT_EQ(n.vcpus, 8) << n.name;
+    EXPECT_EQ(n.memory_gib, 8) << n.name;
+    EXPECT_EQ(env.fleet().Domain(DomainName(id, n.name))->vcpus, 8) << n.name;
+    EXPECT_EQ(env.fleet().Resizes()[DomainName(id, n.name)], 1) << n.name;
+  }
+  EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"), NumberedRange("worker-", 1, 51));
+
+  // Back to 50: the worker goes first (drained, then removed), then the masters shrink.
+  auto down = env.service().ScaleWorkers(id, 50, "alice", false);
+  ASSERT_TRUE(down.ok()) << down.status().ToString();
+  op = env.WaitForOperation(down->operation.id);
+  ExpectAllSucceededOnce(op);
+  ASSERT_LT(FirstIndexOf(op, "drain_nodes"), op.steps.size());
+  EXPECT_EQ(op.steps[FirstIndexOf(op, "drain_nodes")].target, "worker-51");
+  EXPECT_LT(FirstIndexOf(op, "drain_nodes"), FirstIndexOf(op, "destroy_nodes"));
+  EXPECT_LT(FirstIndexOf(op, "destroy_nodes"), FirstIndexOf(op, "resize_node"))
+      << "masters shrink after the workers left";
+  ExpectConsistentCluster(env, id);
+  c = env.FindCluster(id);
+  EXPECT_EQ(c->master_flavor, "m.small");
+  EXPECT_EQ(c->worker_count, 50);
+  EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"), NumberedRange("worker-", 1, 50));
+  for (const auto& n : env.LiveNodes(id)) {
+    if (n.role != "master") continue;
+    auto d = env.fleet().Domain(DomainName(id, n.name));
+    ASSERT_TRUE(d.has_value());
+    EXPECT_EQ(d->vcpus, 4) << n.name;
+    EXPECT_EQ(d->memory_gib, 4) << n.name;
+    EXPECT_EQ(env.fleet().Resizes()[DomainName(id, n.name)], 2) << n.name;
+  }
+  EXPECT_EQ(env.bootstrapper().Runs("drain-node.yml"),
+            (std::vector<std::pair<std::string, std::vector<std::string>>>{
+                {"drain-node.yml", {"worker-51"}}}));
+
+  // Within a band nothing happens to the masters.
+  auto small = env.service().ScaleWorkers(id, 48, "alice", false);
+  ASSERT_TRUE(small.ok()) << small.status().ToString();
+  op = env.WaitForOperation(small->operation.id);
+  ExpectAllSucceededOnce(op);
+  EXPECT_EQ(Kinds(op), (std::vector<std::string>{"drain_nodes", "destroy_nodes", "verify"}));
+  EXPECT_EQ(op.steps[0].target, "worker-50,worker-49");
+  ExpectConsistentCluster(env, id);
+  EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"), NumberedRange("worker-", 1, 48));
+}
+
+TEST(ClusterChangeTest, ScaleWorkersRefusesBadOrUnchangedCounts) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 2));
+  ASSERT_FALSE(id.empty());
+  for (int64_t count : {-1, 501, 2}) {
+    auto r = env.service().ScaleWorkers(id, count, "alice", false);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << count;
+    EXPECT_EQ(r.status().field(), "count") << count;
+  }
+  EXPECT_EQ(OperationsOf(env, id).size(), 1u);
+}
+
+TEST(ClusterChangeTest, ScaleWorkersAcrossHundredMovesMastersToPhysicalHostsOneAtATime) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("dev", 3, "w.small"));
+  ASSERT_FALSE(id.empty());
+
+  // Physical masters need physical hosts in the team's quota (the default allows none).
+  SetQuotaAndHosts(env, {5, 1000, 4000, 0}, 3);
+  auto refused = env.service().ScaleWorkers(id, 101, "alice", false);
+  ASSERT_EQ(refused.status().code(), Code::kQuotaExceeded) << refused.status().ToString();
+  ASSERT_EQ(refused.status().shortfalls().size(), 1u);
+  EXPECT_EQ(refused.status().shortfalls()[0].resource, "physical_hosts");
+  EXPECT_EQ(refused.status().shortfalls()[0].requested, 3);
+  EXPECT_EQ(env.LiveNodes(id).size(), 6u) << "a refused change reserves nothing";
+  ExpectConsistentCluster(env, id);
+
+  SetQuotaAndHosts(env, {5, 1000, 4000, 3}, 3);
+  auto up = env.service().ScaleWorkers(id, 101, "alice", false);
+  ASSERT_TRUE(up.ok()) << up.status().ToString();
+  store::Operation op = env.WaitForOperation(up->operation.id);
+  ExpectAllSucceededOnce(op);
+  // Each old master leaves etcd only after its physical replacement was promoted.
+  std::vector<std::string> membership;
+  for (const auto& s : op.steps) {
+    if (s.kind == "etcd_promote" || s.kind == "etcd_remove") membership.push_back(s.name);
+  }
+  EXPECT_EQ(membership,
+            (std::vector<std::string>{"promote master-4 to voter", "remove master-1 from etcd",
+                                      "promote master-5 to voter", "remove master-2 from etcd",
+                                      "promote master-6 to voter", "remove master-3 from etcd"}));
+  EXPECT_LT(LastIndexOf(op, "destroy_nodes"), FirstIndexOf(op, "provision_nodes"))
+      << "masters move before the workers come";
+
+  ExpectConsistentCluster(env, id);
+  auto c = env.FindCluster(id);
+  EXPECT_EQ(c->master_flavor, "m.large");
+  EXPECT_EQ(c->master_kind, "physical");
+  EXPECT_EQ(c->worker_count, 101);
+  auto nodes = env.LiveNodes(id);
+  EXPECT_EQ(RoleNames(nodes, "master"), Numbered("master-", {4, 5, 6}));
+  std::set<std::string> hosts;
+  for (const auto& n : nodes) {
+    if (n.role == "master") hosts.insert(n.host);
+  }
+  EXPECT_EQ(hosts, (std::set<std::string>{"host-1", "host-2", "host-3"}));
+  for (const char* old : {"master-1", "master-2", "master-3"}) {
+    EXPECT_FALSE(env.fleet().Domain(DomainName(id, old)).has_value()) << old << " still exists";
+  }
+  EXPECT_EQ(env.fleet().Domains().size(), 101u) << "only the workers are VMs now";
+  quota::Usage used = env.Usage();
+  EXPECT_EQ(used.physical_hosts, 3);
+  EXPECT_EQ(used.vcpus, 101 * 2);
+  EXPECT_EQ(used.memory_gib, 101 * 4);
+}
+
+TEST(ClusterChangeTest, ResizeMastersRollsOneAtATimeAndRefusesWhatThePolicyForbids) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(env.service().ResizeMasters(id, "m.huge", "alice", false).status().field(), "flavor");
+  auto same = env.service().ResizeMasters(id, "m.small", "alice", false);
+  EXPECT_EQ(same.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(same.status().field(), "flavor");
+
+  auto resized = env.service().ResizeMasters(id, "m.medium", "alice", false);
+  ASSERT_TRUE(resized.ok()) << resized.status().ToString();
+  ASSERT_EQ(resized->operation.steps.size(), 3u);
+  EXPECT_EQ(resized->operation.steps[1].name,
+            "resize master-1 (single master: API briefly unavailable)");
+  store::Operation op = env.WaitForOperation(resized->operation.id);
+  ExpectAllSucceededOnce(op);
+  EXPECT_NE(op.steps[1].message.find("8 vCPU"), std::string::npos) << op.steps[1].message;
+  ExpectConsistentCluster(env, id);
+  EXPECT_EQ(env.FindCluster(id)->master_flavor, "m.medium");
+  EXPECT_EQ(env.fleet().Domain(DomainName(id, "master-1"))->memory_gib, 8);
+  EXPECT_EQ(env.Usage().vcpus, 8 + 4);
+
+  // With 51 workers the policy needs m.medium at least.
+  auto grown = env.service().ScaleWorkers(id, 51, "alice", false);
+  ASSERT_TRUE(grown.ok()) << grown.status().ToString();
+  ExpectAllSucceededOnce(env.WaitForOperation(grown->operation.id));
+  auto below = env.service().ResizeMasters(id, "m.small", "alice", false);
+  EXPECT_EQ(below.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(below.status().field(), "flavor");
+}
+
+TEST(ClusterChangeTest, UpgradeTakesAPatchThenTheNextMinorAndEveryNodeReportsItsVersion) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("dev", 5, "w.small", "1.30.2"));
+  ASSERT_FALSE(id.empty());
+
+  auto patch = env.service().Upgrade(id, "1.30.8", 2, "alice", false);
+  ASSERT_TRUE(patch.ok()) << patch.status().ToString();
+  EXPECT_EQ(patch->operation.type, "upgrade");
+  store::Operation op = env.WaitForOperation(patch->operation.id);
+  ExpectAllSucceededOnce(op);
+  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.30.8");
+  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.30.8") << n.name;
+  ExpectConsistentCluster(env, id);
+  // Masters one at a time (each behind a health gate), then workers two at a time.
+  std::vector<std::vector<std::string>> batches;
+  std::vector<std::string> widths;
+  for (const auto& j : env.bootstrapper().Jobs()) {
+    if (j.playbook != "upgrade-node.yml") continue;
+    batches.push_back(j.targets);
+    EXPECT_EQ(j.kubernetes_version, "1.30.8");
+    widths.push_back(j.extra_vars.at("max_unavailable"));
+  }
+  EXPECT_EQ(batches, (std::vector<std::vector<std::string>>{{"master-1"},
+                                                            {"master-2"},
+                                                            {"master-3"},
+                                                            {"worker-1", "worker-2"},
+                                                            {"worker-3", "worker-4"},
+                                                            {"worker-5"}}));
+  EXPECT_EQ(widths, (std::vector<std::string>{"1", "1", "1", "2", "2", "1"}));
+  EXPECT_EQ(Kinds(op),
+            (std::vector<std::string>{
+                "health_gate", "upgrade_nodes", "health_gate", "upgrade_nodes", "health_gate",
+                "upgrade_nodes", "upgrade_nodes", "upgrade_nodes", "upgrade_nodes", "verify"}));
+
+  auto minor = env.service().Upgrade(id, "1.31.4", 1, "alice", false);
+  ASSERT_TRUE(minor.ok()) << minor.status().ToString();
+  op = env.WaitForOperation(minor->operation.id);
+  ExpectAllSucceededOnce(op);
+  EXPECT_EQ(std::count_if(op.steps.begin(), op.steps.end(),
+                          [](const store::Step& s) { return s.kind == "upgrade_nodes"; }),
+            8)
+      << "one step per master and per worker";
+  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.31.4");
+  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.31.4") << n.name;
+  ExpectConsistentCluster(env, id);
+}
+
+TEST(ClusterChangeTest, UpgradeRefusesSkipsDowngradesSameAndUnsupportedVersions) {
+  Env env(TestName());
+  env.StartEngine();
+  CreateClusterRequest old_r = Request("personal", 1, "w.small", "1.29.12");
+  old_r.name = "old";
+  CreateClusterRequest cur_r = Request("personal", 1, "w.small", "1.30.8");
+  cur_r.name = "cur";
+  const std::string old_id = CreateRunning(env, old_r);
+  const std::string cur_id = CreateRunning(env, cur_r);
+  ASSERT_FALSE(old_id.empty());
+  ASSERT_FALSE(cur_id.empty());
+  struct Case {
+    std::string cluster, version, what;
+  };
+  for (const auto& c : std::vector<Case>{
+           {old_id, "1.31.4", "skips a minor"},
+           {cur_id, "1.29.12", "downgrades a minor"},
+           {cur_id, "1.30.2", "downgrades a patch"},
+           {cur_id, "1.30.8", "is the same version"},
+           {cur_id, "1.31.0", "is not a supported version"},
+           {cur_id, "1.32.0", "is not a supported version"},
+           {cur_id, "latest", "is not a version"},
+           {cur_id, "", "is empty"},
+       }) {
+    SCOPED_TRACE(c.version + " " + c.what);
+    auto r = env.service().Upgrade(c.cluster, c.version, 1, "alice", false);
+    EXPECT_EQ(r.status().code(), Code::kInvalidUpgrade) << r.status().ToString();
+    EXPECT_EQ(r.status().field(), "kubernetes_version");
+    EXPECT_NE(r.status().message().find(c.version), std::string::npos) << r.status().message();
+    auto dry = env.service().Upgrade(c.cluster, c.version, 1, "alice", /*dry_run=*/true);
+    EXPECT_EQ(dry.status().code(), Code::kInvalidUpgrade);
+  }
+  auto bad_width = env.service().Upgrade(cur_id, "1.31.4", 0, "alice", false);
+  EXPECT_EQ(bad_width.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad_width.status().field(), "max_unavailable");
+  for (const auto& id : {old_id, cur_id}) {
+    EXPECT_EQ(OperationsOf(env, id).size(), 1u) << "a refused upgrade persists nothing";
+    EXPECT_EQ(env.FindCluster(id)->status, "running");
+  }
+  // The old cluster may go one minor up.
+  auto next = env.service().Upgrade(old_id, "1.30.2", 1, "alice", false);
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  ExpectAllSucceededOnce(env.WaitForOperation(next->operation.id));
+  EXPECT_EQ(env.FindCluster(old_id)->kubernetes_version, "1.30.2");
+}
+
+TEST(ClusterChangeTest, ASecondChangeWhileOneIsActiveIsRefused) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  env.StartEngine(Env::CrashBefore(1));  // the scale stays active
+  auto first = env.service().ScaleWorkers(id, 2, "alice", false);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  env.WaitIdle();
+  EXPECT_EQ(env.service().ScaleWorkers(id, 3, "alice", false).status().code(),
+            Code::kOperationInProgress);
+  EXPECT_EQ(env.service().ScaleMasters(id, 3, "alice", false).status().code(),
+            Code::kOperationInProgress);
+  EXPECT_EQ(env.service().Upgrade(id, "1.31.4", 1, "alice", false).status().code(),
+            Code::kOperationInProgress);
+  env.StartEngine();
+  ExpectAllSucceededOnce(env.WaitForOperation(first->operation.id));
+  ExpectConsistentCluster(env, id);
+}
+
+// ------------------------------------------------------------------ cancel and retry
+
+// Cancels the job's cluster's active operation from inside the first bootstrap job that
+// matches, i.e. while that step is running.
+void CancelDuring(Env& env, const std::string& playbook, const std::string& target) {
+  auto fired = std::make_shared<std::atomic<bool>>(false);
+  env.bootstrapper().OnRun([&env, playbook, target, fired](const provisioner::BootstrapJob& job) {
+    if (job.playbook != playbook ||
+        std::find(job.targets.begin(), job.targets.end(), target) == job.targets.end() ||
+        fired->exchange(true)) {
+      return;
+    }
+    std::optional<store::Operation> active;
+    env.db().Read([&](store::Tx& tx) {
+      active = store::operations::FindActiveForCluster(tx, job.cluster_id);
+      return Status::Ok();
+    });
+    ASSERT_TRUE(active.has_value());
+    auto cancelled = env.service().Cancel(active->id);
+    ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+    EXPECT_TRUE(cancelled->cancel_requested);
+  });
+}
+
+int ReadyMasters(Env& env, const std::string& cluster_id) {
+  int n = 0;
+  for (const auto& node : env.LiveNodes(cluster_id)) {
+    n += node.role == "master" && node.state == "ready";
+  }
+  return n;
+}
+
+TEST(CancelRetryTest, CancelDuringANonCancelSafeStepRunsOnToAnOddVoterCount) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+
+  // Record the voters at every step boundary of the change.
+  auto voters_seen = std::make_shared<std::vector<int>>();
+  auto mu = std::make_shared<std::mutex>();
+  EngineOptions o = Env::FastOptions();
+  o.before_step = [&env, id, voters_seen, mu](const std::string&, int64_t) {
+    int v = ReadyMasters(env, id);
+    std::lock_guard lock(*mu);
+    voters_seen->push_back(v);
+    return true;
+  };
+  env.StartEngine(o);
+  // The cancel arrives while master-2 is being promoted (1 -> 2 voters, not cancel-safe).
+  CancelDuring(env, "promote-master.yml", "master-2");
+  auto scaled = env.service().ScaleMasters(id, 3, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  store::Operation op = env.WaitForOperation(scaled->operation.id);
+  env.WaitIdle();
+  EXPECT_EQ(op.state, "cancelled");
+  EXPECT_NE(op.error.find("cancelled before step 'verify cluster'"), std::string::npos) << op.error;
+  ASSERT_EQ(op.steps.size(), 8u);
+  for (size_t i = 0; i + 1 < op.steps.size(); ++i) {
+    EXPECT_EQ(op.steps[i].state, "succeeded") << op.steps[i].name;
+  }
+  EXPECT_EQ(op.steps[6].name, "promote master-3 to voter");
+  EXPECT_EQ(op.steps[7].state, "cancelled");
+  EXPECT_TRUE(env.bootstrapper().Cancelled().empty())
+      << "a step that would leave an even member count was interrupted";
+  EXPECT_EQ(ReadyMasters(env, id), 3) << "the cancel stopped at an even member count";
+  auto c = env.FindCluster(id);
+  EXPECT_EQ(c->status, "running");
+  EXPECT_NE(c->status_reason.find("cancelled"), std::string::npos) << c->status_reason;
+  EXPECT_EQ(c->master_count, 3);
+  {
+    std::lock_guard lock(*mu);
+    // Boundaries: before each of the 7 steps that ran, and the one where the cancel took hold
+    // is not reached (the cancel is checked first).
+    EXPECT_EQ(*voters_seen, (std::vector<int>{1, 1, 1, 1, 2, 2, 2}));
+  }
+  EXPECT_EQ(env.service().Cancel(op.id).status().code(), Code::kConflict);
+  EXPECT_EQ(env.service().Cancel("op-nope").status().code(), Code::kNotFound);
+}
+
+TEST(CancelRetryTest, CancelOfACreateEndsInErrorAndDeleteCleansEverything) {
+  Env env(TestName());
+  env.StartEngine();
+  // Joining the workers starts and ends at an odd member count, so the running Ansible is
+  // stopped and the operation ends right there.
+  CancelDuring(env, "join-worker.yml", "worker-1");
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string id = created->cluster.id;
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "cancelled");
+  ASSERT_EQ(op.steps.size(), 9u);
+  ASSERT_EQ(op.steps[7].name, "join workers");
+  for (size_t i = 0; i < op.steps.size(); ++i) {
+    EXPECT_EQ(op.steps[i].state, i < 7 ? "succeeded" : "cancelled") << op.steps[i].name;
+  }
+  EXPECT_EQ(op.steps[7].attempts, 1);
+  EXPECT_NE(op.steps[7].message.find("stopped by a cancel"), std::string::npos)
+      << op.steps[7].message;
+  EXPECT_EQ(op.steps[8].attempts, 0) << "nothing after the interrupted step ran";
+  EXPECT_EQ(op.error, "create cancelled during step 'join workers'");
+  ASSERT_EQ(env.bootstrapper().Cancelled().size(), 1u);
+  EXPECT_EQ(env.bootstrapper().Cancelled()[0].playbook, "join-worker.yml");
+  auto c = env.FindCluster(id);
+  EXPECT_EQ(c->status, "error");
+  EXPECT_NE(c->status_reason.find("cancelled"), std::string::npos) << c->status_reason;
+  EXPECT_FALSE(env.fleet().Domains().empty());
+  EXPECT_EQ(env.service().ScaleWorkers(id, 5, "alice", false).status().code(), Code::kConflict)
+      << "a cancelled create is not a running cluster";
+
+  auto deleted = env.Delete(id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  EXPECT_EQ(env.FindCluster(id)->status, "deleted");
+  EXPECT_TRUE(env.LiveNodes(id).empty());
+  EXPECT_TRUE(env.fleet().Domains().empty());
+  EXPECT_FALSE(env.Secrets(id).has_value());
+  quota::Usage used = env.Usage();
+  EXPECT_EQ(used.clusters, 0);
+  EXPECT_EQ(used.vcpus, 0);
+  EXPECT_EQ(used.memory_gib, 0);
+  EXPECT_TRUE(env.HypervisorUsage().empty());
+}
+
+TEST(CancelRetryTest, ACreateCancelledWhileJoiningTheSecondMasterRunsOnToTheThird) {
+  Env env(TestName());
+  env.StartEngine();
+  CancelDuring(env, "join-master.yml", "master-2");
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "cancelled");
+  ASSERT_EQ(op.steps.size(), 9u);
+  ASSERT_EQ(op.steps[5].name, "join master-3");
+  for (size_t i = 0; i < op.steps.size(); ++i) {
+    EXPECT_EQ(op.steps[i].state, i < 6 ? "succeeded" : "cancelled") << op.steps[i].name;
+  }
+  EXPECT_EQ(op.error, "create cancelled before step 'provision workers'");
+  EXPECT_TRUE(env.bootstrapper().Cancelled().empty()) << "a join to 2 members was interrupted";
+  EXPECT_EQ(ReadyMasters(env, created->cluster.id), 3);
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
+}
+
+TEST(CancelRetryTest, CancelOfAnOperationThatHasNotStartedEndsItBeforeAnyStep) {
+  Env env(TestName());
+  env.StartEngine(Env::CrashBefore(0));  // marks it running, then dies before step 0
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  env.WaitIdle();
+  auto cancelled = env.service().Cancel(created->operation.id);
+  ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "cancelled");
+  for (const auto& s : op.steps) {
+    EXPECT_EQ(s.state, "cancelled") << s.name;
+    EXPECT_EQ(s.attempts, 0) << s.name;
+  }
+  EXPECT_TRUE(env.fleet().Domains().empty());
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
+  env.StartEngine();
+  auto deleted = env.Delete(created->cluster.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  EXPECT_EQ(env.Usage().vcpus, 0);
+  EXPECT_TRUE(env.HypervisorUsage().empty());
+}
+
+TEST(CancelRetryTest, RetryResumesAFailedOperationFromTheFailedStep) {
+  Env env(TestName());
+  EngineOptions o = Env::FastOptions();
+  o.faults = &env.faults();
+  env.StartEngine(o);
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  env.faults().Set({FaultRule{.on = "step",
+                              .match = "add master-2 to etcd as learner",
+                              .action = "fail",
+                              .code = "internal"}});
+  auto scaled = env.service().ScaleMasters(id, 3, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  store::Operation op = env.WaitForOperation(scaled->operation.id);
+  ASSERT_EQ(op.state, "failed");
+  ASSERT_EQ(op.steps[2].name, "add master-2 to etcd as learner");
+  EXPECT_EQ(op.steps[2].state, "failed");
+  EXPECT_EQ(op.steps[2].attempts, 1) << "a permanent error is not retried";
+  EXPECT_NE(op.steps[2].message.find("injected fault"), std::string::npos) << op.steps[2].message;
+  EXPECT_EQ(op.steps[0].state, "succeeded");
+  EXPECT_EQ(op.steps[1].state, "succeeded");
+  for (size_t i = 3; i < op.steps.size(); ++i) EXPECT_EQ(op.steps[i].state, "pending");
+  auto c = env.FindCluster(id);
+  EXPECT_EQ(c->status, "error");
+  EXPECT_NE(c->status_reason.find("add master-2 to etcd as learner"), std::string::npos)
+      << c->status_reason;
+  EXPECT_EQ(ReadyMasters(env, id), 1);
+
+  env.faults().Set({});
+  auto retried = env.service().Retry(op.id);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(retried->state, "pending");
+  op = env.WaitForOperation(op.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(op.error, "");
+  for (const auto& s : op.steps) {
+    EXPECT_EQ(s.state, "succeeded") << s.name;
+    EXPECT_EQ(s.attempts, s.index == 2 ? 2 : 1) << s.name << ": resumed from the failed step";
+  }
+  ExpectConsistentCluster(env, id);
+  EXPECT_EQ(env.FindCluster(id)->status_reason, "");
+  EXPECT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1, 2, 3}));
+  for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+  auto jobs = JobTargets(env);
+  EXPECT_EQ((jobs[{"join-master.yml", "master-2"}]), 1);
+  EXPECT_EQ((jobs[{"promote-master.yml", "master-3"}]), 1);
+}
+
+// A client that retries the moment it sees the failure (while the engine thread is still
+// winding the operation down) must not lose the retry.
+TEST(CancelRetryTest, ARetryRightAfterTheFailureIsNotLost) {
+  Env env(TestName());
+  EngineOptions o = Env::FastOptions();
+  o.faults = &env.faults();
+  env.StartEngine(o);
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  env.faults().Set({FaultRule{.match = "verify", .code = "internal", .times = 0}});
+  auto scaled = env.service().ScaleWorkers(id, 2, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  const std::string op_id = scaled->operation.id;
+  auto state = [&] {
+    std::string s;
+    env.db().Read([&](store::Tx& tx) {
+      s = store::operations::Find(tx, op_id)->state;
+      return Status::Ok();
+    });
+    return s;
+  };
+  // Waits, without sleeping, until the state is `want` (or the deadline passes).
+  auto spin_until = [&](const std::function<bool(const std::string&)>& want) {
+    auto deadline = std::chrono::steady_clock::now() + kDeadline;
+    std::string s = state();
+    while (!want(s) && std::chrono::steady_clock::now() < deadline) s = state();
+    return s;
+  };
+  for (int round = 1; round <= 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_EQ(spin_until([](const std::string& s) { return s == "failed"; }), "failed");
+    ASSERT_TRUE(env.service().Retry(op_id).ok());
+    ASSERT_NE(spin_until([](const std::string& s) { return s != "pending"; }), "pending")
+        << "the retried operation was never picked up";
+  }
+  ASSERT_EQ(spin_until([](const std::string& s) { return s == "failed"; }), "failed");
+  env.faults().Set({});
+  ASSERT_TRUE(env.service().Retry(op_id).ok());
+  store::Operation op = env.WaitForOperation(op_id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(op.steps.back().attempts, 22) << "one attempt per run of the failing step";
+  ExpectConsistentCluster(env, id);
+}
+
+TEST(CancelRetryTest, RetryIsRefusedForSucceededActiveOrNotLatestOperations) {
+  Env env(TestName());
+  EngineOptions o = Env::FastOptions();
+  o.faults = &env.faults();
+  env.StartEngine(o);
+  auto created = env.Create(Request("personal", 1));
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string id = created->cluster.id;
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+  EXPECT_EQ(env.service().Retry(created->operation.id).status().code(), Code::kConflict)
+      << "a succeeded operation";
+  EXPECT_EQ(env.service().Retry("op-nope").status().code(), Code::kNotFound);
+
+  env.faults().Set({FaultRule{.on = "step", .match = "verify", .code = "internal"}});
+  auto scaled = env.service().ScaleWorkers(id, 2, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(scaled->operation.id).state, "failed");
+  env.faults().Set({});
+
+  // A delete (admitted on a cluster in error) becomes the latest operation.
+  env.StartEngine([&] {
+    EngineOptions crash = Env::CrashBefore(0);
+    return crash;
+  }());
+  auto deleted = env.Delete(id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  env.WaitIdle();
+  auto while_active = env.service().Retry(scaled->operation.id);
+  EXPECT_EQ(while_active.status().code(), Code::kOperationInProgress);
+  env.StartEngine();
+  ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  auto not_latest = env.service().Retry(scaled->operation.id);
+  EXPECT_EQ(not_latest.status().code(), Code::kConflict);
+  EXPECT_NE(not_latest.status().message().find("latest"), std::string::npos)
+      << not_latest.status().message();
+  EXPECT_EQ(env.FindOperation(scaled->operation.id)->state, "failed");
+}
+
+TEST(CancelRetryTest, RetryOfACancelledChangeFinishesIt) {
+  Env env(TestName());
+  AddHypervisors(env, {"sim-4", "sim-5"});
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  CancelDuring(env, "promote-master.yml", "master-2");
+  auto scaled = env.service().ScaleMasters(id, 5, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  store::Operation op = env.WaitForOperation(scaled->operation.id);
+  ASSERT_EQ(op.state, "cancelled");
+  EXPECT_EQ(ReadyMasters(env, id), 3) << "stopped at the first odd count after the cancel";
+  env.bootstrapper().OnRun(nullptr);
+  auto retried = env.service().Retry(op.id);
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  op = env.WaitForOperation(op.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(ReadyMasters(env, id), 5);
+  ExpectConsistentCluster(env, id);
+}
+
+// ------------------------------------------------------------------ fault injection
+
+TEST(FaultInjectionTest, TheNthHypervisorCallFailingTransientlyIsRetriedTransparently) {
+  Env env(TestName(), /*faulty_fleet=*/true);
+  env.StartEngine();
+  env.faults().Set({FaultRule{.on = "hypervisor", .match = "ensure_domain", .nth = 2}});
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  ASSERT_EQ(op.steps[2].name, "provision masters");
+  EXPECT_EQ(op.steps[2].attempts, 2);
+  for (const auto& s : op.steps) {
+    if (s.index != 2) EXPECT_EQ(s.attempts, 1) << s.name;
+  }
+  ExpectHealthyDevCluster(env, created->cluster.id);
+  for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+  auto rules = env.faults().Rules();
+  ASSERT_EQ(rules.size(), 1u);
+  EXPECT_EQ(rules[0].fired, 1);
+  EXPECT_GE(rules[0].seen, 6) << "every ensure_domain call was seen";
+}
+
+TEST(FaultInjectionTest, APermanentHypervisorFaultFailsTheStep) {
+  Env env(TestName(), /*faulty_fleet=*/true);
+  env.StartEngine();
+  env.faults().Set(
+      {FaultRule{.on = "hypervisor", .match = "sim-2", .code = "internal", .times = 0}});
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_EQ(op.steps[2].state, "failed");
+  EXPECT_EQ(op.steps[2].attempts, 1);
+  EXPECT_NE(op.steps[2].message.find("injected fault on hypervisor sim-2"), std::string::npos)
+      << op.steps[2].message;
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
+}
+
+TEST(FaultInjectionTest, StepFaultsMatchByNameOrKindAndFireOnTheNthMatch) {
+  Env env(TestName());
+  EngineOptions o = Env::FastOptions();
+  o.faults = &env.faults();
+  env.StartEngine(o);
+  // By kind, second match: join master-2 passes, join master-3 fails.
+  env.faults().Set({FaultRule{.match = "join_master", .code = "internal", .nth = 2}});
+  auto a = env.Create(Env::DevRequest("by-kind"));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  store::Operation op = env.WaitForOperation(a->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_EQ(op.steps[4].name, "join master-2");
+  EXPECT_EQ(op.steps[4].state, "succeeded");
+  EXPECT_EQ(op.steps[5].name, "join master-3");
+  EXPECT_EQ(op.steps[5].state, "failed");
+  EXPECT_NE(op.error.find("join master-3"), std::string::npos) << op.error;
+  auto rules = env.faults().Rules();
+  EXPECT_EQ(rules[0].seen, 2);
+  EXPECT_EQ(rules[0].fired, 1);
+
+  // By name: only that step.
+  env.faults().Set({FaultRule{.match = "provision workers", .code = "internal"}});
+  auto b = env.Create(Env::DevRequest("by-name"));
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  op = env.WaitForOperation(b->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_EQ(op.steps[6].name, "provision workers");
+  EXPECT_EQ(op.steps[6].state, "failed");
+  EXPECT_NE(op.steps[6].message.find("injected fault on step provision workers"), std::string::npos)
+      << op.steps[6].message;
+  for (size_t i = 0; i < 6; ++i) EXPECT_EQ(op.steps[i].state, "succeeded") << op.steps[i].name;
+
+  // Transient step faults are retried: twice unavailable, then it passes.
+  env.faults().Set({FaultRule{.match = "verify", .times = 2}});
+  auto c = env.Create(Env::DevRequest("transient"));
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  op = env.WaitForOperation(c->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(op.steps.back().attempts, 3);
+  EXPECT_EQ(env.faults().Rules()[0].fired, 2);
+}
+
+TEST(FaultInjectionTest, DelaysSlowStepsAndHypervisorCallsDown) {
+  Env env(TestName(), /*faulty_fleet=*/true);
+  EngineOptions o = Env::FastOptions();
+  o.faults = &env.faults();
+  env.StartEngine(o);
+  env.faults().Set({
+      FaultRule{.on = "hypervisor",
+                .match = "find_domain",
+                .action = "delay",
+                .times = 0,
+                .delay_ms = 40},
+      FaultRule{.on = "step", .match = "reserve", .action = "delay", .delay_ms = 150},
+  });
+  auto started = std::chrono::steady_clock::now();
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  // verify looks up 6 domains, each 40 ms slower; reserve waits 150 ms before it starts.
+  EXPECT_GE(op.steps.back().finished_at - op.steps.back().started_at, 6 * 40);
+  EXPECT_GE(took, std::chrono::milliseconds(150 + 6 * 40));
+  auto rules = env.faults().Rules();
+  EXPECT_EQ(rules[0].fired, 6);
+  EXPECT_EQ(rules[1].fired, 1);
+  ExpectHealthyDevCluster(env, created->cluster.id);
+}
+
+// ------------------------------------------------------------------ events
+
+std::string Summary(const store::Event& e) {
+  auto j = nlohmann::json::parse(e.data);
+  if (e.kind == "operation") {
+    return "operation " + j["state"].get<std::string>() + " " +
+           std::to_string(j["progress"].get<int>());
+  }
+  if (e.kind == "step") {
+    return "step " + std::to_string(j["index"].get<int64_t>()) + " " +
+           j["state"].get<std::string>();
+  }
+  if (e.kind == "cluster") return "cluster " + j["status"].get<std::string>();
+  return e.kind;
+}
+
+TEST(EventsTest, ACreateEmitsOperationStepAndClusterEventsInOrder) {
+  Env env(TestName());
+  env.StartEngine();
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string id = created->cluster.id;
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  ASSERT_EQ(op.state, "succeeded") << op.error;
+  env.WaitIdle();
+  std::vector<store::Event> events;
+  ASSERT_TRUE(env.db()
+                  .Read([&](store::Tx& tx) {
+                    events = store::events::ListForCluster(tx, id, "", 1000);
+                    return Status::Ok();
+                  })
+                  .ok());
+  std::vector<std::string> expected = {"operation pending 0", "cluster provisioning",
+                                       "operation running 0"};
+  const size_t n = op.steps.size();
+  for (size_t i = 0; i < n; ++i) {
+    expected.push_back("step " + std::to_string(i) + " running");
+    expected.push_back("step " + std::to_string(i) + " succeeded");
+    expected.push_back("operation running " + std::to_string((i + 1) * 100 / n));
+  }
+  expected.push_back("operation succeeded 100");
+  expected.push_back("cluster running");
+  std::vector<std::string> got;
+  for (const auto& e : events) got.push_back(Summary(e));
+  EXPECT_EQ(got, expected);
+  int64_t at = 0;
+  for (const auto& e : events) {
+    EXPECT_EQ(e.cluster_id, id);
+    EXPECT_EQ(e.team_id, kTeamId);
+    EXPECT_GE(e.at, at) << "events go back in time";
+    at = e.at;
+    auto j = nlohmann::json::parse(e.data);
+    if (e.kind == "operation" || e.kind == "step") {
+      EXPECT_EQ(j["operation"], op.id);
+    }
+    if (e.kind == "step") {
+      EXPECT_EQ(j["name"], op.steps[j["index"].get<size_t>()].name);
+      EXPECT_EQ(j["attempts"], 1);
+    }
+  }
+  // A stream resumed after any event sees exactly the rest.
+  for (size_t k = 0; k < events.size(); ++k) {
+    std::vector<store::Event> rest;
+    env.db().Read([&](store::Tx& tx) {
+      rest = store::events::ListForCluster(tx, id, events[k].id, 1000);
+      return Status::Ok();
+    });
+    EXPECT_EQ(rest.size(), events.size() - k - 1) << "after event " << k;
+  }
+}
+
+// ------------------------------------------------------------------ crash matrix of changes
+
+struct ChangeCrashCase {
+  std::string what;
+  CreateClusterRequest create;
+  std::vector<std::string> extra_hypervisors;
+  std::function<Result<Admitted>(ClusterService&, const std::string&)> change;
+  size_t steps;
+  std::function<void(Env&, const std::string&)> expect;
+};
+
+// For every step boundary k of the change: a kaasd that dies right before step k, then a
+// restarted one that resumes. The change converges, nothing is done twice, and the cluster
+// rests exactly as planned.
+void RunChangeCrashMatrix(const ChangeCrashCase& c) {
+  for (size_t k = 0; k < c.steps; ++k) {
+    SCOPED_TRACE(c.what + ": crash before step " + std::to_string(k));
+    Env env(TestName() + "-" + std::to_string(k));
+    AddHypervisors(env, c.extra_hypervisors);
+    env.StartEngine();
+    const std::string id = CreateRunning(env, c.create);
+    ASSERT_FALSE(id.empty());
+    const auto defines_before = env.fleet().Defines();
+
+    env.StartEngine(Env::CrashBefore(static_cast<int64_t>(k)));
+    auto changed = c.change(env.service(), id);
+    ASSERT_TRUE(changed.ok()) << changed.status().ToString();
+    ASSERT_EQ(changed->operation.steps.size(), c.steps);
+    env.WaitIdle();
+    auto abandoned = env.FindOperation(changed->operation.id);
+    ASSERT_TRUE(abandoned.has_value());
+    EXPECT_EQ(abandoned->state, "running");
+    for (size_t i = 0; i < c.steps; ++i) {
+      EXPECT_EQ(abandoned->steps[i].state, i < k ? "succeeded" : "pending") << "step " << i;
+    }
+    EXPECT_EQ(env.FindCluster(id)->status, "updating");
+
+    env.StartEngine();
+    store::Operation op = env.WaitForOperation(changed->operation.id);
+    ExpectAllSucceededOnce(op);
+    ExpectConsistentCluster(env, id);
+    for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
+    for (const auto& [domain, n] : env.fleet().Ensures()) EXPECT_EQ(n, 1) << domain;
+    for (const auto& [job, n] : JobTargets(env)) {
+      EXPECT_EQ(n, 1) << job.first << " ran twice on " << job.second;
+    }
+    c.expect(env, id);
+  }
+}
+
+TEST(ChangeCrashTest, ScaleMastersOneToThree) {
+  RunChangeCrashMatrix(
+      {"1 -> 3",
+       Request("personal", 1),
+       {},
+       [](ClusterService& s, const std::string& id) {
+         return s.ScaleMasters(id, 3, "alice", false);
+       },
+       8,
+       [](Env& env, const std::string& id) {
+         EXPECT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1, 2, 3}));
+         EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"), Numbered("worker-", {1}));
+       }});
+}
+
+TEST(ChangeCrashTest, ScaleMastersThreeToFive) {
+  RunChangeCrashMatrix(
+      {"3 -> 5",
+       Request("dev", 1),
+       {"sim-4", "sim-5"},
+       [](ClusterService& s, const std::string& id) {
+         return s.ScaleMasters(id, 5, "alice", false);
+       },
+       8,
+       [](Env& env, const std::string& id) {
+         EXPECT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1, 2, 3, 4, 5}));
+       }});
+}
+
+TEST(ChangeCrashTest, ScaleMastersFiveToThree) {
+  RunChangeCrashMatrix(
+      {"5 -> 3",
+       Request("prod", 1),
+       {"sim-4", "sim-5"},
+       [](ClusterService& s, const std::string& id) {
+         return s.ScaleMasters(id, 3, "alice", false);
+       },
+       7,
+       [](Env& env, const std::string& id) {
+         EXPECT_EQ(RoleNames(env.LiveNodes(id), "master"), Numbered("master-", {1, 2, 3}));
+         auto jobs = JobTargets(env);
+         EXPECT_EQ((jobs[{"remove-master.yml", "master-5"}]), 1);
+         EXPECT_EQ((jobs[{"remove-master.yml", "master-4"}]), 1);
+       }});
+}
+
+TEST(ChangeCrashTest, ResizeMasters) {
+  RunChangeCrashMatrix({"m.small -> m.medium",
+                        Request("dev", 2),
+                        {},
+                        [](ClusterService& s, const std::string& id) {
+                          return s.ResizeMasters(id, "m.medium", "alice", false);
+                        },
+                        7,
+                        [](Env& env, const std::string& id) {
+                          EXPECT_EQ(env.FindCluster(id)->master_flavor, "m.medium");
+                          for (const auto& n : env.LiveNodes(id)) {
+                            if (n.role != "master") continue;
+                            EXPECT_EQ(n.vcpus, 8) << n.name;
+                            EXPECT_EQ(env.fleet().Resizes()[DomainName(id, n.name)], 1) << n.name;
+                          }
+                          EXPECT_EQ(env.fleet().Resizes().size(), 3u)
+                              << "only the masters were resized";
+                        }});
+}
+
+TEST(ChangeCrashTest, Upgrade) {
+  RunChangeCrashMatrix({"1.30.8 -> 1.31.4",
+                        Request("dev", 3, "w.small", "1.30.8"),
+                        {},
+                        [](ClusterService& s, const std::string& id) {
+                          return s.Upgrade(id, "1.31.4", 2, "alice", false);
+                        },
+                        9,
+                        [](Env& env, const std::string& id) {
+                          EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.31.4");
+                          for (const auto& n : env.LiveNodes(id)) {
+                            EXPECT_EQ(n.kubernetes_version, "1.31.4") << n.name;
+                          }
+                          EXPECT_EQ(env.bootstrapper().Runs("upgrade-node.yml").size(), 5u);
+                        }});
+}
+
+TEST(ChangeCrashTest, ScaleWorkersAcrossFifty) {
+  RunChangeCrashMatrix({"workers 50 -> 51",
+                        Request("dev", 50, "w.small"),
+                        {},
+                        [](ClusterService& s, const std::string& id) {
+                          return s.ScaleWorkers(id, 51, "alice", false);
+                        },
+                        9,
+                        [](Env& env, const std::string& id) {
+                          EXPECT_EQ(env.FindCluster(id)->master_flavor, "m.medium");
+                          EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"),
+                                    NumberedRange("worker-", 1, 51));
+                        }});
 }
 
 }  // namespace

@@ -437,6 +437,20 @@ TEST(ClusterPlannerTest, CreatePlanForFiveMasters) {
   EXPECT_EQ(Summarize(PlanFor(5, 10)), with);
 }
 
+TEST(ClusterPlannerTest, CreatePlanIsCancelSafeOnlyAtOddMemberCounts) {
+  for (int64_t masters : {1, 3, 5}) {
+    SCOPED_TRACE(std::to_string(masters) + " masters");
+    int64_t members = 0;
+    for (const auto& s : PlanFor(masters, 2)) {
+      if (s.kind == "bootstrap_first_master" || s.kind == "join_master") ++members;
+      // Before the first master exists nothing is at stake; after it, a cancel stops only
+      // where etcd has an odd number of members.
+      EXPECT_EQ(s.cancel_safe, members == 0 || members % 2 == 1) << s.name;
+    }
+    EXPECT_EQ(members, masters);
+  }
+}
+
 TEST(ClusterPlannerTest, EveryCreatePlanIssuesThePkiOnceBeforeAnyNodeExists) {
   for (int64_t masters : {1, 3, 5}) {
     for (int64_t workers : {0, 1, 10}) {
@@ -478,6 +492,548 @@ TEST(ClusterPlannerTest, DeletePlanWithoutWorkersSkipsTheWorkerStep) {
                 {"destroy_nodes", "master", "remove masters"},
                 {"release_cluster", "", "release cluster"},
             }));
+}
+
+// ---------------------------------------------------------------- PlanChange
+
+struct ChangeStep {
+  std::string kind;
+  std::string target;
+  std::string name;
+  bool cancel_safe = true;
+  bool operator==(const ChangeStep&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const ChangeStep& s) {
+  return os << "{" << s.kind << ", " << s.target << ", " << s.name << ", "
+            << (s.cancel_safe ? "safe" : "unsafe") << "}";
+}
+
+std::vector<ChangeStep> SummarizeChange(const std::vector<store::Step>& steps) {
+  std::vector<ChangeStep> out;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    EXPECT_EQ(steps[i].index, static_cast<int64_t>(i)) << steps[i].name;
+    EXPECT_EQ(steps[i].state, "pending") << steps[i].name;
+    EXPECT_EQ(steps[i].attempts, 0) << steps[i].name;
+    out.push_back({steps[i].kind, steps[i].target, steps[i].name, steps[i].cancel_safe});
+  }
+  return out;
+}
+
+std::vector<std::string> Numbered(const std::string& prefix, int from, int to) {
+  std::vector<std::string> out;
+  for (int i = from; i <= to; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+// The etcd rules every change plan keeps, whatever it does: a health gate right before every
+// learner add and every member removal; a promotion right after its learner was added; one
+// voter more or less per step, never none; the member removed from etcd before its machine is
+// destroyed; a step is cancel-safe exactly when the voters it leaves are odd; drained workers
+// before destroyed ones; "verify cluster" last. Returns the voters the plan ends with.
+int64_t ExpectEtcdSafe(const ChangeSpec& spec, const std::vector<store::Step>& steps) {
+  int64_t voters = spec.voters;
+  std::set<std::string> removed_from_etcd, drained;
+  EXPECT_FALSE(steps.empty());
+  if (steps.empty()) return voters;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const store::Step& s = steps[i];
+    SCOPED_TRACE("step " + std::to_string(i) + " " + s.name);
+    const store::Step* prev = i > 0 ? &steps[i - 1] : nullptr;
+    if (s.kind == "etcd_add_learner" || s.kind == "etcd_remove") {
+      EXPECT_TRUE(prev && prev->kind == "health_gate") << "membership change without a gate";
+      if (prev) EXPECT_EQ(prev->name, "health gate (" + std::to_string(voters) + " etcd voters)");
+    }
+    if (s.kind == "etcd_promote") {
+      EXPECT_TRUE(prev && prev->kind == "etcd_add_learner" && prev->target == s.target)
+          << "promoted a member that was not just added as a learner";
+      ++voters;
+    }
+    if (s.kind == "etcd_remove") {
+      --voters;
+      removed_from_etcd.insert(s.target);
+    }
+    if (s.kind == "destroy_nodes" && s.target.rfind("master-", 0) == 0) {
+      EXPECT_TRUE(removed_from_etcd.count(s.target))
+          << s.target << " destroyed while still an etcd member";
+    }
+    if (s.kind == "drain_nodes") drained.insert(s.target);
+    if (s.kind == "destroy_nodes" && s.target.rfind("worker-", 0) == 0) {
+      EXPECT_TRUE(drained.count(s.target)) << s.target << " destroyed without a drain";
+    }
+    EXPECT_GE(voters, 1) << "etcd lost its last voter";
+    EXPECT_EQ(s.cancel_safe, voters % 2 == 1) << voters << " voters after the step";
+    if (i + 1 < steps.size()) EXPECT_NE(s.kind, "verify") << "verify before the end";
+  }
+  EXPECT_EQ(steps.back().kind, "verify");
+  EXPECT_EQ(steps.back().name, "verify cluster");
+  EXPECT_TRUE(steps.back().cancel_safe);
+  return voters;
+}
+
+struct ChangeCase {
+  std::string what;
+  ChangeSpec spec;
+  std::vector<ChangeStep> steps;
+  int64_t voters_after;
+};
+
+ChangeStep Gate(int voters, bool safe) {
+  return {"health_gate", "", "health gate (" + std::to_string(voters) + " etcd voters)", safe};
+}
+ChangeStep Learner(const std::string& m, bool safe) {
+  return {"etcd_add_learner", m, "add " + m + " to etcd as learner", safe};
+}
+ChangeStep Promote(const std::string& m, bool safe) {
+  return {"etcd_promote", m, "promote " + m + " to voter", safe};
+}
+ChangeStep EtcdRemove(const std::string& m, bool safe) {
+  return {"etcd_remove", m, "remove " + m + " from etcd", safe};
+}
+ChangeStep Destroy(const std::string& m, bool safe) {
+  return {"destroy_nodes", m, "destroy " + m, safe};
+}
+ChangeStep Resize(const std::string& m, const std::string& note = "") {
+  return {"resize_node", m, "resize " + m + note, true};
+}
+const ChangeStep kVerify = {"verify", "", "verify cluster", true};
+
+std::vector<ChangeCase> MasterCases() {
+  std::vector<ChangeCase> cases;
+  {
+    ChangeSpec s;
+    s.voters = 1;
+    s.add_masters = {"master-2", "master-3"};
+    cases.push_back({"masters 1 -> 3",
+                     s,
+                     {
+                         {"provision_nodes", "master", "provision master-2, master-3", true},
+                         Gate(1, true),
+                         Learner("master-2", true),
+                         Promote("master-2", false),
+                         Gate(2, false),
+                         Learner("master-3", false),
+                         Promote("master-3", true),
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.add_masters = {"master-4", "master-5"};
+    cases.push_back({"masters 3 -> 5",
+                     s,
+                     {
+                         {"provision_nodes", "master", "provision master-4, master-5", true},
+                         Gate(3, true),
+                         Learner("master-4", true),
+                         Promote("master-4", false),
+                         Gate(4, false),
+                         Learner("master-5", false),
+                         Promote("master-5", true),
+                         kVerify,
+                     },
+                     5});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 5;
+    s.remove_masters = {"master-5", "master-4"};
+    cases.push_back({"masters 5 -> 3",
+                     s,
+                     {
+                         Gate(5, true),
+                         EtcdRemove("master-5", false),
+                         Destroy("master-5", false),
+                         Gate(4, false),
+                         EtcdRemove("master-4", true),
+                         Destroy("master-4", true),
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.remove_masters = {"master-3", "master-2"};
+    cases.push_back({"masters 3 -> 1",
+                     s,
+                     {
+                         Gate(3, true),
+                         EtcdRemove("master-3", false),
+                         Destroy("master-3", false),
+                         Gate(2, false),
+                         EtcdRemove("master-2", true),
+                         Destroy("master-2", true),
+                         kVerify,
+                     },
+                     1});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 5;
+    s.remove_masters = {"master-5", "master-4", "master-3", "master-2"};
+    cases.push_back({"masters 5 -> 1",
+                     s,
+                     {
+                         Gate(5, true),
+                         EtcdRemove("master-5", false),
+                         Destroy("master-5", false),
+                         Gate(4, false),
+                         EtcdRemove("master-4", true),
+                         Destroy("master-4", true),
+                         Gate(3, true),
+                         EtcdRemove("master-3", false),
+                         Destroy("master-3", false),
+                         Gate(2, false),
+                         EtcdRemove("master-2", true),
+                         Destroy("master-2", true),
+                         kVerify,
+                     },
+                     1});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 1;
+    s.add_masters = {"master-2", "master-3", "master-4", "master-5"};
+    std::vector<ChangeStep> steps = {
+        {"provision_nodes", "master", "provision master-2, master-3, master-4, master-5", true}};
+    for (int m = 2; m <= 5; ++m) {
+      std::string name = "master-" + std::to_string(m);
+      bool odd_before = (m - 1) % 2 == 1;
+      steps.push_back(Gate(m - 1, odd_before));
+      steps.push_back(Learner(name, odd_before));
+      steps.push_back(Promote(name, m % 2 == 1));
+    }
+    steps.push_back(kVerify);
+    cases.push_back({"masters 1 -> 5", s, steps, 5});
+  }
+  {
+    // A VM master replaced by a physical one: the new member joins before the old one leaves.
+    ChangeSpec s;
+    s.voters = 1;
+    s.replace_masters = {{"master-1", "master-2"}};
+    s.single_master_downtime = true;
+    cases.push_back({"replace the single master",
+                     s,
+                     {
+                         {"provision_node", "master-2", "provision master-2", true},
+                         Gate(1, true),
+                         Learner("master-2", true),
+                         Promote("master-2", false),
+                         Gate(2, false),
+                         EtcdRemove("master-1", true),
+                         Destroy("master-1", true),
+                         kVerify,
+                     },
+                     1});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.replace_masters = {
+        {"master-1", "master-4"}, {"master-2", "master-5"}, {"master-3", "master-6"}};
+    std::vector<ChangeStep> steps;
+    for (const auto& [old_name, new_name] : s.replace_masters) {
+      steps.push_back({"provision_node", new_name, "provision " + new_name, true});
+      steps.push_back(Gate(3, true));
+      steps.push_back(Learner(new_name, true));
+      steps.push_back(Promote(new_name, false));
+      steps.push_back(Gate(4, false));
+      steps.push_back(EtcdRemove(old_name, true));
+      steps.push_back(Destroy(old_name, true));
+    }
+    steps.push_back(kVerify);
+    cases.push_back({"replace three masters, one pair at a time", s, steps, 3});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.resize_masters = {"master-1", "master-2", "master-3"};
+    cases.push_back({"resize three masters",
+                     s,
+                     {
+                         Gate(3, true),
+                         Resize("master-1"),
+                         Gate(3, true),
+                         Resize("master-2"),
+                         Gate(3, true),
+                         Resize("master-3"),
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 1;
+    s.resize_masters = {"master-1"};
+    s.single_master_downtime = true;
+    cases.push_back({"resize the single master",
+                     s,
+                     {
+                         Gate(1, true),
+                         Resize("master-1", " (single master: API briefly unavailable)"),
+                         kVerify,
+                     },
+                     1});
+  }
+  return cases;
+}
+
+std::vector<ChangeCase> WorkerCases() {
+  std::vector<ChangeCase> cases;
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.add_workers = {"worker-4", "worker-5"};
+    cases.push_back({"workers 3 -> 5",
+                     s,
+                     {
+                         {"provision_nodes", "worker", "provision worker-4, worker-5", true},
+                         {"join_workers", "worker", "join workers", true},
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 3;
+    s.remove_workers = {"worker-5", "worker-4"};
+    s.masters_first = false;
+    cases.push_back({"workers 5 -> 3",
+                     s,
+                     {
+                         {"drain_nodes", "worker-5,worker-4", "drain worker-5, worker-4", true},
+                         {"destroy_nodes", "worker-5,worker-4", "remove worker-5, worker-4", true},
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    // Crossing 50: the masters grow first (one at a time), then the workers come.
+    ChangeSpec s;
+    s.voters = 3;
+    s.resize_masters = {"master-1", "master-2", "master-3"};
+    s.add_workers = Numbered("worker-", 4, 51);
+    cases.push_back(
+        {"workers 3 -> 51 (masters to m.medium first)",
+         s,
+         {
+             Gate(3, true),
+             Resize("master-1"),
+             Gate(3, true),
+             Resize("master-2"),
+             Gate(3, true),
+             Resize("master-3"),
+             {"provision_nodes", "worker", "provision worker-4 … worker-51 (48 nodes)", true},
+             {"join_workers", "worker", "join workers", true},
+             kVerify,
+         },
+         3});
+  }
+  {
+    // Back under 51: the workers go first (drained), then the masters shrink.
+    ChangeSpec s;
+    s.voters = 3;
+    s.remove_workers = {"worker-51"};
+    s.resize_masters = {"master-1", "master-2", "master-3"};
+    s.masters_first = false;
+    cases.push_back({"workers 51 -> 50 (masters back to m.small after)",
+                     s,
+                     {
+                         {"drain_nodes", "worker-51", "drain worker-51", true},
+                         {"destroy_nodes", "worker-51", "remove worker-51", true},
+                         Gate(3, true),
+                         Resize("master-1"),
+                         Gate(3, true),
+                         Resize("master-2"),
+                         Gate(3, true),
+                         Resize("master-3"),
+                         kVerify,
+                     },
+                     3});
+  }
+  {
+    // Crossing 100: the masters move to physical hosts, one member at a time, first.
+    ChangeSpec s;
+    s.voters = 1;
+    s.replace_masters = {{"master-1", "master-2"}};
+    s.single_master_downtime = true;
+    s.add_workers = {"worker-101"};
+    cases.push_back({"workers 100 -> 101 with one master (to a physical host first)",
+                     s,
+                     {
+                         {"provision_node", "master-2", "provision master-2", true},
+                         Gate(1, true),
+                         Learner("master-2", true),
+                         Promote("master-2", false),
+                         Gate(2, false),
+                         EtcdRemove("master-1", true),
+                         Destroy("master-1", true),
+                         {"provision_nodes", "worker", "provision worker-101", true},
+                         {"join_workers", "worker", "join workers", true},
+                         kVerify,
+                     },
+                     1});
+  }
+  {
+    ChangeSpec s;
+    s.voters = 5;
+    s.remove_workers = Numbered("worker-", 3, 60);
+    std::reverse(s.remove_workers.begin(), s.remove_workers.end());
+    s.masters_first = false;
+    std::string all;
+    for (const auto& w : s.remove_workers) all += (all.empty() ? "" : ",") + w;
+    cases.push_back({"workers 60 -> 2 (a big batch keeps a readable name)",
+                     s,
+                     {
+                         {"drain_nodes", all, "drain worker-60 … worker-3 (58 nodes)", true},
+                         {"destroy_nodes", all, "remove worker-60 … worker-3 (58 nodes)", true},
+                         kVerify,
+                     },
+                     5});
+  }
+  return cases;
+}
+
+ChangeStep Upgrade(const std::string& target, const std::string& label, const std::string& to) {
+  return {"upgrade_nodes", target, "upgrade " + label + " to " + to, true};
+}
+
+std::vector<ChangeCase> UpgradeCases() {
+  std::vector<ChangeCase> cases;
+  auto spec = [](int masters, int workers, int64_t max_unavailable, const std::string& to) {
+    ChangeSpec s;
+    s.voters = masters;
+    s.upgrade_to = to;
+    s.upgrade_masters = Numbered("master-", 1, masters);
+    s.upgrade_workers = Numbered("worker-", 1, workers);
+    s.max_unavailable = max_unavailable;
+    return s;
+  };
+  cases.push_back({"patch upgrade, 3 masters, 5 workers, 2 at a time",
+                   spec(3, 5, 2, "1.30.8"),
+                   {
+                       Gate(3, true),
+                       Upgrade("master-1", "master-1", "1.30.8"),
+                       Gate(3, true),
+                       Upgrade("master-2", "master-2", "1.30.8"),
+                       Gate(3, true),
+                       Upgrade("master-3", "master-3", "1.30.8"),
+                       Upgrade("worker-1,worker-2", "worker-1, worker-2", "1.30.8"),
+                       Upgrade("worker-3,worker-4", "worker-3, worker-4", "1.30.8"),
+                       Upgrade("worker-5", "worker-5", "1.30.8"),
+                       kVerify,
+                   },
+                   3});
+  cases.push_back({"minor upgrade, 1 master, 3 workers, one at a time",
+                   spec(1, 3, 1, "1.31.4"),
+                   {
+                       Gate(1, true),
+                       Upgrade("master-1", "master-1", "1.31.4"),
+                       Upgrade("worker-1", "worker-1", "1.31.4"),
+                       Upgrade("worker-2", "worker-2", "1.31.4"),
+                       Upgrade("worker-3", "worker-3", "1.31.4"),
+                       kVerify,
+                   },
+                   1});
+  cases.push_back(
+      {"max_unavailable above the worker count is one batch",
+       spec(3, 3, 10, "1.31.4"),
+       {
+           Gate(3, true),
+           Upgrade("master-1", "master-1", "1.31.4"),
+           Gate(3, true),
+           Upgrade("master-2", "master-2", "1.31.4"),
+           Gate(3, true),
+           Upgrade("master-3", "master-3", "1.31.4"),
+           Upgrade("worker-1,worker-2,worker-3", "worker-1, worker-2, worker-3", "1.31.4"),
+           kVerify,
+       },
+       3});
+  cases.push_back({"max_unavailable below 1 counts as 1",
+                   spec(1, 2, 0, "1.31.4"),
+                   {
+                       Gate(1, true),
+                       Upgrade("master-1", "master-1", "1.31.4"),
+                       Upgrade("worker-1", "worker-1", "1.31.4"),
+                       Upgrade("worker-2", "worker-2", "1.31.4"),
+                       kVerify,
+                   },
+                   1});
+  cases.push_back({"masters only", spec(5, 0, 1, "1.31.4"), {}, 5});
+  for (int m = 1; m <= 5; ++m) {
+    cases.back().steps.push_back(Gate(5, true));
+    cases.back().steps.push_back(
+        Upgrade("master-" + std::to_string(m), "master-" + std::to_string(m), "1.31.4"));
+  }
+  cases.back().steps.push_back(kVerify);
+  {
+    // A batch of 6 workers: the name stays short, the target names every node.
+    ChangeSpec s = spec(3, 6, 6, "1.31.4");
+    s.upgrade_masters.clear();
+    cases.push_back({"six workers in one batch",
+                     s,
+                     {
+                         Upgrade("worker-1,worker-2,worker-3,worker-4,worker-5,worker-6",
+                                 "worker-1 … worker-6 (6 nodes)", "1.31.4"),
+                         kVerify,
+                     },
+                     3});
+  }
+  return cases;
+}
+
+void ExpectPlans(const std::vector<ChangeCase>& cases) {
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    std::vector<store::Step> plan = PlanChange(c.spec);
+    EXPECT_EQ(SummarizeChange(plan), c.steps);
+    EXPECT_EQ(ExpectEtcdSafe(c.spec, plan), c.voters_after);
+  }
+}
+
+TEST(ChangePlannerTest, MasterScalingChangesOneEtcdMemberAtATime) { ExpectPlans(MasterCases()); }
+
+TEST(ChangePlannerTest, WorkerScalingDrainsBeforeDestroyingAndResizesMastersAtBoundaries) {
+  ExpectPlans(WorkerCases());
+}
+
+TEST(ChangePlannerTest, UpgradesMastersOneAtATimeThenWorkersInBatches) {
+  ExpectPlans(UpgradeCases());
+}
+
+TEST(ChangePlannerTest, EveryMembershipChangeIsItsOwnStep) {
+  for (const auto& c : MasterCases()) {
+    SCOPED_TRACE(c.what);
+    std::vector<store::Step> plan = PlanChange(c.spec);
+    std::map<std::string, int> learners, promotions, removals;
+    for (const auto& s : plan) {
+      if (s.kind == "etcd_add_learner") learners[s.target]++;
+      if (s.kind == "etcd_promote") promotions[s.target]++;
+      if (s.kind == "etcd_remove") removals[s.target]++;
+      if (s.kind.rfind("etcd_", 0) == 0) {
+        EXPECT_EQ(s.target.find(','), std::string::npos) << "one member per step: " << s.name;
+      }
+    }
+    std::map<std::string, int> added, gone;
+    for (const auto& m : c.spec.add_masters) added[m]++;
+    for (const auto& m : c.spec.remove_masters) gone[m]++;
+    for (const auto& [old_name, new_name] : c.spec.replace_masters) {
+      added[new_name]++;
+      gone[old_name]++;
+    }
+    EXPECT_EQ(learners, added);
+    EXPECT_EQ(promotions, added);
+    EXPECT_EQ(removals, gone);
+  }
+}
+
+TEST(ChangePlannerTest, AnEmptyChangeOnlyVerifies) {
+  ChangeSpec s;
+  s.voters = 3;
+  EXPECT_EQ(SummarizeChange(PlanChange(s)), (std::vector<ChangeStep>{kVerify}));
 }
 
 }  // namespace

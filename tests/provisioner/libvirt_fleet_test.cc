@@ -273,5 +273,87 @@ TEST_F(LibvirtFleetTest, ManyDomainsInParallelAllPersist) {
   for (const auto& [name, running] : domains) EXPECT_TRUE(running) << name;
 }
 
+TEST_F(LibvirtFleetTest, DomainInfoReportsTheSize) {
+  LibvirtFleet fleet(renderer_, {});
+  Hypervisor* hv = Open(fleet);
+  ASSERT_NE(hv, nullptr);
+  auto ensured = hv->EnsureDomainRunning(Spec("cl-1", "master-1", "master"));
+  ASSERT_TRUE(ensured.ok()) << ensured.status().ToString();
+  EXPECT_EQ(ensured->vcpus, 4);
+  EXPECT_EQ(ensured->memory_gib, 4);
+  auto found = hv->FindDomain(DomainName("cl-1", "master-1"));
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_EQ(found->vcpus, 4);
+  EXPECT_EQ(found->memory_gib, 4);
+}
+
+TEST_F(LibvirtFleetTest, ResizeDomainChangesTheSizeAndKeepsItRunningAndOwned) {
+  DomainSpec spec = Spec("cl-1", "master-1", "master");
+  DomainSpec other = Spec("cl-1", "master-2", "master");
+  {
+    LibvirtFleet fleet(renderer_, {});
+    Hypervisor* hv = Open(fleet);
+    ASSERT_NE(hv, nullptr);
+    ASSERT_TRUE(hv->EnsureDomainRunning(spec).ok());
+    ASSERT_TRUE(hv->EnsureDomainRunning(other).ok());
+    DomainSpec bigger = spec;
+    bigger.vcpus = 8;
+    bigger.memory_gib = 16;
+    auto resized = hv->ResizeDomain(bigger);
+    ASSERT_TRUE(resized.ok()) << resized.status().ToString();
+    EXPECT_EQ(resized->name, spec.name);
+    EXPECT_TRUE(resized->running);
+    EXPECT_EQ(resized->vcpus, 8);
+    EXPECT_EQ(resized->memory_gib, 16);
+    EXPECT_EQ(resized->owner.cluster_id, "cl-1");
+    EXPECT_EQ(resized->owner.node_name, "master-1");
+    EXPECT_EQ(resized->owner.role, "master");
+    auto untouched = hv->FindDomain(other.name);
+    ASSERT_TRUE(untouched.ok());
+    EXPECT_EQ(untouched->vcpus, 4);
+    EXPECT_EQ(Domains(*hv), (std::map<std::string, bool>{{spec.name, true}, {other.name, true}}));
+  }
+  // The new size is in the hypervisor's file: a restarted process sees it.
+  LibvirtFleet restarted(renderer_, {});
+  Hypervisor* hv = Open(restarted);
+  ASSERT_NE(hv, nullptr);
+  auto found = hv->FindDomain(spec.name);
+  ASSERT_TRUE(found.ok()) << found.status().ToString();
+  EXPECT_TRUE(found->running);
+  EXPECT_EQ(found->vcpus, 8);
+  EXPECT_EQ(found->memory_gib, 16);
+  EXPECT_EQ(found->owner.node_name, "master-1");
+  EXPECT_EQ(Domains(*hv).size(), 2u);
+}
+
+TEST_F(LibvirtFleetTest, ResizeDomainIsIdempotent) {
+  LibvirtFleet fleet(renderer_, {});
+  Hypervisor* hv = Open(fleet);
+  ASSERT_NE(hv, nullptr);
+  DomainSpec spec = Spec("cl-1", "master-1", "master");
+  ASSERT_TRUE(hv->EnsureDomainRunning(spec).ok());
+  auto same = hv->ResizeDomain(spec);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_TRUE(same->running);
+  EXPECT_EQ(same->vcpus, 4);
+  spec.vcpus = 8;
+  spec.memory_gib = 8;
+  ASSERT_TRUE(hv->ResizeDomain(spec).ok());
+  auto again = hv->ResizeDomain(spec);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_TRUE(again->running);
+  EXPECT_EQ(again->vcpus, 8);
+  EXPECT_EQ(again->memory_gib, 8);
+  EXPECT_EQ(Domains(*hv).size(), 1u);
+}
+
+TEST_F(LibvirtFleetTest, ResizeDomainOfAbsentDomainIsNotFound) {
+  LibvirtFleet fleet(renderer_, {});
+  Hypervisor* hv = Open(fleet);
+  ASSERT_NE(hv, nullptr);
+  EXPECT_EQ(hv->ResizeDomain(Spec("cl-1", "master-9", "master")).status().code(), Code::kNotFound);
+  EXPECT_TRUE(Domains(*hv).empty()) << "a resize does not create a domain";
+}
+
 }  // namespace
 }  // namespace kaas::provisioner

@@ -25,6 +25,8 @@ struct ApiDeps {
   lifecycle::Engine& engine;
   lifecycle::CredentialService& credentials;
   lifecycle::Reconciler& reconciler;
+  // Fault injection for tests and demos (GET/PUT /api/v1/faults); nullptr = disabled.
+  lifecycle::FaultInjector* faults;
   const Clock& clock;
   // Extra /readyz checks by name (e.g. "ansible": the playbooks passed --syntax-check).
   std::map<std::string, std::function<Status()>> readiness_checks = {};
@@ -33,6 +35,9 @@ struct ApiDeps {
 struct ApiOptions {
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413 payload_too_large
   size_t http_threads = 32;
+  // The web portal's files (web/ in the source tree), served for GET requests outside /api/;
+  // "" serves no portal.
+  std::string web_dir;
 };
 
 // Who may call a route at all. Finer, per-team decisions are made by auth::Authorizer inside
@@ -45,7 +50,8 @@ struct RouteInfo {
   Access access;
 };
 
-// The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health and metrics. Every route is
+// The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health, metrics and the portal's
+// static files (any GET no route matches, outside /api/). Every API route is
 // in one table (routes.cc); authentication and the coarse access check happen once, in the
 // dispatcher, before any handler runs.
 class ApiServer {

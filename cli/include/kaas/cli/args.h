@@ -20,11 +20,18 @@ struct FlagSpec {
 struct ParsedArgs {
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;  // by long name; switches map to "true"
+  // Every value of each flag that takes one, in order, for flags that may repeat
+  // (--label a=b --label c=d); `flags` keeps the last.
+  std::map<std::string, std::vector<std::string>> values;
 
   bool Has(const std::string& name) const { return flags.count(name) > 0; }
   std::string Get(const std::string& name, const std::string& fallback = "") const {
     auto it = flags.find(name);
     return it == flags.end() ? fallback : it->second;
+  }
+  std::vector<std::string> GetAll(const std::string& name) const {
+    auto it = values.find(name);
+    return it == values.end() ? std::vector<std::string>{} : it->second;
   }
 };
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,6 +19,10 @@ std::string RenderTable(const std::vector<std::vector<std::string>>& rows);
 
 // "[#####.....] 50%" with `width` cells; percent is clamped to 0..100.
 std::string ProgressBar(int percent, int width = 10);
+
+// "[#######.....] 40/64": how much of `limit` `used` takes, in `width` cells. Any use shows
+// at least one cell; the bar is full only at or beyond the limit.
+std::string UsageBar(int64_t used, int64_t limit, int width = 12);
 
 struct StepView {
   std::string name;

@@ -5,8 +5,9 @@
 
 namespace kaas {
 
-// A new identifier "<prefix>-<12 hex ms timestamp><10 hex random>". Identifiers of one prefix
-// sort by creation time, which keeps cursor pagination stable and cheap.
+// A new identifier "<prefix>-<12 hex ms timestamp><4 hex sequence><6 hex random>". Identifiers
+// of one prefix made by one process sort by creation order, which keeps cursor pagination and
+// event streams stable and cheap.
 std::string NewId(std::string_view prefix);
 
 // `n` cryptographically random bytes, hex encoded (2n characters).

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -39,8 +40,48 @@ class ClusterService {
   Result<Admitted> Delete(const std::string& cluster_id, const std::string& requested_by,
                           bool dry_run);
 
+  // Changes to a running cluster. Each admits quota and capacity for what it adds, in the
+  // same transaction that persists the operation. Errors: kInvalidArgument (field named; also
+  // when there is nothing to change), kNotFound, kConflict (cluster not running),
+  // kOperationInProgress,
+  // kQuotaExceeded, kInsufficientCapacity, kInvalidUpgrade.
+  //
+  // Workers to `count`; crossing 50 or 100 workers re-sizes the masters in the same
+  // operation (before adding workers, after removing them).
+  Result<Admitted> ScaleWorkers(const std::string& cluster_id, int64_t count,
+                                const std::string& requested_by, bool dry_run);
+  // Masters to 1, 3 or 5, one etcd member at a time.
+  Result<Admitted> ScaleMasters(const std::string& cluster_id, int64_t count,
+                                const std::string& requested_by, bool dry_run,
+                                bool allow_colocated_masters = false);
+  // Masters to `flavor`, rolling; a change of kind (VM <-> physical) replaces each master.
+  Result<Admitted> ResizeMasters(const std::string& cluster_id, const std::string& flavor,
+                                 const std::string& requested_by, bool dry_run);
+  // To the next minor or a newer patch of the same minor; masters first, then workers in
+  // batches of max_unavailable.
+  Result<Admitted> Upgrade(const std::string& cluster_id, const std::string& version,
+                           int64_t max_unavailable, const std::string& requested_by, bool dry_run);
+
+  // Asks a pending or running operation to stop at its next safe step boundary (a running
+  // Ansible is terminated). kConflict when it has already ended.
+  Result<store::Operation> Cancel(const std::string& operation_id);
+  // Resumes a failed or cancelled operation from its first unfinished step. kConflict unless
+  // it is the cluster's latest operation and nothing else is active.
+  Result<store::Operation> Retry(const std::string& operation_id);
+
+  // What a change adds and plans (cluster_service.cc).
+  struct Change;
+
  private:
   Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist, bool allow_colocated_masters);
+
+  // Shared admission of changes: `shape` fills in the change from the cluster's live nodes;
+  // this then checks quota and capacity for the added nodes, places them, plans and persists.
+  Result<Admitted> AdmitChange(
+      const std::string& cluster_id, const std::string& type, const std::string& requested_by,
+      bool dry_run,
+      const std::function<Status(store::Tx&, const store::Cluster&, const std::vector<store::Node>&,
+                                 Change&)>& shape);
 
   store::Database& db_;
   const quota::QuotaService& quota_;

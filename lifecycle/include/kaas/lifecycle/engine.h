@@ -3,12 +3,14 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
 
 #include "kaas/common/clock.h"
+#include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/store/database.h"
 
@@ -22,6 +24,8 @@ struct EngineOptions {
   // Test hook, called before each step starts. Returning false abandons the operation right
   // there without writing anything, as a kill -9 would.
   std::function<bool(const std::string& op_id, int64_t step_index)> before_step;
+  // Fault rules consulted before every step (nullptr: none).
+  FaultInjector* faults = nullptr;
 };
 
 // Runs persisted operations step by step on a worker pool (Boost.Asio thread_pool).
@@ -47,9 +51,18 @@ class Engine {
   bool running() const { return started_ && !stopping_; }
   // Operations scheduled or running in this process.
   size_t InFlight() const;
+  // Interrupts the running step of an operation running here (its Ansible run is
+  // terminated). The persisted cancel flag, which every replica checks at each step boundary,
+  // is set by the caller.
+  void RequestCancel(const std::string& op_id);
 
  private:
   void RunOperation(const std::string& op_id);
+  // Ends the operation in `state`, sets the cluster's resting status, emits events, settles.
+  void Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+              const std::string& why);
+  void Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
+            const std::string& kind, const std::string& data);
   Status Persist(const std::function<void(store::Tx&)>& fn);
   // Sleeps for a retry backoff; returns false when shutdown interrupted it.
   bool Backoff(int attempt);
@@ -65,6 +78,8 @@ class Engine {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::set<std::string> in_flight_;
+  std::set<std::string> rerun_;  // submitted again while in flight
+  std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
 };
 
 // The cluster status an operation type leaves behind when it succeeds.

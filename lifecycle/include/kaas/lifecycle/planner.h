@@ -47,12 +47,37 @@ struct HypervisorRoom {
 // and `allow_colocated_masters` is false; when it is true, masters still spread as far as the
 // hypervisors allow and only then share.
 Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms,
-                bool allow_colocated_masters = false);
+                bool allow_colocated_masters = false,
+                const std::vector<std::string>& existing_master_hypervisors = {});
 
 // Ordered steps of each operation type. Steps are idempotent units the engine runs in order.
 std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
                                     const std::vector<store::Node>& nodes);
 std::vector<store::Step> PlanDelete(const store::Cluster& cluster,
                                     const std::vector<store::Node>& nodes);
+
+// A change to a running cluster, as admission decided it (node names refer to live nodes, the
+// added ones already reserved).
+struct ChangeSpec {
+  int64_t voters = 0;                       // etcd voting members before the change
+  std::vector<std::string> add_masters;     // provisioned in parallel, then joined one by one
+  std::vector<std::string> remove_masters;  // removed one by one, etcd member first
+  // (old, new): the new member joins, then the old one leaves; one pair at a time.
+  std::vector<std::pair<std::string, std::string>> replace_masters;
+  std::vector<std::string> resize_masters;  // in place, one at a time, health gate between
+  bool single_master_downtime = false;      // a 1-master cluster is briefly unavailable
+  std::vector<std::string> add_workers;
+  std::vector<std::string> remove_workers;
+  bool masters_first = true;  // growing: masters first; shrinking: workers first
+  std::string upgrade_to;     // "" = no upgrade
+  std::vector<std::string> upgrade_masters;
+  std::vector<std::string> upgrade_workers;
+  int64_t max_unavailable = 1;
+};
+
+// Steps for a change: every etcd membership change is its own step with a health gate before
+// it; steps after which etcd would have an even number of voters are not cancel-safe, so a
+// cancel runs on to the next odd count. Ends with "verify cluster".
+std::vector<store::Step> PlanChange(const ChangeSpec& spec);
 
 }  // namespace kaas::lifecycle

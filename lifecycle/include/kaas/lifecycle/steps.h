@@ -1,7 +1,10 @@
 #pragma once
 
+#include <atomic>
 #include <filesystem>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
@@ -15,11 +18,21 @@ namespace kaas::lifecycle {
 
 // Executes one step of an operation. Every step observes first, then acts only on what is not
 // done yet, then records — so running a step again after a crash is harmless.
+struct StepControl {
+  // Becomes true when the operation is cancelled; long-running work (an Ansible run) stops
+  // and the step returns kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
+};
+
 class StepRunner {
  public:
   virtual ~StepRunner() = default;
   // Returns the message the step shows when it succeeds.
-  virtual Result<std::string> Run(const store::Operation& op, const store::Step& step) = 0;
+  virtual Result<std::string> Run(const store::Operation& op, const store::Step& step,
+                                  const StepControl& control) = 0;
+  // Called once an operation has ended (succeeded, failed or cancelled), to make the cluster
+  // record describe what its live nodes are.
+  virtual Status Settle(const store::Operation& op) { return Status::Ok(); }
 };
 
 struct StepDeps {
@@ -36,7 +49,9 @@ struct StepDeps {
 class ClusterSteps : public StepRunner {
  public:
   explicit ClusterSteps(StepDeps deps) : d_(deps) {}
-  Result<std::string> Run(const store::Operation& op, const store::Step& step) override;
+  Result<std::string> Run(const store::Operation& op, const store::Step& step,
+                          const StepControl& control) override;
+  Status Settle(const store::Operation& op) override;
 
  private:
   Result<std::string> Reserve(const store::Cluster& c);
@@ -45,8 +60,22 @@ class ClusterSteps : public StepRunner {
   Result<std::string> Bootstrap(const store::Operation& op, const store::Step& step,
                                 const store::Cluster& c, const std::string& playbook,
                                 const std::string& role, const std::string& target);
+  // Runs `playbook` for the named nodes that are in `from` state and moves them to `to`;
+  // nodes already in `to` (or `done_states`) are skipped.
+  Result<std::string> Transition(const store::Operation& op, const store::Step& step,
+                                 const store::Cluster& c, const std::string& playbook,
+                                 const std::vector<std::string>& names, const std::string& from,
+                                 const std::string& to, const std::vector<std::string>& done_states,
+                                 std::map<std::string, std::string> extra_vars = {});
+  Result<std::string> HealthGate(const store::Cluster& c);
+  Result<std::string> EtcdRemove(const store::Operation& op, const store::Step& step,
+                                 const store::Cluster& c, const std::string& name);
+  Result<std::string> ResizeNode(const store::Cluster& c, const std::string& name);
+  Result<std::string> UpgradeNodes(const store::Operation& op, const store::Step& step,
+                                   const store::Cluster& c, const std::vector<std::string>& names);
   Result<std::string> Verify(const store::Cluster& c);
-  Result<std::string> DestroyNodes(const store::Cluster& c, const std::string& role);
+  // `target`: a role ("master", "worker") or a comma-separated list of node names.
+  Result<std::string> DestroyNodes(const store::Cluster& c, const std::string& target);
   Result<std::string> ReleaseCluster(const store::Cluster& c);
 
   Status ProvisionNode(const store::Node& n);

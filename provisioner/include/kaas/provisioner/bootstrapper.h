@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <future>
 #include <map>
@@ -27,6 +28,10 @@ struct BootstrapJob {
   std::vector<BootstrapNode> nodes;  // the whole cluster, for the inventory
   std::vector<std::string> targets;  // the nodes this run is about
   std::filesystem::path work_dir;
+  std::map<std::string, std::string> extra_vars;  // e.g. kubernetes_version of an upgrade
+  // Set when the operation is cancelled: the run stops (the child process is terminated) and
+  // Run returns kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 class Bootstrapper {

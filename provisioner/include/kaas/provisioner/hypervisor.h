@@ -27,6 +27,8 @@ struct DomainSpec {
 struct DomainInfo {
   std::string name;
   bool running = false;
+  int64_t vcpus = 0;
+  int64_t memory_gib = 0;
   Ownership owner;  // empty cluster_id: not a kaas domain
 };
 
@@ -41,6 +43,11 @@ class Hypervisor {
   // Defines the domain if it does not exist and starts it if it is not running. Returns the
   // domain as it is afterwards.
   virtual Result<DomainInfo> EnsureDomainRunning(const DomainSpec& spec) = 0;
+
+  // Gives an existing domain the size in `spec`: powers it off, redefines it with the new
+  // vCPU/memory (disks are kept) and starts it again. A no-op when it already has that size.
+  // kNotFound when the domain does not exist.
+  virtual Result<DomainInfo> ResizeDomain(const DomainSpec& spec) = 0;
 
   // Stops and undefines the domain; OK when it does not exist.
   virtual Status DestroyDomain(const std::string& domain_name) = 0;

@@ -156,6 +156,9 @@ struct Step {
   int64_t attempts = 0;
   int64_t started_at = 0;
   int64_t finished_at = 0;
+  // False when stopping right after this step would leave etcd at an even member count; a
+  // cancel then runs on to the next safe boundary.
+  bool cancel_safe = true;
 };
 
 struct Operation {
@@ -168,7 +171,20 @@ struct Operation {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   int64_t finished_at = 0;
+  bool cancel_requested = false;
+  std::string params = "{}";  // JSON: what was asked (target count, flavor, version, ...)
   std::vector<Step> steps;
+};
+
+// Something that happened to a cluster (or a team): an operation or step changing state, the
+// cluster changing status, a quota request. Streamed by GET /clusters/{id}/events.
+struct Event {
+  std::string id;  // time-ordered, so "after id" resumes a stream
+  std::string cluster_id;
+  std::string team_id;
+  int64_t at = 0;
+  std::string kind;  // operation | step | cluster | quota_request
+  std::string data;  // JSON object
 };
 
 }  // namespace kaas::store

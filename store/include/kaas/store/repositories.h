@@ -133,8 +133,10 @@ std::optional<Cluster> Find(Tx& tx, const std::string& id);
 // The live (not deleted) cluster of that name in the team.
 std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id, const std::string& name);
 std::vector<Cluster> List(Tx& tx, const ClusterFilter& filter);
-void SetStatus(Tx& tx, const std::string& id, const std::string& status, const std::string& reason,
-               int64_t now);
+void SetStatus(Tx& tx, const std::string& id, const std::string& status,
+               const std::string& reason, int64_t now);
+// The cluster's shape as its live nodes make it (after an operation ends).
+void SetShape(Tx& tx, const Cluster& c, int64_t now);
 }  // namespace clusters
 
 namespace nodes {
@@ -144,6 +146,9 @@ std::vector<Node> ListLive(Tx& tx, const std::string& cluster_id);
 std::optional<Node> FindLive(Tx& tx, const std::string& cluster_id, const std::string& name);
 void SetState(Tx& tx, const std::string& id, const std::string& state, int64_t now);
 void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64_t now);
+void SetSize(Tx& tx, const std::string& id, const std::string& flavor, int64_t vcpus,
+             int64_t memory_gib, int64_t now);
+void SetVersion(Tx& tx, const std::string& id, const std::string& version, int64_t now);
 // Every live node of every cluster on a hypervisor (for reconciliation).
 std::vector<Node> ListLiveOnHypervisor(Tx& tx, const std::string& hypervisor);
 }  // namespace nodes
@@ -161,8 +166,18 @@ std::vector<std::string> ListActiveIds(Tx& tx);
 void SetState(Tx& tx, const std::string& id, const std::string& state, const std::string& error,
               int64_t now);
 void UpdateStep(Tx& tx, const Step& step);
+void RequestCancel(Tx& tx, const std::string& id, int64_t now);
+// Puts a failed or cancelled operation back to pending (cancel flag cleared).
+void Reopen(Tx& tx, const std::string& id, int64_t now);
 // (type, state) -> count, for /metrics.
 std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& tx);
 }  // namespace operations
+
+namespace events {
+void Insert(Tx& tx, const Event& e);
+// The cluster's events with id > after_id, oldest first, at most `limit`.
+std::vector<Event> ListForCluster(Tx& tx, const std::string& cluster_id,
+                                  const std::string& after_id, int64_t limit);
+}  // namespace events
 
 }  // namespace kaas::store

@@ -1,0 +1,155 @@
+#include "kaas/provisioner/ansible_bootstrapper.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include "kaas/common/log.h"
+#include "kaas/provisioner/process.h"
+
+namespace kaas::provisioner {
+namespace {
+
+Status WriteText(const std::filesystem::path& path, const std::string& content) {
+  std::ofstream out(path, std::ios::trunc);
+  if (!out) return Internal("cannot write " + path.string());
+  out << content;
+  return out ? Status::Ok() : Internal("cannot write " + path.string());
+}
+
+std::string Join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+}  // namespace
+
+AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver resolver)
+    : options_(std::move(options)), resolver_(std::move(resolver)) {}
+
+Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
+  if (job.cancel && job.cancel->load()) {
+    return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+  }
+  const std::filesystem::path playbook = options_.playbooks_dir / job.playbook;
+  if (!std::filesystem::exists(playbook)) {
+    return Status(Code::kFailedPrecondition, "playbook " + job.playbook + " does not exist");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(job.work_dir, ec);
+  if (ec) return Internal("cannot create " + job.work_dir.string() + ": " + ec.message());
+  const std::filesystem::path work = std::filesystem::absolute(job.work_dir);
+
+  // Inventory: every node of the cluster, reached as the resolver says.
+  YAML::Emitter inv;
+  inv << YAML::BeginMap << YAML::Key << "all" << YAML::Value << YAML::BeginMap;
+  inv << YAML::Key << "vars" << YAML::Value << YAML::BeginMap;
+  inv << YAML::Key << "cluster_id" << YAML::Value << job.cluster_id;
+  inv << YAML::Key << "cluster_name" << YAML::Value << job.cluster_name;
+  inv << YAML::Key << "kubernetes_version" << YAML::Value << job.kubernetes_version;
+  inv << YAML::Key << "kubernetes_install" << YAML::Value
+      << (options_.kubernetes_install ? "true" : "false");
+  inv << YAML::Key << "target_node" << YAML::Value << Join(job.targets, ",");
+  inv << YAML::Key << "ansible_user" << YAML::Value << options_.ssh_user;
+  inv << YAML::Key << "ansible_ssh_private_key_file" << YAML::Value << options_.ssh_private_key;
+  inv << YAML::Key << "ansible_python_interpreter" << YAML::Value << "/usr/bin/python3";
+  for (const auto& [k, v] : job.extra_vars) inv << YAML::Key << k << YAML::Value << v;
+  inv << YAML::EndMap;
+  inv << YAML::Key << "children" << YAML::Value << YAML::BeginMap;
+  for (const char* group : {"masters", "workers"}) {
+    std::string role = std::string(group).substr(0, std::string(group).size() - 1);
+    inv << YAML::Key << group << YAML::Value << YAML::BeginMap << YAML::Key << "hosts"
+        << YAML::Value << YAML::BeginMap;
+    for (const auto& n : job.nodes) {
+      if (n.role != role) continue;
+      KAAS_ASSIGN_OR_RETURN(NodeAccess a, resolver_(job.cluster_id, n));
+      bool vm = a.etcd_client_port > 0;
+      inv << YAML::Key << n.name << YAML::Value << YAML::BeginMap;
+      inv << YAML::Key << "ansible_host" << YAML::Value << a.host;
+      inv << YAML::Key << "ansible_port" << YAML::Value << a.ssh_port;
+      // What the other guests use to reach this node's etcd (user-mode networking: the
+      // host's forwarded ports through the gateway 10.0.2.2).
+      inv << YAML::Key << "etcd_advertise_host" << YAML::Value << (vm ? "10.0.2.2" : n.address);
+      inv << YAML::Key << "etcd_client_port" << YAML::Value << (vm ? a.etcd_client_port : 2379);
+      inv << YAML::Key << "etcd_peer_port" << YAML::Value << (vm ? a.etcd_peer_port : 2380);
+      inv << YAML::EndMap;
+    }
+    inv << YAML::EndMap << YAML::EndMap;
+  }
+  inv << YAML::EndMap << YAML::EndMap << YAML::EndMap;
+  KAAS_RETURN_IF_ERROR(WriteText(work / "inventory.yml", inv.c_str()));
+
+  // ansible.cfg in the working directory (ansible-playbook reads ./ansible.cfg). Host keys of
+  // fresh guests are recorded in the work dir, never in the user's known_hosts.
+  std::string cfg =
+      "[defaults]\n"
+      "host_key_checking = False\n"
+      "retry_files_enabled = False\n"
+      "forks = 10\n"
+      "timeout = 60\n"
+      "interpreter_python = /usr/bin/python3\n"
+      "[ssh_connection]\n"
+      "pipelining = True\n"
+      "retries = 3\n"
+      "control_path_dir = " + (work / "cp").string() + "\n"
+      "ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o StrictHostKeyChecking=no "
+      "-o UserKnownHostsFile=" + (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
+  KAAS_RETURN_IF_ERROR(WriteText(work / "ansible.cfg", cfg));
+
+  std::ofstream log(work / "ansible.log", std::ios::app);
+  std::mutex mu;
+  std::vector<std::string> recap, notes, tail;
+  bool in_recap = false;
+  auto on_line = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    log << line << std::endl;  // flushed: the file is read while the run goes on
+    log::Info("ansible", {{"cluster", job.cluster_id}, {"playbook", job.playbook}, {"line", line}});
+    if (line.rfind("PLAY RECAP", 0) == 0) in_recap = true;
+    else if (in_recap && line.find(':') != std::string::npos) {
+      std::string compact;  // "m1 : ok=5 changed=2 unreachable=0 failed=0 ..."
+      for (char ch : line) {
+        if (ch == ' ' && !compact.empty() && compact.back() == ' ') continue;
+        compact += ch;
+      }
+      recap.push_back(compact);
+    }
+    if (auto p = line.find("KAAS-NOTE: "); p != std::string::npos) {
+      std::string note = line.substr(p + 11);
+      if (auto q = note.rfind('"'); q != std::string::npos) note = note.substr(0, q);
+      if (std::find(notes.begin(), notes.end(), note) == notes.end()) notes.push_back(note);
+    }
+    tail.push_back(line);
+    if (tail.size() > 15) tail.erase(tail.begin());
+  };
+  auto start = std::chrono::steady_clock::now();
+  // target_node is also an extra var: a play's `hosts:` only sees extra vars, not inventory ones.
+  auto run = RunProcess({"ansible-playbook", "-i", "inventory.yml", "-e",
+                         "target_node=" + Join(job.targets, ","), playbook.string()},
+                        work.string(), options_.timeout_seconds * 1000, on_line, job.cancel);
+  if (!run.ok()) return run.status();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  char took[32];
+  std::snprintf(took, sizeof took, "%.1f s", secs);
+  if (run->cancelled) return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+  if (run->timed_out) {
+    return Unavailable("ansible-playbook " + job.playbook + " timed out after " +
+                       std::to_string(options_.timeout_seconds) + " s");
+  }
+  if (run->exit_code != 0) {
+    return Status(Code::kFailedPrecondition,
+                  "ansible-playbook " + job.playbook + " failed (exit " +
+                      std::to_string(run->exit_code) + "): " + Join(tail, "\n"));
+  }
+  std::string msg = "ansible-playbook " + job.playbook + " ran on " + Join(job.targets, ", ") +
+                    " in " + took + ": " + Join(recap, "; ");
+  if (!notes.empty()) msg += "; " + Join(notes, "; ");
+  return msg;
+}
+
+}  // namespace kaas::provisioner
