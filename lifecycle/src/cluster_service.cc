@@ -40,6 +40,27 @@ void RecordAdmission(store::Tx& tx, const store::Cluster& c, const store::Operat
                              nlohmann::json{{"status", c.status}, {"status_reason", ""}}.dump()});
 }
 
+// Gives each physical node an available host (its size becomes the host's), or refuses with
+// insufficient_capacity before anything is reserved.
+Status AssignHosts(store::Tx& tx, const std::vector<store::Node*>& physical) {
+  if (physical.empty()) return Status::Ok();
+  auto hosts = store::hosts::ListAvailable(tx, static_cast<int64_t>(physical.size()));
+  if (hosts.size() < physical.size()) {
+    return std::move(
+        Status(Code::kInsufficientCapacity, "not enough available physical hosts: need " +
+                                                std::to_string(physical.size()) + ", " +
+                                                std::to_string(hosts.size()) + " available")
+            .WithShortfalls({{"physical_hosts", static_cast<int64_t>(physical.size()), 0,
+                              static_cast<int64_t>(hosts.size())}}));
+  }
+  for (size_t i = 0; i < physical.size(); ++i) {
+    physical[i]->host = hosts[i].name;
+    physical[i]->vcpus = hosts[i].vcpus;
+    physical[i]->memory_gib = hosts[i].memory_gib;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int Progress(const store::Operation& op) {
@@ -78,22 +99,7 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
     rooms.push_back({hv.name, hv.vcpus - u.vcpus, hv.memory_gib - u.memory_gib});
   }
   KAAS_RETURN_IF_ERROR(PlaceVms(std::move(rooms), vms, allow_colocated_masters));
-  if (!physical.empty()) {
-    auto hosts = store::hosts::ListAvailable(tx, static_cast<int64_t>(physical.size()));
-    if (hosts.size() < physical.size()) {
-      return std::move(
-          Status(Code::kInsufficientCapacity, "not enough available physical hosts: need " +
-                                                  std::to_string(physical.size()) + ", " +
-                                                  std::to_string(hosts.size()) + " available")
-              .WithShortfalls({{"physical_hosts", static_cast<int64_t>(physical.size()), 0,
-                                static_cast<int64_t>(hosts.size())}}));
-    }
-    for (size_t i = 0; i < physical.size(); ++i) {
-      physical[i]->host = hosts[i].name;
-      physical[i]->vcpus = hosts[i].vcpus;
-      physical[i]->memory_gib = hosts[i].memory_gib;
-    }
-  }
+  KAAS_RETURN_IF_ERROR(AssignHosts(tx, physical));
   a.operation = NewOperation(c, "create", c.created_by, PlanCreate(c, a.nodes), clock_.NowMs());
   if (!persist) return Status::Ok();
 
@@ -188,23 +194,6 @@ std::vector<store::Node> ByNumberDesc(std::vector<store::Node> nodes) {
   return nodes;
 }
 
-store::Node NewNode(const store::Cluster& c, const std::string& name, const std::string& role,
-                    const Flavor* flavor, const std::string& kind, int64_t now) {
-  store::Node n;
-  n.id = NewId("nd");
-  n.cluster_id = c.id;
-  n.name = name;
-  n.role = role;
-  n.kind = kind;
-  n.flavor = flavor ? flavor->name : "";
-  n.state = "reserved";
-  n.vcpus = flavor ? flavor->vcpus : 0;
-  n.memory_gib = flavor ? flavor->memory_gib : 0;
-  n.kubernetes_version = c.kubernetes_version;
-  n.created_at = n.updated_at = now;
-  return n;
-}
-
 Result<Flavor> MasterFlavorNamed(const std::string& name) {
   for (const auto& f : MasterFlavors()) {
     if (f.name == name) return f;
@@ -235,8 +224,8 @@ void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& m
       ch.spec.resize_masters.push_back(m.name);
       continue;
     }
-    store::Node n =
-        NewNode(c, "master-" + std::to_string(next_master++), "master", &target, target.kind, now);
+    store::Node n = ReservedNode(c, "master-" + std::to_string(next_master++), "master", &target,
+                                 target.kind, now);
     ch.spec.replace_masters.emplace_back(m.name, n.name);
     ch.new_nodes.push_back(std::move(n));
   }
@@ -326,22 +315,7 @@ Result<Admitted> ClusterService::AdmitChange(
       }
     }
     KAAS_RETURN_IF_ERROR(PlaceVms(rooms, vms, ch.allow_colocated_masters, master_hvs));
-    if (!physical.empty()) {
-      auto hosts = store::hosts::ListAvailable(tx, static_cast<int64_t>(physical.size()));
-      if (hosts.size() < physical.size()) {
-        return std::move(
-            Status(Code::kInsufficientCapacity, "not enough available physical hosts: need " +
-                                                    std::to_string(physical.size()) + ", " +
-                                                    std::to_string(hosts.size()) + " available")
-                .WithShortfalls({{"physical_hosts", static_cast<int64_t>(physical.size()), 0,
-                                  static_cast<int64_t>(hosts.size())}}));
-      }
-      for (size_t i = 0; i < physical.size(); ++i) {
-        physical[i]->host = hosts[i].name;
-        physical[i]->vcpus = hosts[i].vcpus;
-        physical[i]->memory_gib = hosts[i].memory_gib;
-      }
-    }
+    KAAS_RETURN_IF_ERROR(AssignHosts(tx, physical));
 
     a.cluster = *c;
     a.nodes = nodes;
@@ -410,8 +384,8 @@ Result<Admitted> ClusterService::ScaleWorkers(const std::string& cluster_id, int
               Flavor wf,
               WorkerFlavor(c.worker_flavor.empty() ? kDefaultWorkerFlavor : c.worker_flavor));
           for (int64_t i = current; i < count; ++i) {
-            auto n = NewNode(c, "worker-" + std::to_string(next_worker++), "worker",
-                             c.worker_kind == "vm" ? &wf : nullptr, c.worker_kind, now);
+            auto n = ReservedNode(c, "worker-" + std::to_string(next_worker++), "worker",
+                                  c.worker_kind == "vm" ? &wf : nullptr, c.worker_kind, now);
             ch.spec.add_workers.push_back(n.name);
             ch.new_nodes.push_back(std::move(n));
           }
@@ -455,8 +429,8 @@ Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int
                        int64_t now = clock_.NowMs();
                        if (count > current) {
                          for (int64_t i = current; i < count; ++i) {
-                           auto n = NewNode(c, "master-" + std::to_string(next++), "master",
-                                            &flavor, flavor.kind, now);
+                           auto n = ReservedNode(c, "master-" + std::to_string(next++), "master",
+                                                 &flavor, flavor.kind, now);
                            ch.spec.add_masters.push_back(n.name);
                            ch.new_nodes.push_back(std::move(n));
                          }

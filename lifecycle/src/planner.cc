@@ -34,6 +34,23 @@ void Number(std::vector<store::Step>& steps) {
 
 }  // namespace
 
+store::Node ReservedNode(const store::Cluster& c, const std::string& name, const std::string& role,
+                         const Flavor* flavor, const std::string& kind, int64_t now) {
+  store::Node n;
+  n.id = NewId("nd");
+  n.cluster_id = c.id;
+  n.name = name;
+  n.role = role;
+  n.kind = kind;
+  n.flavor = flavor ? flavor->name : "";
+  n.state = "reserved";
+  n.vcpus = flavor ? flavor->vcpus : 0;
+  n.memory_gib = flavor ? flavor->memory_gib : 0;
+  n.kubernetes_version = c.kubernetes_version;
+  n.created_at = n.updated_at = now;
+  return n;
+}
+
 Status Validate(const CreateClusterRequest& r) {
   if (!IsDnsLabel(r.name)) {
     return InvalidArgument("name",
@@ -82,19 +99,7 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
 
   auto add = [&](const std::string& name, const std::string& role, const std::string& kind,
                  const Flavor* flavor) {
-    store::Node n;
-    n.id = NewId("nd");
-    n.cluster_id = c.id;
-    n.name = name;
-    n.role = role;
-    n.kind = kind;
-    n.flavor = flavor ? flavor->name : "";
-    n.state = "reserved";
-    n.vcpus = flavor ? flavor->vcpus : 0;
-    n.memory_gib = flavor ? flavor->memory_gib : 0;
-    n.kubernetes_version = c.kubernetes_version;
-    n.created_at = n.updated_at = now;
-    d.nodes.push_back(std::move(n));
+    d.nodes.push_back(ReservedNode(c, name, role, flavor, kind, now));
   };
   for (int64_t i = 1; i <= master_count; ++i) {
     add("master-" + std::to_string(i), "master", master.kind, &master);

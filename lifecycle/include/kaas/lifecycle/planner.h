@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kaas/common/status.h"
+#include "kaas/lifecycle/catalog.h"
 #include "kaas/store/records.h"
 
 namespace kaas::lifecycle {
@@ -21,6 +22,10 @@ struct CreateClusterRequest {
   // Masters may share a hypervisor when there are fewer hypervisors with room than masters.
   bool allow_colocated_masters = false;
 };
+
+// A node row in state "reserved" of `flavor` (physical nodes: no flavor, sized by their host).
+store::Node ReservedNode(const store::Cluster& c, const std::string& name, const std::string& role,
+                         const Flavor* flavor, const std::string& kind, int64_t now);
 
 // Semantic validation; kInvalidArgument naming the offending field.
 Status Validate(const CreateClusterRequest& request);
