@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= ./var
 KAASD_FLAGS ?=
 
-.PHONY: all deps configure build run test unit integration bench screenshots clean
+.PHONY: all deps configure build run test unit integration bench screenshots vm-test clean
 
 all: build
 
@@ -16,7 +16,7 @@ deps:
 	@scripts/install-deps.sh
 
 configure: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKAAS_VM_TESTS=OFF >/dev/null
 
 build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
@@ -36,6 +36,15 @@ integration: build
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# Real VMs: libvirtd + QEMU (TCG) guests bootstrapped by Ansible (docs/real-vms.md).
+vm-test: build
+	scripts/install-deps.sh --vm
+	scripts/start-libvirtd.sh
+	scripts/build-guest-image.sh $(BUILD)/guest-image
+	cmake -S . -B $(BUILD) -DKAAS_VM_TESTS=ON >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -L vm
 
 screenshots: build
 	KAASD=$(BUILD)/bin/kaasd bash tests/web/run.sh screenshots

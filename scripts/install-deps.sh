@@ -19,6 +19,11 @@ PACKAGES=(
   chromium                             # the portal's browser tests (headless, via playwright-core)
 )
 
+# `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder).
+if [ "${1:-}" = "--vm" ]; then
+  PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage)
+fi
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   [[ "$p" == \#* ]] && continue

@@ -97,9 +97,11 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       "[ssh_connection]\n"
       "pipelining = True\n"
       "retries = 3\n"
-      "control_path_dir = " + (work / "cp").string() + "\n"
+      // Unix socket paths are short (108 bytes): SSH control sockets go to /tmp/.kaas-ssh-cp.
+      "control_path_dir = /tmp/.kaas-ssh-cp\n"
       "ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o StrictHostKeyChecking=no "
-      "-o UserKnownHostsFile=" + (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
+      "-o UserKnownHostsFile=" +
+      (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
   KAAS_RETURN_IF_ERROR(WriteText(work / "ansible.cfg", cfg));
 
   std::ofstream log(work / "ansible.log", std::ios::app);
@@ -110,7 +112,8 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
     std::lock_guard lock(mu);
     log << line << std::endl;  // flushed: the file is read while the run goes on
     log::Info("ansible", {{"cluster", job.cluster_id}, {"playbook", job.playbook}, {"line", line}});
-    if (line.rfind("PLAY RECAP", 0) == 0) in_recap = true;
+    if (line.rfind("PLAY RECAP", 0) == 0)
+      in_recap = true;
     else if (in_recap && line.find(':') != std::string::npos) {
       std::string compact;  // "m1 : ok=5 changed=2 unreachable=0 failed=0 ..."
       for (char ch : line) {
@@ -142,9 +145,9 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
                        std::to_string(options_.timeout_seconds) + " s");
   }
   if (run->exit_code != 0) {
-    return Status(Code::kFailedPrecondition,
-                  "ansible-playbook " + job.playbook + " failed (exit " +
-                      std::to_string(run->exit_code) + "): " + Join(tail, "\n"));
+    return Status(Code::kFailedPrecondition, "ansible-playbook " + job.playbook + " failed (exit " +
+                                                 std::to_string(run->exit_code) +
+                                                 "): " + Join(tail, "\n"));
   }
   std::string msg = "ansible-playbook " + job.playbook + " ran on " + Join(job.targets, ", ") +
                     " in " + took + ": " + Join(recap, "; ");

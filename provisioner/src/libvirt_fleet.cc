@@ -3,10 +3,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <libvirt/virterror.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -144,12 +144,23 @@ std::string XmlText(const std::string& s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '\'': out += "&apos;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -159,8 +170,8 @@ std::string XmlText(const std::string& s) {
 Result<virStoragePoolPtr> EnsurePool(virConnectPtr conn, const RealVmOptions& o) {
   virStoragePoolPtr pool = virStoragePoolLookupByName(conn, o.pool_name.c_str());
   if (!pool) {
-    std::string xml = "<pool type='dir'><name>" + XmlText(o.pool_name) +
-                      "</name><target><path>" + XmlText(o.pool_dir) + "</path></target></pool>";
+    std::string xml = "<pool type='dir'><name>" + XmlText(o.pool_name) + "</name><target><path>" +
+                      XmlText(o.pool_dir) + "</path></target></pool>";
     pool = virStoragePoolDefineXML(conn, xml.c_str(), 0);
     if (!pool) return Unavailable(LastError("define storage pool " + o.pool_name));
     if (virStoragePoolBuild(pool, 0) < 0) {
@@ -293,7 +304,8 @@ class LibvirtHypervisor : public Hypervisor {
     std::lock_guard lock(mu_);
     DomainRef dom(virDomainLookupByName(conn_, domain_name.c_str()));
     if (!dom.d) {
-      if (LastErrorIs(VIR_ERR_NO_DOMAIN)) return real_ ? DeleteRealVolumes(domain_name) : Status::Ok();
+      if (LastErrorIs(VIR_ERR_NO_DOMAIN))
+        return real_ ? DeleteRealVolumes(domain_name) : Status::Ok();
       return Unavailable(LastError("lookup " + domain_name));
     }
     if (virDomainIsActive(dom.d) == 1 && virDomainDestroy(dom.d) < 0) {
@@ -392,13 +404,13 @@ class LibvirtHypervisor : public Hypervisor {
     if (!vol.v) return Unavailable(LastError("create disk of " + spec.name));
 
     // cloud-init NoCloud seed: user-data + meta-data on an ISO labelled cidata.
-    auto user_data = renderer_.Render("cloud-init/user-data",
-                                      {{"cluster_name", spec.owner.cluster_id},
-                                       {"cluster_id", spec.owner.cluster_id},
-                                       {"node_name", spec.owner.node_name},
-                                       {"role", spec.owner.role},
-                                       {"kubernetes_version", ""},
-                                       {"ssh_public_key", o.ssh_public_key}});
+    auto user_data =
+        renderer_.Render("cloud-init/user-data", {{"cluster_name", spec.owner.cluster_id},
+                                                  {"cluster_id", spec.owner.cluster_id},
+                                                  {"node_name", spec.owner.node_name},
+                                                  {"role", spec.owner.role},
+                                                  {"kubernetes_version", ""},
+                                                  {"ssh_public_key", o.ssh_public_key}});
     if (!user_data.ok()) return user_data.status();
     fs::path tmp = fs::temp_directory_path() / ("kaas-seed-" + RandomHex(8));
     std::error_code ec;

@@ -29,6 +29,12 @@ Result<ProcessResult> RunProcess(const std::vector<std::string>& argv, const std
   }
   if (pid == 0) {
     setpgid(0, 0);  // own process group: a timeout or cancel kills its children too
+    // kaasd blocks SIGTERM/SIGINT (a dedicated thread waits for them) and ignores SIGPIPE; the
+    // child must not inherit that, or a cancel's SIGTERM would only land with the SIGKILL.
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGPIPE, SIG_DFL);
     dup2(fds[1], STDOUT_FILENO);
     dup2(fds[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
