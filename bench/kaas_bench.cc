@@ -125,12 +125,15 @@ void BenchEngine() {
   for (int i = 0; i < 50; ++i) {
     auto t0 = Clock::now();
     auto r = kaasd.Call("POST", "/api/v1/clusters",
-                        Json{{"name", "e" + std::to_string(i)}, {"team", "bench"},
-                             {"purpose", "dev"}, {"workers", {{"count", 3}}}}
+                        Json{{"name", "e" + std::to_string(i)},
+                             {"team", "bench"},
+                             {"purpose", "dev"},
+                             {"workers", {{"count", 3}}}}
                             .dump());
     Json op = kaasd.WaitOperation(r.body["operation"]["id"]);
     wall_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    engine_ms.push_back(static_cast<double>(ParseMs(op["finished_at"]) - ParseMs(op["created_at"])));
+    engine_ms.push_back(
+        static_cast<double>(ParseMs(op["finished_at"]) - ParseMs(op["created_at"])));
   }
   std::printf("\nengine: create of a dev cluster (3 masters + 3 workers), 50 sequential runs\n");
   std::printf("  engine time (operation created -> finished): p50 %.0f ms, p99 %.0f ms\n",
@@ -155,8 +158,10 @@ void BenchBurst(int n) {
       httplib::Headers h = {{"Authorization", "Bearer " + token}};
       for (int i = next++; i < n; i = next++) {
         auto r = cli.Post("/api/v1/clusters", h,
-                          Json{{"name", "b" + std::to_string(i)}, {"team", "burst"},
-                               {"purpose", "personal"}, {"workers", {{"count", 1}}}}
+                          Json{{"name", "b" + std::to_string(i)},
+                               {"team", "burst"},
+                               {"purpose", "personal"},
+                               {"workers", {{"count", 1}}}}
                               .dump(),
                           "application/json");
         if (!r || r->status != 202) {
@@ -175,10 +180,12 @@ void BenchBurst(int n) {
     if (kaasd.WaitOperation(op, 300000)["state"] != "succeeded") failed++;
   }
   double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
-  std::printf("\nburst: %d clusters (1 master + 1 worker each) created by 32 concurrent clients\n", n);
-  std::printf("  all admitted (202) after %.1f s; all operations succeeded after %.1f s; "
-              "refused %d, failed %d; kaasd RSS %ld MiB\n",
-              admit_s, total_s, refused.load(), failed, RssKib(kaasd.port()) / 1024);
+  std::printf("\nburst: %d clusters (1 master + 1 worker each) created by 32 concurrent clients\n",
+              n);
+  std::printf(
+      "  all admitted (202) after %.1f s; all operations succeeded after %.1f s; "
+      "refused %d, failed %d; kaasd RSS %ld MiB\n",
+      admit_s, total_s, refused.load(), failed, RssKib(kaasd.port()) / 1024);
 }
 
 // Seeds `clusters` clusters with `nodes_per` nodes each straight into the database (the API
@@ -194,9 +201,22 @@ void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
       teams.push_back(id);
     }
     for (int c = 0; c < clusters; ++c) {
-      kaas::store::Cluster cl{kaas::NewId("cl"), teams[c % 100], "c" + std::to_string(c), "dev",
-                              "1.30.8", "running", "", 3, "m.small", "vm", nodes_per - 3, "vm",
-                              "w.medium", "admin", 1, 1};
+      kaas::store::Cluster cl{kaas::NewId("cl"),
+                              teams[c % 100],
+                              "c" + std::to_string(c),
+                              "dev",
+                              "1.30.8",
+                              "running",
+                              "",
+                              3,
+                              "m.small",
+                              "vm",
+                              nodes_per - 3,
+                              "vm",
+                              "w.medium",
+                              "admin",
+                              1,
+                              1};
       kaas::store::clusters::Insert(tx, cl);
       for (int n = 0; n < nodes_per; ++n) {
         bool master = n < 3;
@@ -224,7 +244,8 @@ void BenchReads(int clusters, int nodes_per, int clients) {
   std::vector<std::string> ids;
   for (const auto& c : page.body["items"]) ids.push_back(c["id"]);
   std::printf("| %-34s | p50 ms   | p99 ms   | req/s     | errors |\n", "request");
-  std::printf("|------------------------------------|----------|----------|-----------|--------|\n");
+  std::printf(
+      "|------------------------------------|----------|----------|-----------|--------|\n");
   Report("GET /api/v1/clusters/{id}", RunLoad(kaasd.port(), clients, 400, token, [&](int i) {
            return "/api/v1/clusters/" + ids[i % ids.size()];
          }));
@@ -241,9 +262,8 @@ void BenchReads(int clusters, int nodes_per, int clients) {
   });
   int port = hello.bind_to_any_port("127.0.0.1");
   std::thread server([&] { hello.listen_after_bind(); });
-  Report("baseline: bare cpp-httplib GET", RunLoad(port, clients, 400, "", [](int) {
-           return std::string("/hello");
-         }));
+  Report("baseline: bare cpp-httplib GET",
+         RunLoad(port, clients, 400, "", [](int) { return std::string("/hello"); }));
   hello.stop();
   server.join();
 }

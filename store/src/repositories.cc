@@ -217,9 +217,9 @@ void BindStepRow(soci::statement& st, StepRow& r) {
 void LoadSteps(Tx& tx, Operation& op) {
   const std::string& id = op.id;
   op.steps.clear();
-  for (auto& r : Select<StepRow>(tx,
-                                 std::string(kStepCols) + " WHERE operation_id = :id ORDER BY idx",
-                                 BindStepRow, [&](soci::statement& st) { st.exchange(use(id)); })) {
+  for (auto& r :
+       Select<StepRow>(tx, std::string(kStepCols) + " WHERE operation_id = :id ORDER BY idx",
+                       BindStepRow, [&](soci::statement& st) { st.exchange(use(id)); })) {
     r.s.cancel_safe = r.safe != 0;
     op.steps.push_back(std::move(r.s));
   }
@@ -672,8 +672,8 @@ void SetShape(Tx& tx, const Cluster& c, int64_t now) {
       use(c.master_count), use(c.master_flavor), use(c.master_kind), use(c.worker_count),
       use(c.kubernetes_version), use(now), use(c.id);
 }
-void SetStatus(Tx& tx, const std::string& id, const std::string& status,
-               const std::string& reason, int64_t now) {
+void SetStatus(Tx& tx, const std::string& id, const std::string& status, const std::string& reason,
+               int64_t now) {
   tx.sql() << "UPDATE clusters SET status = :s, status_reason = :r, updated_at = :n "
               "WHERE id = :id",
       use(status), use(reason), use(now), use(id);

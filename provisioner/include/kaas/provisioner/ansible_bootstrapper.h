@@ -11,7 +11,7 @@ namespace kaas::provisioner {
 struct AnsibleOptions {
   std::filesystem::path playbooks_dir;  // templates/ansible
   std::string ssh_user = "kaas";
-  std::string ssh_private_key;  // path; its public half is in every guest's cloud-init
+  std::string ssh_private_key;      // path; its public half is in every guest's cloud-init
   bool kubernetes_install = false;  // false: kubeadm/kubelet tasks are skipped, visibly
   int timeout_seconds = 900;        // per ansible-playbook run
 };
@@ -24,8 +24,8 @@ struct NodeAccess {
   int etcd_client_port = 0;
   int etcd_peer_port = 0;
 };
-using NodeResolver = std::function<Result<NodeAccess>(const std::string& cluster_id,
-                                                      const BootstrapNode& node)>;
+using NodeResolver =
+    std::function<Result<NodeAccess>(const std::string& cluster_id, const BootstrapNode& node)>;
 
 // The real bootstrap: writes inventory.yml + ansible.cfg into the job's work directory and
 // runs `ansible-playbook -i inventory.yml <playbook>` as a child process (timeout, cancel:

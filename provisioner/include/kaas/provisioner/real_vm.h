@@ -18,7 +18,7 @@ struct RealVmOptions {
   std::string pool_dir = "/var/lib/libvirt/images/kaas";
   // Serial console logs of the guests (one file per domain, kept for debugging).
   std::string console_dir = "/var/log/libvirt/kaas";
-  std::string ssh_public_key;  // authorized for user "kaas" through cloud-init
+  std::string ssh_public_key;      // authorized for user "kaas" through cloud-init
   int boot_timeout_seconds = 600;  // start -> SSH answers
   // Caps on what a guest gets (software emulation on small machines); 0 = the flavor's size.
   int max_vcpus = 0;

@@ -133,8 +133,8 @@ std::optional<Cluster> Find(Tx& tx, const std::string& id);
 // The live (not deleted) cluster of that name in the team.
 std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id, const std::string& name);
 std::vector<Cluster> List(Tx& tx, const ClusterFilter& filter);
-void SetStatus(Tx& tx, const std::string& id, const std::string& status,
-               const std::string& reason, int64_t now);
+void SetStatus(Tx& tx, const std::string& id, const std::string& status, const std::string& reason,
+               int64_t now);
 // The cluster's shape as its live nodes make it (after an operation ends).
 void SetShape(Tx& tx, const Cluster& c, int64_t now);
 }  // namespace clusters
