@@ -1,5 +1,8 @@
 #include "http.h"
 
+#include <cerrno>
+#include <cstdlib>
+#include <limits>
 #include <mutex>
 
 #include "kaas/common/clock.h"
@@ -10,6 +13,23 @@ namespace kaas::api {
 std::string Context::Query(const std::string& key) const {
   auto it = query.find(key);
   return it == query.end() ? "" : it->second;
+}
+
+Result<int64_t> Context::QueryInt(const std::string& key, int64_t def, int64_t min,
+                                  int64_t max) const {
+  std::string v = Query(key);
+  if (v.empty()) return def;
+  errno = 0;
+  char* end = nullptr;
+  long long n = std::strtoll(v.c_str(), &end, 10);
+  if (*end != '\0' || errno == ERANGE || n < min || n > max) {
+    std::string range =
+        max == std::numeric_limits<int64_t>::max()
+            ? "an integer >= " + std::to_string(min)
+            : "an integer between " + std::to_string(min) + " and " + std::to_string(max);
+    return InvalidArgument(key, key + " must be " + range);
+  }
+  return static_cast<int64_t>(n);
 }
 
 Result<bool> Context::DryRun() const {

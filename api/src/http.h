@@ -35,6 +35,9 @@ struct Context {
 
   // The query parameter or "" when absent.
   std::string Query(const std::string& key) const;
+  // An integer query parameter in [min, max], `def` when absent; kInvalidArgument naming it
+  // otherwise (also for garbage and overflow).
+  Result<int64_t> QueryInt(const std::string& key, int64_t def, int64_t min, int64_t max) const;
   // ?dry_run=true|1; kInvalidArgument for anything else but false|0|absent.
   Result<bool> DryRun() const;
 };

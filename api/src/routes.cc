@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <thread>
 
 #include "http.h"
@@ -233,15 +234,7 @@ Result<Reply> DeleteToken(Context& ctx) {
 // ---------- audit ----------
 
 Result<Reply> ListAudit(Context& ctx) {
-  int64_t limit = 100;
-  if (std::string l = ctx.Query("limit"); !l.empty()) {
-    char* end = nullptr;
-    long v = std::strtol(l.c_str(), &end, 10);
-    if (*end != '\0' || v < 1 || v > 1000) {
-      return InvalidArgument("limit", "limit must be an integer between 1 and 1000");
-    }
-    limit = v;
-  }
+  KAAS_ASSIGN_OR_RETURN(int64_t limit, ctx.QueryInt("limit", 100, 1, 1000));
   std::vector<std::string> team_ids;
   bool all = false;
   if (std::string team = ctx.Query("team"); !team.empty()) {
@@ -447,15 +440,7 @@ Result<Reply> CreateCluster(Context& ctx) {
 }
 
 Result<Reply> ListClusters(Context& ctx) {
-  int64_t limit = 50;
-  if (std::string l = ctx.Query("limit"); !l.empty()) {
-    char* end = nullptr;
-    long v = std::strtol(l.c_str(), &end, 10);
-    if (*end != '\0' || v < 1 || v > 500) {
-      return InvalidArgument("limit", "limit must be an integer between 1 and 500");
-    }
-    limit = v;
-  }
+  KAAS_ASSIGN_OR_RETURN(int64_t limit, ctx.QueryInt("limit", 50, 1, 500));
   store::ClusterFilter filter;
   filter.after_id = ctx.Query("cursor");
   filter.limit = limit + 1;
@@ -518,13 +503,9 @@ Result<Reply> DeleteCluster(Context& ctx) {
 
 Result<Reply> GetKubeconfig(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(ClusterView v, ClusterFor(ctx, ctx.params["id"], Action::kRead));
-  int64_t ttl = 0;
-  if (std::string t = ctx.Query("ttl_hours"); !t.empty()) {
-    char* end = nullptr;
-    ttl = std::strtol(t.c_str(), &end, 10);
-    if (*end != '\0' || ttl < 1)
-      return InvalidArgument("ttl_hours", "ttl_hours must be a positive integer");
-  }
+  // 0 = the configured default; the credential service enforces the maximum.
+  KAAS_ASSIGN_OR_RETURN(int64_t ttl,
+                        ctx.QueryInt("ttl_hours", 0, 1, std::numeric_limits<int64_t>::max()));
   KAAS_ASSIGN_OR_RETURN(
       std::string yaml,
       ctx.deps.credentials.Kubeconfig(v.cluster.id, ctx.principal.username, v.team_name, ttl));

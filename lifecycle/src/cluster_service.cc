@@ -63,6 +63,18 @@ Status AssignHosts(store::Tx& tx, const std::vector<store::Node*>& physical) {
 
 }  // namespace
 
+Status ClusterService::Commit(bool dry_run,
+                              const std::function<Status(store::Tx&, bool persist)>& admit,
+                              const Status& on_unique_violation, const std::string& op_id) {
+  if (dry_run) return db_.Read([&](store::Tx& tx) { return admit(tx, false); });
+  Status st = db_.Write([&](store::Tx& tx) { return admit(tx, true); });
+  // A unique index caught a concurrent admission the checks inside could not see yet.
+  if (st.code() == Code::kAlreadyExists) return on_unique_violation;
+  KAAS_RETURN_IF_ERROR(st);
+  engine_.Submit(op_id);
+  return Status::Ok();
+}
+
 int Progress(const store::Operation& op) {
   if (op.steps.empty()) return op.state == "succeeded" ? 100 : 0;
   size_t done = 0;
@@ -118,18 +130,13 @@ Result<Admitted> ClusterService::Create(const CreateClusterRequest& request,
                                         bool dry_run) {
   KAAS_ASSIGN_OR_RETURN(ClusterDraft draft, Draft(request, team_id, requested_by, clock_.NowMs()));
   Admitted a{std::move(draft.cluster), std::move(draft.nodes), {}};
-  if (dry_run) {
-    KAAS_RETURN_IF_ERROR(db_.Read(
-        [&](store::Tx& tx) { return AdmitCreate(tx, a, false, request.allow_colocated_masters); }));
-    return a;
-  }
-  Status st = db_.Write(
-      [&](store::Tx& tx) { return AdmitCreate(tx, a, true, request.allow_colocated_masters); });
-  if (st.code() == Code::kAlreadyExists) {
-    return Conflict("a cluster named " + a.cluster.name + " already exists in this team");
-  }
-  KAAS_RETURN_IF_ERROR(st);
-  engine_.Submit(a.operation.id);
+  KAAS_RETURN_IF_ERROR(Commit(
+      dry_run,
+      [&](store::Tx& tx, bool persist) {
+        return AdmitCreate(tx, a, persist, request.allow_colocated_masters);
+      },
+      Conflict("a cluster named " + a.cluster.name + " already exists in this team"),
+      a.operation.id));
   return a;
 }
 
@@ -155,16 +162,9 @@ Result<Admitted> ClusterService::Delete(const std::string& cluster_id,
     RecordAdmission(tx, a.cluster, a.operation, clock_.NowMs());
     return Status::Ok();
   };
-  if (dry_run) {
-    KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) { return admit(tx, false); }));
-    return a;
-  }
-  Status st = db_.Write([&](store::Tx& tx) { return admit(tx, true); });
-  if (st.code() == Code::kAlreadyExists) {
-    return Status(Code::kOperationInProgress, "cluster has an active operation");
-  }
-  KAAS_RETURN_IF_ERROR(st);
-  engine_.Submit(a.operation.id);
+  KAAS_RETURN_IF_ERROR(Commit(dry_run, admit,
+                              Status(Code::kOperationInProgress, "cluster has an active operation"),
+                              a.operation.id));
   return a;
 }
 
@@ -343,16 +343,9 @@ Result<Admitted> ClusterService::AdmitChange(
     RecordAdmission(tx, a.cluster, a.operation, now);
     return Status::Ok();
   };
-  if (dry_run) {
-    KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) { return admit(tx, false); }));
-    return a;
-  }
-  Status st = db_.Write([&](store::Tx& tx) { return admit(tx, true); });
-  if (st.code() == Code::kAlreadyExists) {
-    return Status(Code::kOperationInProgress, "cluster has an active operation");
-  }
-  KAAS_RETURN_IF_ERROR(st);
-  engine_.Submit(a.operation.id);
+  KAAS_RETURN_IF_ERROR(Commit(dry_run, admit,
+                              Status(Code::kOperationInProgress, "cluster has an active operation"),
+                              a.operation.id));
   return a;
 }
 

@@ -73,6 +73,12 @@ class ClusterService {
   struct Change;
 
  private:
+  // Runs `admit` read-only (dry run) or in one write transaction, then hands the admitted
+  // operation `op_id` to the engine. `on_unique_violation` is returned when a unique index
+  // refuses the insert (a concurrent admission won).
+  Status Commit(bool dry_run, const std::function<Status(store::Tx&, bool persist)>& admit,
+                const Status& on_unique_violation, const std::string& op_id);
+
   Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist, bool allow_colocated_masters);
 
   // Shared admission of changes: `shape` fills in the change from the cluster's live nodes;
