@@ -56,6 +56,9 @@ describe('login', () => {
       const res = page.waitForResponse((r) => r.url().endsWith('/auth/login'));
       await page.getByRole('button', {name: 'Log in'}).click();
       if ((await res).status() === 429) break;
+      // The page clears the password field when it shows the 401; type the next guess only
+      // after that, or the cleared field swallows it and the next click sends nothing.
+      await waitText(page.locator('#login-error'), 'Wrong username or password.');
     }
     const res = await limited;
     const wait = Number(res.headers()['retry-after']);
