@@ -13,12 +13,14 @@ endfunction()
 
 # kaas_add_test(NAME SOURCES src... DEPS dep... [LABELS l...])
 # One GoogleTest binary registered with ctest.
+# PROPERTIES: more ctest properties of every discovered test (FIXTURES_REQUIRED, ENVIRONMENT…).
 function(kaas_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     KAAS_BINARY_DIR="${PROJECT_BINARY_DIR}"
     KAAS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 PROPERTIES LABELS "${ARG_LABELS}")
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
+    PROPERTIES LABELS "${ARG_LABELS}" ${ARG_PROPERTIES})
 endfunction()

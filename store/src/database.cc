@@ -6,8 +6,11 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "kaas/common/clock.h"
 #include "migrations.h"
@@ -17,10 +20,108 @@ namespace {
 
 constexpr std::string_view kSqlitePrefix = "sqlite://";
 
+// Key of the PostgreSQL advisory lock every write transaction takes (see Database::Run). Any
+// fixed value works as long as every kaasd sharing the database uses the same one; these are
+// the bytes of "kaas:wr".
+constexpr int64_t kWriteLockKey = 0x006b6161733a7772;
+
+// "%41" -> "A" in a URL component.
+std::string PercentDecode(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%' && i + 2 < in.size() && std::isxdigit(static_cast<unsigned char>(in[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(in[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(in.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+// libpq understands postgresql:// URIs, but SOCI 4.0's PostgreSQL backend re-splits its connect
+// string into space-separated key=value pairs (looking for options of its own) and so mangles a
+// URI ("postgresql://h/kaas" reaches libpq as ".../kaas="). So the URL
+// postgresql://[user[:password]@][host][:port][/dbname][?key=value&...] is handed to SOCI as
+// libpq keyword=value pairs. Values that would need quoting are refused: SOCI's splitting does
+// not know about quotes.
+Result<std::string> PostgresConnectString(const std::string& url) {
+  std::string_view rest = url;
+  rest.remove_prefix(rest.find("://") + 3);
+  std::vector<std::pair<std::string, std::string>> params;
+  if (size_t q = rest.find('?'); q != std::string_view::npos) {
+    std::string_view query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    while (!query.empty()) {
+      size_t amp = query.find('&');
+      std::string_view kv = query.substr(0, amp);
+      size_t eq = kv.find('=');
+      if (eq == std::string_view::npos || eq == 0) {
+        return InvalidArgument("database",
+                               "database URL: parameter without a value: " + std::string(kv));
+      }
+      params.emplace_back(PercentDecode(kv.substr(0, eq)), PercentDecode(kv.substr(eq + 1)));
+      query = amp == std::string_view::npos ? "" : query.substr(amp + 1);
+    }
+  }
+  std::string_view dbname;
+  if (size_t slash = rest.find('/'); slash != std::string_view::npos) {
+    dbname = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  if (size_t at = rest.rfind('@'); at != std::string_view::npos) {
+    std::string_view userinfo = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    size_t colon = userinfo.find(':');
+    out.emplace_back("user", PercentDecode(userinfo.substr(0, colon)));
+    if (colon != std::string_view::npos) {
+      out.emplace_back("password", PercentDecode(userinfo.substr(colon + 1)));
+    }
+  }
+  // host, host:port, [v6 address]:port
+  std::string_view host = rest, port;
+  if (size_t close = rest.find(']'); !rest.empty() && rest[0] == '[' && close != rest.npos) {
+    host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+  }
+  if (!host.empty()) out.emplace_back("host", PercentDecode(host));
+  if (!port.empty()) out.emplace_back("port", std::string(port));
+  if (!dbname.empty()) out.emplace_back("dbname", PercentDecode(dbname));
+  out.insert(out.end(), params.begin(), params.end());
+  std::string conninfo;
+  for (const auto& [key, value] : out) {
+    if (value.empty() || value.find_first_of(" \t\n'\\") != std::string::npos) {
+      return InvalidArgument("database", "database URL: " + key +
+                                             " must be non-empty, without spaces, quotes or "
+                                             "backslashes");
+    }
+    if (!conninfo.empty()) conninfo += ' ';
+    conninfo += key + "=" + value;
+  }
+  return conninfo;
+}
+
 Status FromException(const std::exception& e) {
   std::string what = e.what();
+  // PostgreSQL reports the SQLSTATE: 23505 is unique_violation, 40001/40P01 are serialization
+  // failure and deadlock (retrying the transaction is the documented answer), class 08 is a
+  // connection problem.
+  if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
+    std::string state = pg->sqlstate();
+    if (state == "23505") return {Code::kAlreadyExists, what};
+    if (state == "40001" || state == "40P01" || state.rfind("08", 0) == 0) {
+      return {Code::kUnavailable, "database: " + what};
+    }
+  }
+  // SQLite (and PostgreSQL errors raised without a result, such as a lost connection) only
+  // have the message.
   if (what.find("UNIQUE constraint") != std::string::npos ||
-      what.find("duplicate key") != std::string::npos) {
+      what.find("duplicate key value violates unique constraint") != std::string::npos) {
     return {Code::kAlreadyExists, what};
   }
   if (what.find("database is locked") != std::string::npos ||
@@ -45,6 +146,9 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& url, size_t 
   if (!sqlite && !postgres) {
     return InvalidArgument("database", "database URL must start with sqlite:// or postgresql://");
   }
+  Result<std::string> conninfo =
+      sqlite ? Result<std::string>(std::string()) : PostgresConnectString(url);
+  if (!conninfo.ok()) return conninfo.status();
   std::unique_ptr<Database> db(new Database(url, sqlite, pool_size));
   try {
     db->pool_ = std::make_unique<soci::connection_pool>(db->pool_size_);
@@ -57,7 +161,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& url, size_t 
         s << "PRAGMA synchronous=NORMAL";
         s << "PRAGMA foreign_keys=ON";
       } else {
-        s.open(*soci::factory_postgresql(), url);
+        s.open(*soci::factory_postgresql(), *conninfo);
       }
     }
   } catch (const std::exception& e) {
@@ -79,6 +183,17 @@ Status Database::Run(bool write, const std::function<Status(Tx&)>& fn) {
       if (write) {
         sql << (sqlite_ ? "BEGIN IMMEDIATE" : "BEGIN");
         in_tx = true;
+        if (!sqlite_) {
+          // Admission reads usage, checks it and inserts in one write transaction, which is
+          // only safe if no other writer runs in between. SQLite's BEGIN IMMEDIATE gives that;
+          // PostgreSQL's READ COMMITTED does not (two transactions can both read the old usage
+          // and both insert). A transaction-scoped advisory lock on one fixed key serializes
+          // every write transaction on every connection of every kaasd sharing the database;
+          // it is released by COMMIT/ROLLBACK, and by the server when a connection dies.
+          // This relies on READ COMMITTED: each statement after the lock sees everything
+          // committed before it was granted (REPEATABLE READ would keep an older snapshot).
+          sql << "SELECT pg_advisory_xact_lock(" << kWriteLockKey << ")";
+        }
       }
       Status st = fn(tx);
       if (in_tx) {

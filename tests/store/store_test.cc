@@ -1,10 +1,18 @@
+// The store's tests, run twice by ctest: on SQLite (StoreTest.*, label unit) and on a real
+// PostgreSQL server (postgresql:StoreTest.*, label integration, ctest fixture `postgres`, which
+// sets KAAS_TEST_POSTGRES_URL). Each test gets an empty database of its own.
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
+#include "scratch_database.h"
 
 namespace kaas::store {
 namespace {
@@ -12,18 +20,37 @@ namespace {
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kaas-store-" + std::to_string(getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto db = Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 2);
+    std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    server_ = testing::PostgresUrl();
+    if (!server_.empty()) {
+      auto url = testing::CreateScratchDatabase(server_, test);
+      ASSERT_TRUE(url.ok()) << "PostgreSQL at " << server_ << ": " << url.status().ToString();
+      url_ = *url;
+    } else {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("kaas-store-" + std::to_string(getpid()) + "-" + test);
+      std::filesystem::remove_all(dir_);
+      std::filesystem::create_directories(dir_);
+      url_ = "sqlite://" + (dir_ / "kaas.db").string();
+    }
+    auto db = Database::Open(url_, 4);
     ASSERT_TRUE(db.ok()) << db.status().ToString();
     db_ = std::move(db).value();
-    ASSERT_TRUE(db_->Migrate().ok());
+    ASSERT_EQ(db_->sqlite(), server_.empty());
+    Status migrated = db_->Migrate();
+    ASSERT_TRUE(migrated.ok()) << migrated.ToString();
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    db_.reset();
+    if (!server_.empty() && !url_.empty()) {
+      Status dropped = testing::DropScratchDatabase(server_, url_);
+      EXPECT_TRUE(dropped.ok()) << dropped.ToString();
+    }
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
 
+  std::string server_;  // PostgreSQL: the fixture server; "" on SQLite
+  std::string url_;
   std::filesystem::path dir_;
   std::unique_ptr<Database> db_;
 };
@@ -38,6 +65,18 @@ TEST_F(StoreTest, MigrationsAreAppliedOnceAndReportTheLatestVersion) {
 TEST_F(StoreTest, RejectsUnknownUrlScheme) {
   auto db = Database::Open("mysql://x", 1);
   EXPECT_EQ(db.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(StoreTest, PostgresUrlsThatCannotBePassedOnAreRefusedUpFront) {
+  // SOCI splits libpq's keyword=value string at spaces and does not understand quotes.
+  EXPECT_EQ(Database::Open("postgresql://a%20b@127.0.0.1:1/kaas", 1).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(Database::Open("postgresql://127.0.0.1:1/kaas?sslmode", 1).status().code(),
+            Code::kInvalidArgument);
+  // A well-formed URL gets as far as connecting (nothing listens on port 1).
+  EXPECT_EQ(
+      Database::Open("postgresql://u:p%3Dq@127.0.0.1:1/kaas?connect_timeout=2", 1).status().code(),
+      Code::kUnavailable);
 }
 
 TEST_F(StoreTest, DuplicateTeamNameIsAlreadyExistsAndRollsBack) {
@@ -158,6 +197,315 @@ TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
     EXPECT_EQ(page2[0].id, "cl-4");
     ClusterFilter none;
     EXPECT_TRUE(clusters::List(tx, none).empty());
+    return Status::Ok();
+  });
+}
+
+// Quota admission's pattern (read usage, check, insert) from many threads on two Database
+// objects, as two kaasd replicas sharing one database would: write transactions must run one
+// at a time, or two of them read the same usage and both insert. On PostgreSQL this fails
+// without the advisory lock Database::Write takes.
+TEST_F(StoreTest, ConcurrentCheckThenInsertNeverOvershootsTheLimit) {
+  constexpr int kThreads = 8, kAttempts = 25, kLimit = 50;
+  auto replica = Database::Open(url_, 4);
+  ASSERT_TRUE(replica.ok()) << replica.status().ToString();
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   teams::Insert(tx, {"t-1", "payments", 1});
+                   return Status::Ok();
+                 })
+                  .ok());
+  std::atomic<int> admitted{0}, refused{0};
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    Database& db = t % 2 ? *db_ : **replica;
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAttempts; ++i) {
+        std::string id = "cl-" + std::to_string(t) + "-" + std::to_string(i);
+        Status st = db.Write([&](Tx& tx) {
+          if (quotas::Usage(tx, "t-1").clusters >= kLimit) {
+            return Status(Code::kQuotaExceeded, "clusters");
+          }
+          // What admission does between reading and inserting (planning, placement); it
+          // widens the window in which a second writer could read the same usage.
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          clusters::Insert(tx, {id, "t-1", id, "dev", "1.30.8", "provisioning", "", 1, "m.small",
+                                "vm", 0, "vm", "w.medium", "admin", 1, 1});
+          return Status::Ok();
+        });
+        if (st.ok()) {
+          ++admitted;
+        } else if (st.code() == Code::kQuotaExceeded) {
+          ++refused;
+        } else {
+          errors[t] = st.ToString();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  EXPECT_EQ(admitted.load(), kLimit);
+  EXPECT_EQ(refused.load(), kThreads * kAttempts - kLimit);
+  db_->Read([&](Tx& tx) {
+    EXPECT_EQ(quotas::Usage(tx, "t-1").clusters, kLimit);
+    return Status::Ok();
+  });
+}
+
+// Every repository call at least once, so that each statement is known to run on both backends
+// (types, booleans, LIMIT parameters, aggregates).
+TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
+  ASSERT_TRUE(
+      db_->Write([](Tx& tx) {
+           teams::Insert(tx, {"t-1", "payments", 1});
+           teams::Insert(tx, {"t-2", "search", 2});
+           users::Insert(tx, {"u-1", "admin", "hash-a", true, 1});
+           users::Insert(tx, {"u-2", "alice", "hash-b", false, 2});
+           memberships::Put(tx, "t-1", "u-2", "member");
+           memberships::Put(tx, "t-1", "u-2", "admin");
+           memberships::Put(tx, "t-2", "u-2", "viewer");
+           tokens::Insert(tx, {"tok-1", "u-2", "login", "h1", 10, 1000, 0, "session"});
+           tokens::Insert(tx, {"tok-2", "u-2", "ci", "h2", 20, 1000, 0, "api"});
+           tokens::Insert(tx, {"tok-3", "u-2", "old", "h3", 30, 50, 0, "api"});
+           audit::Insert(tx, {"a-1", 1, "alice", "t-1", "POST /x", "c", "::1", 201, "ok"});
+           audit::Insert(tx, {"a-2", 2, "alice", "t-2", "POST /y", "d", "::1", 403, "forbidden"});
+           audit::Insert(tx, {"a-3", 3, "admin", "", "POST /z", "", "::1", 200, "ok"});
+           return Status::Ok();
+         })
+          .ok());
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   tokens::Revoke(tx, "tok-1", 40);
+                   EXPECT_TRUE(memberships::Delete(tx, "t-2", "u-2"));
+                   EXPECT_FALSE(memberships::Delete(tx, "t-2", "u-2"));
+                   return Status::Ok();
+                 })
+                  .ok());
+  db_->Read([](Tx& tx) {
+    EXPECT_EQ(users::Count(tx), 2);
+    auto admin = users::FindByUsername(tx, "admin");
+    EXPECT_TRUE(admin.has_value() && admin->is_admin);
+    auto alice = users::FindById(tx, "u-2");
+    EXPECT_TRUE(alice.has_value() && !alice->is_admin && alice->password_hash == "hash-b");
+    EXPECT_EQ(users::List(tx).size(), 2u);
+    EXPECT_EQ(teams::FindById(tx, "t-2")->name, "search");
+    auto teams = teams::ListForUser(tx, "u-2");
+    EXPECT_EQ(teams.size(), 1u);
+    auto mine = memberships::ListForUser(tx, "u-2");
+    EXPECT_EQ(mine.size(), 1u);
+    if (!mine.empty()) EXPECT_EQ(mine[0].role, "admin");
+    auto members = memberships::ListForTeam(tx, "t-1");
+    EXPECT_EQ(members.size(), 1u);
+    if (!members.empty()) EXPECT_EQ(members[0].username, "alice");
+    EXPECT_EQ(tokens::Find(tx, "tok-1")->revoked_at, 40);
+    EXPECT_EQ(tokens::FindByHash(tx, "h2")->name, "ci");
+    auto live = tokens::ListLive(tx, "u-2", "api", 100);
+    EXPECT_EQ(live.size(), 1u);
+    EXPECT_TRUE(tokens::ListLive(tx, "u-2", "session", 100).empty());
+    auto all = audit::List(tx, {}, true, 2);
+    EXPECT_EQ(all.size(), 2u);
+    if (!all.empty()) EXPECT_EQ(all[0].id, "a-3");
+    auto some = audit::List(tx, {"t-1", "t-2"}, false, 10);
+    EXPECT_EQ(some.size(), 2u);
+    if (some.size() == 2u) EXPECT_EQ(some[0].status, 403);
+    EXPECT_TRUE(audit::List(tx, {}, false, 10).empty());
+    return Status::Ok();
+  });
+}
+
+TEST_F(StoreTest, InventoryRoundTrip) {
+  ASSERT_TRUE(
+      db_->Write([](Tx& tx) {
+           hypervisors::Insert(tx, {"hv-1", "test:///a", 8, 32, "active", 1});
+           hypervisors::Upsert(tx, {"hv-2", "test:///b", 8, 32, "active", 1});
+           hypervisors::Upsert(tx, {"hv-2", "test:///c", 16, 64, "ignored", 2});
+           hypervisors::SetState(tx, "hv-1", "draining");
+           hosts::Insert(tx, {"h-1", "10.0.0.1", 32, 128, "{}", "available", "", 1});
+           hosts::Upsert(tx, {"h-2", "10.0.0.2", 32, 128, R"({"rack":"r1"})", "available", "", 1});
+           hosts::Upsert(tx, {"h-2", "10.0.0.9", 1, 1, "{}", "maintenance", "", 2});
+           hosts::Insert(tx, {"h-3", "10.0.0.3", 32, 128, "{}", "available", "", 1});
+           hosts::SetState(tx, "h-3", "allocated", "cl-1");
+           return Status::Ok();
+         })
+          .ok());
+  EXPECT_EQ(db_->Write([](Tx& tx) {
+                 hypervisors::Insert(tx, {"hv-1", "test:///x", 1, 1, "active", 3});
+                 return Status::Ok();
+               })
+                .code(),
+            Code::kAlreadyExists);
+  db_->Read([](Tx& tx) {
+    EXPECT_EQ(hypervisors::List(tx).size(), 2u);
+    EXPECT_EQ(hypervisors::Find(tx, "hv-1")->state, "draining");
+    auto hv2 = hypervisors::Find(tx, "hv-2");
+    EXPECT_TRUE(hv2 && hv2->uri == "test:///c" && hv2->vcpus == 16 && hv2->state == "active");
+    EXPECT_TRUE(hypervisors::Usage(tx).empty());
+    EXPECT_EQ(hosts::List(tx).size(), 3u);
+    auto h2 = hosts::Find(tx, "h-2");
+    EXPECT_TRUE(h2 && h2->address == "10.0.0.2" && h2->labels == R"({"rack":"r1"})");
+    auto available = hosts::ListAvailable(tx, 1);
+    EXPECT_EQ(available.size(), 1u);
+    if (!available.empty()) EXPECT_EQ(available[0].name, "h-1");
+    EXPECT_EQ(hosts::ListAvailable(tx, 10).size(), 2u);
+    EXPECT_EQ(hosts::Find(tx, "h-3")->cluster_id, "cl-1");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   hypervisors::Delete(tx, "hv-1");
+                   hosts::Delete(tx, "h-1");
+                   return Status::Ok();
+                 })
+                  .ok());
+  db_->Read([](Tx& tx) {
+    EXPECT_FALSE(hypervisors::Find(tx, "hv-1").has_value());
+    EXPECT_FALSE(hosts::Find(tx, "h-1").has_value());
+    return Status::Ok();
+  });
+}
+
+TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
+  Operation op{"op-1", "cl-1", "create", "pending", "admin", "", 10, 10, 0, false, "{}", {}};
+  op.steps.push_back({"op-1", 0, "provision masters", "provision_nodes", "master", "pending"});
+  op.steps.push_back({"op-1", 1, "join master-2", "join_master", "master-2", "pending"});
+  op.steps[1].cancel_safe = false;
+  ASSERT_TRUE(
+      db_->Write([&](Tx& tx) {
+           teams::Insert(tx, {"t-1", "payments", 1});
+           clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "provisioning", "", 1,
+                                 "m.small", "vm", 2, "vm", "w.medium", "admin", 1, 1});
+           nodes::Insert(tx, {"n-1", "cl-1", "master-1", "master", "vm", "m.small", "reserved",
+                              "sim-1", "", 2, 4, "", "1.30.8", 1, 1});
+           nodes::Insert(tx, {"n-2", "cl-1", "worker-10", "worker", "vm", "w.medium", "reserved",
+                              "sim-1", "", 4, 8, "", "1.30.8", 1, 1});
+           nodes::Insert(tx, {"n-3", "cl-1", "worker-2", "worker", "vm", "w.medium", "reserved",
+                              "sim-2", "", 4, 8, "", "1.30.8", 1, 1});
+           operations::Insert(tx, op);
+           secrets::Put(tx, {"cl-1", "ca", "cak", "etcd", "etcdk", "fp", "fpk", "sa", "sak", 5});
+           events::Insert(tx, {"ev-1", "cl-1", "t-1", 1, "operation", "{}"});
+           events::Insert(tx, {"ev-2", "cl-1", "t-1", 2, "step", R"({"i":0})"});
+           events::Insert(tx, {"ev-3", "cl-1", "t-1", 3, "cluster", "{}"});
+           return Status::Ok();
+         })
+          .ok());
+  ASSERT_TRUE(db_->Write([&](Tx& tx) {
+                   Step s = op.steps[0];
+                   s.state = "succeeded";
+                   s.attempts = 2;
+                   s.started_at = 11;
+                   s.finished_at = 12;
+                   operations::UpdateStep(tx, s);
+                   operations::SetState(tx, "op-1", "running", "", 11);
+                   operations::RequestCancel(tx, "op-1", 13);
+                   nodes::SetState(tx, "n-1", "ready", 12);
+                   nodes::SetAddress(tx, "n-1", "10.1.0.1", 12);
+                   nodes::SetSize(tx, "n-1", "m.medium", 4, 8, 12);
+                   nodes::SetVersion(tx, "n-1", "1.31.4", 12);
+                   nodes::SetState(tx, "n-3", "deleted", 12);
+                   Cluster c = *clusters::Find(tx, "cl-1");
+                   c.worker_count = 1;
+                   c.kubernetes_version = "1.31.4";
+                   clusters::SetShape(tx, c, 14);
+                   clusters::SetStatus(tx, "cl-1", "running", "", 14);
+                   return Status::Ok();
+                 })
+                  .ok());
+  db_->Read([](Tx& tx) {
+    auto op = operations::Find(tx, "op-1");
+    EXPECT_TRUE(op.has_value());
+    if (!op) return Status::Ok();
+    EXPECT_EQ(op->state, "running");
+    EXPECT_TRUE(op->cancel_requested);
+    EXPECT_EQ(op->steps.size(), 2u);
+    if (op->steps.size() == 2u) {
+      EXPECT_EQ(op->steps[0].state, "succeeded");
+      EXPECT_EQ(op->steps[0].attempts, 2);
+      EXPECT_TRUE(op->steps[0].cancel_safe);
+      EXPECT_FALSE(op->steps[1].cancel_safe);
+    }
+    EXPECT_TRUE(operations::FindActiveForCluster(tx, "cl-1").has_value());
+    auto counts = operations::CountByTypeAndState(tx);
+    EXPECT_EQ((counts[{"create", "running"}]), 1);
+    auto live = nodes::ListLive(tx, "cl-1");
+    EXPECT_EQ(live.size(), 2u);
+    if (live.size() == 2u) {
+      EXPECT_EQ(live[0].name, "master-1");
+      EXPECT_EQ(live[0].address, "10.1.0.1");
+      EXPECT_EQ(live[0].flavor, "m.medium");
+      EXPECT_EQ(live[0].kubernetes_version, "1.31.4");
+    }
+    EXPECT_FALSE(nodes::FindLive(tx, "cl-1", "worker-2").has_value());
+    EXPECT_EQ(nodes::ListLiveOnHypervisor(tx, "sim-1").size(), 2u);
+    auto hv = hypervisors::Usage(tx);
+    EXPECT_EQ(hv["sim-1"].vcpus, 8);
+    EXPECT_EQ(hv["sim-1"].memory_gib, 16);
+    EXPECT_EQ(hv["sim-1"].domains, 2);
+    EXPECT_EQ(hv.count("sim-2"), 0u);
+    auto cluster = clusters::FindLiveByName(tx, "t-1", "a");
+    EXPECT_TRUE(cluster && cluster->status == "running" && cluster->worker_count == 1 &&
+                cluster->kubernetes_version == "1.31.4");
+    auto sec = secrets::Get(tx, "cl-1");
+    EXPECT_TRUE(sec && sec->sa_private_key_sealed == "sak" && sec->created_at == 5);
+    auto evs = events::ListForCluster(tx, "cl-1", "ev-1", 1);
+    EXPECT_EQ(evs.size(), 1u);
+    if (!evs.empty()) EXPECT_EQ(evs[0].data, R"({"i":0})");
+    return Status::Ok();
+  });
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   operations::SetState(tx, "op-1", "failed", "boom", 20);
+                   return Status::Ok();
+                 })
+                  .ok());
+  db_->Read([](Tx& tx) {
+    auto op = operations::Find(tx, "op-1");
+    EXPECT_TRUE(op && op->finished_at == 20 && op->error == "boom");
+    EXPECT_TRUE(operations::ListActiveIds(tx).empty());
+    return Status::Ok();
+  });
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   operations::Reopen(tx, "op-1", 21);
+                   secrets::Delete(tx, "cl-1");
+                   return Status::Ok();
+                 })
+                  .ok());
+  db_->Read([](Tx& tx) {
+    auto ops = operations::ListForCluster(tx, "cl-1", 5);
+    EXPECT_EQ(ops.size(), 1u);
+    if (!ops.empty()) {
+      EXPECT_EQ(ops[0].state, "pending");
+      EXPECT_FALSE(ops[0].cancel_requested);
+      EXPECT_EQ(ops[0].finished_at, 0);
+      EXPECT_EQ(ops[0].steps.size(), 2u);
+    }
+    EXPECT_FALSE(secrets::Get(tx, "cl-1").has_value());
+    return Status::Ok();
+  });
+}
+
+TEST_F(StoreTest, QuotasAndQuotaRequestsRoundTrip) {
+  ASSERT_TRUE(
+      db_->Write([](Tx& tx) {
+           teams::Insert(tx, {"t-1", "payments", 1});
+           teams::Insert(tx, {"t-2", "search", 1});
+           quotas::Put(tx, "t-1", {5, 64, 256, 0}, 1);
+           quotas::Put(tx, "t-1", {6, 64, 256, 2}, 2);
+           quota_requests::Insert(
+               tx, {"qr-1", "t-1", {10, -1, -1, -1}, "growth", "pending", "alice", "", "", 3, 0});
+           quota_requests::Insert(
+               tx, {"qr-2", "t-2", {-1, 128, -1, -1}, "ml", "pending", "bob", "", "", 4, 0});
+           quota_requests::Decide(tx, "qr-1", "approved", "admin", "fine", 5);
+           return Status::Ok();
+         })
+          .ok());
+  db_->Read([](Tx& tx) {
+    auto q = quotas::Get(tx, "t-1");
+    EXPECT_TRUE(q && q->clusters == 6 && q->physical_hosts == 2);
+    EXPECT_FALSE(quotas::Get(tx, "t-2").has_value());
+    auto r = quota_requests::Find(tx, "qr-1");
+    EXPECT_TRUE(r && r->state == "approved" && r->limits.vcpus == -1 && r->decided_at == 5);
+    EXPECT_EQ(quota_requests::List(tx, "", {}, true).size(), 2u);
+    EXPECT_EQ(quota_requests::List(tx, "pending", {}, true).size(), 1u);
+    EXPECT_EQ(quota_requests::List(tx, "", {"t-1"}, false).size(), 1u);
+    EXPECT_TRUE(quota_requests::List(tx, "", {}, false).empty());
     return Status::Ok();
   });
 }

@@ -42,10 +42,13 @@ class Database {
   Result<int64_t> SchemaVersion();
   static int64_t LatestSchemaVersion();
 
-  // Runs `fn` in one write transaction: SQLite takes the write lock up front (BEGIN
-  // IMMEDIATE), so check-then-insert sequences are atomic. Commits when `fn` returns OK and
-  // rolls back when it returns an error or throws. Database errors become Status: a unique
-  // constraint violation is kAlreadyExists, a busy/locked database kUnavailable.
+  // Runs `fn` in one write transaction. Write transactions run one at a time, across
+  // connections and across kaasd processes sharing the database: SQLite takes the write lock
+  // up front (BEGIN IMMEDIATE), PostgreSQL a transaction-scoped advisory lock right after
+  // BEGIN. So check-then-insert sequences (quota admission) are atomic on both. Commits when
+  // `fn` returns OK and rolls back when it returns an error or throws. Database errors become
+  // Status: a unique constraint violation is kAlreadyExists, a busy/locked database or a lost
+  // connection kUnavailable.
   Status Write(const std::function<Status(Tx&)>& fn);
   // Runs `fn` on a pooled session; each statement commits on its own.
   Status Read(const std::function<Status(Tx&)>& fn);
