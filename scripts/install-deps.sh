@@ -7,12 +7,13 @@ PACKAGES=(
   build-essential cmake pkg-config ccache git python3 curl
   libvirt-dev libvirt0                 # hypervisors through the libvirt C API (test:/// driver)
   libsoci-dev libsqlite3-dev libpq-dev # store: SOCI over SQLite / PostgreSQL
+  postgresql                           # the tests' throwaway PostgreSQL server (start-postgres.sh)
   libyaml-cpp-dev                      # config, inventories, kubeconfig
   libcpp-httplib-dev libbrotli-dev zlib1g-dev  # HTTP server and client (and what its .pc requires)
   libspdlog-dev libfmt-dev             # JSON-lines logging
   libboost-dev                         # Boost.Asio thread pool for the operation engine
   nlohmann-json3-dev                   # JSON
-  libssl-dev                           # OpenSSL (cpp-httplib TLS, PKI)
+  libssl-dev openssl                   # OpenSSL (cpp-httplib TLS, PKI; `openssl verify` in tests)
   libsodium-dev                        # argon2id password hashes, random tokens, SHA-256
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
@@ -21,7 +22,8 @@ PACKAGES=(
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder).
 if [ "${1:-}" = "--vm" ]; then
-  PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage)
+  PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage
+             openssh-client)
 fi
 
 missing=()

@@ -75,9 +75,12 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
     return Status::Ok();
   }
   static const std::map<std::string, std::string KaasdConfig::*> kStrings = {
-      {"guest_image", &KaasdConfig::guest_image},       {"ssh_key", &KaasdConfig::ssh_key},
-      {"vm_pool_name", &KaasdConfig::vm_pool_name},     {"vm_pool_dir", &KaasdConfig::vm_pool_dir},
+      {"guest_image", &KaasdConfig::guest_image},
+      {"ssh_key", &KaasdConfig::ssh_key},
+      {"vm_pool_name", &KaasdConfig::vm_pool_name},
+      {"vm_pool_dir", &KaasdConfig::vm_pool_dir},
       {"vm_console_dir", &KaasdConfig::vm_console_dir},
+      {"etcd_cert_extra_names", &KaasdConfig::etcd_cert_extra_names},
   };
   if (auto it = kStrings.find(key); it != kStrings.end()) {
     c.*(it->second) = value;

@@ -54,6 +54,9 @@ struct KaasdConfig {
   int vm_max_vcpus = 0;  // caps for software emulation; 0 = the flavor's size
   int vm_max_memory_mib = 0;
   int ansible_timeout_seconds = 900;
+  // Extra names (comma-separated IPs or DNS names) in every etcd member certificate, for the
+  // address peers use when it is not the node's own (QEMU user-mode guests: 10.0.2.2).
+  std::string etcd_cert_extra_names;
 
   std::string host() const;
   int port() const;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -191,12 +192,35 @@ int main(int argc, char** argv) {
           }
           if (ep.status().code() != Code::kNotFound) return ep.status();
         }
-        return provisioner::NodeAccess{n.address, 22, 0, 0};  // a physical host
+        // A physical host: its registered address, "host" or "host:ssh-port".
+        provisioner::NodeAccess host{n.address, 22, 0, 0};
+        if (auto colon = n.address.rfind(':');
+            colon != std::string::npos && n.address.find(':') == colon) {
+          int port = 0;
+          auto [end, ec] = std::from_chars(n.address.data() + colon + 1,
+                                           n.address.data() + n.address.size(), port);
+          if (ec != std::errc() || end != n.address.data() + n.address.size() || port <= 0 ||
+              port > 65535) {
+            return InvalidArgument("address",
+                                   "host address " + n.address + " is not host or host:port");
+          }
+          host.host = n.address.substr(0, colon);
+          host.ssh_port = port;
+        }
+        return host;
       });
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)
                                  : static_cast<provisioner::Bootstrapper&>(simulated_bootstrapper);
-  lifecycle::ClusterSteps steps({*db, fleet, bootstrapper, data / "work", clock, *box});
+  std::vector<std::string> etcd_names;
+  for (size_t at = 0; at < cfg.etcd_cert_extra_names.size();) {
+    size_t comma =
+        std::min(cfg.etcd_cert_extra_names.find(',', at), cfg.etcd_cert_extra_names.size());
+    if (comma > at) etcd_names.push_back(cfg.etcd_cert_extra_names.substr(at, comma - at));
+    at = comma + 1;
+  }
+  lifecycle::ClusterSteps steps(
+      {*db, fleet, bootstrapper, data / "work", clock, *box, std::move(etcd_names)});
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
   if (cfg.fault_injection) engine_options.faults = &faults;

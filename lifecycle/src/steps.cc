@@ -1,9 +1,12 @@
 #include "kaas/lifecycle/steps.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "kaas/common/log.h"
 #include "kaas/pki/certificates.h"
 #include "kaas/store/repositories.h"
 
@@ -33,6 +36,14 @@ Status ForEachParallel(const std::vector<T>& items, size_t width, Fn fn) {
   }
   return first;
 }
+
+bool IsIpAddress(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// etcd member and client certificates: a year (kaas re-issues them when a member joins again).
+constexpr int64_t kEtcdCertTtlSeconds = int64_t{365} * 24 * 3600;
 
 }  // namespace
 
@@ -103,8 +114,8 @@ Result<std::string> ClusterSteps::Run(const store::Operation& op, const store::S
     return Bootstrap(op, step, c, "join-master.yml", "master", step.target);
   if (step.kind == "join_workers") return Bootstrap(op, step, c, "join-worker.yml", "worker", "");
   if (step.kind == "verify") return Verify(c);
-  if (step.kind == "destroy_nodes") return DestroyNodes(c, step.target);
-  if (step.kind == "release_cluster") return ReleaseCluster(c);
+  if (step.kind == "destroy_nodes") return DestroyNodes(op, step, c, step.target);
+  if (step.kind == "release_cluster") return ReleaseCluster(op, step, c);
   if (step.kind == "provision_node") {
     KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
     for (const auto& n : nodes) {
@@ -140,14 +151,8 @@ Result<std::string> ClusterSteps::Transition(const store::Operation& op, const s
                                              const std::vector<std::string>& done_states,
                                              std::map<std::string, std::string> extra_vars) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
-  provisioner::BootstrapJob job;
-  job.playbook = playbook;
-  job.cluster_id = c.id;
-  job.cluster_name = c.name;
-  job.kubernetes_version = c.kubernetes_version;
-  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
+  provisioner::BootstrapJob job = NewJob(op, step, c, playbook, nodes);
   job.extra_vars = std::move(extra_vars);
-  job.cancel = tl_control ? tl_control->cancel : nullptr;
   std::vector<store::Node> todo;
   size_t skipped = 0;
   for (const auto& name : names) {
@@ -166,7 +171,7 @@ Result<std::string> ClusterSteps::Transition(const store::Operation& op, const s
     job.targets.push_back(name);
   }
   if (todo.empty()) return std::string("already done; nothing to do");
-  for (const auto& n : nodes) job.nodes.push_back({n.name, n.role, n.address});
+  KAAS_RETURN_IF_ERROR(AddEtcdTls(job, c, todo));
   KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     for (const auto& n : todo) store::nodes::SetState(tx, n.id, to, d_.clock.NowMs());
@@ -174,6 +179,60 @@ Result<std::string> ClusterSteps::Transition(const store::Operation& op, const s
   }));
   if (skipped > 0) msg += "; " + std::to_string(skipped) + " already done";
   return msg;
+}
+
+provisioner::BootstrapJob ClusterSteps::NewJob(const store::Operation& op, const store::Step& step,
+                                               const store::Cluster& c, const std::string& playbook,
+                                               const std::vector<store::Node>& nodes) const {
+  provisioner::BootstrapJob job;
+  job.playbook = playbook;
+  job.cluster_id = c.id;
+  job.cluster_name = c.name;
+  job.kubernetes_version = c.kubernetes_version;
+  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
+  job.cancel = tl_control ? tl_control->cancel : nullptr;
+  for (const auto& n : nodes) {
+    job.nodes.push_back({n.name, n.role, n.address, n.role == "master" && n.state == "ready"});
+  }
+  return job;
+}
+
+Status ClusterSteps::AddEtcdTls(provisioner::BootstrapJob& job, const store::Cluster& c,
+                                const std::vector<store::Node>& targets) const {
+  if (job.playbook != "bootstrap-master.yml" && job.playbook != "join-master.yml") {
+    return Status::Ok();  // only a member that starts etcd needs its certificate
+  }
+  std::optional<store::ClusterSecrets> secrets;
+  KAAS_RETURN_IF_ERROR(d_.db.Read([&](store::Tx& tx) {
+    secrets = store::secrets::Get(tx, c.id);
+    return Status::Ok();
+  }));
+  if (!secrets) return Internal("cluster " + c.id + " has no etcd CA yet");
+  KAAS_ASSIGN_OR_RETURN(std::string ca_key, d_.secret_box.Open(secrets->etcd_ca_key_sealed));
+  const int64_t now = d_.clock.NowMs() / 1000;
+  job.files["etcd/ca.crt"] = secrets->etcd_ca_cert;
+  KAAS_ASSIGN_OR_RETURN(pki::ClientCert client,
+                        pki::IssueClientCert(secrets->etcd_ca_cert, ca_key, "kaas-etcdctl", {},
+                                             kEtcdCertTtlSeconds, now));
+  job.files["etcd/client.crt"] = client.cert_pem;
+  job.files["etcd/client.key"] = client.key_pem;
+  for (const auto& n : targets) {
+    if (n.role != "master") continue;
+    std::vector<std::string> dns = {n.name, "localhost"};
+    std::vector<std::string> ips = {"127.0.0.1"};
+    for (const std::string& extra : d_.etcd_cert_extra_names) {
+      (IsIpAddress(extra) ? ips : dns).push_back(extra);
+    }
+    std::string host = n.address;  // "host:port" (an SSH port) -> "host"
+    if (!IsIpAddress(host) && host.find(':') != std::string::npos) host.resize(host.find(':'));
+    if (!host.empty()) (IsIpAddress(host) ? ips : dns).push_back(host);
+    KAAS_ASSIGN_OR_RETURN(pki::ClientCert member,
+                          pki::IssueServingCert(secrets->etcd_ca_cert, ca_key, n.name, dns, ips,
+                                                kEtcdCertTtlSeconds, now));
+    job.files["etcd/" + n.name + ".crt"] = member.cert_pem;
+    job.files["etcd/" + n.name + ".key"] = member.key_pem;
+  }
+  return Status::Ok();
 }
 
 Result<std::string> ClusterSteps::HealthGate(const store::Cluster& c) {
@@ -236,17 +295,11 @@ Result<std::string> ClusterSteps::UpgradeNodes(const store::Operation& op, const
   std::string version = ParamOf(op, "kubernetes_version");
   if (version.empty()) return Internal("upgrade operation without a target version");
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
-  provisioner::BootstrapJob job;
-  job.playbook = "upgrade-node.yml";
-  job.cluster_id = c.id;
-  job.cluster_name = c.name;
+  provisioner::BootstrapJob job = NewJob(op, step, c, "upgrade-node.yml", nodes);
   job.kubernetes_version = version;
-  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
   job.extra_vars = {{"max_unavailable", std::to_string(names.size())}};
-  job.cancel = tl_control ? tl_control->cancel : nullptr;
   std::vector<store::Node> todo;
   for (const auto& n : nodes) {
-    job.nodes.push_back({n.name, n.role, n.address});
     if (std::find(names.begin(), names.end(), n.name) == names.end()) continue;
     if (n.kubernetes_version == version) continue;  // observed: already upgraded
     todo.push_back(n);
@@ -396,16 +449,9 @@ Result<std::string> ClusterSteps::Bootstrap(const store::Operation& op, const st
                                             const store::Cluster& c, const std::string& playbook,
                                             const std::string& role, const std::string& target) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
-  provisioner::BootstrapJob job;
-  job.playbook = playbook;
-  job.cluster_id = c.id;
-  job.cluster_name = c.name;
-  job.kubernetes_version = c.kubernetes_version;
-  job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
-  job.cancel = tl_control ? tl_control->cancel : nullptr;
+  provisioner::BootstrapJob job = NewJob(op, step, c, playbook, nodes);
   std::vector<store::Node> todo;
   for (const auto& n : nodes) {
-    job.nodes.push_back({n.name, n.role, n.address});
     if (n.role != role || (!target.empty() && n.name != target)) continue;
     if (n.state == "ready") continue;  // joined already (observe before acting)
     if (n.state != "provisioned") {
@@ -415,7 +461,18 @@ Result<std::string> ClusterSteps::Bootstrap(const store::Operation& op, const st
     job.targets.push_back(n.name);
   }
   if (todo.empty()) return std::string("already joined; nothing to do");
+  KAAS_RETURN_IF_ERROR(AddEtcdTls(job, c, todo));
   KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
+  if (playbook == "join-master.yml") {
+    // A create's further masters join as learners and are promoted in the same step (both
+    // playbooks observe etcd first, so a re-run after a crash is harmless).
+    provisioner::BootstrapJob promote = std::move(job);
+    promote.playbook = "promote-master.yml";
+    promote.files.clear();
+    promote.work_dir += "-promote";
+    KAAS_ASSIGN_OR_RETURN(std::string promoted, d_.bootstrapper.Run(promote));
+    msg += "; " + promoted;
+  }
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     for (const auto& n : todo) store::nodes::SetState(tx, n.id, "ready", d_.clock.NowMs());
     return Status::Ok();
@@ -436,7 +493,9 @@ Result<std::string> ClusterSteps::Verify(const store::Cluster& c) {
   return std::to_string(nodes.size()) + " nodes ready, every domain running";
 }
 
-Status ClusterSteps::DestroyNode(const store::Node& n) {
+Status ClusterSteps::DestroyNode(const store::Operation& op, const store::Step& step,
+                                 const store::Cluster& c, const store::Node& n,
+                                 const std::atomic<bool>* cancel) {
   if (n.kind == "vm") {
     if (!n.hypervisor.empty()) {
       KAAS_ASSIGN_OR_RETURN(provisioner::Hypervisor * hv, HypervisorOf(n.hypervisor));
@@ -444,26 +503,40 @@ Status ClusterSteps::DestroyNode(const store::Node& n) {
     }
     return SetNodeState(n, "deleted");
   }
-  // A physical host is wiped before it returns to the pool; the node and the allocation go in
-  // one transaction so the host is never both free and in use.
+  // A physical host is wiped (wipe-host.yml undoes what kaas installed) before it returns to
+  // the pool; the node and the allocation go in one transaction so the host is never both
+  // free and in use. A host that cannot be wiped goes to maintenance, never to the next team.
+  bool ours = false;
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     auto host = store::hosts::Find(tx, n.host);
-    if (host && host->cluster_id == n.cluster_id) {
-      store::hosts::SetState(tx, n.host, "wiping", n.cluster_id);
-    }
+    ours = host && host->cluster_id == n.cluster_id;
+    if (ours) store::hosts::SetState(tx, n.host, "wiping", n.cluster_id);
     return Status::Ok();
   }));
+  std::string after = "available";
+  if (ours && n.state != "reserved") {  // a reserved host never had anything installed
+    provisioner::BootstrapJob job = NewJob(op, step, c, "wipe-host.yml", {n});
+    job.work_dir /= n.name;
+    job.targets = {n.name};
+    job.cancel = cancel;
+    auto wiped = d_.bootstrapper.Run(job);
+    if (!wiped.ok()) {
+      if (wiped.status().code() == Code::kCancelled) return wiped.status();
+      log::Warn("host wipe failed; the host goes to maintenance",
+                {{"host", n.host}, {"cluster", c.id}, {"error", wiped.status().message()}});
+      after = "maintenance";
+    }
+  }
   return d_.db.Write([&](store::Tx& tx) {
     auto host = store::hosts::Find(tx, n.host);
-    if (host && host->cluster_id == n.cluster_id) {
-      store::hosts::SetState(tx, n.host, "available", "");
-    }
+    if (host && host->cluster_id == n.cluster_id) store::hosts::SetState(tx, n.host, after, "");
     store::nodes::SetState(tx, n.id, "deleted", d_.clock.NowMs());
     return Status::Ok();
   });
 }
 
-Result<std::string> ClusterSteps::DestroyNodes(const store::Cluster& c, const std::string& target) {
+Result<std::string> ClusterSteps::DestroyNodes(const store::Operation& op, const store::Step& step,
+                                               const store::Cluster& c, const std::string& target) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
   bool by_role = target == "master" || target == "worker";
   auto names = SplitNames(target);
@@ -472,17 +545,22 @@ Result<std::string> ClusterSteps::DestroyNodes(const store::Cluster& c, const st
     bool named = std::find(names.begin(), names.end(), n.name) != names.end();
     if (by_role ? n.role == target : named) todo.push_back(n);
   }
-  const std::string& role = target;
-  KAAS_RETURN_IF_ERROR(
-      ForEachParallel(todo, 16, [&](const store::Node& n) { return DestroyNode(n); }));
-  return "removed " + std::to_string(todo.size()) + " " + role + "(s)";
+  const std::atomic<bool>* cancel = tl_control ? tl_control->cancel : nullptr;
+  KAAS_RETURN_IF_ERROR(ForEachParallel(
+      todo, 16, [&](const store::Node& n) { return DestroyNode(op, step, c, n, cancel); }));
+  if (by_role) return "removed " + std::to_string(todo.size()) + " " + target + "(s)";
+  std::vector<std::string> removed;
+  for (const auto& n : todo) removed.push_back(n.name);
+  return removed.empty() ? std::string("already removed") : "removed " + Join(removed);
 }
 
-Result<std::string> ClusterSteps::ReleaseCluster(const store::Cluster& c) {
+Result<std::string> ClusterSteps::ReleaseCluster(const store::Operation& op,
+                                                 const store::Step& step, const store::Cluster& c) {
   // Anything still live (a node reserved after the plan was made) goes too.
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(c.id));
-  KAAS_RETURN_IF_ERROR(
-      ForEachParallel(nodes, 16, [&](const store::Node& n) { return DestroyNode(n); }));
+  const std::atomic<bool>* cancel = tl_control ? tl_control->cancel : nullptr;
+  KAAS_RETURN_IF_ERROR(ForEachParallel(
+      nodes, 16, [&](const store::Node& n) { return DestroyNode(op, step, c, n, cancel); }));
   size_t released = 0;
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     store::secrets::Delete(tx, c.id);

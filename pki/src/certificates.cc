@@ -1,5 +1,6 @@
 #include "kaas/pki/certificates.h"
 
+#include <arpa/inet.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <ctime>
 #include <memory>
 #include <utility>
@@ -149,6 +151,9 @@ struct NameEntry {
 struct CertificateSpec {
   std::vector<NameEntry> subject;  // in DER order: O before CN
   bool is_ca = false;
+  // Leaf certificates: "" = client only; else a subjectAltName ("DNS:a,IP:127.0.0.1") and
+  // extendedKeyUsage serverAuth+clientAuth (etcd members use one certificate for both).
+  std::string subject_alt_names;
   int64_t not_before_s = 0;
   int64_t not_after_s = 0;
 };
@@ -193,7 +198,14 @@ Result<X509Ptr> BuildCertificate(const CertificateSpec& spec, EVP_PKEY* subject_
         AddExtension(cert.get(), &ctx, NID_basic_constraints, "critical,CA:FALSE"));
     KAAS_RETURN_IF_ERROR(
         AddExtension(cert.get(), &ctx, NID_key_usage, "critical,digitalSignature"));
-    KAAS_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_ext_key_usage, "clientAuth"));
+    if (spec.subject_alt_names.empty()) {
+      KAAS_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_ext_key_usage, "clientAuth"));
+    } else {
+      KAAS_RETURN_IF_ERROR(
+          AddExtension(cert.get(), &ctx, NID_ext_key_usage, "serverAuth,clientAuth"));
+      KAAS_RETURN_IF_ERROR(
+          AddExtension(cert.get(), &ctx, NID_subject_alt_name, spec.subject_alt_names.c_str()));
+    }
     KAAS_RETURN_IF_ERROR(AddExtension(cert.get(), &ctx, NID_authority_key_identifier, "keyid"));
   }
 
@@ -207,6 +219,7 @@ Result<CertAndKey> IssueCa(const std::string& common_name, int64_t now_s) {
   KAAS_ASSIGN_OR_RETURN(PKeyPtr key, NewP256Key());
   CertificateSpec spec{.subject = {{"CN", "cluster_name", common_name}},
                        .is_ca = true,
+                       .subject_alt_names = "",
                        .not_before_s = now_s - kClockSkewSeconds,
                        .not_after_s = now_s + kCaValiditySeconds};
   KAAS_ASSIGN_OR_RETURN(X509Ptr cert, BuildCertificate(spec, key.get(), nullptr, nullptr));
@@ -242,17 +255,12 @@ Result<ClusterPki> IssueClusterPki(std::string_view cluster_name, int64_t now_un
   return pki;
 }
 
-Result<ClientCert> IssueClientCert(std::string_view ca_cert_pem, std::string_view ca_key_pem,
-                                   std::string_view common_name,
-                                   const std::vector<std::string>& organizations,
-                                   int64_t ttl_seconds, int64_t now_unix_s) {
-  ERR_clear_error();
-  KAAS_RETURN_IF_ERROR(CheckNameValue("common_name", common_name, kMaxCommonNameBytes));
-  for (const std::string& o : organizations) {
-    KAAS_RETURN_IF_ERROR(CheckNameValue("organizations", o, kMaxOrganizationBytes));
-  }
-  if (ttl_seconds <= 0) return InvalidArgument("ttl_seconds", "ttl_seconds must be > 0");
+namespace {
 
+// A leaf certificate signed by the CA given as PEM (the checks IssueClientCert documents).
+Result<ClientCert> IssueLeaf(std::string_view ca_cert_pem, std::string_view ca_key_pem,
+                             CertificateSpec spec, int64_t ttl_seconds, int64_t now_unix_s) {
+  if (ttl_seconds <= 0) return InvalidArgument("ttl_seconds", "ttl_seconds must be > 0");
   KAAS_ASSIGN_OR_RETURN(X509Ptr ca, ParseCertificate(ca_cert_pem, "ca_cert_pem"));
   KAAS_ASSIGN_OR_RETURN(PKeyPtr ca_key, ParsePrivateKey(ca_key_pem, "ca_key_pem"));
   if (X509_check_ca(ca.get()) == 0) {
@@ -267,10 +275,6 @@ Result<ClientCert> IssueClientCert(std::string_view ca_cert_pem, std::string_vie
     return Status(Code::kFailedPrecondition,
                   "the CA certificate expired at Unix time " + std::to_string(ca_not_after));
   }
-
-  CertificateSpec spec;
-  for (const std::string& o : organizations) spec.subject.push_back({"O", "organizations", o});
-  spec.subject.push_back({"CN", "common_name", common_name});
   spec.not_before_s = now_unix_s - kClockSkewSeconds;
   spec.not_after_s = std::min(now_unix_s + ttl_seconds, ca_not_after);
 
@@ -281,6 +285,59 @@ Result<ClientCert> IssueClientCert(std::string_view ca_cert_pem, std::string_vie
   KAAS_ASSIGN_OR_RETURN(out.key_pem, PrivateKeyPem(key.get()));
   out.expires_at_s = spec.not_after_s;
   return out;
+}
+
+// RFC 1123 host names (letters, digits, '-', '.') as SAN DNS entries; nothing that could
+// smuggle another entry into the extension's comma-separated text.
+bool IsDnsName(std::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (char ch : s) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '-' && ch != '.') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<ClientCert> IssueClientCert(std::string_view ca_cert_pem, std::string_view ca_key_pem,
+                                   std::string_view common_name,
+                                   const std::vector<std::string>& organizations,
+                                   int64_t ttl_seconds, int64_t now_unix_s) {
+  ERR_clear_error();
+  KAAS_RETURN_IF_ERROR(CheckNameValue("common_name", common_name, kMaxCommonNameBytes));
+  for (const std::string& o : organizations) {
+    KAAS_RETURN_IF_ERROR(CheckNameValue("organizations", o, kMaxOrganizationBytes));
+  }
+  CertificateSpec spec;
+  for (const std::string& o : organizations) spec.subject.push_back({"O", "organizations", o});
+  spec.subject.push_back({"CN", "common_name", common_name});
+  return IssueLeaf(ca_cert_pem, ca_key_pem, std::move(spec), ttl_seconds, now_unix_s);
+}
+
+Result<ClientCert> IssueServingCert(std::string_view ca_cert_pem, std::string_view ca_key_pem,
+                                    std::string_view common_name,
+                                    const std::vector<std::string>& dns_names,
+                                    const std::vector<std::string>& ip_addresses,
+                                    int64_t ttl_seconds, int64_t now_unix_s) {
+  ERR_clear_error();
+  KAAS_RETURN_IF_ERROR(CheckNameValue("common_name", common_name, kMaxCommonNameBytes));
+  if (dns_names.empty() && ip_addresses.empty()) {
+    return InvalidArgument("dns_names", "a serving certificate needs a DNS name or an IP address");
+  }
+  CertificateSpec spec;
+  spec.subject.push_back({"CN", "common_name", common_name});
+  for (const std::string& d : dns_names) {
+    if (!IsDnsName(d)) return InvalidArgument("dns_names", "\"" + d + "\" is not a DNS name");
+    spec.subject_alt_names += (spec.subject_alt_names.empty() ? "DNS:" : ",DNS:") + d;
+  }
+  for (const std::string& ip : ip_addresses) {
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, ip.c_str(), buf) != 1 && inet_pton(AF_INET6, ip.c_str(), buf) != 1) {
+      return InvalidArgument("ip_addresses", "\"" + ip + "\" is not an IP address");
+    }
+    spec.subject_alt_names += (spec.subject_alt_names.empty() ? "IP:" : ",IP:") + ip;
+  }
+  return IssueLeaf(ca_cert_pem, ca_key_pem, std::move(spec), ttl_seconds, now_unix_s);
 }
 
 Result<std::string> CertificateSubject(std::string_view cert_pem) {

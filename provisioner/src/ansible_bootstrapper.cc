@@ -60,6 +60,7 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   inv << YAML::Key << "ansible_ssh_private_key_file" << YAML::Value << options_.ssh_private_key;
   inv << YAML::Key << "ansible_python_interpreter" << YAML::Value << "/usr/bin/python3";
   for (const auto& [k, v] : job.extra_vars) inv << YAML::Key << k << YAML::Value << v;
+  inv << YAML::Key << "kaas_files_dir" << YAML::Value << (work / "files").string();
   inv << YAML::EndMap;
   inv << YAML::Key << "children" << YAML::Value << YAML::BeginMap;
   for (const char* group : {"masters", "workers"}) {
@@ -82,6 +83,14 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
     }
     inv << YAML::EndMap << YAML::EndMap;
   }
+  // The voting etcd members: playbooks run membership changes (etcdctl member add/promote/
+  // remove) on one of them, never on a node that has not joined yet.
+  inv << YAML::Key << "etcd_voters" << YAML::Value << YAML::BeginMap << YAML::Key << "hosts"
+      << YAML::Value << YAML::BeginMap;
+  for (const auto& n : job.nodes) {
+    if (n.etcd_voter) inv << YAML::Key << n.name << YAML::Value << YAML::BeginMap << YAML::EndMap;
+  }
+  inv << YAML::EndMap << YAML::EndMap;
   inv << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   KAAS_RETURN_IF_ERROR(WriteText(work / "inventory.yml", inv.c_str()));
 
@@ -103,6 +112,8 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       "-o UserKnownHostsFile=" +
       (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
   KAAS_RETURN_IF_ERROR(WriteText(work / "ansible.cfg", cfg));
+
+  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));  // removed when Run returns
 
   std::ofstream log(work / "ansible.log", std::ios::app);
   std::mutex mu;

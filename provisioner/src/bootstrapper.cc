@@ -39,11 +39,49 @@ std::string Inventory(const BootstrapJob& job) {
     }
     out << YAML::EndMap << YAML::EndMap;
   }
+  out << YAML::Key << "etcd_voters" << YAML::Value << YAML::BeginMap << YAML::Key << "hosts"
+      << YAML::Value << YAML::BeginMap;
+  for (const auto& n : job.nodes) {
+    if (n.etcd_voter) out << YAML::Key << n.name << YAML::Value << YAML::BeginMap << YAML::EndMap;
+  }
+  out << YAML::EndMap << YAML::EndMap;
   out << YAML::EndMap << YAML::EndMap << YAML::EndMap;
   return out.c_str();
 }
 
 }  // namespace
+
+StagedFiles::~StagedFiles() {
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+Result<std::unique_ptr<StagedFiles>> StageFiles(const BootstrapJob& job) {
+  namespace fs = std::filesystem;
+  auto staged = std::make_unique<StagedFiles>(fs::absolute(job.work_dir / "files"));
+  std::error_code ec;
+  fs::remove_all(staged->dir(), ec);  // a run killed before its cleanup left it
+  for (const auto& [name, content] : job.files) {
+    fs::path rel = fs::path(name).lexically_normal();
+    if (rel.empty() || rel.is_absolute() || *rel.begin() == "..") {
+      return InvalidArgument("files", "file path " + name + " leaves the staging folder");
+    }
+    fs::path path = staged->dir() / rel;
+    for (fs::path d = path.parent_path(); !fs::exists(d); d = d.parent_path()) {
+      fs::create_directories(d, ec);
+      if (ec) return Internal("cannot create " + d.string() + ": " + ec.message());
+    }
+    fs::permissions(staged->dir(), fs::perms::owner_all, ec);
+    {
+      std::ofstream touch(path, std::ios::trunc);  // created empty, then narrowed, then filled
+      if (!touch) return Internal("cannot write " + path.string());
+    }
+    fs::permissions(path, fs::perms::owner_read | fs::perms::owner_write, ec);
+    if (ec) return Internal("cannot restrict " + path.string() + ": " + ec.message());
+    KAAS_RETURN_IF_ERROR(WriteFile(path, content));
+  }
+  return staged;
+}
 
 SyntaxCheck CheckPlaybooks(const std::filesystem::path& dir) {
   SyntaxCheck check;
@@ -98,6 +136,7 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
   std::filesystem::create_directories(job.work_dir, ec);
   if (ec) return Internal("cannot create " + job.work_dir.string() + ": " + ec.message());
   KAAS_RETURN_IF_ERROR(WriteFile(job.work_dir / "inventory.yml", Inventory(job)));
+  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));
 
   std::string etcd_endpoints;
   for (const auto& n : job.nodes) {
@@ -139,7 +178,10 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
     KAAS_RETURN_IF_ERROR(WriteFile(job.work_dir / (node->name + ".user-data"), *user_data));
   }
   return "simulated: rendered inventory, kubeadm config and cloud-init for " +
-         std::to_string(job.targets.size()) + " node(s); " + job.playbook +
+         std::to_string(job.targets.size()) + " node(s)" +
+         (job.files.empty() ? ""
+                            : " and staged " + std::to_string(job.files.size()) + " TLS file(s)") +
+         "; " + job.playbook +
          " passed ansible-playbook --syntax-check; nothing was executed on a real machine";
 }
 

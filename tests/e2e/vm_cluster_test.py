@@ -1,15 +1,22 @@
 #!/usr/bin/env python3
-"""VM end-to-end test: a `personal` cluster (1 master + 1 worker) as real QEMU guests.
+"""VM end-to-end test: a cluster of real QEMU guests through libvirtd, bootstrapped by Ansible.
 
-kaasd is started with one real hypervisor (qemu:///system through a running libvirtd) and the
-Ansible bootstrapper. The test creates the cluster, checks that Ansible really ran (the step
-messages are not "simulated") and that etcd answers on the master, deletes the cluster and
-checks that libvirt holds nothing of it. Fails loudly when libvirtd cannot be reached.
-Prints the wall times it measured (docs/real-vms.md).
+kaasd runs with one real hypervisor (qemu:///system) and the Ansible bootstrapper. The test
+  1. boots a guest of its own (not through kaas) and registers it as a physical host;
+  2. creates a `personal` cluster: 1 master VM + 1 physical worker (that guest, over SSH);
+     Ansible runs for real, etcd answers over TLS from the cluster's etcd CA and refuses
+     plain HTTP and clients without a certificate;
+  3. scales the masters 1 -> 3 (each new member added as a learner, then promoted, one at a
+     time; etcd reports 3 voting members) and back 3 -> 1 (etcd reports 1 member, the removed
+     VMs are gone from libvirt);
+  4. deletes the cluster: libvirt holds nothing of it, the host is wiped and available again.
+Fails loudly when libvirtd cannot be reached. Prints the wall times it measured
+(docs/performance.md).
 """
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -87,6 +94,127 @@ def wait_operation(api, op_id, timeout):
     fail(f"operation {op_id} did not finish within {timeout} s")
 
 
+def ssh(key, port, command, work, timeout=180):
+    return subprocess.run(["ssh", "-i", key, "-p", str(port), "-o", "BatchMode=yes",
+                           "-o", "StrictHostKeyChecking=no", "-o", "ConnectTimeout=20",
+                           "-o", f"UserKnownHostsFile={work}/known_hosts",
+                           "kaas@127.0.0.1", command],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def boot_bare_host(image, work, key, name):
+    """Starts a guest that stands for a physical machine: the same Debian image, booted by the
+    test through libvirt (not by kaas), reachable over SSH on a forwarded loopback port."""
+    port = free_port()
+    disk = os.path.join(work, f"{name}.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    os.path.join(image, "disk.qcow2"), disk], check=True)
+    seed = os.path.join(work, f"{name}-seed")
+    os.makedirs(seed)
+    with open(key + ".pub") as f:
+        pub = f.read().strip()
+    with open(os.path.join(seed, "user-data"), "w") as f:
+        f.write(f"""#cloud-config
+hostname: {name}
+users:
+  - name: kaas
+    groups: [sudo]
+    sudo: "ALL=(ALL) NOPASSWD:ALL"
+    shell: /bin/bash
+    ssh_authorized_keys: ["{pub}"]
+""")
+    with open(os.path.join(seed, "meta-data"), "w") as f:
+        f.write(f"instance-id: {name}\nlocal-hostname: {name}\n")
+    iso = os.path.join(work, f"{name}-seed.iso")
+    subprocess.run(["genisoimage", "-quiet", "-output", iso, "-volid", "cidata", "-joliet",
+                    "-rock", os.path.join(seed, "user-data"), os.path.join(seed, "meta-data")],
+                   check=True)
+    console = os.path.join(work, "console", f"{name}.log")
+    os.makedirs(os.path.dirname(console), exist_ok=True)
+    xml = os.path.join(work, f"{name}.xml")
+    with open(xml, "w") as f:
+        f.write(f"""<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>{name}</name>
+  <memory unit='MiB'>768</memory>
+  <vcpu>1</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>{image}/vmlinuz</kernel>
+    <initrd>{image}/initrd.img</initrd>
+    <cmdline>root=/dev/vda rw console=ttyS0 net.ifnames=0 panic=-1</cmdline>
+  </os>
+  <features><acpi/></features>
+  <on_poweroff>destroy</on_poweroff>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='file' device='disk'>
+      <driver name='qemu' type='qcow2'/><source file='{disk}'/><target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <driver name='qemu' type='raw'/><source file='{iso}'/><target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+    <serial type='pty'><log file='{console}' append='off'/></serial>
+    <console type='pty'/>
+    <memballoon model='none'/>
+  </devices>
+  <qemu:commandline>
+    <qemu:arg value='-netdev'/>
+    <qemu:arg value='user,id=net0,hostfwd=tcp:127.0.0.1:{port}-:22'/>
+    <qemu:arg value='-device'/>
+    <qemu:arg value='virtio-net-pci,netdev=net0,addr=0x10'/>
+  </qemu:commandline>
+</domain>
+""")
+    virsh("define", xml)
+    virsh("start", name)
+    return port
+
+
+def wait_ssh(key, port, work, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if ssh(key, port, "true", work, timeout=60).returncode == 0:
+                return
+        except subprocess.TimeoutExpired:
+            pass
+        time.sleep(3)
+    fail(f"no SSH on 127.0.0.1:{port} within {timeout} s")
+
+
+ETCDCTL = ("sudo etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/pki/etcd/ca.crt "
+           "--cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key")
+
+
+def etcd_members(key, port, work):
+    r = ssh(key, port, ETCDCTL + " member list -w json", work)
+    if r.returncode != 0:
+        fail(f"etcdctl member list over TLS failed: {r.stdout} {r.stderr}")
+    members = json.loads(r.stdout)["members"]
+    return sorted((m.get("name", ""), bool(m.get("isLearner", False))) for m in members)
+
+
+def master_ssh_port(cluster_id, node_name):
+    xml = virsh("dumpxml", f"kaas-{cluster_id}-{node_name}").stdout
+    return int(xml.split("<ssh_port>")[1].split("<")[0])
+
+
+def check_membership_steps(op, expected_names):
+    """Each new member is added as a learner, then promoted, before the next one starts."""
+    seq = []
+    for s in op["steps"]:
+        m = re.match(r"(add|promote) (\S+) (to etcd as learner|to voter)$", s["name"])
+        if m:
+            seq.append((m.group(1), m.group(2), s["started_at"], s["finished_at"]))
+    want = [(verb, n) for n in expected_names for verb in ("add", "promote")]
+    if [(v, n) for v, n, _, _ in seq] != want:
+        fail(f"etcd membership steps are {[(v, n) for v, n, _, _ in seq]}, expected {want}")
+    for prev, nxt in zip(seq, seq[1:]):
+        if nxt[2] < prev[3]:
+            fail(f"step {nxt[:2]} started before {prev[:2]} finished")
+
+
 def main():
     # ctest's timeout (and a human's kill) must still run the cleanup in `finally`.
     signal.signal(signal.SIGTERM, lambda *_: fail("terminated (timeout?)"))
@@ -96,15 +224,18 @@ def main():
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--keep", action="store_true", help="keep the work dir (debugging)")
+    ap.add_argument("--three-masters", action="store_true",
+                    help="also time a 3-master create (docs/performance.md; not in CI)")
     args = ap.parse_args()
 
     # 0. libvirtd must be there: a missing daemon is a failure, not a skip.
     r = subprocess.run(["virsh", "-c", URI, "version"], capture_output=True, text=True)
     if r.returncode != 0:
         fail(f"libvirtd is not reachable at {URI} (.ci/run starts it): {r.stderr.strip()}")
-    for tool in ("ansible-playbook", "genisoimage", "qemu-system-x86_64", "ssh-keygen"):
+    for tool in ("ansible-playbook", "genisoimage", "qemu-system-x86_64", "qemu-img",
+                 "ssh-keygen"):
         if not shutil.which(tool):
-            fail(f"{tool} is not installed (scripts/install-deps.sh)")
+            fail(f"{tool} is not installed (scripts/install-deps.sh --vm)")
 
     # 1. The guest image (cached by recipe hash).
     t = time.monotonic()
@@ -118,9 +249,11 @@ def main():
 
     work = tempfile.mkdtemp(prefix="kaas-vm-e2e.")
     os.chmod(work, 0o755)
+    suffix = os.path.basename(work).split(".")[-1].lower()
     key = os.path.join(work, "id_ed25519")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
-    pool = "kaas-e2e-" + os.path.basename(work).split(".")[-1].lower()
+    pool = "kaas-e2e-" + suffix
+    bare = "kaas-e2e-bare-" + suffix
     port = free_port()
     config = os.path.join(work, "kaasd.yaml")
     with open(config, "w") as f:
@@ -133,13 +266,14 @@ bootstrap: ansible
 guest_image: {image}
 ssh_key: {key}
 kubernetes_install: false
+etcd_cert_extra_names: 10.0.2.2
 vm_pool_name: {pool}
 vm_pool_dir: {work}/pool
 vm_console_dir: {work}/console
-vm_boot_timeout_seconds: 400
+vm_boot_timeout_seconds: 500
 vm_max_vcpus: 1
 vm_max_memory_mib: 768
-ansible_timeout_seconds: 400
+ansible_timeout_seconds: 500
 hypervisors:
   - {{name: hv-local, uri: "{URI}", vcpus: 64, memory_gib: 256}}
 """)
@@ -151,6 +285,10 @@ hypervisors:
     api = Api(f"http://127.0.0.1:{port}")
     ok = False
     try:
+        # 1b. A guest of the test's own, standing in for a physical machine; it boots while
+        # kaasd starts.
+        t = time.monotonic()
+        bare_port = boot_bare_host(image, work, key, bare)
         for _ in range(100):
             try:
                 urllib.request.urlopen(api.base + "/healthz", timeout=2)
@@ -165,19 +303,27 @@ hypervisors:
                             expect=200)
         api.token = login["token"]
         api.call("POST", "/teams", {"name": "e2e"}, expect=201)
+        api.call("PUT", "/teams/e2e/quota", {"limits": {"physical_hosts": 1, "vcpus": 64,
+                                                        "memory_gib": 64}}, expect=200)
+        wait_ssh(key, bare_port, work, 500)
+        times["bare_host_boot"] = time.monotonic() - t
+        log(f"bare host {bare} answers SSH on 127.0.0.1:{bare_port} after "
+            f"{times['bare_host_boot']:.1f} s")
+        api.call("POST", "/hosts", {"name": "pm-1", "address": f"127.0.0.1:{bare_port}",
+                                    "vcpus": 2, "memory_gib": 2}, expect=201)
 
-        # 2. Create: 1 master + 1 worker as real VMs, bootstrapped by Ansible.
+        # 2. Create: 1 master VM + 1 physical worker, bootstrapped by Ansible.
         t = time.monotonic()
         _, created = api.call("POST", "/clusters", {
             "name": "vm-e2e", "team": "e2e", "purpose": "personal",
-            "workers": {"count": 1, "kind": "vm"}}, expect=202)
+            "workers": {"count": 1, "kind": "physical"}}, expect=202)
         cluster_id = created["cluster"]["id"]
         log(f"creating cluster {cluster_id}")
-        op = wait_operation(api, created["operation"]["id"], 700)
-        times["create"] = time.monotonic() - t
+        op = wait_operation(api, created["operation"]["id"], 900)
+        times["create_1_master"] = time.monotonic() - t
         if op["state"] != "succeeded":
             fail(f"create ended {op['state']}: {op.get('error')}")
-        log(f"cluster created in {times['create']:.1f} s")
+        log(f"cluster created in {times['create_1_master']:.1f} s")
 
         msgs = {s["name"]: s.get("message", "") for s in op["steps"]}
         boot = [m for n, m in msgs.items() if "bootstrap" in n or "join" in n]
@@ -187,32 +333,89 @@ hypervisors:
             fail(f"bootstrap step messages lack a clean PLAY RECAP: {boot}")
         if not any("kubernetes_install is false" in m for m in boot):
             fail(f"skipped Kubernetes tasks are not reported: {boot}")
-
         doms = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
-        if len(doms) != 2:
-            fail(f"expected 2 domains of {cluster_id}, virsh lists {doms}")
+        if len(doms) != 1:
+            fail(f"expected 1 domain (the master) of {cluster_id}, virsh lists {doms}")
 
-        # 3. etcd answers on the master (plain HTTP on the guest's loopback; no TLS yet).
-        _, cluster = api.call("GET", f"/clusters/{cluster_id}", expect=200)
-        master = next(n for n in cluster["nodes"] if n["role"] == "master")
-        dom = f"kaas-{cluster_id}-{master['name']}"
-        xml = virsh("dumpxml", dom).stdout
-        ssh_port = int(xml.split("<ssh_port>")[1].split("<")[0])
-        r = subprocess.run(["ssh", "-i", key, "-p", str(ssh_port), "-o", "BatchMode=yes",
-                            "-o", "StrictHostKeyChecking=no",
-                            "-o", f"UserKnownHostsFile={work}/known_hosts",
-                            "kaas@127.0.0.1",
-                            "etcdctl --endpoints=http://127.0.0.1:2379 endpoint health && "
-                            "etcdctl --endpoints=http://127.0.0.1:2379 member list"],
-                           capture_output=True, text=True, timeout=120)
-        log(f"etcd on {master['name']}: {r.stdout.strip()} {r.stderr.strip()}")
+        # The physical worker was bootstrapped over SSH as a worker of this cluster.
+        r = ssh(key, bare_port, "cat /etc/kaas/bootstrap.yaml", work)
+        if r.returncode != 0 or f"cluster_id: {cluster_id}" not in r.stdout \
+                or "role: worker" not in r.stdout:
+            fail(f"the physical host was not bootstrapped as a worker: {r.stdout} {r.stderr}")
+        _, hosts = api.call("GET", "/hosts", expect=200)
+        pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
+        if pm["state"] != "allocated":
+            fail(f"host pm-1 is {pm['state']}, expected allocated")
+
+        # etcd answers over TLS with kaas's client certificate from the cluster's etcd CA, and
+        # refuses plain HTTP and clients without a certificate.
+        m1 = master_ssh_port(cluster_id, "master-1")
+        r = ssh(key, m1, ETCDCTL + " endpoint health", work)
+        log(f"etcd on master-1 over TLS: {r.stdout.strip()} {r.stderr.strip()}")
         if r.returncode != 0 or "is healthy" not in (r.stdout + r.stderr):
-            fail(f"etcd does not answer on the master: {r.stdout} {r.stderr}")
+            fail(f"etcd does not answer over TLS on the master: {r.stdout} {r.stderr}")
+        r = ssh(key, m1, "sudo openssl x509 -noout -issuer -in /etc/kaas/pki/etcd/member.crt",
+                work)
+        if "etcd-ca vm-e2e" not in r.stdout:
+            fail(f"the member certificate is not from the cluster's etcd CA: {r.stdout}")
+        r = ssh(key, m1, "etcdctl --dial-timeout=5s --command-timeout=5s "
+                         "--endpoints=http://127.0.0.1:2379 endpoint health", work)
+        if r.returncode == 0:
+            fail("etcd answers plain HTTP")
+        r = ssh(key, m1, "sudo etcdctl --dial-timeout=5s --command-timeout=5s "
+                         "--endpoints=https://127.0.0.1:2379 "
+                         "--cacert=/etc/kaas/pki/etcd/ca.crt endpoint health", work)
+        if r.returncode == 0:
+            fail("etcd answers a client without a certificate")
+        r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
+        if r.stdout.strip() != "5" or not any("guardrails written" in m for m in boot):
+            fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
+        if etcd_members(key, m1, work) != [("master-1", False)]:
+            fail(f"etcd members after create: {etcd_members(key, m1, work)}")
 
-        # 4. Delete: nothing of the cluster is left in libvirt.
+        # 3. Masters 1 -> 3: learners first, promoted one at a time; 3 voting members. (One
+        # hypervisor here, so the masters share it: allow_colocated_masters.)
+        t = time.monotonic()
+        _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters",
+                             {"count": 3, "allow_colocated_masters": True}, expect=202)
+        op = wait_operation(api, scaled["operation"]["id"], 1200)
+        times["masters_1_to_3"] = time.monotonic() - t
+        if op["state"] != "succeeded":
+            fail(f"master scale-out ended {op['state']}: {op.get('error')}")
+        check_membership_steps(op, ["master-2", "master-3"])
+        members = etcd_members(key, m1, work)
+        if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
+            fail(f"etcd members after 1 -> 3: {members}")
+        r = ssh(key, m1, ETCDCTL + " endpoint health --cluster", work)
+        if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
+            fail(f"not every member is healthy: {r.stdout} {r.stderr}")
+        log(f"masters 1 -> 3 in {times['masters_1_to_3']:.1f} s; etcd: {members}")
+
+        # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
+        t = time.monotonic()
+        _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
+        op = wait_operation(api, scaled["operation"]["id"], 600)
+        times["masters_3_to_1"] = time.monotonic() - t
+        if op["state"] != "succeeded":
+            fail(f"master scale-in ended {op['state']}: {op.get('error')}")
+        _, cluster = api.call("GET", f"/clusters/{cluster_id}", expect=200)
+        left = sorted(n["name"] for n in cluster["nodes"] if n["role"] == "master")
+        if len(left) != 1:
+            fail(f"masters after 3 -> 1: {left}")
+        survivor = master_ssh_port(cluster_id, left[0])
+        members = etcd_members(key, survivor, work)
+        if members != [(left[0], False)]:
+            fail(f"etcd members after 3 -> 1: {members}")
+        doms = sorted(d for d in virsh("list", "--all", "--name").stdout.split()
+                      if cluster_id in d)
+        if doms != [f"kaas-{cluster_id}-{left[0]}"]:
+            fail(f"domains after 3 -> 1: {doms}")
+        log(f"masters 3 -> 1 in {times['masters_3_to_1']:.1f} s; etcd: {members}")
+
+        # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
         t = time.monotonic()
         _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
-        op = wait_operation(api, deleted["operation"]["id"], 300)
+        op = wait_operation(api, deleted["operation"]["id"], 400)
         times["delete"] = time.monotonic() - t
         if op["state"] != "succeeded":
             fail(f"delete ended {op['state']}: {op.get('error')}")
@@ -220,7 +423,35 @@ hypervisors:
         vols = [v for v in virsh("vol-list", pool).stdout.splitlines() if cluster_id in v]
         if left or vols:
             fail(f"left behind after delete: domains {left}, volumes {vols}")
-        log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it")
+        _, hosts = api.call("GET", "/hosts", expect=200)
+        pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
+        if pm["state"] != "available":
+            fail(f"host pm-1 is {pm['state']} after delete, expected available")
+        r = ssh(key, bare_port, "test ! -e /etc/kaas && test ! -e /usr/local/sbin/kaas-etcdctl "
+                                "&& echo wiped", work)
+        if "wiped" not in r.stdout:
+            fail(f"the host still holds kaas's files after release: {r.stdout} {r.stderr}")
+        log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
+            "pm-1 wiped and available")
+        if args.three_masters:
+            # 5. (--three-masters, for docs/performance.md) the same create with 3 masters.
+            t = time.monotonic()
+            _, created = api.call("POST", "/clusters", {
+                "name": "vm-e2e-3", "team": "e2e", "purpose": "dev",
+                "allow_colocated_masters": True,
+                "workers": {"count": 1, "kind": "physical"}}, expect=202)
+            cluster_id = created["cluster"]["id"]
+            op = wait_operation(api, created["operation"]["id"], 1500)
+            times["create_3_masters"] = time.monotonic() - t
+            if op["state"] != "succeeded":
+                fail(f"3-master create ended {op['state']}: {op.get('error')}")
+            members = etcd_members(key, master_ssh_port(cluster_id, "master-1"), work)
+            if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
+                fail(f"etcd members after a 3-master create: {members}")
+            log(f"3-master cluster created in {times['create_3_masters']:.1f} s; etcd: {members}")
+            _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
+            if wait_operation(api, deleted["operation"]["id"], 400)["state"] != "succeeded":
+                fail("deleting the 3-master cluster failed")
         print("TIMES " + json.dumps({k: round(v, 1) for k, v in times.items()}), flush=True)
         ok = True
     finally:
@@ -231,7 +462,7 @@ hypervisors:
             kaasd.kill()
         # Never leave guests or volumes behind, whatever happened above.
         for d in virsh("list", "--all", "--name", check=False).stdout.split():
-            if cluster_id and cluster_id in d:
+            if (cluster_id and cluster_id in d) or d == bare:
                 virsh("destroy", d, check=False)
                 virsh("undefine", d, check=False)
         if virsh("pool-info", pool, check=False).returncode == 0:
@@ -243,7 +474,7 @@ hypervisors:
         if not ok:
             print(f"--- kaasd log (last lines), work dir {work} ---", file=sys.stderr)
             with open(kaasd_log.name) as f:
-                sys.stderr.write("".join(f.readlines()[-30:]))
+                sys.stderr.write("".join(f.readlines()[-40:]))
             for c in sorted(os.listdir(os.path.join(work, "console")) if os.path.isdir(
                     os.path.join(work, "console")) else []):
                 print(f"--- console {c} (last lines) ---", file=sys.stderr)

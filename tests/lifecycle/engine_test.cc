@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <future>
 #include <map>
@@ -211,6 +213,9 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
     }
     if (hook) hook(job);
     std::lock_guard lock(mu_);
+    if (failing_.count(job.playbook)) {
+      return Status(Code::kFailedPrecondition, job.playbook + " failed: host unreachable");
+    }
     if (job.cancel && job.cancel->load()) {
       cancelled_.push_back(job);
       return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
@@ -221,6 +226,11 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
   void OnRun(std::function<void(const provisioner::BootstrapJob&)> hook) {
     std::lock_guard lock(mu_);
     on_run_ = std::move(hook);
+  }
+  // Every later run of `playbook` fails (as an unreachable host would).
+  void FailPlaybook(const std::string& playbook) {
+    std::lock_guard lock(mu_);
+    failing_.insert(playbook);
   }
   std::vector<provisioner::BootstrapJob> Jobs() const {
     std::lock_guard lock(mu_);
@@ -240,12 +250,12 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
     }
     return out;
   }
-  // node name -> how many jobs targeted it.
-  std::map<std::string, int> Targeted() const {
+  // (playbook, node name) -> how many completed jobs ran that playbook on that node.
+  std::map<std::pair<std::string, std::string>, int> Targeted() const {
     std::lock_guard lock(mu_);
-    std::map<std::string, int> out;
+    std::map<std::pair<std::string, std::string>, int> out;
     for (const auto& j : jobs_) {
-      for (const auto& t : j.targets) out[t]++;
+      for (const auto& t : j.targets) out[{j.playbook, t}]++;
     }
     return out;
   }
@@ -255,6 +265,7 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
   std::vector<provisioner::BootstrapJob> jobs_;
   std::vector<provisioner::BootstrapJob> cancelled_;
   std::function<void(const provisioner::BootstrapJob&)> on_run_;
+  std::set<std::string> failing_;
 };
 
 // ------------------------------------------------------------------ environment
@@ -618,13 +629,16 @@ TEST(ClusterEngineTest, CreatesADevClusterWithThreeWorkersAndDeletesIt) {
   ExpectSealedPki(env, cluster_id, "billing-dev");
   EXPECT_EQ(env.fleet().Domains().size(), 6u);
 
-  // Masters are bootstrapped one at a time, then the workers together.
+  // Masters are bootstrapped one at a time (each further one joins etcd as a learner and is
+  // promoted before the next), then the workers together.
   std::vector<std::pair<std::string, std::vector<std::string>>> jobs;
   for (const auto& j : env.bootstrapper().Jobs()) jobs.push_back({j.playbook, j.targets});
   EXPECT_EQ(jobs, (std::vector<std::pair<std::string, std::vector<std::string>>>{
                       {"bootstrap-master.yml", {"master-1"}},
                       {"join-master.yml", {"master-2"}},
+                      {"promote-master.yml", {"master-2"}},
                       {"join-master.yml", {"master-3"}},
+                      {"promote-master.yml", {"master-3"}},
                       {"join-worker.yml", {"worker-1", "worker-2", "worker-3"}},
                   }));
 
@@ -693,10 +707,12 @@ TEST(ClusterEngineTest, ResumesACreateAfterACrashAtEveryStepBoundary) {
     ExpectHealthyDevCluster(env, cluster_id);
     for (const auto& [domain, n] : env.fleet().Defines()) EXPECT_EQ(n, 1) << domain;
     for (const auto& [domain, n] : env.fleet().Ensures()) EXPECT_EQ(n, 1) << domain;
-    for (const auto& [node, n] : env.bootstrapper().Targeted()) {
-      EXPECT_EQ(n, 1) << node << " bootstrapped more than once";
+    std::set<std::string> nodes;
+    for (const auto& [run, n] : env.bootstrapper().Targeted()) {
+      EXPECT_EQ(n, 1) << run.first << " ran on " << run.second << " more than once";
+      nodes.insert(run.second);
     }
-    EXPECT_EQ(env.bootstrapper().Targeted().size(), 6u);
+    EXPECT_EQ(nodes.size(), 6u);
     EXPECT_EQ(env.ActiveOperationCount(), 0u);
     ExpectSealedPki(env, cluster_id, "billing-dev");
     if (issued) {
@@ -842,6 +858,13 @@ TEST(ClusterEngineTest, PhysicalWorkersTakeHostsAndGiveThemBackOnDelete) {
   auto deleted = env.Delete(cluster_id);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   ASSERT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded");
+  // Each host was wiped (wipe-host.yml) before it went back to the pool.
+  std::set<std::string> wiped;
+  for (const auto& [playbook, targets] : env.bootstrapper().Runs("wipe-host.yml")) {
+    ASSERT_EQ(targets.size(), 1u);
+    wiped.insert(targets[0]);
+  }
+  EXPECT_EQ(wiped, (std::set<std::string>{"worker-1", "worker-2"}));
   ASSERT_TRUE(env.db()
                   .Read([&](store::Tx& tx) {
                     for (const auto& h : store::hosts::List(tx)) {
@@ -853,6 +876,93 @@ TEST(ClusterEngineTest, PhysicalWorkersTakeHostsAndGiveThemBackOnDelete) {
                   .ok());
   EXPECT_EQ(env.Usage().physical_hosts, 0);
   EXPECT_TRUE(env.fleet().Domains().empty());
+}
+
+TEST(ClusterEngineTest, AHostThatCannotBeWipedGoesToMaintenanceNotToTheNextTeam) {
+  Env env(TestName());
+  env.StartEngine();
+  ASSERT_TRUE(
+      env.db()
+          .Write([](store::Tx& tx) {
+            store::quotas::Put(tx, kTeamId, {5, 100, 400, 2}, 1);
+            store::hosts::Upsert(tx, {"host-1", "10.0.0.1", 32, 128, "{}", "available", "", 1});
+            return Status::Ok();
+          })
+          .ok());
+  CreateClusterRequest r = Env::DevRequest();
+  r.worker_kind = "physical";
+  r.worker_flavor = "";
+  r.worker_count = 1;
+  auto created = env.Create(r);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+
+  env.bootstrapper().FailPlaybook("wipe-host.yml");
+  auto deleted = env.Delete(created->cluster.id);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(env.WaitForOperation(deleted->operation.id).state, "succeeded")
+      << "a dead host does not hold the cluster's deletion hostage";
+  ASSERT_TRUE(env.db()
+                  .Read([&](store::Tx& tx) {
+                    auto h = store::hosts::Find(tx, "host-1");
+                    EXPECT_TRUE(h.has_value());
+                    if (!h) return Status::Ok();
+                    EXPECT_EQ(h->state, "maintenance");
+                    EXPECT_EQ(h->cluster_id, "");
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_TRUE(env.LiveNodes(created->cluster.id).empty());
+  EXPECT_EQ(env.Usage().physical_hosts, 0);
+}
+
+// The playbooks that start etcd get the member's certificate, the etcd CA and the client
+// certificate of kaas-etcdctl, all from this cluster's etcd CA; nothing else gets key material.
+TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
+  Env env(TestName());
+  env.StartEngine();
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(env.WaitForOperation(created->operation.id).state, "succeeded");
+  auto secrets = env.Secrets(created->cluster.id);
+  ASSERT_TRUE(secrets.has_value());
+
+  std::set<std::string> members;
+  for (const auto& job : env.bootstrapper().Jobs()) {
+    bool starts_etcd = job.playbook == "bootstrap-master.yml" || job.playbook == "join-master.yml";
+    if (!starts_etcd) {
+      EXPECT_TRUE(job.files.empty()) << job.playbook << " carries key material";
+      continue;
+    }
+    ASSERT_EQ(job.targets.size(), 1u);
+    const std::string& node = job.targets[0];
+    members.insert(node);
+    EXPECT_EQ(job.files.size(), 5u) << job.playbook;
+    EXPECT_EQ(job.files.at("etcd/ca.crt"), secrets->etcd_ca_cert);
+    EXPECT_EQ(pki::CertificateSubject(job.files.at("etcd/" + node + ".crt")).value(), "CN=" + node);
+    EXPECT_EQ(pki::CertificateSubject(job.files.at("etcd/client.crt")).value(), "CN=kaas-etcdctl");
+    EXPECT_NE(job.files.at("etcd/" + node + ".key").find("PRIVATE KEY"), std::string::npos);
+
+    // openssl accepts the member certificate for TLS servers (and clients) under the etcd CA
+    // only, for the names a peer dials.
+    auto dir = env.dir() / ("verify-" + node);
+    std::filesystem::create_directories(dir);
+    for (const auto& [name, text] : std::map<std::string, std::string>{
+             {"etcd-ca.pem", secrets->etcd_ca_cert},
+             {"cluster-ca.pem", secrets->ca_cert},
+             {"member.pem", job.files.at("etcd/" + node + ".crt")}}) {
+      std::ofstream(dir / name) << text;
+    }
+    auto verify = [&](const std::string& ca, const std::string& flags) {
+      std::string cmd = "openssl verify " + flags + " -CAfile " + (dir / ca).string() + " " +
+                        (dir / "member.pem").string() + " >/dev/null 2>&1";
+      return std::system(cmd.c_str());
+    };
+    EXPECT_EQ(verify("etcd-ca.pem", "-purpose sslserver -verify_ip 127.0.0.1"), 0) << node;
+    EXPECT_EQ(verify("etcd-ca.pem", "-purpose sslclient -verify_hostname " + node), 0) << node;
+    EXPECT_NE(verify("cluster-ca.pem", "-purpose sslserver"), 0) << node;
+  }
+  EXPECT_EQ(members, (std::set<std::string>{"master-1", "master-2", "master-3"}));
 }
 
 TEST(ClusterEngineTest, NotEnoughPhysicalHostsIsInsufficientCapacity) {
@@ -1612,11 +1722,7 @@ void ExpectAllSucceededOnce(const store::Operation& op) {
 
 // (playbook, target) -> runs, over every completed bootstrap job.
 std::map<std::pair<std::string, std::string>, int> JobTargets(Env& env) {
-  std::map<std::pair<std::string, std::string>, int> out;
-  for (const auto& j : env.bootstrapper().Jobs()) {
-    for (const auto& t : j.targets) out[{j.playbook, t}]++;
-  }
-  return out;
+  return env.bootstrapper().Targeted();
 }
 
 TEST(ClusterChangeTest, ScaleMastersOneThreeFiveThreeOne) {

@@ -180,6 +180,43 @@ TEST_F(CertificatesTest, ClientCertVerifiesForClientAuthWithUserAndTeams) {
   EXPECT_EQ(OpenSsl("x509 -noout -pubkey", cert.cert_pem), OpenSsl("pkey -pubout", cert.key_pem));
 }
 
+TEST_F(CertificatesTest, EtcdMemberCertServesAndAuthenticatesForItsNamesOnly) {
+  auto issued = IssueServingCert(pki_->etcd_ca.cert_pem, pki_->etcd_ca.key_pem, "m1",
+                                 {"m1", "localhost"}, {"127.0.0.1", "10.0.2.2"}, 3600, now_);
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  const ClientCert& cert = *issued;
+
+  for (const char* purpose : {"sslserver", "sslclient"}) {
+    auto v = Verify(pki_->etcd_ca.cert_pem, cert.cert_pem, std::string("-purpose ") + purpose);
+    EXPECT_EQ(v.exit_code, 0) << purpose << ": " << v.output;
+  }
+  EXPECT_EQ(Verify(pki_->etcd_ca.cert_pem, cert.cert_pem, "-verify_ip 10.0.2.2").exit_code, 0);
+  EXPECT_EQ(Verify(pki_->etcd_ca.cert_pem, cert.cert_pem, "-verify_hostname m1").exit_code, 0);
+  EXPECT_NE(Verify(pki_->etcd_ca.cert_pem, cert.cert_pem, "-verify_ip 10.0.2.3").exit_code, 0)
+      << "an address the certificate does not name must not verify";
+  EXPECT_NE(Verify(pki_->etcd_ca.cert_pem, cert.cert_pem, "-verify_hostname m2").exit_code, 0);
+  EXPECT_NE(Verify(pki_->ca.cert_pem, cert.cert_pem).exit_code, 0)
+      << "signed by the etcd CA, not the cluster CA";
+  EXPECT_EQ(OpenSsl("x509 -noout -subject", cert.cert_pem), "subject=CN = m1\n");
+  std::string san = OpenSsl("x509 -noout -ext subjectAltName", cert.cert_pem);
+  EXPECT_NE(san.find("DNS:m1, DNS:localhost, IP Address:127.0.0.1, IP Address:10.0.2.2"),
+            std::string::npos)
+      << san;
+}
+
+TEST_F(CertificatesTest, ServingCertNamesCannotSmuggleExtensionSyntax) {
+  const auto& ca = pki_->etcd_ca;
+  auto dns = IssueServingCert(ca.cert_pem, ca.key_pem, "m1", {"m1,IP:1.2.3.4"}, {}, 3600, now_);
+  ASSERT_FALSE(dns.ok());
+  EXPECT_EQ(dns.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(dns.status().field(), "dns_names");
+  auto ip = IssueServingCert(ca.cert_pem, ca.key_pem, "m1", {}, {"10.0.2.300"}, 3600, now_);
+  ASSERT_FALSE(ip.ok());
+  EXPECT_EQ(ip.status().field(), "ip_addresses");
+  auto none = IssueServingCert(ca.cert_pem, ca.key_pem, "m1", {}, {}, 3600, now_);
+  EXPECT_FALSE(none.ok());
+}
+
 TEST_F(CertificatesTest, WithoutOrganizationsTheSubjectIsTheUserAlone) {
   ClientCert cert = Issue(pki_->ca, "ci-bot", {}, 600, now_);
   EXPECT_EQ(OpenSsl("x509 -noout -subject", cert.cert_pem), "subject=CN = ci-bot\n");

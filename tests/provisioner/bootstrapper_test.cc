@@ -7,28 +7,29 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "kaas/provisioner/ansible_bootstrapper.h"
 #include "kaas/templates/renderer.h"
 
 namespace kaas::provisioner {
 namespace {
 
-// The simulated bootstrapper with a syntax check that already passed for the shipped
-// playbooks (the real check runs ansible-playbook; process_test covers it).
-class SimulatedBootstrapperTest : public ::testing::Test {
+// A fresh work folder per test and a job for a small cluster (master-1 a voting etcd
+// member, master-2 joining, worker-1).
+class JobTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() /
            ("kaas-bootstrap-" + std::to_string(getpid()) + "-" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
-    std::promise<SyntaxCheck> checked;
-    checked.set_value({Status::Ok(), {"join-master.yml", "upgrade-node.yml"}});
-    syntax_ = checked.get_future().share();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -38,16 +39,61 @@ class SimulatedBootstrapperTest : public ::testing::Test {
     job.cluster_id = "cl-1";
     job.cluster_name = "billing";
     job.kubernetes_version = "1.31.4";
-    job.nodes = {{"master-1", "master", "10.0.0.1"}, {"worker-1", "worker", "10.0.0.2"}};
+    job.nodes = {{"master-1", "master", "10.0.0.1", true},
+                 {"master-2", "master", "10.0.0.3", false},
+                 {"worker-1", "worker", "10.0.0.2", false}};
     job.targets = {"worker-1"};
     job.work_dir = dir_ / "work";
     return job;
   }
+  std::filesystem::path dir_;
+};
+
+// The simulated bootstrapper with a syntax check that already passed for the shipped
+// playbooks (the real check runs ansible-playbook; process_test covers it).
+class SimulatedBootstrapperTest : public JobTest {
+ protected:
+  void SetUp() override {
+    JobTest::SetUp();
+    std::promise<SyntaxCheck> checked;
+    checked.set_value({Status::Ok(), {"join-master.yml", "upgrade-node.yml"}});
+    syntax_ = checked.get_future().share();
+  }
 
   templates::Renderer renderer_{std::string(KAAS_SOURCE_DIR) + "/templates"};
   std::shared_future<SyntaxCheck> syntax_;
-  std::filesystem::path dir_;
 };
+
+TEST_F(SimulatedBootstrapperTest, StagedFilesAreOwnerOnlyAndGoneWithTheGuard) {
+  BootstrapJob job = Job("join-master.yml");
+  job.files = {{"etcd/ca.crt", "CA"}, {"etcd/master-1.key", "KEY"}};
+  std::filesystem::path dir;
+  {
+    auto staged = StageFiles(job);
+    ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+    dir = (*staged)->dir();
+    EXPECT_EQ(dir, std::filesystem::absolute(job.work_dir / "files"));
+    std::ifstream key(dir / "etcd/master-1.key");
+    std::string text((std::istreambuf_iterator<char>(key)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "KEY");
+    auto perms = std::filesystem::status(dir / "etcd/master-1.key").permissions();
+    EXPECT_EQ(perms & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_EQ(std::filesystem::status(dir).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_all);
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir)) << "private keys outlived the run";
+}
+
+TEST_F(SimulatedBootstrapperTest, StagedFilesCannotLeaveTheirFolder) {
+  for (const char* bad : {"../escape", "/etc/passwd", "etcd/../../escape"}) {
+    BootstrapJob job = Job("join-master.yml");
+    job.files = {{bad, "x"}};
+    auto staged = StageFiles(job);
+    EXPECT_EQ(staged.status().code(), Code::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "escape"));
+}
 
 TEST_F(SimulatedBootstrapperTest, ExtraVarsGoIntoTheInventory) {
   SimulatedBootstrapper b(renderer_, syntax_, 0);
@@ -106,6 +152,101 @@ TEST_F(SimulatedBootstrapperTest, WithoutACancelFlagTheRunCompletes) {
   SimulatedBootstrapper b(renderer_, syntax_, 30);
   auto r = b.Run(Job("join-master.yml"));
   EXPECT_TRUE(r.ok()) << r.status().ToString();
+}
+
+}  // namespace
+}  // namespace kaas::provisioner
+
+namespace kaas::provisioner {
+namespace {
+
+// The real runner with the real ansible-playbook, on plays that use the local connection:
+// inventory, job files, KAAS-NOTE lines and the exit status, without a machine to SSH into.
+class AnsibleBootstrapperTest : public JobTest {
+ protected:
+  void SetUp() override {
+    JobTest::SetUp();
+    std::filesystem::create_directories(dir_ / "playbooks");
+  }
+
+  void Playbook(const std::string& name, const std::string& tasks) {
+    std::ofstream(dir_ / "playbooks" / name)
+        << "- hosts: \"{{ target_node }}\"\n  connection: local\n  gather_facts: false\n"
+        << "  tasks:\n"
+        << tasks;
+  }
+  AnsibleBootstrapper Runner() {
+    AnsibleOptions options;
+    options.playbooks_dir = dir_ / "playbooks";
+    options.timeout_seconds = 120;
+    return AnsibleBootstrapper(options, [](const std::string&, const BootstrapNode&) {
+      return Result<NodeAccess>(NodeAccess{"127.0.0.1", 22, 0, 0});
+    });
+  }
+  BootstrapJob Job(const std::string& playbook) const {
+    BootstrapJob job = JobTest::Job(playbook);
+    job.targets = {"master-2"};
+    return job;
+  }
+};
+
+TEST_F(AnsibleBootstrapperTest, PlaysSeeTheVotersAndTheJobFilesWhichAreGoneAfterwards) {
+  Playbook("look.yml",
+           "    - ansible.builtin.debug:\n"
+           "        msg: \"KAAS-NOTE: voters={{ groups['etcd_voters'] | join(',') }} "
+           "ca={{ lookup('file', kaas_files_dir + '/etcd/ca.crt') }}\"\n");
+  BootstrapJob job = Job("look.yml");
+  job.files = {{"etcd/ca.crt", "the-etcd-ca"}};
+  auto r = Runner().Run(job);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->find("ran on master-2"), std::string::npos) << *r;
+  EXPECT_NE(r->find("failed=0"), std::string::npos) << *r;
+  EXPECT_NE(r->find("voters=master-1 ca=the-etcd-ca"), std::string::npos) << *r;
+  EXPECT_FALSE(std::filesystem::exists(job.work_dir / "files")) << "job files outlived the run";
+  EXPECT_TRUE(std::filesystem::exists(job.work_dir / "ansible.log"));
+}
+
+TEST_F(AnsibleBootstrapperTest, AFailingPlayFailsTheJobWithItsOutput) {
+  Playbook("boom.yml", "    - ansible.builtin.fail:\n        msg: the disk is full\n");
+  BootstrapJob job = Job("boom.yml");
+  job.files = {{"etcd/master-2.key", "secret"}};
+  auto r = Runner().Run(job);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("the disk is full"), std::string::npos)
+      << r.status().message();
+  EXPECT_FALSE(std::filesystem::exists(job.work_dir / "files")) << "a failed run keeps no keys";
+}
+
+}  // namespace
+}  // namespace kaas::provisioner
+
+namespace kaas::provisioner {
+namespace {
+
+// What every new cluster gets (bootstrap-master.yml applies it after kubeadm init).
+TEST(GuardrailsTest, ManifestsAreWellFormedKubernetesObjects) {
+  auto docs = YAML::LoadAllFromFile(std::string(KAAS_SOURCE_DIR) +
+                                    "/templates/ansible/files/guardrails.yaml");
+  std::multiset<std::string> kinds;
+  for (const auto& d : docs) {
+    if (!d.IsMap()) continue;
+    ASSERT_TRUE(d["apiVersion"].IsScalar());
+    ASSERT_TRUE(d["metadata"]["name"].IsScalar()) << d["kind"].as<std::string>();
+    kinds.insert(d["kind"].as<std::string>());
+    if (d["kind"].as<std::string>() == "ConfigMap") {
+      // node-problem-detector reads this JSON; a syntax error would only show on the node.
+      YAML::Node monitor = YAML::Load(d["data"]["kernel-monitor.json"].as<std::string>());
+      EXPECT_EQ(monitor["plugin"].as<std::string>(), "kmsg");
+      EXPECT_GE(monitor["rules"].size(), 1u);
+    }
+    if (d["kind"].as<std::string>() == "ValidatingAdmissionPolicyBinding") {
+      EXPECT_EQ(d["spec"]["policyName"].as<std::string>(), "kaas-cronjob-history-limits");
+    }
+  }
+  EXPECT_EQ(kinds, (std::multiset<std::string>{"ConfigMap", "LimitRange", "ResourceQuota",
+                                               "ValidatingAdmissionPolicy",
+                                               "ValidatingAdmissionPolicyBinding"}));
 }
 
 }  // namespace

@@ -105,7 +105,7 @@ TEST(CheckPlaybooksTest, ShippedPlaybooksPassAnsibleSyntaxCheck) {
   EXPECT_EQ(check.playbooks,
             (std::vector<std::string>{"bootstrap-master.yml", "drain-node.yml", "join-master.yml",
                                       "join-worker.yml", "promote-master.yml", "remove-master.yml",
-                                      "upgrade-node.yml"}));
+                                      "upgrade-node.yml", "wipe-host.yml"}));
 }
 
 TEST(CheckPlaybooksTest, BrokenPlaybookFailsWithAnsiblesOutput) {

@@ -42,6 +42,9 @@ struct StepDeps {
   std::filesystem::path work_root;  // <data dir>/work: one folder per operation
   const Clock& clock;
   const pki::SecretBox& secret_box;  // seals the cluster CAs' private keys at rest
+  // Names every etcd member certificate carries besides the member's own name and address
+  // (e.g. the QEMU user-mode gateway 10.0.2.2, through which guests reach each other).
+  std::vector<std::string> etcd_cert_extra_names = {};
 };
 
 // The cluster steps the planner emits (planner.cc): reserve, issue_pki, provision_nodes,
@@ -67,6 +70,15 @@ class ClusterSteps : public StepRunner {
                                  const std::vector<std::string>& names, const std::string& from,
                                  const std::string& to, const std::vector<std::string>& done_states,
                                  std::map<std::string, std::string> extra_vars = {});
+  // A job for `playbook` with the cluster's nodes as its inventory.
+  provisioner::BootstrapJob NewJob(const store::Operation& op, const store::Step& step,
+                                   const store::Cluster& c, const std::string& playbook,
+                                   const std::vector<store::Node>& nodes) const;
+  // For the playbooks that start etcd on `targets`: the etcd CA certificate, a member
+  // certificate per target (server and peer TLS) and the client certificate kaas's etcdctl
+  // uses, all from the cluster's etcd CA, as job files.
+  Status AddEtcdTls(provisioner::BootstrapJob& job, const store::Cluster& c,
+                    const std::vector<store::Node>& targets) const;
   Result<std::string> HealthGate(const store::Cluster& c);
   Result<std::string> EtcdRemove(const store::Operation& op, const store::Step& step,
                                  const store::Cluster& c, const std::string& name);
@@ -75,11 +87,15 @@ class ClusterSteps : public StepRunner {
                                    const store::Cluster& c, const std::vector<std::string>& names);
   Result<std::string> Verify(const store::Cluster& c);
   // `target`: a role ("master", "worker") or a comma-separated list of node names.
-  Result<std::string> DestroyNodes(const store::Cluster& c, const std::string& target);
-  Result<std::string> ReleaseCluster(const store::Cluster& c);
+  Result<std::string> DestroyNodes(const store::Operation& op, const store::Step& step,
+                                   const store::Cluster& c, const std::string& target);
+  Result<std::string> ReleaseCluster(const store::Operation& op, const store::Step& step,
+                                     const store::Cluster& c);
 
   Status ProvisionNode(const store::Node& n);
-  Status DestroyNode(const store::Node& n);
+  // `cancel` is passed explicitly: nodes are destroyed on worker threads.
+  Status DestroyNode(const store::Operation& op, const store::Step& step, const store::Cluster& c,
+                     const store::Node& n, const std::atomic<bool>* cancel);
   Result<provisioner::Hypervisor*> HypervisorOf(const std::string& name);
   Result<std::vector<store::Node>> LiveNodes(const std::string& cluster_id);
   Status SetNodeState(const store::Node& n, const std::string& state);

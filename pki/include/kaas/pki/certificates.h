@@ -61,6 +61,17 @@ Result<ClientCert> IssueClientCert(std::string_view ca_cert_pem, std::string_vie
                                    const std::vector<std::string>& organizations,
                                    int64_t ttl_seconds, int64_t now_unix_s);
 
+// A certificate for a server that is also a client of its peers (an etcd member: client and
+// peer TLS with one key pair), signed by the CA given as PEM: subject CN=<common_name>;
+// subjectAltName with each DNS name (letters, digits, '-' and '.') and IP address (v4 or v6);
+// extendedKeyUsage serverAuth+clientAuth; otherwise as IssueClientCert, with the same errors,
+// and kInvalidArgument ("dns_names" / "ip_addresses") for a malformed or missing name.
+Result<ClientCert> IssueServingCert(std::string_view ca_cert_pem, std::string_view ca_key_pem,
+                                    std::string_view common_name,
+                                    const std::vector<std::string>& dns_names,
+                                    const std::vector<std::string>& ip_addresses,
+                                    int64_t ttl_seconds, int64_t now_unix_s);
+
 // Subject of the first certificate in `cert_pem`, RFC 2253 ("CN=alice,O=payments": most
 // specific first). kInvalidArgument when it is not a PEM certificate.
 Result<std::string> CertificateSubject(std::string_view cert_pem);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <future>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct BootstrapNode {
   std::string name;
   std::string role;  // master | worker
   std::string address;
+  bool etcd_voter = false;  // a voting etcd member now: where membership changes are run
 };
 
 // One Ansible run: a playbook from templates/ansible against an inventory of the cluster's
@@ -29,6 +31,10 @@ struct BootstrapJob {
   std::vector<std::string> targets;  // the nodes this run is about
   std::filesystem::path work_dir;
   std::map<std::string, std::string> extra_vars;  // e.g. kubernetes_version of an upgrade
+  // Secret material the playbook copies to the nodes, by relative path ("etcd/m1.key" -> PEM).
+  // Present on disk (<work_dir>/files, mode 0600) only while the run lasts; the playbooks
+  // see the folder as the variable `kaas_files_dir`.
+  std::map<std::string, std::string> files;
   // Set when the operation is cancelled: the run stops (the child process is terminated) and
   // Run returns kCancelled.
   const std::atomic<bool>* cancel = nullptr;
@@ -40,6 +46,22 @@ class Bootstrapper {
   // Runs the job; returns what the step should tell the user. Must be idempotent.
   virtual Result<std::string> Run(const BootstrapJob& job) = 0;
 };
+
+// job.files on disk for one run: <work_dir>/files (0700), each file 0600. The destructor
+// removes the folder again, so private keys never outlive the run that needed them.
+class StagedFiles {
+ public:
+  explicit StagedFiles(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  StagedFiles(const StagedFiles&) = delete;
+  StagedFiles& operator=(const StagedFiles&) = delete;
+  ~StagedFiles();
+  const std::filesystem::path& dir() const { return dir_; }
+
+ private:
+  std::filesystem::path dir_;
+};
+// kInvalidArgument for a path that is absolute or leaves the folder ("..").
+Result<std::unique_ptr<StagedFiles>> StageFiles(const BootstrapJob& job);
 
 // Result of `ansible-playbook --syntax-check` over every playbook in a folder.
 struct SyntaxCheck {
