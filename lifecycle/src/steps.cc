@@ -6,6 +6,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "kaas/common/ids.h"
 #include "kaas/common/log.h"
 #include "kaas/pki/certificates.h"
 #include "kaas/store/repositories.h"
@@ -191,6 +192,24 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const store::Operation& op, const
   job.kubernetes_version = c.kubernetes_version;
   job.work_dir = d_.work_root / op.id / (std::to_string(step.index) + "-" + step.kind);
   job.cancel = tl_control ? tl_control->cancel : nullptr;
+  // Every line of the run becomes a `log` event of the cluster: the operation's live log in
+  // the event stream (GET /clusters/{id}/events), next to the step it belongs to.
+  job.on_output = [this, cluster_id = c.id, team_id = c.team_id, op_id = op.id, index = step.index,
+                   name = step.name](const std::string& line) {
+    store::Event e{
+        NewId("ev"),
+        cluster_id,
+        team_id,
+        d_.clock.NowMs(),
+        "log",
+        nlohmann::json{{"operation", op_id}, {"index", index}, {"step", name}, {"line", line}}
+            .dump()};
+    Status st = d_.db.Write([&](store::Tx& tx) {
+      store::events::Insert(tx, e);
+      return Status::Ok();
+    });
+    if (!st.ok()) log::Warn("step log line not recorded", {{"error", st.message()}});
+  };
   for (const auto& n : nodes) {
     job.nodes.push_back({n.name, n.role, n.address, n.role == "master" && n.state == "ready"});
   }

@@ -140,6 +140,7 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
     }
     tail.push_back(line);
     if (tail.size() > 15) tail.erase(tail.begin());
+    if (job.on_output && !line.empty()) job.on_output(line);
   };
   auto start = std::chrono::steady_clock::now();
   // target_node is also an extra var: a play's `hosts:` only sees extra vars, not inventory ones.

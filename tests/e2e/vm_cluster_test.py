@@ -215,6 +215,153 @@ def check_membership_steps(op, expected_names):
             fail(f"step {nxt[:2]} started before {prev[:2]} finished")
 
 
+def lifecycle_checks(api, key, work, pool, bare_port, times, current):
+    """Steps 2-4: create (1 master VM + the physical worker), etcd over TLS, masters
+    1 -> 3 -> 1, delete. `current["cluster"]` names the cluster for the cleanup."""
+    # 2. Create: 1 master VM + 1 physical worker, bootstrapped by Ansible.
+    t = time.monotonic()
+    _, created = api.call("POST", "/clusters", {
+        "name": "vm-e2e", "team": "e2e", "purpose": "personal",
+        "workers": {"count": 1, "kind": "physical"}}, expect=202)
+    cluster_id = current["cluster"] = created["cluster"]["id"]
+    log(f"creating cluster {cluster_id}")
+    op = wait_operation(api, created["operation"]["id"], 900)
+    times["create_1_master"] = time.monotonic() - t
+    if op["state"] != "succeeded":
+        fail(f"create ended {op['state']}: {op.get('error')}")
+    log(f"cluster created in {times['create_1_master']:.1f} s")
+
+    msgs = {s["name"]: s.get("message", "") for s in op["steps"]}
+    boot = [m for n, m in msgs.items() if "bootstrap" in n or "join" in n]
+    if not boot or any("simulated" in m for m in boot):
+        fail(f"bootstrap steps did not run Ansible for real: {boot}")
+    if not all("ansible-playbook" in m and "failed=0" in m for m in boot):
+        fail(f"bootstrap step messages lack a clean PLAY RECAP: {boot}")
+    if not any("kubernetes_install is false" in m for m in boot):
+        fail(f"skipped Kubernetes tasks are not reported: {boot}")
+    doms = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
+    if len(doms) != 1:
+        fail(f"expected 1 domain (the master) of {cluster_id}, virsh lists {doms}")
+
+    # The physical worker was bootstrapped over SSH as a worker of this cluster.
+    r = ssh(key, bare_port, "cat /etc/kaas/bootstrap.yaml", work)
+    if r.returncode != 0 or f"cluster_id: {cluster_id}" not in r.stdout \
+            or "role: worker" not in r.stdout:
+        fail(f"the physical host was not bootstrapped as a worker: {r.stdout} {r.stderr}")
+    _, hosts = api.call("GET", "/hosts", expect=200)
+    pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
+    if pm["state"] != "allocated":
+        fail(f"host pm-1 is {pm['state']}, expected allocated")
+
+    # etcd answers over TLS with kaas's client certificate from the cluster's etcd CA, and
+    # refuses plain HTTP and clients without a certificate.
+    m1 = master_ssh_port(cluster_id, "master-1")
+    r = ssh(key, m1, ETCDCTL + " endpoint health", work)
+    log(f"etcd on master-1 over TLS: {r.stdout.strip()} {r.stderr.strip()}")
+    if r.returncode != 0 or "is healthy" not in (r.stdout + r.stderr):
+        fail(f"etcd does not answer over TLS on the master: {r.stdout} {r.stderr}")
+    r = ssh(key, m1, "sudo openssl x509 -noout -issuer -in /etc/kaas/pki/etcd/member.crt",
+            work)
+    if "etcd-ca vm-e2e" not in r.stdout:
+        fail(f"the member certificate is not from the cluster's etcd CA: {r.stdout}")
+    r = ssh(key, m1, "etcdctl --dial-timeout=5s --command-timeout=5s "
+                     "--endpoints=http://127.0.0.1:2379 endpoint health", work)
+    if r.returncode == 0:
+        fail("etcd answers plain HTTP")
+    r = ssh(key, m1, "sudo etcdctl --dial-timeout=5s --command-timeout=5s "
+                     "--endpoints=https://127.0.0.1:2379 "
+                     "--cacert=/etc/kaas/pki/etcd/ca.crt endpoint health", work)
+    if r.returncode == 0:
+        fail("etcd answers a client without a certificate")
+    r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
+    if r.stdout.strip() != "5" or not any("guardrails written" in m for m in boot):
+        fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
+    if etcd_members(key, m1, work) != [("master-1", False)]:
+        fail(f"etcd members after create: {etcd_members(key, m1, work)}")
+
+    # 3. Masters 1 -> 3: learners first, promoted one at a time; 3 voting members. (One
+    # hypervisor here, so the masters share it: allow_colocated_masters.)
+    t = time.monotonic()
+    _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters",
+                         {"count": 3, "allow_colocated_masters": True}, expect=202)
+    op = wait_operation(api, scaled["operation"]["id"], 1200)
+    times["masters_1_to_3"] = time.monotonic() - t
+    if op["state"] != "succeeded":
+        fail(f"master scale-out ended {op['state']}: {op.get('error')}")
+    check_membership_steps(op, ["master-2", "master-3"])
+    members = etcd_members(key, m1, work)
+    if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
+        fail(f"etcd members after 1 -> 3: {members}")
+    r = ssh(key, m1, ETCDCTL + " endpoint health --cluster", work)
+    if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
+        fail(f"not every member is healthy: {r.stdout} {r.stderr}")
+    log(f"masters 1 -> 3 in {times['masters_1_to_3']:.1f} s; etcd: {members}")
+
+    # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
+    t = time.monotonic()
+    _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
+    op = wait_operation(api, scaled["operation"]["id"], 600)
+    times["masters_3_to_1"] = time.monotonic() - t
+    if op["state"] != "succeeded":
+        fail(f"master scale-in ended {op['state']}: {op.get('error')}")
+    _, cluster = api.call("GET", f"/clusters/{cluster_id}", expect=200)
+    left = sorted(n["name"] for n in cluster["nodes"] if n["role"] == "master")
+    if len(left) != 1:
+        fail(f"masters after 3 -> 1: {left}")
+    survivor = master_ssh_port(cluster_id, left[0])
+    members = etcd_members(key, survivor, work)
+    if members != [(left[0], False)]:
+        fail(f"etcd members after 3 -> 1: {members}")
+    doms = sorted(d for d in virsh("list", "--all", "--name").stdout.split()
+                  if cluster_id in d)
+    if doms != [f"kaas-{cluster_id}-{left[0]}"]:
+        fail(f"domains after 3 -> 1: {doms}")
+    log(f"masters 3 -> 1 in {times['masters_3_to_1']:.1f} s; etcd: {members}")
+
+    # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
+    t = time.monotonic()
+    _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
+    op = wait_operation(api, deleted["operation"]["id"], 400)
+    times["delete"] = time.monotonic() - t
+    if op["state"] != "succeeded":
+        fail(f"delete ended {op['state']}: {op.get('error')}")
+    left = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
+    vols = [v for v in virsh("vol-list", pool).stdout.splitlines() if cluster_id in v]
+    if left or vols:
+        fail(f"left behind after delete: domains {left}, volumes {vols}")
+    _, hosts = api.call("GET", "/hosts", expect=200)
+    pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
+    if pm["state"] != "available":
+        fail(f"host pm-1 is {pm['state']} after delete, expected available")
+    r = ssh(key, bare_port, "test ! -e /etc/kaas && test ! -e /usr/local/sbin/kaas-etcdctl "
+                            "&& echo wiped", work)
+    if "wiped" not in r.stdout:
+        fail(f"the host still holds kaas's files after release: {r.stdout} {r.stderr}")
+    log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
+        "pm-1 wiped and available")
+
+
+def three_master_create(api, key, work, times, current):
+    """--three-masters (docs/performance.md): the same create with 3 masters."""
+    t = time.monotonic()
+    _, created = api.call("POST", "/clusters", {
+        "name": "vm-e2e-3", "team": "e2e", "purpose": "dev",
+        "allow_colocated_masters": True,
+        "workers": {"count": 1, "kind": "physical"}}, expect=202)
+    cluster_id = current["cluster"] = created["cluster"]["id"]
+    op = wait_operation(api, created["operation"]["id"], 1500)
+    times["create_3_masters"] = time.monotonic() - t
+    if op["state"] != "succeeded":
+        fail(f"3-master create ended {op['state']}: {op.get('error')}")
+    members = etcd_members(key, master_ssh_port(cluster_id, "master-1"), work)
+    if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
+        fail(f"etcd members after a 3-master create: {members}")
+    log(f"3-master cluster created in {times['create_3_masters']:.1f} s; etcd: {members}")
+    _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
+    if wait_operation(api, deleted["operation"]["id"], 400)["state"] != "succeeded":
+        fail("deleting the 3-master cluster failed")
+
+
 def main():
     # ctest's timeout (and a human's kill) must still run the cleanup in `finally`.
     signal.signal(signal.SIGTERM, lambda *_: fail("terminated (timeout?)"))
@@ -225,7 +372,8 @@ def main():
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--keep", action="store_true", help="keep the work dir (debugging)")
     ap.add_argument("--three-masters", action="store_true",
-                    help="also time a 3-master create (docs/performance.md; not in CI)")
+                    help="instead of the lifecycle checks, time a 3-master create "
+                         "(docs/performance.md; not in CI)")
     args = ap.parse_args()
 
     # 0. libvirtd must be there: a missing daemon is a failure, not a skip.
@@ -281,7 +429,7 @@ hypervisors:
     kaasd_log = open(os.path.join(work, "kaasd.log"), "w")
     kaasd = subprocess.Popen([args.kaasd, "--config", config], stdout=kaasd_log,
                              stderr=subprocess.STDOUT, env=env)
-    cluster_id = None
+    current = {"cluster": None}
     api = Api(f"http://127.0.0.1:{port}")
     ok = False
     try:
@@ -312,146 +460,10 @@ hypervisors:
         api.call("POST", "/hosts", {"name": "pm-1", "address": f"127.0.0.1:{bare_port}",
                                     "vcpus": 2, "memory_gib": 2}, expect=201)
 
-        # 2. Create: 1 master VM + 1 physical worker, bootstrapped by Ansible.
-        t = time.monotonic()
-        _, created = api.call("POST", "/clusters", {
-            "name": "vm-e2e", "team": "e2e", "purpose": "personal",
-            "workers": {"count": 1, "kind": "physical"}}, expect=202)
-        cluster_id = created["cluster"]["id"]
-        log(f"creating cluster {cluster_id}")
-        op = wait_operation(api, created["operation"]["id"], 900)
-        times["create_1_master"] = time.monotonic() - t
-        if op["state"] != "succeeded":
-            fail(f"create ended {op['state']}: {op.get('error')}")
-        log(f"cluster created in {times['create_1_master']:.1f} s")
-
-        msgs = {s["name"]: s.get("message", "") for s in op["steps"]}
-        boot = [m for n, m in msgs.items() if "bootstrap" in n or "join" in n]
-        if not boot or any("simulated" in m for m in boot):
-            fail(f"bootstrap steps did not run Ansible for real: {boot}")
-        if not all("ansible-playbook" in m and "failed=0" in m for m in boot):
-            fail(f"bootstrap step messages lack a clean PLAY RECAP: {boot}")
-        if not any("kubernetes_install is false" in m for m in boot):
-            fail(f"skipped Kubernetes tasks are not reported: {boot}")
-        doms = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
-        if len(doms) != 1:
-            fail(f"expected 1 domain (the master) of {cluster_id}, virsh lists {doms}")
-
-        # The physical worker was bootstrapped over SSH as a worker of this cluster.
-        r = ssh(key, bare_port, "cat /etc/kaas/bootstrap.yaml", work)
-        if r.returncode != 0 or f"cluster_id: {cluster_id}" not in r.stdout \
-                or "role: worker" not in r.stdout:
-            fail(f"the physical host was not bootstrapped as a worker: {r.stdout} {r.stderr}")
-        _, hosts = api.call("GET", "/hosts", expect=200)
-        pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
-        if pm["state"] != "allocated":
-            fail(f"host pm-1 is {pm['state']}, expected allocated")
-
-        # etcd answers over TLS with kaas's client certificate from the cluster's etcd CA, and
-        # refuses plain HTTP and clients without a certificate.
-        m1 = master_ssh_port(cluster_id, "master-1")
-        r = ssh(key, m1, ETCDCTL + " endpoint health", work)
-        log(f"etcd on master-1 over TLS: {r.stdout.strip()} {r.stderr.strip()}")
-        if r.returncode != 0 or "is healthy" not in (r.stdout + r.stderr):
-            fail(f"etcd does not answer over TLS on the master: {r.stdout} {r.stderr}")
-        r = ssh(key, m1, "sudo openssl x509 -noout -issuer -in /etc/kaas/pki/etcd/member.crt",
-                work)
-        if "etcd-ca vm-e2e" not in r.stdout:
-            fail(f"the member certificate is not from the cluster's etcd CA: {r.stdout}")
-        r = ssh(key, m1, "etcdctl --dial-timeout=5s --command-timeout=5s "
-                         "--endpoints=http://127.0.0.1:2379 endpoint health", work)
-        if r.returncode == 0:
-            fail("etcd answers plain HTTP")
-        r = ssh(key, m1, "sudo etcdctl --dial-timeout=5s --command-timeout=5s "
-                         "--endpoints=https://127.0.0.1:2379 "
-                         "--cacert=/etc/kaas/pki/etcd/ca.crt endpoint health", work)
-        if r.returncode == 0:
-            fail("etcd answers a client without a certificate")
-        r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
-        if r.stdout.strip() != "5" or not any("guardrails written" in m for m in boot):
-            fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
-        if etcd_members(key, m1, work) != [("master-1", False)]:
-            fail(f"etcd members after create: {etcd_members(key, m1, work)}")
-
-        # 3. Masters 1 -> 3: learners first, promoted one at a time; 3 voting members. (One
-        # hypervisor here, so the masters share it: allow_colocated_masters.)
-        t = time.monotonic()
-        _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters",
-                             {"count": 3, "allow_colocated_masters": True}, expect=202)
-        op = wait_operation(api, scaled["operation"]["id"], 1200)
-        times["masters_1_to_3"] = time.monotonic() - t
-        if op["state"] != "succeeded":
-            fail(f"master scale-out ended {op['state']}: {op.get('error')}")
-        check_membership_steps(op, ["master-2", "master-3"])
-        members = etcd_members(key, m1, work)
-        if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
-            fail(f"etcd members after 1 -> 3: {members}")
-        r = ssh(key, m1, ETCDCTL + " endpoint health --cluster", work)
-        if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
-            fail(f"not every member is healthy: {r.stdout} {r.stderr}")
-        log(f"masters 1 -> 3 in {times['masters_1_to_3']:.1f} s; etcd: {members}")
-
-        # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
-        t = time.monotonic()
-        _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
-        op = wait_operation(api, scaled["operation"]["id"], 600)
-        times["masters_3_to_1"] = time.monotonic() - t
-        if op["state"] != "succeeded":
-            fail(f"master scale-in ended {op['state']}: {op.get('error')}")
-        _, cluster = api.call("GET", f"/clusters/{cluster_id}", expect=200)
-        left = sorted(n["name"] for n in cluster["nodes"] if n["role"] == "master")
-        if len(left) != 1:
-            fail(f"masters after 3 -> 1: {left}")
-        survivor = master_ssh_port(cluster_id, left[0])
-        members = etcd_members(key, survivor, work)
-        if members != [(left[0], False)]:
-            fail(f"etcd members after 3 -> 1: {members}")
-        doms = sorted(d for d in virsh("list", "--all", "--name").stdout.split()
-                      if cluster_id in d)
-        if doms != [f"kaas-{cluster_id}-{left[0]}"]:
-            fail(f"domains after 3 -> 1: {doms}")
-        log(f"masters 3 -> 1 in {times['masters_3_to_1']:.1f} s; etcd: {members}")
-
-        # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
-        t = time.monotonic()
-        _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
-        op = wait_operation(api, deleted["operation"]["id"], 400)
-        times["delete"] = time.monotonic() - t
-        if op["state"] != "succeeded":
-            fail(f"delete ended {op['state']}: {op.get('error')}")
-        left = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
-        vols = [v for v in virsh("vol-list", pool).stdout.splitlines() if cluster_id in v]
-        if left or vols:
-            fail(f"left behind after delete: domains {left}, volumes {vols}")
-        _, hosts = api.call("GET", "/hosts", expect=200)
-        pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
-        if pm["state"] != "available":
-            fail(f"host pm-1 is {pm['state']} after delete, expected available")
-        r = ssh(key, bare_port, "test ! -e /etc/kaas && test ! -e /usr/local/sbin/kaas-etcdctl "
-                                "&& echo wiped", work)
-        if "wiped" not in r.stdout:
-            fail(f"the host still holds kaas's files after release: {r.stdout} {r.stderr}")
-        log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
-            "pm-1 wiped and available")
         if args.three_masters:
-            # 5. (--three-masters, for docs/performance.md) the same create with 3 masters.
-            t = time.monotonic()
-            _, created = api.call("POST", "/clusters", {
-                "name": "vm-e2e-3", "team": "e2e", "purpose": "dev",
-                "allow_colocated_masters": True,
-                "workers": {"count": 1, "kind": "physical"}}, expect=202)
-            cluster_id = created["cluster"]["id"]
-            op = wait_operation(api, created["operation"]["id"], 1500)
-            times["create_3_masters"] = time.monotonic() - t
-            if op["state"] != "succeeded":
-                fail(f"3-master create ended {op['state']}: {op.get('error')}")
-            members = etcd_members(key, master_ssh_port(cluster_id, "master-1"), work)
-            if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
-                fail(f"etcd members after a 3-master create: {members}")
-            log(f"3-master cluster created in {times['create_3_masters']:.1f} s; etcd: {members}")
-            _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
-            if wait_operation(api, deleted["operation"]["id"], 400)["state"] != "succeeded":
-                fail("deleting the 3-master cluster failed")
+            three_master_create(api, key, work, times, current)
+        else:
+            lifecycle_checks(api, key, work, pool, bare_port, times, current)
         print("TIMES " + json.dumps({k: round(v, 1) for k, v in times.items()}), flush=True)
         ok = True
     finally:
@@ -462,7 +474,7 @@ hypervisors:
             kaasd.kill()
         # Never leave guests or volumes behind, whatever happened above.
         for d in virsh("list", "--all", "--name", check=False).stdout.split():
-            if (cluster_id and cluster_id in d) or d == bare:
+            if (current["cluster"] and current["cluster"] in d) or d == bare:
                 virsh("destroy", d, check=False)
                 virsh("undefine", d, check=False)
         if virsh("pool-info", pool, check=False).returncode == 0:

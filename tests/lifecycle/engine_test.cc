@@ -212,6 +212,7 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
       hook = on_run_;
     }
     if (hook) hook(job);
+    if (job.on_output) job.on_output("PLAY [" + job.playbook + "]");  // as a real run prints
     std::lock_guard lock(mu_);
     if (failing_.count(job.playbook)) {
       return Status(Code::kFailedPrecondition, job.playbook + " failed: host unreachable");
@@ -963,6 +964,40 @@ TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
     EXPECT_NE(verify("cluster-ca.pem", "-purpose sslserver"), 0) << node;
   }
   EXPECT_EQ(members, (std::set<std::string>{"master-1", "master-2", "master-3"}));
+}
+
+// What a playbook prints reaches the cluster's event stream as `log` events of its step.
+TEST(ClusterEngineTest, EveryLineOfABootstrapRunIsALogEventOfItsStep) {
+  Env env(TestName());
+  env.StartEngine();
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  ASSERT_EQ(op.state, "succeeded");
+  std::vector<store::Event> events;
+  ASSERT_TRUE(env.db()
+                  .Read([&](store::Tx& tx) {
+                    events = store::events::ListForCluster(tx, created->cluster.id, "", 1000);
+                    return Status::Ok();
+                  })
+                  .ok());
+  std::vector<std::string> lines;
+  for (const auto& e : events) {
+    if (e.kind != "log") continue;
+    auto d = nlohmann::json::parse(e.data);
+    EXPECT_EQ(d["operation"], op.id);
+    const store::Step& step = op.steps.at(d["index"].get<size_t>());
+    EXPECT_EQ(d["step"], step.name);
+    lines.push_back(step.name + ": " + d["line"].get<std::string>());
+  }
+  EXPECT_EQ(lines, (std::vector<std::string>{
+                       "bootstrap master-1: PLAY [bootstrap-master.yml]",
+                       "join master-2: PLAY [join-master.yml]",
+                       "join master-2: PLAY [promote-master.yml]",
+                       "join master-3: PLAY [join-master.yml]",
+                       "join master-3: PLAY [promote-master.yml]",
+                       "join workers: PLAY [join-worker.yml]",
+                   }));
 }
 
 TEST(ClusterEngineTest, NotEnoughPhysicalHostsIsInsufficientCapacity) {
@@ -2578,7 +2613,18 @@ TEST(EventsTest, ACreateEmitsOperationStepAndClusterEventsInOrder) {
   expected.push_back("operation succeeded 100");
   expected.push_back("cluster running");
   std::vector<std::string> got;
-  for (const auto& e : events) got.push_back(Summary(e));
+  std::string running;  // the step whose run is printing
+  for (const auto& e : events) {
+    std::string summary = Summary(e);
+    if (e.kind == "log") {  // the lines themselves: EveryLineOfABootstrapRunIsALogEventOfItsStep
+      auto j = nlohmann::json::parse(e.data);
+      EXPECT_EQ("step " + std::to_string(j["index"].get<int64_t>()) + " running", running)
+          << "a log line outside its step";
+      continue;
+    }
+    if (e.kind == "step") running = summary;
+    got.push_back(summary);
+  }
   EXPECT_EQ(got, expected);
   int64_t at = 0;
   for (const auto& e : events) {

@@ -4,12 +4,14 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -197,6 +199,12 @@ TEST_F(AnsibleBootstrapperTest, PlaysSeeTheVotersAndTheJobFilesWhichAreGoneAfter
            "ca={{ lookup('file', kaas_files_dir + '/etcd/ca.crt') }}\"\n");
   BootstrapJob job = Job("look.yml");
   job.files = {{"etcd/ca.crt", "the-etcd-ca"}};
+  std::mutex mu;
+  std::vector<std::string> lines;
+  job.on_output = [&](const std::string& line) {
+    std::lock_guard lock(mu);
+    lines.push_back(line);
+  };
   auto r = Runner().Run(job);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_NE(r->find("ran on master-2"), std::string::npos) << *r;
@@ -204,6 +212,14 @@ TEST_F(AnsibleBootstrapperTest, PlaysSeeTheVotersAndTheJobFilesWhichAreGoneAfter
   EXPECT_NE(r->find("voters=master-1 ca=the-etcd-ca"), std::string::npos) << *r;
   EXPECT_FALSE(std::filesystem::exists(job.work_dir / "files")) << "job files outlived the run";
   EXPECT_TRUE(std::filesystem::exists(job.work_dir / "ansible.log"));
+  // Every non-empty line went to on_output, the play's banner and recap included.
+  std::lock_guard lock(mu);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front().rfind("PLAY [", 0), 0u) << lines.front();
+  EXPECT_NE(std::find_if(lines.begin(), lines.end(),
+                         [](const std::string& l) { return l.rfind("PLAY RECAP", 0) == 0; }),
+            lines.end());
+  for (const auto& l : lines) EXPECT_FALSE(l.empty());
 }
 
 TEST_F(AnsibleBootstrapperTest, AFailingPlayFailsTheJobWithItsOutput) {

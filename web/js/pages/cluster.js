@@ -256,6 +256,7 @@ export async function clusterPage(ctx) {
           },
           onEvent: (type, data, eventId) => {
             if (eventId) lastId = eventId;
+            if (type === 'log') return; // a line of a running playbook: nothing to re-read
             onEvent();
           },
         });

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <memory>
@@ -35,6 +36,8 @@ struct BootstrapJob {
   // Present on disk (<work_dir>/files, mode 0600) only while the run lasts; the playbooks
   // see the folder as the variable `kaas_files_dir`.
   std::map<std::string, std::string> files;
+  // Called with every line the run prints (from the runner's threads), for the step's log.
+  std::function<void(const std::string&)> on_output;
   // Set when the operation is cancelled: the run stops (the child process is terminated) and
   // Run returns kCancelled.
   const std::atomic<bool>* cancel = nullptr;

@@ -183,7 +183,7 @@ struct Event {
   std::string cluster_id;
   std::string team_id;
   int64_t at = 0;
-  std::string kind;  // operation | step | cluster | quota_request
+  std::string kind;  // operation | step | cluster | quota_request | log (a line of a step's run)
   std::string data;  // JSON object
 };
 
