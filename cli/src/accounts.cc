@@ -42,23 +42,11 @@ int CmdTokenCreate(Env& env) {
 }
 
 int CmdTokenList(Env& env) {
-  ApiResult r = env.Api().Get("/api/v1/tokens");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No tokens.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {{"ID", "NAME", "CREATED", "EXPIRES"}};
-  for (const auto& t : items) {
-    rows.push_back({Str(t, "id"), Str(t, "name"), Str(t, "created_at"), Str(t, "expires_at")});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, env.Api().Get("/api/v1/tokens"), "No tokens.",
+                   {"ID", "NAME", "CREATED", "EXPIRES"}, [](const Json& t) {
+                     return std::vector<std::string>{Str(t, "id"), Str(t, "name"),
+                                                     Str(t, "created_at"), Str(t, "expires_at")};
+                   });
 }
 
 int CmdTokenRevoke(Env& env) {
@@ -115,20 +103,10 @@ int CmdUserCreate(Env& env) {
 
 int CmdTeamMembers(Env& env) {
   ApiResult r = env.Api().Get(MembersPath(env.args.positional[0]));
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "Team " << Str(r.body, "team") << " has no members.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ROLE"}};
-  for (const auto& m : items) rows.push_back({Str(m, "username"), Str(m, "role")});
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, r, "Team " + Str(r.body, "team") + " has no members.", {"USERNAME", "ROLE"},
+                   [](const Json& m) {
+                     return std::vector<std::string>{Str(m, "username"), Str(m, "role")};
+                   });
 }
 
 int CmdTeamAddMember(Env& env) {
@@ -171,27 +149,20 @@ int CmdAudit(Env& env) {
   }
   if (env.args.Has("team")) query += "&team=" + UrlEncode(env.args.Get("team"));
   if (!query.empty()) query[0] = '?';
-  ApiResult r = env.Api().Get("/api/v1/audit" + query);
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No audit entries.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"TIME", "ACTOR", "TEAM", "ACTION", "OBJECT", "FROM", "STATUS"}};
-  for (const auto& e : items) {
-    std::string status = Num(e, "status");
-    if (!Str(e, "result").empty() && Str(e, "result") != "ok") status += " " + Str(e, "result");
-    rows.push_back({Str(e, "at"), OrDash(Str(e, "actor")), OrDash(Str(e, "team")), Str(e, "action"),
-                    OrDash(Str(e, "object")), OrDash(Str(e, "remote_addr")), status});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, env.Api().Get("/api/v1/audit" + query), "No audit entries.",
+                   {"TIME", "ACTOR", "TEAM", "ACTION", "OBJECT", "FROM", "STATUS"},
+                   [](const Json& e) {
+                     std::string status = Num(e, "status");
+                     if (!Str(e, "result").empty() && Str(e, "result") != "ok")
+                       status += " " + Str(e, "result");
+                     return std::vector<std::string>{Str(e, "at"),
+                                                     OrDash(Str(e, "actor")),
+                                                     OrDash(Str(e, "team")),
+                                                     Str(e, "action"),
+                                                     OrDash(Str(e, "object")),
+                                                     OrDash(Str(e, "remote_addr")),
+                                                     status};
+                   });
 }
 
 }  // namespace kaas::cli

@@ -58,22 +58,10 @@ int CmdFlavors(Env& env) {
 }
 
 int CmdTeams(Env& env) {
-  ApiResult r = env.Api().Get("/api/v1/teams");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  if (Field(r.body, "items").empty()) {
-    env.io.out << "No teams.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {{"NAME", "CREATED"}};
-  for (const auto& t : Field(r.body, "items")) {
-    rows.push_back({Str(t, "name"), Str(t, "created_at")});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, env.Api().Get("/api/v1/teams"), "No teams.", {"NAME", "CREATED"},
+                   [](const Json& t) {
+                     return std::vector<std::string>{Str(t, "name"), Str(t, "created_at")};
+                   });
 }
 
 int CmdTeamCreate(Env& env) {

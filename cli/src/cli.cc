@@ -379,6 +379,25 @@ int UsageError(Env& env, const std::string& message) {
 
 void PrintJson(Env& env, const Json& body) { env.io.out << body.dump(2) << "\n"; }
 
+int PrintList(Env& env, const ApiResult& r, const std::string& empty,
+              std::vector<std::string> header,
+              const std::function<std::vector<std::string>(const Json&)>& row) {
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  const Json& items = Field(r.body, "items");
+  if (!items.is_array() || items.empty()) {
+    env.io.out << empty << "\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {std::move(header)};
+  for (const auto& item : items) rows.push_back(row(item));
+  env.io.out << RenderTable(rows);
+  return 0;
+}
+
 int Run(const std::vector<std::string>& args, Io& io) {
   // The command is named by the first one or two words that are not flags; global flags may
   // come before it.

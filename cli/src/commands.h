@@ -3,9 +3,11 @@
 // What every command sees, and the commands themselves; cli.cc holds the table that maps
 // command lines to them.
 
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "client.h"
 #include "kaas/cli/args.h"
@@ -44,6 +46,13 @@ int Fail(Env& env, const std::string& message);
 int UsageError(Env& env, const std::string& message);
 
 void PrintJson(Env& env, const Json& body);
+
+// The answer of a list call (`{items: [...]}`): its error, the JSON as is with `-o json`,
+// `empty` when there are no items, else a table of `header` and `row(item)` per item.
+// Returns the exit code.
+int PrintList(Env& env, const ApiResult& r, const std::string& empty,
+              std::vector<std::string> header,
+              const std::function<std::vector<std::string>(const Json&)>& row);
 
 // Follows operation `id` until it finishes, drawing its steps and progress as they change:
 // through the server-sent events of its cluster, else by polling it every 300 ms. Returns 0

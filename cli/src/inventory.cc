@@ -68,28 +68,17 @@ std::string Labels(const Json& labels) {
 // ---------- hypervisors ----------
 
 int CmdHypervisors(Env& env) {
-  ApiResult r = env.Api().Get("/api/v1/hypervisors");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No hypervisors.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "URI", "STATE", "VCPU", "MEM (GiB)", "NODES"}};
-  for (const auto& h : items) {
-    const Json& used = Field(h, "used");
-    rows.push_back({Str(h, "name"), Str(h, "uri"), Str(h, "state"),
-                    std::to_string(Int(used, "vcpus")) + "/" + Num(h, "vcpus"),
-                    std::to_string(Int(used, "memory_gib")) + "/" + Num(h, "memory_gib"),
-                    std::to_string(Int(used, "nodes"))});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, env.Api().Get("/api/v1/hypervisors"), "No hypervisors.",
+                   {"NAME", "URI", "STATE", "VCPU", "MEM (GiB)", "NODES"}, [](const Json& h) {
+                     const Json& used = Field(h, "used");
+                     return std::vector<std::string>{
+                         Str(h, "name"),
+                         Str(h, "uri"),
+                         Str(h, "state"),
+                         std::to_string(Int(used, "vcpus")) + "/" + Num(h, "vcpus"),
+                         std::to_string(Int(used, "memory_gib")) + "/" + Num(h, "memory_gib"),
+                         std::to_string(Int(used, "nodes"))};
+                   });
 }
 
 int CmdHypervisorAdd(Env& env) {
@@ -126,26 +115,17 @@ int CmdHypervisorRemove(Env& env) {
 // ---------- physical hosts ----------
 
 int CmdHosts(Env& env) {
-  ApiResult r = env.Api().Get("/api/v1/hosts");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No physical hosts.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"NAME", "ADDRESS", "STATE", "CLUSTER", "VCPU", "MEM", "LABELS"}};
-  for (const auto& h : items) {
-    rows.push_back({Str(h, "name"), Str(h, "address"), Str(h, "state"),
-                    OrDash(Str(h, "cluster_id")), Num(h, "vcpus"), Num(h, "memory_gib") + " GiB",
-                    OrDash(Labels(Field(h, "labels")))});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(env, env.Api().Get("/api/v1/hosts"), "No physical hosts.",
+                   {"NAME", "ADDRESS", "STATE", "CLUSTER", "VCPU", "MEM", "LABELS"},
+                   [](const Json& h) {
+                     return std::vector<std::string>{Str(h, "name"),
+                                                     Str(h, "address"),
+                                                     Str(h, "state"),
+                                                     OrDash(Str(h, "cluster_id")),
+                                                     Num(h, "vcpus"),
+                                                     Num(h, "memory_gib") + " GiB",
+                                                     OrDash(Labels(Field(h, "labels")))};
+                   });
 }
 
 int CmdHostAdd(Env& env) {

@@ -317,27 +317,15 @@ int CmdOperationRetry(Env& env) {
 int CmdOperations(Env& env) {
   ApiResult found = ResolveCluster(env, env.args.positional[0]);
   if (!found.ok()) return Fail(env, *found.error);
-  ApiResult r =
-      env.Api().Get("/api/v1/clusters/" + UrlEncode(Str(found.body, "id")) + "/operations");
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No operations.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "TYPE", "STATE", "PROGRESS", "CREATED", "REQUESTED BY"}};
-  for (const auto& op : items) {  // newest first
-    rows.push_back({Str(op, "id"), Str(op, "type"), Str(op, "state"),
-                    std::to_string(Int(op, "progress")) + "%", Str(op, "created_at"),
-                    Str(op, "requested_by")});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(
+      env, env.Api().Get("/api/v1/clusters/" + UrlEncode(Str(found.body, "id")) + "/operations"),
+      "No operations.", {"ID", "TYPE", "STATE", "PROGRESS", "CREATED", "REQUESTED BY"},
+      [](const Json& op) {  // newest first
+        return std::vector<std::string>{
+            Str(op, "id"),         Str(op, "type"),
+            Str(op, "state"),      std::to_string(Int(op, "progress")) + "%",
+            Str(op, "created_at"), Str(op, "requested_by")};
+      });
 }
 
 }  // namespace kaas::cli

@@ -144,31 +144,24 @@ int CmdQuotaRequests(Env& env) {
     }
     path += "?state=" + state;
   }
-  ApiResult r = env.Api().Get(path);
-  if (!r.ok()) return Fail(env, *r.error);
-  if (env.json) {
-    PrintJson(env, r.body);
-    return 0;
-  }
-  const Json& items = Field(r.body, "items");
-  if (!items.is_array() || items.empty()) {
-    env.io.out << "No quota requests.\n";
-    return 0;
-  }
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "TEAM", "STATE", "LIMITS", "REQUESTED BY", "CREATED", "DECIDED BY", "REASON"}};
-  for (const auto& q : items) {
-    std::string reason = Str(q, "reason");
-    for (char& c : reason) {
-      if (c == '\n' || c == '\t') c = ' ';
-    }
-    if (DisplayWidth(reason) > 40) reason = Truncate(reason, 39) + "…";
-    rows.push_back({Str(q, "id"), Str(q, "team"), Str(q, "state"), Limits(Field(q, "limits")),
-                    Str(q, "requested_by"), Str(q, "created_at"), OrDash(Str(q, "decided_by")),
-                    reason});
-  }
-  env.io.out << RenderTable(rows);
-  return 0;
+  return PrintList(
+      env, env.Api().Get(path), "No quota requests.",
+      {"ID", "TEAM", "STATE", "LIMITS", "REQUESTED BY", "CREATED", "DECIDED BY", "REASON"},
+      [](const Json& q) {
+        std::string reason = Str(q, "reason");
+        for (char& c : reason) {
+          if (c == '\n' || c == '\t') c = ' ';
+        }
+        if (DisplayWidth(reason) > 40) reason = Truncate(reason, 39) + "…";
+        return std::vector<std::string>{Str(q, "id"),
+                                        Str(q, "team"),
+                                        Str(q, "state"),
+                                        Limits(Field(q, "limits")),
+                                        Str(q, "requested_by"),
+                                        Str(q, "created_at"),
+                                        OrDash(Str(q, "decided_by")),
+                                        reason};
+      });
 }
 
 int CmdQuotaApprove(Env& env) { return Decide(env, "approve", "Approved"); }
