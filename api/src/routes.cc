@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "http.h"
+#include "kaas/common/host_port.h"
 #include "kaas/common/ids.h"
 #include "kaas/lifecycle/catalog.h"
 #include "kaas/store/repositories.h"
@@ -848,7 +849,8 @@ Result<Reply> CreateHost(Context& ctx) {
   ctx.audit_object = h.name;
   if (!IsDnsName(h.name)) return InvalidArgument("name", "name must be a DNS label");
   KAAS_ASSIGN_OR_RETURN(h.address, GetString(body, "address", true));
-  if (h.address.empty()) return InvalidArgument("address", "address must not be empty");
+  // kaas reaches the host over SSH there: "host" (port 22) or "host:port".
+  KAAS_RETURN_IF_ERROR(ParseHostPort(h.address, 22).status());
   KAAS_ASSIGN_OR_RETURN(h.vcpus, PositiveInt(body, "vcpus"));
   KAAS_ASSIGN_OR_RETURN(h.memory_gib, PositiveInt(body, "memory_gib"));
   Json labels = Json::object();

@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "kaas/api/server.h"
 #include "kaas/auth/auth.h"
 #include "kaas/common/clock.h"
+#include "kaas/common/host_port.h"
 #include "kaas/common/log.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
@@ -193,21 +193,8 @@ int main(int argc, char** argv) {
           if (ep.status().code() != Code::kNotFound) return ep.status();
         }
         // A physical host: its registered address, "host" or "host:ssh-port".
-        provisioner::NodeAccess host{n.address, 22, 0, 0};
-        if (auto colon = n.address.rfind(':');
-            colon != std::string::npos && n.address.find(':') == colon) {
-          int port = 0;
-          auto [end, ec] = std::from_chars(n.address.data() + colon + 1,
-                                           n.address.data() + n.address.size(), port);
-          if (ec != std::errc() || end != n.address.data() + n.address.size() || port <= 0 ||
-              port > 65535) {
-            return InvalidArgument("address",
-                                   "host address " + n.address + " is not host or host:port");
-          }
-          host.host = n.address.substr(0, colon);
-          host.ssh_port = port;
-        }
-        return host;
+        KAAS_ASSIGN_OR_RETURN(HostPort at, ParseHostPort(n.address, 22));
+        return provisioner::NodeAccess{at.host, at.port, 0, 0};
       });
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)

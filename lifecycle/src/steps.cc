@@ -6,6 +6,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "kaas/common/host_port.h"
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
 #include "kaas/pki/certificates.h"
@@ -242,9 +243,9 @@ Status ClusterSteps::AddEtcdTls(provisioner::BootstrapJob& job, const store::Clu
     for (const std::string& extra : d_.etcd_cert_extra_names) {
       (IsIpAddress(extra) ? ips : dns).push_back(extra);
     }
-    std::string host = n.address;  // "host:port" (an SSH port) -> "host"
-    if (!IsIpAddress(host) && host.find(':') != std::string::npos) host.resize(host.find(':'));
-    if (!host.empty()) (IsIpAddress(host) ? ips : dns).push_back(host);
+    if (auto at = ParseHostPort(n.address, 22); at.ok()) {  // "host:ssh-port" -> "host"
+      (IsIpAddress(at->host) ? ips : dns).push_back(at->host);
+    }
     KAAS_ASSIGN_OR_RETURN(pki::ClientCert member,
                           pki::IssueServingCert(secrets->etcd_ca_cert, ca_key, n.name, dns, ips,
                                                 kEtcdCertTtlSeconds, now));

@@ -151,6 +151,27 @@ TEST_F(InventoryTest, PhysicalHostsAreExclusiveAndReturnAfterDelete) {
   ExpectUsageMatchesAllocations("payments");
 }
 
+TEST_F(InventoryTest, HostAddressesAreHostOrHostPortAndBadOnesChangeNothing) {
+  size_t before = kaasd_->Call("GET", "/api/v1/hosts").body["items"].size();
+  for (const char* bad : {"10.9.0.1:", "10.9.0.1:ssh", "10.9.0.1:0", "10.9.0.1:70000", ":22",
+                          "[::1", "[::1]22", "bm 1"}) {
+    nlohmann::json body = {{"name", "bm-new"}, {"address", bad}, {"vcpus", 8}, {"memory_gib", 32}};
+    auto r = kaasd_->Call("POST", "/api/v1/hosts", body.dump());
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.body["error"]["code"], "invalid_argument") << bad;
+    EXPECT_EQ(r.body["error"]["details"]["field"], "address") << bad;
+  }
+  EXPECT_EQ(kaasd_->Call("GET", "/api/v1/hosts").body["items"].size(), before);
+  for (const char* good : {"10.9.0.1", "10.9.0.2:2222", "bm-3.dc1.example", "[fd00::4]:22"}) {
+    std::string name =
+        "bm-" + std::to_string(kaasd_->Call("GET", "/api/v1/hosts").body["items"].size());
+    nlohmann::json body = {{"name", name}, {"address", good}, {"vcpus", 8}, {"memory_gib", 32}};
+    auto r = kaasd_->Call("POST", "/api/v1/hosts", body.dump());
+    EXPECT_EQ(r.status, 201) << good << ": " << r.body.dump();
+    EXPECT_EQ(r.body["address"], good);
+  }
+}
+
 TEST_F(InventoryTest, EachQuotaResourceIsNamedWhenExceeded) {
   SetQuota("payments", {{"clusters", 1}, {"vcpus", 8}, {"memory_gib", 6}, {"physical_hosts", 0}});
   auto r = Create("payments", "big", {{"count", 2}});
