@@ -192,6 +192,8 @@ int main(int argc, char** argv) {
           }
           if (ep.status().code() != Code::kNotFound) return ep.status();
         }
+        // A node not placed yet (no address): in the inventory, never a target of the run.
+        if (n.address.empty()) return provisioner::NodeAccess{"", 22, 0, 0};
         // A physical host: its registered address, "host" or "host:ssh-port".
         KAAS_ASSIGN_OR_RETURN(HostPort at, ParseHostPort(n.address, 22));
         return provisioner::NodeAccess{at.host, at.port, 0, 0};
