@@ -12,7 +12,7 @@ let browser;
 let admin;
 
 before(async () => {
-  kaasd = await startKaasd();
+  kaasd = await startKaasd(['--fault-injection', 'true']);
   admin = await client(kaasd.url).login('admin', ADMIN_PASSWORD);
   for (const team of ['payments', 'logistics']) await admin.post('/teams', {name: team});
   for (const [user, team, role] of [['alice', 'payments', 'member'], ['victor', 'payments', 'viewer'],
@@ -20,6 +20,7 @@ before(async () => {
     await admin.post('/users', {username: user, password: PASSWORD});
     await admin.put(`/teams/${team}/members/${user}`, {role});
   }
+  await admin.put('/teams/payments/quota', {limits: {physical_hosts: 4}}); // room for physical masters
   browser = await launchBrowser();
 });
 
@@ -70,7 +71,7 @@ describe('login', () => {
 });
 
 describe('a team member', () => {
-  test('creates a dev cluster, watches it come up, scales it, downloads its kubeconfig and deletes it', async (t) => {
+  test('creates a dev cluster, watches it come up, changes it through plans, and deletes it', async (t) => {
     const page = await loginPage(browser.context, kaasd.url, 'alice', PASSWORD);
     await page.getByRole('link', {name: 'Create cluster'}).first().click();
     await page.getByLabel('Name').fill('web-dev');
@@ -115,26 +116,210 @@ describe('a team member', () => {
     assert.equal(await page.locator('table.nodes tbody tr').count(), 6);
     assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was not reloaded');
 
-    await t.test('scale workers', async (st) => {
-      const form = page.locator('form[data-action="scale-workers"]');
-      await form.getByLabel('Workers').fill('4');
-      const answer = page.waitForResponse((r) => r.url().endsWith(`/clusters/${id}/workers`));
-      await form.getByRole('button', {name: 'Scale'}).click();
-      const res = await answer;
-      if (res.status() === 404) {
-        st.skip('POST /api/v1/clusters/{id}/workers is not served by this kaasd yet (scale route not merged)');
-        return;
+    // Every change goes through a plan. `changes` records every non-GET request the page
+    // sends for this cluster, so a test can say that nothing but dry runs went out.
+    const changes = [];
+    page.on('request', (r) => {
+      if (r.method() !== 'GET' && r.url().includes(`/api/v1/clusters/${id}`)) changes.push(`${r.method()} ${r.url()}`);
+    });
+    const dialog = page.getByRole('dialog');
+    // The steps below build on each other: after a failure the rest fail at once (loudly,
+    // naming the first), instead of each waiting for its own timeout.
+    let broken = '';
+    const step = (name, fn) => t.test(name, async () => {
+      if (broken) throw new Error(`not run: "${broken}" failed first`);
+      try {
+        await fn();
+      } catch (e) {
+        broken = name;
+        throw e;
       }
-      assert.equal(res.status(), 202, await res.text());
-      await waitText(page.locator('.op-head h2'), /scale workers/i);
+    });
+    const opsOf = async () => (await admin.get(`/clusters/${id}/operations`)).items;
+
+    // Opens the plan of `form` (its submit), waits for the steps and checks that nothing but
+    // dry runs was sent and no operation was created. Returns the step names shown.
+    async function planOf(form, button) {
+      const before = (await opsOf()).length;
+      const sent = changes.length;
+      await form.getByRole('button', {name: button}).click();
+      await dialog.locator('.plan-steps li').first().waitFor();
+      assert.equal(await page.evaluate(() => document.activeElement.id), 'plan-title', 'focus moves to the plan');
+      const steps = await dialog.locator('.plan-steps li').allTextContents();
+      assert.ok(steps.length >= 2, `the plan has steps: ${steps}`);
+      assert.match(steps.at(-1), /^(verify|release) cluster$/);
+      for (const c of changes.slice(sent)) assert.match(c, /[?&]dry_run=true$/, `only dry runs before confirm: ${c}`);
+      assert.equal((await opsOf()).length, before, 'the preview created no operation');
+      return steps;
+    }
+
+    // Confirms the plan on screen; the operation kaas runs has exactly the steps shown.
+    async function confirm(steps, type) {
+      const sent = changes.length;
+      const answer = page.waitForResponse((r) => r.request().method() !== 'GET' && r.url().includes(`/clusters/${id}`) &&
+        !r.url().includes('dry_run'));
+      await dialog.locator('button[data-confirm]').click();
+      const res = await answer;
+      assert.equal(res.status(), 202, `${res.url()}: ${await res.text()}`); // a missing route fails here
+      const started = await res.json();
+      await dialog.waitFor({state: 'detached'});
+      assert.equal(started.operation.type, type);
+      assert.deepEqual(started.operation.steps.map((s) => s.name), steps, 'confirm ran exactly the plan shown');
+      const real = changes.slice(sent).filter((c) => !c.includes('dry_run'));
+      assert.equal(real.length, 1, `one real request per confirm: ${changes.slice(sent)}`);
+      await waitText(page.locator('.change-result'), 'started as planned');
+      await waitText(page.locator('.op-head h2'), type.replace('_', ' '));
       await waitText(page.locator('.op-head h2'), 'succeeded', 90000);
-      await waitText(page.locator('.summary'), '4 × w.medium');
       await waitText(heading, 'running');
+      const op = await admin.get(`/operations/${started.operation.id}`);
+      assert.equal(op.state, 'succeeded');
+      assert.deepEqual(op.steps.map((s) => s.name), steps);
+      return started.operation;
+    }
+
+    await step('scale workers: the submit waits for a different count, the plan shows the new node', async () => {
+      const form = page.locator('form[data-action="scale-workers"]');
+      const btn = form.getByRole('button', {name: 'Preview scale'});
+      assert.equal(await btn.isDisabled(), true, 'nothing to preview at the current count');
+      await form.getByLabel('Workers').fill('4');
+      assert.equal(await btn.isDisabled(), false);
+      const steps = await planOf(form, 'Preview scale');
+      assert.deepEqual(steps, ['provision worker-4', 'join workers', 'verify cluster']);
+      await waitText(dialog.locator('.plan-added'), 'worker-4');
+      await waitText(dialog.locator('.plan-workers'), '3 → 4');
+      await waitText(dialog.locator('.plan-quota'), 'vCPU');
+      assert.equal(await dialog.locator('.plan-warnings').count(), 0, 'adding a worker warns about nothing');
+      await confirm(steps, 'scale_workers');
+      await waitText(page.locator('.summary'), '4 × w.medium');
       assert.equal(await page.locator('table.nodes tbody tr').count(), 7);
       assert.equal(await page.evaluate(() => window.__sameDocument), true);
     });
 
-    await t.test('download the kubeconfig', async () => {
+    await step('a plan that no longer holds is shown again, not run', async () => {
+      const form = page.locator('form[data-action="scale-workers"]');
+      await form.getByLabel('Workers').fill('2');
+      const steps = await planOf(form, 'Preview scale');
+      assert.deepEqual(steps, ['drain worker-4, worker-3', 'remove worker-4, worker-3', 'verify cluster']);
+      await waitText(dialog.locator('.plan-warnings'), '2 workers are drained and removed (worker-4, worker-3)');
+      // Someone else scales the cluster to 5 while the plan is on screen.
+      const other = await admin.post(`/clusters/${id}/workers`, {count: 5});
+      await admin.waitOperation(other.operation.id);
+      const before = (await opsOf()).length;
+      await dialog.locator('button[data-confirm]').click();
+      await waitText(dialog.locator('.plan-changed'), 'The cluster changed since this plan was shown');
+      await waitText(dialog.locator('.plan-warnings'), '3 workers are drained and removed (worker-5, worker-4, worker-3)');
+      assert.equal((await opsOf()).length, before, 'the stale plan was not submitted');
+      const fresh = await dialog.locator('.plan-steps li').allTextContents();
+      assert.deepEqual(fresh, ['drain worker-5, worker-4, worker-3', 'remove worker-5, worker-4, worker-3', 'verify cluster']);
+      await confirm(fresh, 'scale_workers');
+      await waitText(page.locator('.summary'), '2 × w.medium');
+    });
+
+    await step('another operation in between: the 409 is said, nothing runs', async () => {
+      const form = page.locator('form[data-action="scale-workers"]');
+      await form.getByLabel('Workers').fill('3');
+      await planOf(form, 'Preview scale');
+      // A colleague's operation starts (and stays running a while) before the confirm.
+      await admin.put('/faults', {rules: [{on: 'step', match: 'verify cluster', action: 'delay', delay_ms: 3000}]});
+      const other = await admin.post(`/clusters/${id}/workers`, {count: 4});
+      const before = (await opsOf()).length;
+      await dialog.locator('button[data-confirm]').click();
+      await waitText(dialog.locator('.plan-changed'), 'nothing was submitted');
+      await waitText(dialog, 'has an active scale_workers operation');
+      assert.equal(await dialog.locator('button[data-confirm]').isDisabled(), true);
+      assert.equal((await opsOf()).length, before, 'nothing was submitted');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({state: 'detached'});
+      await admin.waitOperation(other.operation.id);
+      await admin.put('/faults', {rules: []});
+      await waitText(page.locator('.summary'), '4 × w.medium');
+      await waitText(heading, 'running');
+    });
+
+    await step('masters 3 → 1: warned, and not without typing the name', async () => {
+      const form = page.locator('form[data-action="masters-count"]');
+      const select = form.getByLabel('Master count');
+      assert.match(await select.locator('option:checked').textContent(), /^3 .*\(current\)$/);
+      const btn = form.getByRole('button', {name: 'Preview change'});
+      assert.equal(await btn.isDisabled(), true, 'the current count offers nothing to change');
+      await select.selectOption('1');
+      const steps = await planOf(form, 'Preview change');
+      assert.deepEqual(steps, ['health gate (3 etcd voters)', 'remove master-3 from etcd', 'destroy master-3',
+        'health gate (2 etcd voters)', 'remove master-2 from etcd', 'destroy master-2', 'verify cluster']);
+      await waitText(dialog.locator('.plan-warnings'), 'The cluster will no longer survive the loss of a master');
+      await waitText(dialog.locator('.plan-warnings'), 'fewer than a dev cluster has by default (3)');
+      await waitText(dialog.locator('.plan-removed'), 'master-2');
+      await waitText(dialog.locator('.plan-removed'), 'master-3');
+      // One click is not enough: the confirm waits for the cluster's name.
+      const go = dialog.locator('button[data-confirm]');
+      assert.equal(await go.isDisabled(), true);
+      await go.click({force: true}).catch(() => {});
+      const typed = dialog.getByLabel('Type web-dev to confirm');
+      await typed.fill('web-de');
+      assert.equal(await go.isDisabled(), true);
+      assert.equal((await opsOf()).filter((o) => o.type === 'scale_masters').length, 0, 'no masters change yet');
+      await typed.fill('web-dev');
+      assert.equal(await go.isDisabled(), false);
+      await confirm(steps, 'scale_masters');
+      await waitText(page.locator('.summary'), '1 × m.small');
+    });
+
+    await step('master size: the physical move is warned; Escape leaves; a single master resize says the API pauses', async () => {
+      const form = page.locator('form[data-action="masters-flavor"]');
+      const select = form.getByLabel('Master flavor');
+      assert.match(await select.locator('option:checked').textContent(), /^m\.small .*\(current\)$/);
+      await select.selectOption('m.large');
+      const opener = form.getByRole('button', {name: 'Preview resize'});
+      await planOf(form, 'Preview resize');
+      await waitText(dialog.locator('.plan-warnings'), 'Masters move to physical hosts');
+      await waitText(dialog.locator('.plan-resized'), 'is replaced by');
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({state: 'detached'});
+      assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Preview resize', 'focus returns to the opener');
+      assert.equal(await opener.isDisabled(), false);
+      await select.selectOption('m.medium');
+      const steps = await planOf(form, 'Preview resize');
+      await waitText(dialog.locator('.plan-warnings'), 'The Kubernetes API is unavailable while the single master is resized');
+      await waitText(dialog.locator('.plan-resized'), 'master-1: m.small → m.medium');
+      await confirm(steps, 'resize_masters');
+      await waitText(page.locator('.summary'), '1 × m.medium');
+    });
+
+    await step('upgrade: workers in batches, no way back', async () => {
+      const form = page.locator('form[data-action="upgrade"]');
+      const select = form.getByLabel('Target version');
+      const current = (await admin.get(`/clusters/${id}`)).kubernetes_version;
+      assert.equal(await select.locator('option:checked').textContent(), `${current} (current)`);
+      const next = await select.locator('option').nth(1).getAttribute('value');
+      await select.selectOption(next);
+      await form.getByLabel('Workers at a time').fill('2');
+      const steps = await planOf(form, 'Preview upgrade');
+      await waitText(dialog.locator('.plan-warnings'), 'Workers are drained and upgraded in batches of 2');
+      await waitText(dialog.locator('.plan-warnings'), `cannot be downgraded`);
+      assert.ok(steps.includes(`upgrade worker-1, worker-2 to ${next}`), steps.join('\n'));
+      await confirm(steps, 'upgrade');
+      await waitText(page.locator('.summary'), next);
+    });
+
+    await step('cancel a running operation, then retry it', async () => {
+      await admin.put('/faults', {rules: [{on: 'step', match: 'provision worker-5', action: 'delay', delay_ms: 2500}]});
+      const form = page.locator('form[data-action="scale-workers"]');
+      await form.getByLabel('Workers').fill('5');
+      await planOf(form, 'Preview scale');
+      await dialog.locator('button[data-confirm]').click();
+      await dialog.waitFor({state: 'detached'});
+      await page.getByRole('button', {name: 'Cancel operation'}).click();
+      await waitText(page.locator('.op-head h2'), 'cancelled', 30000);
+      await admin.put('/faults', {rules: []});
+      const op = (await opsOf())[0];
+      assert.equal(op.state, 'cancelled');
+      await page.getByRole('button', {name: 'Retry operation'}).click();
+      await waitText(page.locator('.op-head h2'), 'succeeded', 60000);
+      assert.equal((await admin.get(`/operations/${op.id}`)).state, 'succeeded');
+      await waitText(page.locator('.summary'), '5 × w.medium');
+    });
+
+    await step('download the kubeconfig', async () => {
       const download = page.waitForEvent('download');
       await page.getByRole('button', {name: 'Download kubeconfig'}).click();
       const file = await download;
@@ -144,19 +329,27 @@ describe('a team member', () => {
       assert.match(yaml, /client-certificate-data:/);
     });
 
-    await t.test('delete after typing the name', async () => {
+    await step('delete: the plan, then the name, then confirm', async () => {
       const form = page.locator('form[data-action="delete"]');
-      const del = form.getByRole('button', {name: 'Delete cluster'});
-      assert.equal(await del.isDisabled(), true);
-      await form.getByLabel('Type web-dev to confirm').fill('web-de');
-      assert.equal(await del.isDisabled(), true);
-      await form.getByLabel('Type web-dev to confirm').fill('web-dev');
-      await del.click();
+      const steps = await planOf(form, 'Preview delete');
+      assert.deepEqual(steps, ['remove workers', 'remove masters', 'release cluster']);
+      await waitText(dialog.locator('.plan-warnings'), 'Every node of web-dev is destroyed (6 nodes)');
+      await waitText(dialog.locator('.plan-warnings'), 'cannot be undone');
+      await waitText(dialog.locator('.plan-quota'), 'Clusters');
+      const go = dialog.locator('button[data-confirm]');
+      assert.equal(await go.isDisabled(), true);
+      await dialog.getByLabel('Type web-dev to confirm').fill('web-de');
+      assert.equal(await go.isDisabled(), true);
+      assert.equal((await admin.get(`/clusters/${id}`)).status, 'running', 'not deleted before confirm');
+      await dialog.getByLabel('Type web-dev to confirm').fill('web-dev');
+      const answer = page.waitForResponse((r) => r.request().method() === 'DELETE' && !r.url().includes('dry_run'));
+      await go.click();
+      const started = await (await answer).json();
+      assert.deepEqual(started.operation.steps.map((s) => s.name), steps);
       await waitText(heading, 'deleted', 90000);
       await waitText(page.locator('.actions-panel'), 'This cluster has been deleted.');
       assert.equal(await page.evaluate(() => window.__sameDocument), true);
     });
-
     assert.deepEqual(page.errors, []);
     await page.close();
   });
@@ -179,7 +372,8 @@ describe('roles', () => {
     await waitText(page.locator('h1'), 'running');
     await page.locator('table.nodes').waitFor();
     assert.equal(await page.locator('form[data-action]').count(), 0);
-    for (const name of ['Scale', 'Change', 'Resize', 'Upgrade', 'Delete cluster', 'Cancel operation', 'Retry operation']) {
+    for (const name of ['Preview scale', 'Preview change', 'Preview resize', 'Preview upgrade', 'Preview delete',
+      'Cancel operation', 'Retry operation']) {
       assert.equal(await page.getByRole('button', {name}).count(), 0, `no "${name}" button for a viewer`);
     }
     await waitText(page.locator('.actions-panel'), 'viewer');
@@ -241,6 +435,69 @@ describe('quota', () => {
     assert.equal(me.status, 401);
     await alice.close();
     await boss.close();
+  });
+});
+
+describe('a platform admin', () => {
+  test('sees the inventory, manages people and reads the audit log', async () => {
+    // A cluster with a physical worker, so that the inventory shows an allocated host.
+    const r = await admin.post('/clusters', {name: 'metal', team: 'payments', purpose: 'personal',
+      workers: {count: 1, kind: 'physical'}});
+    await admin.waitOperation(r.operation.id);
+    const page = await loginPage(browser.context, kaasd.url, 'admin', ADMIN_PASSWORD);
+
+    await page.goto(`${kaasd.url}/admin/inventory`);
+    const hvs = page.locator('table.hypervisors');
+    await waitText(hvs, 'sim-1');
+    const hypervisors = await admin.get('/hypervisors');
+    assert.equal(await hvs.locator('tbody tr').count(), hypervisors.items.length);
+    const hosts = page.locator('table.hosts');
+    await waitText(hosts, 'payments/metal');
+    assert.equal(await hosts.locator('tbody tr').count(), (await admin.get('/hosts')).items.length);
+    await waitText(page.locator('#hosts-title'), '1 allocated');
+
+    await page.getByRole('link', {name: 'Users & teams'}).click();
+    await page.locator('table.users').waitFor();
+    const newUser = page.getByRole('form', {name: 'New user'});
+    await newUser.getByLabel('Username').fill('nina');
+    await newUser.getByLabel('Password').fill(PASSWORD);
+    await newUser.getByRole('button', {name: 'Create user'}).click();
+    await waitText(page.locator('table.users'), 'nina');
+    const newTeam = page.getByRole('form', {name: 'New team'});
+    await newTeam.getByLabel('Team name').fill('search');
+    await newTeam.getByRole('button', {name: 'Create team'}).click();
+    await waitText(page.locator('#members-title'), 'Members of search');
+    const add = page.getByRole('form', {name: 'Add a member to search'});
+    await add.getByLabel('Username').fill('nina');
+    await add.getByLabel('Role').selectOption('viewer');
+    await add.getByRole('button', {name: 'Add member'}).click();
+    await page.getByLabel('Role of nina').waitFor();
+    assert.equal(await page.getByLabel('Role of nina').inputValue(), 'viewer');
+    const put = page.waitForResponse((x) => x.url().endsWith('/teams/search/members/nina') && x.request().method() === 'PUT');
+    await page.getByLabel('Role of nina').selectOption('admin');
+    assert.equal((await put).status(), 200);
+    assert.deepEqual((await admin.get('/teams/search/members')).items.map((m) => [m.username, m.role]), [['nina', 'admin']]);
+    await page.getByRole('button', {name: 'Remove nina'}).click();
+    await waitText(page.locator('#members-title').locator('..'), 'No members yet.');
+    assert.equal((await admin.get('/teams/search/members')).items.length, 0);
+
+    await page.getByRole('link', {name: 'Audit log'}).click();
+    const audit = page.locator('table.audit');
+    await waitText(audit, 'DELETE /api/v1/teams/{team}/members/{username}');
+    const filters = page.getByRole('form', {name: 'Audit filters'});
+    await filters.getByLabel('Team').selectOption('search'); // asked of the server
+    await filters.getByLabel('Action').fill('members'); // filtered in the page
+    await page.getByText(/^3 of \d+ entries$/).waitFor({timeout: 15000});
+    const rows = audit.locator('tbody tr');
+    assert.equal(await rows.count(), 3);
+    const actions = await audit.locator('tbody td[data-label="Action"]').allTextContents();
+    assert.deepEqual(actions, ['DELETE /api/v1/teams/{team}/members/{username}',
+      'PUT /api/v1/teams/{team}/members/{username}', 'PUT /api/v1/teams/{team}/members/{username}']);
+    assert.deepEqual(new Set(await audit.locator('tbody td[data-label="Team"]').allTextContents()), new Set(['search']));
+    await filters.getByLabel('Result').selectOption('error');
+    await page.getByText(/^0 of \d+ entries$/).waitFor({timeout: 15000});
+    assert.deepEqual(page.errors, []);
+    await page.close();
   });
 });
 

@@ -8,8 +8,10 @@
 
 import {get, post, del, enc, streamEvents, saveFile} from '../api.js';
 import {canOperate, notFound, failure} from '../app.js';
-import {h, clear, badge, field, select, showError, clearErrors, table, time, duration,
+import {h, clear, badge, bar, field, select, showError, clearErrors, table, time, duration,
   mastersText, workersText, kindLabel} from '../dom.js';
+import {describe, fingerprint, titleOf} from '../plan.js';
+import {shortfallText} from './create.js';
 
 const ACTIVE = new Set(['pending', 'running']);
 const POLL_MS = 1000;
@@ -95,9 +97,10 @@ export async function clusterPage(ctx) {
     ] : [];
     const fill = h('span', {class: 'bar-fill'});
     fill.style.width = `${op.progress || 0}%`;
+    const hadFocus = document.activeElement && document.activeElement.id === 'op-title';
     clear(opSection,
       h('div', {class: 'op-head'},
-        h('h2', {id: 'op-title'}, h('span', {class: 'op-type'}, op.type.replace('_', ' ')), ' ', badge(op.state, 'op')),
+        h('h2', {id: 'op-title', tabindex: '-1'}, h('span', {class: 'op-type'}, op.type.replace('_', ' ')), ' ', badge(op.state, 'op')),
         h('div', {class: 'op-controls'}, controls)),
       h('p', {class: 'muted small'}, `Requested by ${op.requested_by} `, time(op.created_at),
         op.finished_at ? ` · took ${duration(op.created_at, op.finished_at)}` : ''),
@@ -116,6 +119,7 @@ export async function clusterPage(ctx) {
             s.started_at ? h('span', {class: 'step-time'}, duration(s.started_at, s.finished_at)) : null,
             s.attempts > 1 ? h('span', {class: 'step-attempts'}, `${s.attempts} attempts`) : null),
           s.message ? h('p', {class: 'step-message'}, s.message) : null)))));
+    if (hadFocus) document.getElementById('op-title').focus({preventScroll: true});
   }
 
   function drawNodes() {
@@ -295,39 +299,241 @@ export async function clusterPage(ctx) {
     }
   }
 
-  // Starts an operation through `send()`; shows its error in `form`.
-  async function start(form, errSlot, send) {
-    clearErrors(form);
-    errSlot.textContent = '';
-    const btn = form.querySelector('button[type=submit]');
-    btn.disabled = true;
+  // ----- changes: plan first, then confirm -----
+  //
+  // Every change (workers, master count, master flavor, upgrade, delete) opens a plan: the
+  // dry run of the very request (?dry_run=true) drawn as steps, nodes added and removed,
+  // masters re-sized, the team's quota afterwards and warnings. "Confirm" first asks for the
+  // dry run again and compares it with the plan on screen (plan.js fingerprint(): the step
+  // names and the node set); only when they are the same is the request sent for real. When
+  // they differ — the cluster changed in between — nothing is sent and the new plan is shown
+  // to be confirmed again. The real answer is compared once more and any difference said.
+
+  const changeRequest = {
+    workers: (c) => ({method: 'POST', path: 'workers', body: {count: c.count}}),
+    masters: (c) => ({method: 'POST', path: 'masters', body: {count: c.count}}),
+    flavor: (c) => ({method: 'POST', path: 'masters', body: {flavor: c.flavor}}),
+    upgrade: (c) => ({method: 'POST', path: 'upgrade', body: {kubernetes_version: c.version, max_unavailable: c.maxUnavailable || 1}}),
+    delete: () => ({method: 'DELETE', path: '', body: undefined}),
+  };
+
+  function send(change, dryRun) {
+    const r = changeRequest[change.type](change);
+    const path = `/clusters/${enc(id)}${r.path ? `/${r.path}` : ''}${dryRun ? '?dry_run=true' : ''}`;
+    return r.method === 'DELETE' ? del(path) : post(path, r.body);
+  }
+
+  async function teamQuota() {
     try {
-      const r = await send();
-      pinned = '';
-      if (r && r.operation) op = r.operation;
-      await reload();
-      poll();
-      return true;
+      return await get(`/teams/${enc(cluster.team)}/quota`, {signal: ctx.signal});
     } catch (e) {
-      if (e.name === 'AbortError') return false;
-      showError(form, e, errSlot);
-      return false;
-    } finally {
-      btn.disabled = false;
-      actions.sync();
+      if (e.name === 'AbortError') throw e;
+      return null; // the plan does not need it; the API still checks quota at submit
     }
   }
 
-  function actionForm(titleText, name, fields, submitLabel, send, {danger = false, hint} = {}) {
+  const CONFIRM_LABEL = {
+    workers: (c) => `Scale workers to ${c.count}`,
+    masters: (c) => `Change to ${c.count} master${c.count === 1 ? '' : 's'}`,
+    flavor: (c) => `Resize masters to ${c.flavor}`,
+    upgrade: (c) => `Upgrade to ${c.version}`,
+    delete: () => `Delete ${cluster.name}`,
+  };
+
+  // The plan dialog (a modal <dialog>: focus moves into it, Escape closes it, the page behind
+  // is inert). `opener` gets the focus back when it closes without a change.
+  function openPlan(change, opener) {
+    const danger = change.type === 'delete';
+    const heading = h('h2', {id: 'plan-title', tabindex: '-1'}, titleOf(change, cluster));
+    const changed = h('p', {class: 'notice notice-warn plan-changed', role: 'alert', hidden: true});
+    const body = h('div', {class: 'plan-body', 'aria-live': 'polite', 'aria-busy': 'true'},
+      h('p', {class: 'muted'}, 'Asking kaas for the plan…'));
+    const typed = h('input', {autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none'});
+    const typedField = field(`Type ${cluster.name} to confirm`, 'confirm-name', typed, danger
+      ? 'Deleting cannot be undone.'
+      : 'Fewer masters than this cluster\'s purpose asks for: type its name to be sure.');
+    typedField.hidden = true;
+    const err = h('p', {class: 'form-error', role: 'alert', 'data-error-for': 'plan'});
+    const confirmBtn = h('button', {type: 'button', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`, disabled: true,
+      'data-confirm': change.type}, CONFIRM_LABEL[change.type](change));
+    const cancelBtn = h('button', {type: 'button', class: 'btn'}, 'Cancel');
+    const dialog = h('dialog', {class: 'plan-dialog', 'aria-labelledby': 'plan-title', 'data-plan': change.type},
+      heading, changed, body, typedField, err,
+      h('div', {class: 'actions plan-actions'}, confirmBtn, cancelBtn));
+    document.body.append(dialog);
+
+    let plan = null;
+    let shownFp = '';
+    let sending = false;
+    let started = false;
+    const close = () => dialog.close();
+    cancelBtn.addEventListener('click', close);
+    dialog.addEventListener('cancel', (e) => {
+      if (sending) e.preventDefault(); // Escape while the request is on its way
+    });
+    dialog.addEventListener('close', () => {
+      dialog.remove();
+      if (!started && opener && opener.isConnected && !opener.disabled) opener.focus();
+    });
+    ctx.onLeave(() => dialog.isConnected && dialog.close());
+
+    function ready() {
+      confirmBtn.disabled = sending || !plan || (plan.confirmName && typed.value !== cluster.name);
+    }
+    typed.addEventListener('input', ready);
+    typed.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !confirmBtn.disabled) confirmBtn.click();
+    });
+
+    function show(answer, quota) {
+      plan = describe(change, cluster, answer, flavors, quota);
+      shownFp = fingerprint(answer);
+      body.setAttribute('aria-busy', 'false');
+      clear(body, planView(plan));
+      typedField.hidden = !plan.confirmName;
+      if (!plan.confirmName) typed.value = '';
+      ready();
+    }
+
+    function refused(e) {
+      plan = null;
+      body.setAttribute('aria-busy', 'false');
+      const d = e.details || {};
+      clear(body, h('div', {class: 'verdict verdict-bad'},
+        h('p', {}, h('strong', {}, e.status === 409 ? 'Not now. ' : e.status === 422 ? 'Does not fit. ' : 'Refused. '), e.message),
+        Array.isArray(d.exceeded) ? h('ul', {}, d.exceeded.map((s) => h('li', {}, shortfallText(s)))) : null,
+        e.code === 'quota_exceeded' ? h('p', {}, h('a', {href: `/quota/${enc(cluster.team)}`}, `Ask for more quota for ${cluster.team}`)) : null,
+        h('p', {class: 'muted small'}, 'Nothing was changed.')));
+      ready();
+    }
+
+    async function preview() {
+      try {
+        const [answer, quota] = await Promise.all([send(change, true), teamQuota()]);
+        if (!dialog.isConnected) return;
+        show(answer, quota);
+      } catch (e) {
+        if (e.name === 'AbortError' || !dialog.isConnected) return;
+        refused(e);
+      }
+    }
+
+    confirmBtn.addEventListener('click', async () => {
+      if (confirmBtn.disabled) return;
+      sending = true;
+      err.textContent = '';
+      ready();
+      const label = confirmBtn.textContent;
+      confirmBtn.textContent = 'Checking the plan…';
+      try {
+        // Is the plan on screen still the plan? Ask again, compare, and only then do it.
+        const [fresh, answer, quota] = await Promise.all([
+          get(`/clusters/${enc(id)}`, {signal: ctx.signal}), send(change, true), teamQuota()]);
+        if (fingerprint(answer) !== shownFp) {
+          cluster = fresh;
+          changed.hidden = false;
+          changed.textContent = 'The cluster changed since this plan was shown, so nothing was submitted. ' +
+            'This is the plan now: review it and confirm again.';
+          show(answer, quota);
+          typed.value = '';
+          ready();
+          heading.focus();
+          reload().catch(() => {});
+          return;
+        }
+        confirmBtn.textContent = 'Starting…';
+        const r = await send(change, false);
+        started = true;
+        const same = fingerprint(r) === shownFp;
+        dialog.close();
+        pinned = '';
+        if (r && r.operation) op = r.operation;
+        result(change, r.operation, same);
+        await reload();
+        poll();
+        const opTitle = document.getElementById('op-title');
+        if (opTitle) opTitle.focus();
+      } catch (e) {
+        if (e.name === 'AbortError') return;
+        if (e.status === 409) {
+          changed.hidden = false;
+          changed.textContent = 'The cluster changed since this plan was shown: nothing was submitted.';
+          refused(e);
+          reload().catch(() => {});
+        } else {
+          err.textContent = `${e.message} Nothing was started.`;
+        }
+      } finally {
+        sending = false;
+        if (dialog.isConnected) confirmBtn.textContent = label;
+        ready();
+      }
+    });
+
+    dialog.showModal();
+    heading.focus();
+    preview();
+  }
+
+  function planView(p) {
+    const nodeItem = (n) => h('li', {}, h('strong', {}, n.name), ` ${n.role}, ${n.flavor || 'physical host'} · ${kindLabel(n.kind)}`,
+      n.kind === 'vm' ? h('span', {class: 'muted'}, ` (${n.vcpus} vCPU, ${n.memory_gib} GiB)`) : null);
+    const q = p.quotaAfter;
+    return [
+      p.warnings.length ? h('ul', {class: 'plan-warnings', 'aria-label': 'Warnings'},
+        p.warnings.map((w) => h('li', {class: 'warning'}, w))) : null,
+      h('dl', {class: 'facts plan-facts'},
+        h('dt', {}, 'Masters'), h('dd', {class: 'plan-masters'}, after(cluster.masters.count, p.type === 'delete' ? 0 : p.mastersAfter)),
+        h('dt', {}, 'Workers'), h('dd', {class: 'plan-workers'}, after(cluster.workers.count, p.type === 'delete' ? 0 : p.workersAfter))),
+      p.added.length ? [h('h3', {}, `Nodes added (${p.added.length})`), h('ul', {class: 'plan-added'}, p.added.map(nodeItem))] : null,
+      p.removed.length ? [h('h3', {}, `Nodes removed (${p.removed.length})`), h('ul', {class: 'plan-removed'}, p.removed.map(nodeItem))] : null,
+      p.resized.length || p.replaced.length ? [h('h3', {}, 'Masters re-sized'), h('ul', {class: 'plan-resized'},
+        p.resized.map((r) => h('li', {}, h('strong', {}, r.name), `: ${r.from.flavor} → ${r.to.flavor} (${r.to.vcpus} vCPU, ${r.to.memory_gib} GiB), in place`)),
+        p.replaced.map((r) => h('li', {}, h('strong', {}, r.from.name), ` (${r.from.flavor}, ${kindLabel(r.from.kind)}) is replaced by `,
+          h('strong', {}, r.to.name), ` (${r.to.flavor}, ${kindLabel(r.to.kind)})`)))] : null,
+      q ? h('div', {class: 'bars plan-quota'}, h('p', {class: 'muted small'}, `Quota of ${cluster.team} once done:`),
+        bar('Clusters', q.after.clusters, q.limits.clusters),
+        bar('vCPU', q.after.vcpus, q.limits.vcpus),
+        bar('Memory', q.after.memory_gib, q.limits.memory_gib, ' GiB'),
+        q.limits.physical_hosts || q.usage.physical_hosts || q.after.physical_hosts
+          ? bar('Physical hosts', q.after.physical_hosts, q.limits.physical_hosts) : null) : null,
+      p.notes.length ? h('ul', {class: 'plan-notes'}, p.notes.map((n) => h('li', {}, n))) : null,
+      h('h3', {}, `Steps (${p.steps.length})`),
+      h('ol', {class: 'plan-steps', 'aria-label': 'Steps'}, p.steps.map((s) => h('li', {}, s))),
+    ];
+  }
+
+  const after = (before, then) => (before === then ? String(before) : `${before} → ${then}`);
+
+  // Says what started, where a screen reader hears it (role=status), and whether kaas took
+  // exactly the plan that was confirmed.
+  function result(change, operation, same) {
+    const steps = operation ? operation.steps.length : 0;
+    actions.announce(same
+      ? `${CONFIRM_LABEL[change.type](change)}: started as planned (${steps} steps).`
+      : `${CONFIRM_LABEL[change.type](change)}: started, but kaas planned it differently at that moment ` +
+        `(the cluster changed while you confirmed). The steps above are what runs; cancel the operation if that is not what you want.`,
+    same ? 'ok' : 'warn');
+  }
+
+  function actionForm(titleText, name, fields, submitLabel, changeOf, {danger = false, hint} = {}) {
     const err = h('p', {class: 'form-error', role: 'alert', 'data-error-for': ''});
+    const submit = h('button', {type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`}, submitLabel);
     const form = h('form', {class: `action${danger ? ' action-danger' : ''}`, 'data-action': name, novalidate: true},
       h('h3', {}, titleText), hint ? h('p', {class: 'muted small'}, hint) : null,
-      h('div', {class: 'action-row'}, fields,
-        h('button', {type: 'submit', class: `btn ${danger ? 'btn-danger' : 'btn-primary'}`}, submitLabel)),
+      h('div', {class: 'action-row'}, fields, submit),
       err);
     form.addEventListener('submit', (e) => {
       e.preventDefault();
-      start(form, err, () => send(form));
+      clearErrors(form);
+      err.textContent = '';
+      if (submit.disabled) return;
+      const change = changeOf();
+      if (change.error) {
+        showError(form, change.error, err);
+        return;
+      }
+      openPlan(change, submit);
     });
     return form;
   }
@@ -354,60 +560,64 @@ export async function clusterPage(ctx) {
         h('p', {class: 'muted small'}, 'Your role in this team is viewer: you can look, not change.'));
       return {el, sync() {
         kube.hidden = cluster.status === 'deleted';
-      }};
+      }, announce() {}};
     }
 
     const workers = h('input', {type: 'number', min: 0, max: 500, step: 1, inputmode: 'numeric',
       value: cluster.workers.count});
     const scaleForm = actionForm('Scale workers', 'scale-workers',
-      field('Workers', 'count', workers), 'Scale', () => {
+      field('Workers', 'count', workers), 'Preview scale', () => {
         const n = Number(workers.value);
         if (workers.value.trim() === '' || !Number.isInteger(n) || n < 0) {
-          return Promise.reject({message: 'count must be a whole number, 0 or more', details: {field: 'count'}});
+          return {error: {message: 'count must be a whole number, 0 or more', details: {field: 'count'}}};
         }
-        return post(`/clusters/${enc(id)}/workers`, {count: n});
+        return {type: 'workers', count: n};
       }, {hint: 'Masters are resized with the workers when the count crosses 50 or 100.'});
 
     const masterCount = select([], {});
     const countForm = actionForm('Masters', 'masters-count',
-      field('Master count', 'count', masterCount), 'Change',
-      () => post(`/clusters/${enc(id)}/masters`, {count: Number(masterCount.value)}),
+      field('Master count', 'count', masterCount), 'Preview change',
+      () => ({type: 'masters', count: Number(masterCount.value)}),
       {hint: '1, 3 or 5: etcd membership changes one member at a time.'});
 
     const masterFlavor = select([], {});
     const flavorForm = actionForm('Master size', 'masters-flavor',
-      field('Master flavor', 'flavor', masterFlavor), 'Resize',
-      () => post(`/clusters/${enc(id)}/masters`, {flavor: masterFlavor.value}),
-      {hint: 'Scale-up replaces masters one at a time.'});
+      field('Master flavor', 'flavor', masterFlavor), 'Preview resize',
+      () => ({type: 'flavor', flavor: masterFlavor.value}),
+      {hint: 'Masters are resized one at a time; a change between VM and physical replaces them.'});
 
     const target = select([], {});
+    const batch = h('input', {type: 'number', min: 1, max: 500, step: 1, inputmode: 'numeric', value: 1});
     const upgradeForm = actionForm('Upgrade Kubernetes', 'upgrade',
-      field('Target version', 'kubernetes_version', target), 'Upgrade',
-      () => post(`/clusters/${enc(id)}/upgrade`, {kubernetes_version: target.value}),
-      {hint: 'One minor version at a time, masters first.'});
+      [field('Target version', 'kubernetes_version', target), field('Workers at a time', 'max_unavailable', batch)],
+      'Preview upgrade', () => {
+        const n = Number(batch.value);
+        if (batch.value.trim() === '' || !Number.isInteger(n) || n < 1) {
+          return {error: {message: 'workers at a time must be a whole number, 1 or more', details: {field: 'max_unavailable'}}};
+        }
+        return {type: 'upgrade', version: target.value, maxUnavailable: n};
+      }, {hint: 'One minor version at a time, masters first.'});
 
-    const confirm = h('input', {autocomplete: 'off', spellcheck: 'false', autocapitalize: 'none'});
-    const deleteForm = actionForm('Delete cluster', 'delete',
-      field(`Type ${cluster.name} to confirm`, 'confirm', confirm), 'Delete cluster',
-      () => del(`/clusters/${enc(id)}`).then((r) => {
-        confirm.value = '';
-        return r;
-      }), {danger: true, hint: 'Removes every node and releases its hosts and quota. It cannot be undone.'});
-    const deleteBtn = deleteForm.querySelector('button[type=submit]');
-    confirm.addEventListener('input', () => {
-      deleteBtn.disabled = confirm.value !== cluster.name || Boolean(op && ACTIVE.has(op.state));
-    });
+    const deleteForm = actionForm('Delete cluster', 'delete', [], 'Preview delete',
+      () => ({type: 'delete'}),
+      {danger: true, hint: 'Removes every node and releases its hosts and quota. It cannot be undone.'});
 
     const busy = h('p', {class: 'notice small', role: 'status'});
+    const announced = h('p', {class: 'notice small change-result', role: 'status', 'aria-live': 'polite', hidden: true});
     const forms = [scaleForm, countForm, flavorForm, upgradeForm, deleteForm];
-    clear(el, h('h2', {id: 'actions-title'}, 'Actions'), busy, kube, ...forms);
+    clear(el, h('h2', {id: 'actions-title'}, 'Actions'), announced, busy, kube, ...forms);
 
     const upgradeBtn = upgradeForm.querySelector('button[type=submit]');
     const noTarget = h('p', {class: 'muted small none-note'});
     upgradeForm.append(noTarget);
 
+    const rank = (name) => flavors.masters.findIndex((f) => f.name === name);
+    // The smallest master flavor the sizing policy allows for `n` workers.
+    const policyFlavor = (n) => (flavors.sizing || []).find((s) => n >= s.min_workers && n <= s.max_workers);
+    const MASTER_COUNTS = [[1, '1 · no spare'], [3, '3 · survive 1 loss'], [5, '5 · survive 2 losses']];
+
     // Re-fills the choices only when what they depend on changed, so that a user's pick
-    // survives the once-a-second refresh.
+    // survives the once-a-second refresh. Each select shows the current value, marked.
     let shown = '';
     function refill() {
       const key = `${cluster.masters.count}|${cluster.masters.flavor}|${cluster.kubernetes_version}|${cluster.workers.count}`;
@@ -415,15 +625,22 @@ export async function clusterPage(ctx) {
       const firstFill = shown === '';
       shown = key;
       if (firstFill || document.activeElement !== workers) workers.value = cluster.workers.count;
-      fillSelect(masterCount, [1, 3, 5].filter((n) => n !== cluster.masters.count).map((n) => [n, String(n)]));
-      fillSelect(masterFlavor, flavors.masters.filter((f) => f.name !== cluster.masters.flavor)
-        .map((f) => [f.name, `${f.name} (${f.vcpus} vCPU, ${f.memory_gib} GiB, ${kindLabel(f.kind)})`]));
+      const cur = (yes) => (yes ? ' (current)' : '');
+      fillSelect(masterCount, MASTER_COUNTS.map(([n, label]) => [n, `${label}${cur(n === cluster.masters.count)}`]),
+        cluster.masters.count);
+      const floor = policyFlavor(cluster.workers.count);
+      fillSelect(masterFlavor, flavors.masters.map((f) => [f.name,
+        `${f.name} (${f.vcpus} vCPU, ${f.memory_gib} GiB, ${kindLabel(f.kind)})${cur(f.name === cluster.masters.flavor)}`,
+        floor && rank(f.name) < rank(floor.master_flavor) && f.name !== cluster.masters.flavor
+          ? `too small for ${cluster.workers.count} workers` : '']), cluster.masters.flavor);
       const targets = upgradeTargets(cluster.kubernetes_version, versions.items.map((v) => v.version));
-      fillSelect(target, targets.map((v) => [v, v]));
+      fillSelect(target, [[cluster.kubernetes_version, `${cluster.kubernetes_version} (current)`],
+        ...targets.map((v) => [v, v])], cluster.kubernetes_version);
       noTarget.textContent = targets.length ? '' : `${cluster.kubernetes_version} is the newest version kaas supports.`;
       target.disabled = targets.length === 0;
     }
 
+    // A submit stays disabled until its control differs from what the cluster has.
     function sync() {
       refill();
       const gone = cluster.status === 'deleted';
@@ -434,12 +651,32 @@ export async function clusterPage(ctx) {
       kube.hidden = gone;
       for (const f of forms) {
         f.hidden = gone || (cluster.status === 'deleting' && f !== deleteForm);
-        for (const b of f.querySelectorAll('button[type=submit]')) b.disabled = active;
       }
-      if (target.options.length === 0) upgradeBtn.disabled = true;
-      deleteBtn.disabled = active || confirm.value !== cluster.name;
+      const n = Number(workers.value);
+      const same = {
+        'scale-workers': workers.value.trim() === '' || !Number.isInteger(n) || n < 0 || n === cluster.workers.count,
+        'masters-count': Number(masterCount.value) === cluster.masters.count,
+        'masters-flavor': masterFlavor.value === cluster.masters.flavor ||
+          Boolean(masterFlavor.selectedOptions[0] && masterFlavor.selectedOptions[0].disabled),
+        upgrade: target.value === cluster.kubernetes_version,
+        delete: false,
+      };
+      for (const f of forms) {
+        f.querySelector('button[type=submit]').disabled = active || same[f.dataset.action];
+      }
+      if (target.options.length <= 1) upgradeBtn.disabled = true;
     }
-    return {el, sync};
+    for (const c of [workers, masterCount, masterFlavor, target]) {
+      c.addEventListener('input', sync);
+      c.addEventListener('change', sync);
+    }
+
+    function announce(text, level) {
+      announced.hidden = false;
+      announced.className = `notice small change-result notice-${level}`;
+      announced.textContent = text;
+    }
+    return {el, sync, announce};
   }
 
   drawHead();
@@ -459,8 +696,13 @@ function fact(label, value, note) {
     h('div', {class: 'fact-value'}, value), note ? h('div', {class: 'fact-note muted small'}, note) : null);
 }
 
-function fillSelect(sel, options) {
+// Options [value, label, disabledWhy?]; keeps the user's pick when it is still offered,
+// else selects `current`.
+function fillSelect(sel, options, current) {
   const keep = sel.value;
-  clear(sel, options.map(([v, label]) => h('option', {value: v}, label)));
-  if (options.some(([v]) => String(v) === keep)) sel.value = keep;
+  clear(sel, options.map(([v, label, why]) => h('option', {value: v, disabled: Boolean(why)},
+    why ? `${label} · ${why}` : label)));
+  const ok = (v) => options.some(([x, , why]) => String(x) === String(v) && !why);
+  if (keep && ok(keep)) sel.value = keep;
+  else if (current !== undefined) sel.value = String(current);
 }
