@@ -49,6 +49,8 @@ const std::vector<Command>& Commands() {
   static const FlagSpec kWatch{"watch", "", "follow the operation until it finishes"};
   static const FlagSpec kDryRun{"dry-run", "",
                                 "show the plan (new nodes, steps) without changing anything"};
+  static const FlagSpec kYes{"yes", "",
+                             "do it without showing the plan and asking (needed in scripts)", 'y'};
   static const FlagSpec kComment{"comment", "TEXT", "a note for the requester"};
   static const FlagSpec kTtl{"ttl-hours", "N",
                              "lifetime of the client certificate in hours (default: the server's)"};
@@ -77,8 +79,10 @@ const std::vector<Command>& Commands() {
                kWatch}),
       Command("cluster show", 1, 1, CmdClusterShow, "NAME|ID [--team T]",
               "Show a cluster, its nodes and latest operation", {kTeam}),
-      Command("cluster delete", 1, 1, CmdClusterDelete, "NAME|ID [--team T] [--watch]",
-              "Delete a cluster", {kTeam, kWatch}),
+      Command("cluster delete", 1, 1, CmdClusterDelete,
+              "NAME|ID [--team T] [--dry-run] [--yes] [--watch]",
+              "Delete a cluster (shows the plan and asks for its name unless --yes)",
+              {kTeam, kDryRun, kYes, kWatch}),
       Command("kubeconfig", 1, 1, CmdKubeconfig, "CLUSTER [--team T] [--ttl-hours N]",
               "Print a cluster's kubeconfig (YAML) with a short-lived client certificate",
               {kTeam, kTtl}),
@@ -87,28 +91,32 @@ const std::vector<Command>& Commands() {
       Command(
           "cluster scale", 1, 1, CmdClusterScale,
           "CLUSTER (--workers N | --masters N [--allow-colocated-masters]) [--team T]\n"
-          "           [--dry-run] [--watch]",
+          "           [--dry-run] [--yes] [--watch]",
           "Change a cluster's number of workers or masters",
           {{"workers", "N", "the number of workers to have"},
            {"masters", "N", "the number of masters to have: 1, 3 or 5"},
            {"allow-colocated-masters", "", "let masters share a hypervisor when there are too few"},
            kTeam,
            kDryRun,
+           kYes,
            kWatch}),
       Command("cluster resize-masters", 1, 1, CmdClusterResizeMasters,
-              "CLUSTER --flavor F [--team T] [--dry-run] [--watch]",
+              "CLUSTER --flavor F [--team T] [--dry-run] [--yes] [--watch]",
               "Replace a cluster's masters, one at a time, with masters of another flavor",
               {{"flavor", "F", "the master flavor to have (see kaas flavors; required)"},
                kTeam,
                kDryRun,
+               kYes,
                kWatch}),
       Command("cluster upgrade", 1, 1, CmdClusterUpgrade,
-              "CLUSTER --version V [--max-unavailable N] [--team T] [--dry-run] [--watch]",
+              "CLUSTER --version V [--max-unavailable N] [--team T] [--dry-run] [--yes]\n"
+              "           [--watch]",
               "Upgrade a cluster's Kubernetes by one minor version, node by node",
               {{"version", "V", "the version to upgrade to (see kaas versions; required)"},
                {"max-unavailable", "N", "workers upgraded at the same time (default 1)"},
                kTeam,
                kDryRun,
+               kYes,
                kWatch}),
       Command("operations", 1, 1, CmdOperations, "CLUSTER [--team T]",
               "List a cluster's operations, newest first", {kTeam}),
@@ -237,6 +245,14 @@ void PrintOverview(std::ostream& out) {
   out << "\nRun 'kaas help COMMAND' for a command's flags.\n";
 }
 
+// Destructive changes: scale-in, resize, upgrade, delete.
+constexpr const char* kAsks =
+    "Destructive changes (fewer workers or masters, resize, upgrade, delete) print their plan\n"
+    "(steps, nodes added and removed, warnings) and ask before they run; delete and fewer masters\n"
+    "than the purpose's default ask for the cluster's name. The plan is asked for again before\n"
+    "the change is sent: if the cluster changed meanwhile, the new plan is shown instead. When\n"
+    "stdin is not a terminal they refuse (exit 2) unless --yes is given.\n";
+
 // More than the one-line summary, for the commands that need it.
 std::string Details(const std::string& command) {
   static const std::map<std::string, std::string> kDetails = {
@@ -264,10 +280,14 @@ std::string Details(const std::string& command) {
       {"cluster scale",
        "Workers are added or removed (the highest-numbered first); masters follow the sizing\n"
        "policy and are re-sized first when the cluster grows. Masters change one etcd member at\n"
-       "a time and always rest at an odd count. --dry-run prints the steps it would run.\n"},
+       "a time and always rest at an odd count. --dry-run prints the steps it would run.\n" +
+           std::string(kAsks)},
+      {"cluster resize-masters", kAsks},
+      {"cluster delete", kAsks},
       {"cluster upgrade",
        "Masters first, one at a time, then the workers in batches of --max-unavailable.\n"
-       "One minor version at a time: see kaas versions.\n"},
+       "One minor version at a time: see kaas versions.\n" +
+           std::string(kAsks)},
       {"operation show",
        "--watch follows the cluster's event stream (falling back to polling when there is\n"
        "none) until the operation ends; it exits 0 only when it succeeded. Many commands take\n"
@@ -484,7 +504,7 @@ int Run(const std::vector<std::string>& args, Io& io) {
 int Main(int argc, char** argv) {
   // A broken pipe (kaas clusters | head) must not kill us in the middle of an HTTP call.
   signal(SIGPIPE, SIG_IGN);
-  Io io{std::cin, std::cout, std::cerr, isatty(STDOUT_FILENO) == 1, 80};
+  Io io{std::cin, std::cout, std::cerr, isatty(STDOUT_FILENO) == 1, 80, isatty(STDIN_FILENO) == 1};
   winsize ws{};
   if (io.out_is_tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
     io.terminal_width = ws.ws_col;

@@ -1,4 +1,4 @@
-// clusters, cluster create|show|delete.
+// clusters, cluster create|show (cluster delete is a change: changes.cc).
 
 #include <ostream>
 
@@ -213,25 +213,6 @@ int CmdClusterShow(Env& env) {
     out << "  follow it with: kaas operation show " << Str(op, "id") << " --watch\n";
   }
   return 0;
-}
-
-int CmdClusterDelete(Env& env) {
-  ApiResult found = ResolveCluster(env, env.args.positional[0]);
-  if (!found.ok()) return Fail(env, *found.error);
-  const Json& c = found.body;
-  ApiResult r = env.Api().Delete("/api/v1/clusters/" + UrlEncode(Str(c, "id")));
-  if (!r.ok()) return Fail(env, *r.error);
-  std::string op_id = Str(Field(r.body, "operation"), "id");
-  bool watch = env.args.Has("watch");
-  if (env.json) {
-    if (!watch) PrintJson(env, r.body);
-  } else {
-    env.io.out << "Deleting cluster " << Str(c, "name") << " (" << Str(c, "id") << ") in team "
-               << Str(c, "team") << "\n"
-               << "  operation: " << op_id << "\n";
-    if (!watch) env.io.out << "Follow it with: kaas operation show " << op_id << " --watch\n";
-  }
-  return watch ? WatchOperation(env, op_id) : 0;
 }
 
 }  // namespace kaas::cli

@@ -86,11 +86,11 @@ int CmdWhoami(Env& env);
 int CmdClusters(Env& env);
 int CmdClusterCreate(Env& env);
 int CmdClusterShow(Env& env);
-int CmdClusterDelete(Env& env);
 // changes.cc
 int CmdClusterScale(Env& env);
 int CmdClusterResizeMasters(Env& env);
 int CmdClusterUpgrade(Env& env);
+int CmdClusterDelete(Env& env);
 // contexts.cc
 int CmdKubeconfig(Env& env);
 int CmdUse(Env& env);

@@ -734,6 +734,221 @@ TEST_F(RunTest, WatchPollsWhenThereIsNoEventStream) {
   EXPECT_GE(fake.operation_gets.load(), 3);
 }
 
+// A stand-in kaasd for the confirmation of destructive changes: cluster cl-1 ("web", dev,
+// 3 masters, 3 workers), its dry runs and real submits (counted), and /flavors.
+class FakeChangeKaasd {
+ public:
+  FakeChangeKaasd() {
+    server_.Get("/api/v1/clusters/cl-1", [this](const auto&, auto& res) {
+      res.set_content(Cluster().dump(), "application/json");
+    });
+    server_.Get("/api/v1/flavors", [](const auto&, auto& res) {
+      res.set_content(R"({"master_counts":{"personal":1,"dev":3,"prod":5}})", "application/json");
+    });
+    auto change = [this](const httplib::Request& req, httplib::Response& res) {
+      bool dry = req.get_param_value("dry_run") == "true";
+      std::string what = req.path.substr(req.path.rfind('/') + 1);
+      nlohmann::json body =
+          req.body.empty() ? nlohmann::json::object() : nlohmann::json::parse(req.body);
+      std::lock_guard lock(mu);
+      if (dry)
+        ++dry_runs;
+      else
+        ++submits;
+      if (busy && !dry) {
+        res.status = 409;
+        res.set_content(R"({"error":{"code":"operation_in_progress","message":"busy"}})",
+                        "application/json");
+        return;
+      }
+      // After `change_after` dry runs, a colleague has added a worker: the plan differs.
+      int workers = dry_runs > change_after ? 4 : 3;
+      nlohmann::json steps = nlohmann::json::array();
+      std::string type;
+      if (what == "cl-1") {
+        type = "delete";
+        for (const char* s : {"remove workers", "remove masters", "release cluster"})
+          steps.push_back({{"name", s}});
+      } else if (what == "masters") {
+        type = "scale_masters";
+        for (const char* s : {"health gate (3 etcd voters)", "remove master-3 from etcd",
+                              "destroy master-3", "health gate (2 etcd voters)",
+                              "remove master-2 from etcd", "destroy master-2", "verify cluster"})
+          steps.push_back({{"name", s}});
+      } else {
+        type = "scale_workers";
+        int target = body.value("count", 0);
+        std::string label;
+        for (int i = workers; i > target; --i)
+          label += (label.empty() ? "" : ", ") + ("worker-" + std::to_string(i));
+        steps.push_back({{"name", "drain " + label}});
+        steps.push_back({{"name", "remove " + label}});
+        steps.push_back({{"name", "verify cluster"}});
+      }
+      nlohmann::json cluster = Cluster(workers);
+      nlohmann::json op = {{"id", "op-1"}, {"type", type}, {"state", "pending"}, {"steps", steps}};
+      res.status = dry ? 200 : 202;
+      res.set_content(nlohmann::json{{"cluster", cluster}, {"operation", op}}.dump(),
+                      "application/json");
+    };
+    server_.Post("/api/v1/clusters/cl-1/workers", change);
+    server_.Post("/api/v1/clusters/cl-1/masters", change);
+    server_.Delete("/api/v1/clusters/cl-1", change);
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ~FakeChangeKaasd() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  static nlohmann::json Cluster(int workers = 3) {
+    nlohmann::json nodes = nlohmann::json::array();
+    for (int i = 1; i <= 3; ++i)
+      nodes.push_back({{"name", "master-" + std::to_string(i)},
+                       {"role", "master"},
+                       {"kind", "vm"},
+                       {"flavor", "m.small"},
+                       {"vcpus", 4},
+                       {"memory_gib", 4},
+                       {"state", "ready"},
+                       {"hypervisor", "sim-" + std::to_string(i)}});
+    for (int i = 1; i <= workers; ++i)
+      nodes.push_back({{"name", "worker-" + std::to_string(i)},
+                       {"role", "worker"},
+                       {"kind", "vm"},
+                       {"flavor", "w.medium"},
+                       {"vcpus", 4},
+                       {"memory_gib", 8},
+                       {"state", "ready"},
+                       {"hypervisor", "sim-1"}});
+    return {{"id", "cl-1"},
+            {"name", "web"},
+            {"team", "payments"},
+            {"purpose", "dev"},
+            {"status", "running"},
+            {"masters", {{"count", 3}, {"flavor", "m.small"}, {"kind", "vm"}}},
+            {"workers", {{"count", workers}, {"flavor", "w.medium"}, {"kind", "vm"}}},
+            {"nodes", nodes}};
+  }
+
+  std::mutex mu;
+  int dry_runs = 0;
+  int submits = 0;
+  int change_after = 1000;
+  bool busy = false;
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+class ConfirmTest : public RunTest {
+ protected:
+  int Kaas(const std::vector<std::string>& args, const std::string& input, bool tty) {
+    setenv("KAAS_CONFIG", (dir_ / "config.yaml").c_str(), 1);
+    out_.str("");
+    err_.str("");
+    std::istringstream in(input);
+    Io io{in, out_, err_, false, 80, tty};
+    int rc = cli::Run(args, io);
+    unsetenv("KAAS_CONFIG");
+    return rc;
+  }
+  FakeChangeKaasd fake_;
+};
+
+TEST_F(ConfirmTest, ScaleInWithoutATerminalShowsThePlanAndRefuses) {
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "1"}, "y\n", false),
+      2);
+  EXPECT_NE(out_.str().find("Plan to scale workers to 1 in cluster web"), std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("drain worker-3, worker-2"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("2 workers drained and removed"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("stdin is not a terminal"), std::string::npos) << err_.str();
+  EXPECT_NE(err_.str().find("--yes"), std::string::npos) << err_.str();
+  EXPECT_EQ(fake_.submits, 0);
+}
+
+TEST_F(ConfirmTest, ScaleInAsksAndANoChangesNothing) {
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "2"}, "n\n", true),
+      1);
+  EXPECT_NE(out_.str().find("Do it? [y/N]"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("Nothing was changed."), std::string::npos) << out_.str();
+  EXPECT_EQ(fake_.submits, 0);
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "2"}, "", true),
+            1);
+  EXPECT_EQ(fake_.submits, 0);  // end of input is a no
+}
+
+TEST_F(ConfirmTest, AYesSubmitsTheCheckedPlanOnce) {
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "2"}, "y\n", true), 0)
+      << err_.str();
+  EXPECT_EQ(fake_.dry_runs, 2);  // the plan shown, then the same plan checked before the submit
+  EXPECT_EQ(fake_.submits, 1);
+  EXPECT_NE(out_.str().find("operation: op-1"), std::string::npos) << out_.str();
+  EXPECT_EQ(err_.str(), "");
+}
+
+TEST_F(ConfirmTest, APlanThatChangedIsShownAgainNotSubmitted) {
+  fake_.change_after = 1;  // a worker appears between the plan shown and the confirmation
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "2"}, "y\nn\n", true),
+      1);
+  std::string out = out_.str();
+  EXPECT_NE(out.find("The cluster changed since the plan was shown; nothing was submitted"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("drain worker-4, worker-3"), std::string::npos) << out;
+  EXPECT_EQ(fake_.submits, 0);
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "2"}, "y\ny\n", true),
+      0);
+  EXPECT_EQ(fake_.submits, 1);
+}
+
+TEST_F(ConfirmTest, ThreeToOneMastersNeedsTheName) {
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--masters", "1"}, "y\n", true),
+      1);
+  std::string out = out_.str();
+  EXPECT_NE(out.find("the cluster will no longer survive the loss of a master"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("1 master is fewer than a dev cluster has by default (3)"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("Type the cluster's name (web) to confirm"), std::string::npos) << out;
+  EXPECT_NE(out.find("master-3"), std::string::npos) << out;
+  EXPECT_EQ(fake_.submits, 0);
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--masters", "1"}, "web\n", true),
+      0);
+  EXPECT_EQ(fake_.submits, 1);
+}
+
+TEST_F(ConfirmTest, DeleteNeedsTheNameAndA409IsSaid) {
+  fake_.busy = true;
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "cl-1"}, "web\n", true), 1);
+  EXPECT_NE(out_.str().find("this cannot be undone"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("busy (operation_in_progress)"), std::string::npos) << err_.str();
+}
+
+TEST_F(ConfirmTest, YesAndScaleOutDoNotAsk) {
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "cl-1", "--yes"}, "", false), 0);
+  EXPECT_EQ(fake_.dry_runs, 0);
+  EXPECT_EQ(fake_.submits, 1);
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "scale", "cl-1", "--workers", "5"}, "", false), 0)
+      << err_.str();
+  EXPECT_EQ(fake_.dry_runs, 0);
+  EXPECT_EQ(fake_.submits, 2);
+}
+
 TEST_F(RunTest, UnreachableServerNamesIt) {
   // Port 1 on loopback: nothing listens there, so the connection is refused at once.
   EXPECT_EQ(Kaas({"--server", "http://127.0.0.1:1", "versions"}), 1);

@@ -64,6 +64,51 @@ expect_out() {
 $OUT"
 }
 
+# kaas_tty ANSWER ARGS...: runs the CLI on a pseudo-terminal (stdin and stdout are a TTY, as
+# for a person), types ANSWER when it asks, and keeps its output in OUT and exit code in RC.
+kaas_tty() {
+  local answer=$1
+  shift
+  LAST="kaas $* (on a terminal, answering '$answer')"
+  set +e
+  OUT=$(python3 - "$KAAS" "$answer" "$@" <<'PY'
+import os, pty, select, signal, sys
+kaas, answer, *args = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(kaas, [kaas] + args)
+out, sent = b"", False
+while True:
+    ready, _, _ = select.select([fd], [], [], 60)
+    if not ready:  # no output for 60 s: fail loudly instead of hanging
+        os.kill(pid, signal.SIGKILL)
+        out += b"\n(kaas_tty: no output for 60 s, killed)"
+        break
+    try:
+        data = os.read(fd, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+    if not sent and (b"to confirm: " in out or b"[y/N] " in out):
+        os.write(fd, answer.encode() + b"\n")
+        sent = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace").replace("\r\n", "\n"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+)
+  RC=$?
+  set -e
+}
+
+# operation_count CLUSTER: how many operations kaasd lists for the cluster.
+operation_count() {
+  kaas -o json operations "$1"
+  python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))' <<<"$OUT"
+}
+
 # http_status TOKEN PATH: the HTTP status kaasd answers GET PATH with, as that bearer token.
 http_status() {
   curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $1" "$SERVER$2"
@@ -401,11 +446,46 @@ kaas orphans
 expect_rc 0
 expect_out "No orphans."
 
-echo "== cluster scale, upgrade plan, operations"
-kaas cluster scale demo --workers 2 --watch
+echo "== cluster scale: a scale-in shows its plan and asks; without a terminal it needs --yes"
+ops_before=$(operation_count demo)
+kaas cluster scale demo --workers 2
+expect_rc 2
+expect_out "Plan to scale workers to 2 in cluster demo"
+expect_out "drain worker-3"
+expect_out "1 worker drained and removed"
+expect_out "stdin is not a terminal"
+expect_out "--yes"
+[[ $(operation_count demo) -eq $ops_before ]] || fail "the refused scale-in created an operation"
+kaas_tty n cluster scale demo --workers 2
+expect_rc 1
+expect_out "Do it? [y/N]"
+expect_out "Nothing was changed."
+[[ $(operation_count demo) -eq $ops_before ]] || fail "answering no created an operation"
+kaas cluster scale demo --workers 2 --yes --watch
 expect_rc 0
 expect_out "succeeded"
 expect_out "✓ verify cluster"
+
+echo "== cluster scale --masters 1 on a dev cluster: warned, and only the cluster's name confirms"
+kaas_tty y cluster scale demo --masters 1
+expect_rc 1
+expect_out "the cluster will no longer survive the loss of a master"
+expect_out "fewer than a dev cluster has by default (3)"
+expect_out "Type the cluster's name (demo) to confirm:"
+expect_out "Nothing was changed."
+[[ $(operation_count demo) -eq $((ops_before + 1)) ]] || fail "'y' was taken for the cluster's name"
+kaas_tty demo cluster scale demo --masters 1
+expect_rc 0
+expect_out "Scaling masters to 1 in cluster demo"
+MASTERS_OP=$(sed -n 's/^  operation: //p' <<<"$OUT")
+kaas operation show "$MASTERS_OP" --watch
+expect_rc 0
+expect_out "✓ destroy master-2"
+kaas -o json cluster show demo
+masters=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["masters"]["count"])' <<<"$OUT")
+[[ $masters -eq 1 ]] || fail "demo has $masters masters after the confirmed scale to 1"
+
+echo "== upgrade plan, operations"
 kaas cluster scale demo --masters 2
 expect_rc 1
 expect_out "count"
@@ -430,7 +510,7 @@ expect_rc 0
 grep -qE '^op-[0-9a-f]+ +scale_workers +succeeded +100% ' <<<"$OUT" ||
   fail "kaas operations does not list the scale:
 $OUT"
-[[ $(grep -c '^op-' <<<"$OUT") -eq 2 ]] || fail "the upgrade dry run left an operation:
+[[ $(grep -c '^op-' <<<"$OUT") -eq 3 ]] || fail "the upgrade dry run left an operation:
 $OUT"
 
 echo "== invalid request"
@@ -448,8 +528,16 @@ kaas --server "http://127.0.0.1:$(free_port)" clusters
 expect_rc 1
 expect_out "cannot reach kaasd at http://127.0.0.1:"
 
-echo "== cluster delete --watch"
-kaas cluster delete demo --watch
+echo "== cluster delete: refused without --yes off a terminal, then --yes --watch"
+kaas cluster delete demo
+expect_rc 2
+expect_out "Plan to delete cluster demo of team payments"
+expect_out "this cannot be undone"
+expect_out "--yes"
+kaas -o json cluster show demo
+status=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["status"])' <<<"$OUT")
+[[ $status == running ]] || fail "demo is $status after a refused delete"
+kaas cluster delete demo --yes --watch
 expect_rc 0
 expect_out "100%"
 kaas clusters

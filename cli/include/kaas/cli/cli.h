@@ -15,6 +15,9 @@ struct Io {
   bool out_is_tty = false;
   // Columns of that terminal; lines drawn in place are cut to fit so the redraw stays exact.
   int terminal_width = 80;
+  // Whether `in` is a terminal: only then do destructive changes ask before they run (without
+  // one, and without --yes, they refuse).
+  bool in_is_tty = false;
 };
 
 // Runs one kaas command line (`args` without the program name). Exit codes: 0 success,
