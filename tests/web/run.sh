@@ -2,9 +2,12 @@
 # Runs the portal's browser tests (or, with "screenshots", regenerates docs/screenshots).
 # Needs KAASD (the kaasd binary; ctest passes it), node >= 20 and Debian's chromium.
 set -euo pipefail
-cd "$(dirname "$0")"
 : "${KAASD:?set KAASD to the kaasd binary, e.g. KAASD=build/bin/kaasd}"
-export KAASD="$(realpath "$KAASD")"
+# Resolved before the cd below: a relative path (make screenshots passes build/bin/kaasd) is
+# relative to where we were called from.
+KAASD=$(realpath -e "$KAASD")
+export KAASD
+cd "$(dirname "$0")"
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$CHROMIUM" ]; then
   echo "web tests: $CHROMIUM not found; install Debian's chromium (scripts/install-deps.sh)" >&2

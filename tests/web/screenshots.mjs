@@ -87,6 +87,24 @@ try {
   await a.locator('h1').filter({hasText: 'running'}).waitFor({timeout: 120000});
   await shot(a, 'cluster');
 
+  // Plans of changes: 3 -> 1 masters (warnings, the name to type) and an upgrade.
+  await a.goto(`${kaasd.url}/`);
+  await a.getByRole('link', {name: 'billing-dev'}).click();
+  await a.locator('table.nodes').waitFor();
+  const masters = a.locator('form[data-action="masters-count"]');
+  await masters.getByLabel('Master count').selectOption('1');
+  await masters.getByRole('button', {name: 'Preview change'}).click();
+  await a.getByRole('dialog').locator('.plan-steps li').first().waitFor();
+  await shot(a, 'plan-masters');
+  await a.keyboard.press('Escape');
+  const upgrade = a.locator('form[data-action="upgrade"]');
+  await upgrade.getByLabel('Target version').selectOption({index: 1});
+  await upgrade.getByLabel('Workers at a time').fill('2');
+  await upgrade.getByRole('button', {name: 'Preview upgrade'}).click();
+  await a.getByRole('dialog').locator('.plan-steps li').first().waitFor();
+  await shot(a, 'plan-upgrade');
+  await a.keyboard.press('Escape');
+
   await a.goto(`${kaasd.url}/quota/payments`);
   await a.locator('table.requests').waitFor();
   await shot(a, 'quota');

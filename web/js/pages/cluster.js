@@ -455,7 +455,8 @@ export async function clusterPage(ctx) {
         if (opTitle) opTitle.focus();
       } catch (e) {
         if (e.name === 'AbortError') return;
-        if (e.status === 409) {
+        if (e.status === 409 || e.status === 422 || e.status === 400) {
+          // Refused now though the plan was fine: something changed in between.
           changed.hidden = false;
           changed.textContent = 'The cluster changed since this plan was shown: nothing was submitted.';
           refused(e);
