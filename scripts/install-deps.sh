@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
   chromium                             # the portal's browser tests (headless, via playwright-core)
+  clang-format                         # the house format (.clang-format)
 )
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder).
@@ -38,6 +39,9 @@ done
 # NodeSource, say, whose nodejs bundles npm) keep theirs: Debian's npm would conflict with it.
 if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
 if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
+# kubectl reads the kubeconfigs kaas issues in the PKI and CLI tests. Machines with their own
+# kubectl (e.g. from the Kubernetes release) keep it: Debian's kubernetes-client conflicts.
+if ! command -v kubectl >/dev/null 2>&1; then missing+=(kubernetes-client); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
