@@ -17,7 +17,7 @@ endfunction()
 function(kaas_add_test name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
-  target_link_libraries(${name} PRIVATE ${ARG_DEPS} GTest::gtest GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${ARG_DEPS} kaas_test_status GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     KAAS_BINARY_DIR="${PROJECT_BINARY_DIR}"
     KAAS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

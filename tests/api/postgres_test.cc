@@ -10,6 +10,7 @@
 #include "kaas/store/repositories.h"
 #include "kaasd_process.h"
 #include "scratch_database.h"
+#include "status_testing.h"
 
 namespace kaas::testing {
 namespace {
@@ -82,12 +83,12 @@ TEST_F(PostgresKaasdTest, ClustersConvergeAcrossKillNineAndDeleteCleanly) {
   EXPECT_FALSE(std::filesystem::exists(kaasd_->data_dir() / "kaas.db"));
   auto db = store::Database::Open(url_, 1);
   ASSERT_TRUE(db.ok()) << db.status().ToString();
-  (*db)->Read([](store::Tx& tx) {
+  ASSERT_OK((*db)->Read([](store::Tx& tx) {
     store::ClusterFilter all;
     all.all_teams = true;
     EXPECT_EQ(store::clusters::List(tx, all).size(), 2u);
     return Status::Ok();
-  });
+  }));
   db->reset();
 
   for (const auto& id : {first, second}) {

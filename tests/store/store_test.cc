@@ -13,6 +13,7 @@
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "scratch_database.h"
+#include "status_testing.h"
 
 namespace kaas::store {
 namespace {
@@ -105,10 +106,10 @@ TEST_F(StoreTest, ErrorStatusFromCallbackRollsBack) {
     return Conflict("changed my mind");
   });
   EXPECT_EQ(st.code(), Code::kConflict);
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     EXPECT_TRUE(teams::List(tx).empty());
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
@@ -132,7 +133,7 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
                })
                 .code(),
             Code::kAlreadyExists);
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     auto got = operations::Find(tx, "op-1");
     EXPECT_TRUE(got.has_value());
     EXPECT_EQ(got->steps.size(), 2u);
@@ -140,11 +141,11 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
     EXPECT_EQ(operations::ListActiveIds(tx), std::vector<std::string>{"op-1"});
     EXPECT_FALSE(operations::Find(tx, "op-2").has_value());
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
-  db_->Write([](Tx& tx) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-1", "payments", 1});
     clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "running", "", 1, "m.small", "vm", 1,
                           "physical", "w.medium", "admin", 1, 1});
@@ -156,8 +157,8 @@ TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
                        128, "", "1.30.8", 1, 1});
     hosts::Upsert(tx, {"h-1", "127.0.0.1", 32, 128, "{}", "allocated", "cl-1", 1});
     return Status::Ok();
-  });
-  db_->Read([](Tx& tx) {
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
     QuotaUsage u = quotas::Usage(tx, "t-1");
     EXPECT_EQ(u.clusters, 1);
     EXPECT_EQ(u.vcpus, 4);
@@ -167,11 +168,11 @@ TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
     EXPECT_EQ(hv["sim-1"].vcpus, 4);
     EXPECT_EQ(hv.count("sim-2"), 0u);
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
-  db_->Write([](Tx& tx) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-1", "payments", 1});
     teams::Insert(tx, {"t-2", "search", 1});
     for (int i = 0; i < 5; ++i) {
@@ -180,8 +181,8 @@ TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
                "1.30.8", "running", "", 1, "m.small", "vm", 0, "vm", "w.medium", "admin", 1, 1});
     }
     return Status::Ok();
-  });
-  db_->Read([](Tx& tx) {
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
     ClusterFilter f;
     f.team_ids = {"t-1"};
     f.limit = 2;
@@ -198,7 +199,7 @@ TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
     ClusterFilter none;
     EXPECT_TRUE(clusters::List(tx, none).empty());
     return Status::Ok();
-  });
+  }));
 }
 
 // Quota admission's pattern (read usage, check, insert) from many threads on two Database
@@ -247,10 +248,10 @@ TEST_F(StoreTest, ConcurrentCheckThenInsertNeverOvershootsTheLimit) {
   for (const auto& e : errors) EXPECT_EQ(e, "");
   EXPECT_EQ(admitted.load(), kLimit);
   EXPECT_EQ(refused.load(), kThreads * kAttempts - kLimit);
-  db_->Read([&](Tx& tx) {
+  ASSERT_OK(db_->Read([&](Tx& tx) {
     EXPECT_EQ(quotas::Usage(tx, "t-1").clusters, kLimit);
     return Status::Ok();
-  });
+  }));
 }
 
 // Every repository call at least once, so that each statement is known to run on both backends
@@ -281,7 +282,7 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
                    return Status::Ok();
                  })
                   .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     EXPECT_EQ(users::Count(tx), 2);
     auto admin = users::FindByUsername(tx, "admin");
     EXPECT_TRUE(admin.has_value() && admin->is_admin);
@@ -310,7 +311,7 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
     if (some.size() == 2u) EXPECT_EQ(some[0].status, 403);
     EXPECT_TRUE(audit::List(tx, {}, false, 10).empty());
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, InventoryRoundTrip) {
@@ -334,7 +335,7 @@ TEST_F(StoreTest, InventoryRoundTrip) {
                })
                 .code(),
             Code::kAlreadyExists);
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     EXPECT_EQ(hypervisors::List(tx).size(), 2u);
     EXPECT_EQ(hypervisors::Find(tx, "hv-1")->state, "draining");
     auto hv2 = hypervisors::Find(tx, "hv-2");
@@ -349,18 +350,18 @@ TEST_F(StoreTest, InventoryRoundTrip) {
     EXPECT_EQ(hosts::ListAvailable(tx, 10).size(), 2u);
     EXPECT_EQ(hosts::Find(tx, "h-3")->cluster_id, "cl-1");
     return Status::Ok();
-  });
+  }));
   ASSERT_TRUE(db_->Write([](Tx& tx) {
                    hypervisors::Delete(tx, "hv-1");
                    hosts::Delete(tx, "h-1");
                    return Status::Ok();
                  })
                   .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     EXPECT_FALSE(hypervisors::Find(tx, "hv-1").has_value());
     EXPECT_FALSE(hosts::Find(tx, "h-1").has_value());
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
@@ -409,7 +410,7 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
                    return Status::Ok();
                  })
                   .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     auto op = operations::Find(tx, "op-1");
     EXPECT_TRUE(op.has_value());
     if (!op) return Status::Ok();
@@ -449,25 +450,25 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
     EXPECT_EQ(evs.size(), 1u);
     if (!evs.empty()) EXPECT_EQ(evs[0].data, R"({"i":0})");
     return Status::Ok();
-  });
+  }));
   ASSERT_TRUE(db_->Write([](Tx& tx) {
                    operations::SetState(tx, "op-1", "failed", "boom", 20);
                    return Status::Ok();
                  })
                   .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     auto op = operations::Find(tx, "op-1");
     EXPECT_TRUE(op && op->finished_at == 20 && op->error == "boom");
     EXPECT_TRUE(operations::ListActiveIds(tx).empty());
     return Status::Ok();
-  });
+  }));
   ASSERT_TRUE(db_->Write([](Tx& tx) {
                    operations::Reopen(tx, "op-1", 21);
                    secrets::Delete(tx, "cl-1");
                    return Status::Ok();
                  })
                   .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     auto ops = operations::ListForCluster(tx, "cl-1", 5);
     EXPECT_EQ(ops.size(), 1u);
     if (!ops.empty()) {
@@ -478,7 +479,7 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
     }
     EXPECT_FALSE(secrets::Get(tx, "cl-1").has_value());
     return Status::Ok();
-  });
+  }));
 }
 
 TEST_F(StoreTest, QuotasAndQuotaRequestsRoundTrip) {
@@ -496,7 +497,7 @@ TEST_F(StoreTest, QuotasAndQuotaRequestsRoundTrip) {
            return Status::Ok();
          })
           .ok());
-  db_->Read([](Tx& tx) {
+  ASSERT_OK(db_->Read([](Tx& tx) {
     auto q = quotas::Get(tx, "t-1");
     EXPECT_TRUE(q && q->clusters == 6 && q->physical_hosts == 2);
     EXPECT_FALSE(quotas::Get(tx, "t-2").has_value());
@@ -507,7 +508,7 @@ TEST_F(StoreTest, QuotasAndQuotaRequestsRoundTrip) {
     EXPECT_EQ(quota_requests::List(tx, "", {"t-1"}, false).size(), 1u);
     EXPECT_TRUE(quota_requests::List(tx, "", {}, false).empty());
     return Status::Ok();
-  });
+  }));
 }
 
 }  // namespace
