@@ -421,6 +421,13 @@ TEST_F(ApiTest, SigtermExitsCleanlyAndTheOperationResumes) {
   ASSERT_EQ(created.status, 202);
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_EQ(kaasd_->Terminate(), 0);
+  // The SIGTERM landed mid-operation: kaasd checkpointed a running operation with some steps
+  // done, not all.
+  OperationAtRest at_rest =
+      ReadOperationAtRest(kaasd_->data_dir(), created.body["operation"]["id"]);
+  ASSERT_EQ(at_rest.state, "running");
+  EXPECT_GE(at_rest.SucceededSteps(), 1u);
+  EXPECT_LT(at_rest.SucceededSteps(), at_rest.step_states.size());
   kaasd_->SetArgs({});
   ASSERT_TRUE(kaasd_->Start());
   kaasd_->LoginAdmin();

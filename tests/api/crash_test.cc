@@ -27,15 +27,26 @@ class CrashTest : public ::testing::Test {
     ASSERT_FALSE(kaasd_->LoginAdmin().empty());
   }
 
-  // Waits until the operation has at least `done` succeeded steps (or has ended).
-  void WaitForSteps(const std::string& op, int done) {
-    for (int i = 0; i < 400; ++i) {
+  // Waits until the operation has at least `done` succeeded steps, then kills kaasd and checks
+  // in its database that the kill landed mid-operation: still running, `done` or more steps
+  // succeeded, not all of them.
+  void KillAfterSteps(const std::string& op, size_t done) {
+    Json last;
+    for (int i = 0; i < 1500; ++i) {
       auto r = kaasd_->Call("GET", "/api/v1/operations/" + op);
-      int n = 0;
+      last = r.body;
+      size_t n = 0;
       for (const auto& s : r.body["steps"]) n += s["state"] == "succeeded";
-      if (n >= done || r.body["state"] != "running") return;
+      ASSERT_TRUE(r.body["state"] == "pending" || r.body["state"] == "running")
+          << "ended before the kill: " << r.raw;
+      if (n >= done) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+    ASSERT_TRUE(kaasd_->Kill()) << "kaasd was not running";
+    OperationAtRest at_rest = ReadOperationAtRest(kaasd_->data_dir(), op);
+    ASSERT_EQ(at_rest.state, "running") << "the kill did not land mid-operation";
+    EXPECT_GE(at_rest.SucceededSteps(), done) << last.dump(2);
+    EXPECT_LT(at_rest.SucceededSteps(), at_rest.step_states.size());
   }
 
   // Every domain on every simulated hypervisor: name -> count (a duplicate would be > 1).
@@ -64,10 +75,11 @@ TEST_F(CrashTest, CreateSurvivesKillNineAtSeveralPointsWithExactlyThePlannedNode
   size_t total_steps = created.body["operation"]["steps"].size();
 
   // Crash while masters are provisioning, again while they join, again among the workers.
-  for (int done : {1, 3, 5}) {
-    WaitForSteps(op, done);
-    kaasd_->Kill();
-    Restart(150);
+  // After a restart every simulated call takes 800 ms, so that the operation is still running
+  // when the test has logged in again and waits for the next kill point.
+  for (size_t done : {1, 3, 5}) {
+    ASSERT_NO_FATAL_FAILURE(KillAfterSteps(op, done));
+    Restart(800);
   }
   Json finished = kaasd_->WaitOperation(op, 60000);
   ASSERT_EQ(finished["state"], "succeeded") << finished.dump(2);
@@ -99,12 +111,12 @@ TEST_F(CrashTest, DeleteSurvivesKillNineAndLeavesNothing) {
   ASSERT_EQ(created.status, 202);
   std::string id = created.body["cluster"]["id"];
   ASSERT_EQ(kaasd_->WaitOperation(created.body["operation"]["id"], 60000)["state"], "succeeded");
+  ASSERT_EQ(Domains().size(), 5u) << "the check below must see the cluster's domains first";
 
   auto del = kaasd_->Call("DELETE", "/api/v1/clusters/" + id);
   ASSERT_EQ(del.status, 202);
   std::string op = del.body["operation"]["id"];
-  WaitForSteps(op, 1);
-  kaasd_->Kill();
+  ASSERT_NO_FATAL_FAILURE(KillAfterSteps(op, 1));
   Restart(0);
   Json finished = kaasd_->WaitOperation(op, 60000);
   ASSERT_EQ(finished["state"], "succeeded") << finished.dump(2);

@@ -121,16 +121,32 @@ class LifecycleTest : public ::testing::Test {
                  const std::function<std::string()>& find, const std::string& action = "crash") {
     SetFaults(Json::array({{{"on", "step"}, {"action", action}, {"nth", k + 1}, {"times", 1}}}));
     std::string op = start();
-    // Wait for the crash (the process is gone) or the end of the operation.
+    // Wait for the crash: the fault kills kaasd right before step k starts (or right after it
+    // acted), so the process must die while the operation is still running.
+    bool died = false;
     Json last;
-    for (int i = 0; i < 300; ++i) {
+    for (int i = 0; i < 1500 && !died; ++i) {
       auto r = kaasd_->Call("GET", "/api/v1/operations/" + op);
-      if (r.status == 0) break;  // kaasd is dead
-      last = r.body;
-      if (last["state"] != "pending" && last["state"] != "running") break;
+      died = r.status == 0;
+      if (!died) last = r.body;
+      if (!died && last["state"] != "pending" && last["state"] != "running") break;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    kaasd_->Kill();  // reaps the killed process (or kills a survivor: k beyond the last step)
+    bool was_alive = kaasd_->Kill();
+    EXPECT_NE(was_alive, died);
+    // What the crash interrupted, read from the database itself: the operation was running,
+    // with exactly the steps before k done (after an act-then-crash, step k acted but was
+    // never recorded). Only an operation with no step k may end without the crash.
+    OperationAtRest at_rest = ReadOperationAtRest(kaasd_->data_dir(), op);
+    if (!died) {
+      EXPECT_EQ(at_rest.state, "succeeded") << last.dump(2);
+      EXPECT_LE(at_rest.step_states.size(), static_cast<size_t>(k))
+          << "the crash before step " << k << " never happened: " << last.dump(2);
+    } else {
+      EXPECT_TRUE(at_rest.state == "running" || at_rest.state == "pending")
+          << "crash before step " << k << " left the operation " << at_rest.state;
+      EXPECT_EQ(at_rest.SucceededSteps(), static_cast<size_t>(k)) << "crash before step " << k;
+    }
     Restart();
     if (op.empty()) op = find();
     EXPECT_FALSE(op.empty());

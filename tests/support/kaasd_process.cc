@@ -11,7 +11,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <thread>
+
+#include "kaas/store/database.h"
+#include "kaas/store/repositories.h"
 
 namespace kaas::testing {
 namespace {
@@ -81,12 +85,16 @@ bool KaasdProcess::Start() {
   return false;
 }
 
-void KaasdProcess::Kill() {
-  if (pid_ <= 0) return;
-  kill(pid_, SIGKILL);
+bool KaasdProcess::Kill() {
+  if (pid_ <= 0) return false;
   int status = 0;
-  waitpid(pid_, &status, 0);
+  bool alive = waitpid(pid_, &status, WNOHANG) == 0;
+  if (alive) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, &status, 0);
+  }
   pid_ = -1;
+  return alive;
 }
 
 int KaasdProcess::Terminate(int timeout_ms) {
@@ -162,16 +170,52 @@ std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path
   virSetErrorFunc(nullptr, IgnoreLibvirtError);
   std::vector<std::pair<std::string, bool>> out;
   std::string uri = "test://" + sim_file.string();
+  if (!std::filesystem::exists(sim_file)) {
+    throw std::runtime_error("no simulated hypervisor file " + sim_file.string());
+  }
   virConnectPtr conn = virConnectOpen(uri.c_str());
-  if (!conn) return out;
+  if (!conn) throw std::runtime_error("libvirt cannot open " + uri);
   virDomainPtr* doms = nullptr;
   int n = virConnectListAllDomains(conn, &doms, 0);
+  if (n < 0) {
+    virConnectClose(conn);
+    throw std::runtime_error("libvirt cannot list the domains of " + uri);
+  }
   for (int i = 0; i < n; ++i) {
     out.emplace_back(virDomainGetName(doms[i]), virDomainIsActive(doms[i]) == 1);
     virDomainFree(doms[i]);
   }
   free(doms);
   virConnectClose(conn);
+  return out;
+}
+
+size_t OperationAtRest::SucceededSteps() const {
+  size_t n = 0;
+  while (n < step_states.size() && step_states[n] == "succeeded") ++n;
+  return n;
+}
+
+OperationAtRest ReadOperationAtRest(const std::filesystem::path& data_dir,
+                                    const std::string& op_id) {
+  auto db = store::Database::Open("sqlite://" + (data_dir / "kaas.db").string(), 1);
+  if (!db.ok()) throw std::runtime_error("cannot open kaasd's database: " + db.status().ToString());
+  OperationAtRest out;
+  Status st = (*db)->Read([&](store::Tx& tx) {
+    std::string id = op_id;
+    if (id.empty()) {
+      auto active = store::operations::ListActiveIds(tx);
+      if (active.size() != 1) return Status::Ok();
+      id = active.front();
+    }
+    auto op = store::operations::Find(tx, id);
+    if (!op) return Status::Ok();
+    out.id = op->id;
+    out.state = op->state;
+    for (const auto& s : op->steps) out.step_states.push_back(s.state);
+    return Status::Ok();
+  });
+  if (!st.ok()) throw std::runtime_error("cannot read kaasd's database: " + st.ToString());
   return out;
 }
 

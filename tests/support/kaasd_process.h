@@ -30,8 +30,9 @@ class KaasdProcess {
 
   // Starts kaasd and waits until /readyz answers 200. Returns false on timeout.
   bool Start();
-  // SIGKILL, as a crash would.
-  void Kill();
+  // SIGKILL, as a crash would, and reaps the process. Returns true when kaasd was still
+  // running, false when it had already died on its own (e.g. an injected crash).
+  bool Kill();
   // SIGTERM; returns the exit status (or -1 on timeout).
   int Terminate(int timeout_ms = 20000);
   bool running() const { return pid_ > 0; }
@@ -62,11 +63,26 @@ class KaasdProcess {
   std::string admin_token_;
 };
 
+// An operation as a stopped kaasd left it in its SQLite database (read directly, not through
+// kaas): what a kill or a SIGTERM really interrupted.
+struct OperationAtRest {
+  std::string id;
+  std::string state;                     // "" when there was no such operation
+  std::vector<std::string> step_states;  // by step index
+  // Steps at the start of the plan that had succeeded.
+  size_t SucceededSteps() const;
+};
+// `op_id` "": the one active operation (pending or running); "" state when there is none or
+// several. Throws when the database cannot be read: a check that cannot look must not pass.
+OperationAtRest ReadOperationAtRest(const std::filesystem::path& data_dir,
+                                    const std::string& op_id);
+
 // Picks a free TCP port on 127.0.0.1.
 int FreePort();
 
 // Domains on a simulated hypervisor file, read with the libvirt C API directly (not through
-// kaas): name -> running.
+// kaas): name -> running. Throws when the file cannot be opened, so that "no domain left" can
+// never pass without looking.
 std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path& sim_file);
 
 }  // namespace kaas::testing
