@@ -331,6 +331,12 @@ TEST_F(TenancyTest, TokensWorkUntilRevokedAndAreShownOnce) {
   // Tokens are stored as hashes only.
   std::string db = Shell("strings " + (kaasd_->data_dir() / "kaas.db").string() + " " +
                          (kaasd_->data_dir() / "kaas.db-wal").string() + " 2>/dev/null");
+  // Positive control: what is stored — the SHA-256 of each token — is visible to this check.
+  std::string api_hash = Shell("printf %s '" + api_token + "' | sha256sum | cut -c1-64");
+  std::string bob_hash = Shell("printf %s '" + bob + "' | sha256sum | cut -c1-64");
+  ASSERT_EQ(api_hash.size(), 65u) << api_hash;  // 64 hex digits and a newline
+  EXPECT_NE(db.find(api_hash.substr(0, 64)), std::string::npos) << "the check cannot see the DB";
+  EXPECT_NE(db.find(bob_hash.substr(0, 64)), std::string::npos);
   EXPECT_EQ(db.find(api_token), std::string::npos);
   EXPECT_EQ(db.find(bob), std::string::npos);
 }
