@@ -62,9 +62,13 @@ Result<OrphanReport> Reconciler::Run(bool reap) {
       if (used) continue;
       OrphanHost o{h.name, h.cluster_id, false};
       if (reap) {
-        store::hosts::SetState(tx, h.name, "available", "");
+        // Whatever the cluster installed may still be on it, and no cluster is left to run
+        // the wipe with: the host goes to maintenance, never straight back to the pool. An
+        // admin wipes it and makes it available (PUT /hosts/{name}).
+        store::hosts::SetState(tx, h.name, "maintenance", "");
         o.reaped = true;
-        log::Warn("released orphan host allocation", {{"host", h.name}, {"cluster", h.cluster_id}});
+        log::Warn("orphan host allocation released to maintenance (wipe it before reuse)",
+                  {{"host", h.name}, {"cluster", h.cluster_id}});
       }
       report.hosts.push_back(std::move(o));
     }

@@ -581,12 +581,16 @@ Result<std::string> ClusterSteps::ReleaseCluster(const store::Operation& op,
   const std::atomic<bool>* cancel = tl_control ? tl_control->cancel : nullptr;
   KAAS_RETURN_IF_ERROR(ForEachParallel(
       nodes, 16, [&](const store::Node& n) { return DestroyNode(op, step, c, n, cancel); }));
+  // A host still allocated to the cluster without a live node on it was never released by
+  // its node, so nothing says it was wiped: it goes to maintenance, not back to the pool.
   size_t released = 0;
   KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
     store::secrets::Delete(tx, c.id);
     for (const auto& h : store::hosts::List(tx)) {
       if (h.cluster_id != c.id) continue;
-      store::hosts::SetState(tx, h.name, "available", "");
+      store::hosts::SetState(tx, h.name, "maintenance", "");
+      log::Warn("leftover host allocation goes to maintenance (wipe it before reuse)",
+                {{"host", h.name}, {"cluster", c.id}});
       ++released;
     }
     return Status::Ok();

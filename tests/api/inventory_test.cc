@@ -8,7 +8,10 @@
 #include <set>
 #include <thread>
 
+#include "kaas/store/database.h"
+#include "kaas/store/repositories.h"
 #include "kaasd_process.h"
+#include "status_testing.h"
 
 namespace kaas::testing {
 namespace {
@@ -335,6 +338,50 @@ TEST_F(InventoryTest, OrphanDomainsAreFoundAndReaped) {
       kaasd_->Call("GET", "/api/v1/clusters/" + c.body["cluster"]["id"].get<std::string>());
   EXPECT_EQ(cluster.body["status"], "running");
   EXPECT_EQ(cluster.body["nodes"].size(), 1u);
+}
+
+// A host allocated to a cluster that has no node on it (here: written into the database while
+// kaasd was down) is reported; reaping never returns it to the pool unwiped: it goes to
+// maintenance, and the next cluster cannot get it.
+TEST_F(InventoryTest, OrphanHostsAreFoundAndGoToMaintenanceNotToTheNextTeam) {
+  auto hosts = kaasd_->Call("GET", "/api/v1/hosts");
+  ASSERT_EQ(hosts.status, 200);
+  ASSERT_FALSE(hosts.body["items"].empty());
+  std::string host = hosts.body["items"][0]["name"];
+  ASSERT_EQ(kaasd_->Terminate(), 0);
+  {
+    auto db = store::Database::Open("sqlite://" + (kaasd_->data_dir() / "kaas.db").string(), 1);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    ASSERT_OK((*db)->Write([&](store::Tx& tx) {
+      store::hosts::SetState(tx, host, "allocated", "cl-ghost");
+      return Status::Ok();
+    }));
+  }
+  kaasd_->SetArgs({});
+  ASSERT_TRUE(kaasd_->Start());
+  kaasd_->LoginAdmin();
+  auto orphans = kaasd_->Call("GET", "/api/v1/inventory/orphans");
+  ASSERT_EQ(orphans.status, 200) << orphans.raw;
+  ASSERT_EQ(orphans.body["hosts"].size(), 1u) << orphans.raw;
+  EXPECT_EQ(orphans.body["hosts"][0]["host"], host);
+  EXPECT_EQ(orphans.body["hosts"][0]["cluster_id"], "cl-ghost");
+  EXPECT_TRUE(orphans.body["domains"].empty());
+
+  ASSERT_EQ(kaasd_->Terminate(), 0);
+  kaasd_->SetArgs({"--reap-orphans", "true", "--reconcile-interval-seconds", "1"});
+  ASSERT_TRUE(kaasd_->Start());
+  kaasd_->LoginAdmin();
+  std::string state;
+  for (int i = 0; i < 100 && state != "maintenance"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto listed = kaasd_->Call("GET", "/api/v1/hosts");
+    for (const auto& h : listed.body["items"]) {
+      if (h["name"] == host) state = h["state"].get<std::string>();
+    }
+  }
+  ASSERT_EQ(state, "maintenance") << "a reaped orphan host must not go back to the pool unwiped: "
+                                  << kaasd_->Call("GET", "/api/v1/hosts").raw;
+  EXPECT_TRUE(kaasd_->Call("GET", "/api/v1/inventory/orphans").body["hosts"].empty());
 }
 
 }  // namespace
