@@ -94,12 +94,12 @@ def wait_operation(api, op_id, timeout):
     fail(f"operation {op_id} did not finish within {timeout} s")
 
 
-def ssh(key, port, command, work, timeout=180):
+def ssh(key, port, command, work, timeout=180, stdin=None):
     return subprocess.run(["ssh", "-i", key, "-p", str(port), "-o", "BatchMode=yes",
                            "-o", "StrictHostKeyChecking=no", "-o", "ConnectTimeout=20",
                            "-o", f"UserKnownHostsFile={work}/known_hosts",
                            "kaas@127.0.0.1", command],
-                          capture_output=True, text=True, timeout=timeout)
+                          input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
 def boot_bare_host(image, work, key, name):
@@ -187,12 +187,152 @@ ETCDCTL = ("sudo etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/p
            "--cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key")
 
 
-def etcd_members(key, port, work):
+def etcd_member_list(key, port, work):
     r = ssh(key, port, ETCDCTL + " member list -w json", work)
     if r.returncode != 0:
         fail(f"etcdctl member list over TLS failed: {r.stdout} {r.stderr}")
-    members = json.loads(r.stdout)["members"]
-    return sorted((m.get("name", ""), bool(m.get("isLearner", False))) for m in members)
+    return json.loads(r.stdout)["members"]
+
+
+def etcd_members(key, port, work):
+    return sorted((m.get("name", ""), bool(m.get("isLearner", False)))
+                  for m in etcd_member_list(key, port, work))
+
+
+# Runs inside a master: every ~1-2 s, on the guest's own clock, etcd's member list (with learner
+# flags) and whether each peer machine's SSH port still answers (through the QEMU gateway).
+# Reading one clock for both is what lets the test order "member removed" against "machine
+# gone" without trusting kaas's own step names.
+WATCH_SCRIPT = r"""#!/bin/bash
+while :; do
+  echo "T $(date +%s.%N)"
+  echo "M $(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/pki/etcd/ca.crt \
+      --cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key \
+      --dial-timeout=2s --command-timeout=3s member list -w json 2>/dev/null | tr -d '\n')"
+  for pp in $PEERS; do
+    if timeout 2 bash -c "</dev/tcp/10.0.2.2/${pp#*=}" 2>/dev/null; then echo "U ${pp%%=*}"
+    else echo "D ${pp%%=*}"; fi
+  done
+  sleep 1
+done >> /tmp/kaas-e2e-etcd-watch.log 2>&1
+"""
+
+
+def start_etcd_watch(key, port, work, peers):
+    """Starts WATCH_SCRIPT in the guest at `port`; peers: {node name: forwarded SSH port}."""
+    r = ssh(key, port, "cat > /tmp/kaas-e2e-etcd-watch.sh && rm -f /tmp/kaas-e2e-etcd-watch.log",
+            work, stdin=WATCH_SCRIPT)
+    if r.returncode != 0:
+        fail(f"cannot install the etcd watcher: {r.stderr}")
+    env = " ".join(f"{n}={p}" for n, p in peers.items())
+    r = ssh(key, port, f"sudo env PEERS='{env}' setsid nohup bash /tmp/kaas-e2e-etcd-watch.sh "
+                       "</dev/null >/dev/null 2>&1 &", work)
+    if r.returncode != 0:
+        fail(f"cannot start the etcd watcher: {r.stderr}")
+
+
+def read_etcd_watch(key, port, work):
+    """Stops the watcher and returns its samples: [{t, members: {peer url: (name, learner)}
+    or None when etcd did not answer, up: {node: bool}}]."""
+    ssh(key, port, "sudo pkill -f kaas-e2e-etcd-watch.sh", work)
+    r = ssh(key, port, "cat /tmp/kaas-e2e-etcd-watch.log", work)
+    samples = []
+    for line in r.stdout.splitlines():
+        tag, _, rest = line.partition(" ")
+        if tag == "T":
+            samples.append({"t": float(rest), "members": None, "up": {}})
+        elif tag == "M" and samples and rest.strip():
+            try:
+                ms = json.loads(rest)["members"]
+            except (ValueError, KeyError):
+                continue
+            samples[-1]["members"] = {m["peerURLs"][0]: (m.get("name", ""),
+                                                         bool(m.get("isLearner", False)))
+                                      for m in ms}
+        elif tag in ("U", "D") and samples:
+            samples[-1]["up"][rest.strip()] = tag == "U"
+    if not any(s["members"] for s in samples):
+        fail(f"the etcd watcher saw no member list: {r.stdout[-2000:]} {r.stderr}")
+    return samples
+
+
+def membership_states(samples, names):
+    """The distinct successive membership states etcd reported, each as a sorted tuple of
+    (node name, learner); `names` maps peer URLs to node names (a learner that has not started
+    yet has no name in etcd's answer)."""
+    states = []
+    for s in samples:
+        if s["members"] is None:
+            continue
+        st = tuple(sorted((names.get(url, n or url), learner)
+                          for url, (n, learner) in s["members"].items()))
+        if not states or states[-1] != st:
+            states.append(st)
+    return states
+
+
+def check_learners_then_voters(samples, names, added):
+    """etcd itself showed each added member as a learner before it was a voter, one member at a
+    time: the states follow [m1] -> [+m2 learner] -> [m2 voter] -> [+m3 learner] -> [all voters]
+    (a state may be missed between two samples, never reordered)."""
+    states = membership_states(samples, names)
+    expected = [(("master-1", False),)]
+    for n in added:
+        prev = [m for m in expected[-1]]
+        expected.append(tuple(sorted(prev + [(n, True)])))
+        expected.append(tuple(sorted(prev + [(n, False)])))
+    log("etcd membership as etcd reported it during the scale-out: " +
+        " -> ".join("[" + ", ".join(n + (" (learner)" if lrn else "") for n, lrn in st) + "]"
+                    for st in states))
+    pos = -1
+    for st in states:
+        if st not in expected:
+            fail(f"etcd showed a membership state outside the plan: {st}; expected {expected}")
+        i = expected.index(st)
+        if i < pos:
+            fail(f"etcd membership went backwards: {states}")
+        pos = i
+    for i, n in enumerate(added):
+        if expected[2 * i + 1] not in states:
+            fail(f"etcd never showed {n} as a learner: {states}")
+    if states[-1] != expected[-1]:
+        fail(f"etcd's last state {states[-1]} is not {expected[-1]}")
+
+
+def check_removed_before_destroyed(samples, names, removed):
+    """On the survivor's clock: each removed master left etcd's member list before its machine
+    stopped answering, and no sample ever showed a member whose machine was gone."""
+    for n in removed:
+        in_etcd = [n in {names.get(u, nm) for u, (nm, _) in s["members"].items()}
+                   if s["members"] is not None else None for s in samples]
+        up = [s["up"].get(n) for s in samples]
+        if not any(v is True for v in in_etcd) or not any(v is True for v in up):
+            fail(f"the watcher never saw {n} in etcd and up (no positive control): "
+                 f"{list(zip(in_etcd, up))}")
+        for s, member, alive in zip(samples, in_etcd, up):
+            if member is True and alive is False:
+                fail(f"{n} was still an etcd member at {s['t']:.1f} while its machine was gone")
+        t_removed = next((s["t"] for s, m in zip(samples, in_etcd) if m is False), None)
+        t_gone = next((s["t"] for s, a in zip(samples, up) if a is False), None)
+        if t_removed is None or t_gone is None:
+            fail(f"{n}: removal from etcd ({t_removed}) or end of machine ({t_gone}) not seen")
+        if t_removed > t_gone:
+            fail(f"{n}: machine gone at {t_gone:.1f}, removed from etcd only at {t_removed:.1f}")
+        log(f"{n}: left etcd at +{t_removed - samples[0]['t']:.1f} s, machine gone at "
+            f"+{t_gone - samples[0]['t']:.1f} s (guest clock, etcd's own member list)")
+
+
+# What wipe-host.yml promises to remove (templates/ansible/wipe-host.yml); prints "wiped" only
+# when none of it is left, else one line per thing left.
+WIPE_PATHS = ["/etc/kaas", "/var/lib/etcd/kaas", "/usr/local/sbin/kaas-etcdctl",
+              "/etc/sysctl.d/90-kaas.conf", "/etc/modules-load.d/kaas.conf", "/etc/kubernetes",
+              "/var/lib/kubelet"]
+WIPE_PROBE = ("bad=0; for p in " + " ".join(WIPE_PATHS) +
+              "; do if sudo test -e $p; then echo left $p; bad=1; fi; done; "
+              "for u in etcd kubelet; do "
+              "if systemctl is-active --quiet $u; then echo running $u; bad=1; fi; "
+              "if systemctl is-enabled --quiet $u 2>/dev/null; then echo enabled $u; bad=1; fi; "
+              "done; [ $bad = 0 ] && echo wiped; true")
 
 
 def master_ssh_port(cluster_id, node_name):
@@ -252,6 +392,9 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
     if pm["state"] != "allocated":
         fail(f"host pm-1 is {pm['state']}, expected allocated")
+    r = ssh(key, bare_port, WIPE_PROBE, work)
+    if "left /etc/kaas" not in r.stdout:
+        fail(f"the wipe probe does not see what kaas installed on the host: {r.stdout}")
 
     # etcd answers over TLS with kaas's client certificate from the cluster's etcd CA, and
     # refuses plain HTTP and clients without a certificate.
@@ -264,15 +407,21 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
             work)
     if "etcd-ca vm-e2e" not in r.stdout:
         fail(f"the member certificate is not from the cluster's etcd CA: {r.stdout}")
+    # The refusals are checked by what etcd answered, not just by a non-zero exit (which a
+    # missing etcdctl or a typo would give too).
     r = ssh(key, m1, "etcdctl --dial-timeout=5s --command-timeout=5s "
                      "--endpoints=http://127.0.0.1:2379 endpoint health", work)
-    if r.returncode == 0:
-        fail("etcd answers plain HTTP")
+    said = r.stdout + r.stderr
+    log(f"plain HTTP to etcd: exit {r.returncode}: {said.strip()[-300:]}")
+    if r.returncode == 0 or "is unhealthy" not in said or "command not found" in said:
+        fail(f"etcd over plain HTTP was not refused by etcd: {said}")
     r = ssh(key, m1, "sudo etcdctl --dial-timeout=5s --command-timeout=5s "
                      "--endpoints=https://127.0.0.1:2379 "
                      "--cacert=/etc/kaas/pki/etcd/ca.crt endpoint health", work)
-    if r.returncode == 0:
-        fail("etcd answers a client without a certificate")
+    said = r.stdout + r.stderr
+    log(f"TLS without a client certificate: exit {r.returncode}: {said.strip()[-300:]}")
+    if r.returncode == 0 or not re.search(r"bad certificate|certificate required", said):
+        fail(f"etcd did not refuse a client without a certificate at the TLS handshake: {said}")
     r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
     if r.stdout.strip() != "5" or not any("guardrails written" in m for m in boot):
         fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
@@ -281,6 +430,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
 
     # 3. Masters 1 -> 3: learners first, promoted one at a time; 3 voting members. (One
     # hypervisor here, so the masters share it: allow_colocated_masters.)
+    start_etcd_watch(key, m1, work, {})
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters",
                          {"count": 3, "allow_colocated_masters": True}, expect=202)
@@ -292,12 +442,18 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     members = etcd_members(key, m1, work)
     if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
         fail(f"etcd members after 1 -> 3: {members}")
+    names = {m["peerURLs"][0]: m["name"] for m in etcd_member_list(key, m1, work)}
+    check_learners_then_voters(read_etcd_watch(key, m1, work), names, ["master-2", "master-3"])
     r = ssh(key, m1, ETCDCTL + " endpoint health --cluster", work)
     if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
         fail(f"not every member is healthy: {r.stdout} {r.stderr}")
     log(f"masters 1 -> 3 in {times['masters_1_to_3']:.1f} s; etcd: {members}")
 
     # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
+    # Every master watches etcd and the others' machines; the survivor's record is read after.
+    ports = {n: master_ssh_port(cluster_id, n) for n in ("master-1", "master-2", "master-3")}
+    for n, p in ports.items():
+        start_etcd_watch(key, p, work, {o: q for o, q in ports.items() if o != n})
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
     op = wait_operation(api, scaled["operation"]["id"], 600)
@@ -309,6 +465,8 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     if len(left) != 1:
         fail(f"masters after 3 -> 1: {left}")
     survivor = master_ssh_port(cluster_id, left[0])
+    check_removed_before_destroyed(read_etcd_watch(key, survivor, work), names,
+                                   [n for n in ports if n != left[0]])
     members = etcd_members(key, survivor, work)
     if members != [(left[0], False)]:
         fail(f"etcd members after 3 -> 1: {members}")
@@ -333,10 +491,12 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
     if pm["state"] != "available":
         fail(f"host pm-1 is {pm['state']} after delete, expected available")
-    r = ssh(key, bare_port, "test ! -e /etc/kaas && test ! -e /usr/local/sbin/kaas-etcdctl "
-                            "&& echo wiped", work)
-    if "wiped" not in r.stdout:
-        fail(f"the host still holds kaas's files after release: {r.stdout} {r.stderr}")
+    # Everything wipe-host.yml promises: every path kaas wrote is gone, the services it
+    # started are stopped and disabled. Positive control: the same probe found them while the
+    # host was allocated (checked after the create above).
+    r = ssh(key, bare_port, WIPE_PROBE, work)
+    if r.returncode != 0 or r.stdout.split() != ["wiped"]:
+        fail(f"the host still holds kaas's state after release: {r.stdout} {r.stderr}")
     log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
         "pm-1 wiped and available")
 
