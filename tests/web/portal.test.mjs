@@ -168,11 +168,13 @@ describe('a team member', () => {
       const real = changes.slice(sent).filter((c) => !c.includes('dry_run'));
       assert.equal(real.length, 1, `one real request per confirm: ${changes.slice(sent)}`);
       await waitText(page.locator('.change-result'), 'started as planned');
+      // The operation's end is read from the API first: the page's heading may still show the
+      // previous operation of the same type as "succeeded".
+      const op = await admin.waitOperation(started.operation.id, 120000);
+      assert.equal(op.state, 'succeeded');
       await waitText(page.locator('.op-head h2'), type.replace('_', ' '));
       await waitText(page.locator('.op-head h2'), 'succeeded', 90000);
       await waitText(heading, 'running');
-      const op = await admin.get(`/operations/${started.operation.id}`);
-      assert.equal(op.state, 'succeeded');
       assert.deepEqual(op.steps.map((s) => s.name), steps);
       return started.operation;
     }
