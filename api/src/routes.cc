@@ -10,6 +10,7 @@
 #include "kaas/common/host_port.h"
 #include "kaas/common/ids.h"
 #include "kaas/lifecycle/catalog.h"
+#include "kaas/provisioner/hypervisor_uri.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::api {
@@ -787,9 +788,7 @@ Result<Reply> CreateHypervisor(Context& ctx) {
   ctx.audit_object = hv.name;
   if (!IsDnsName(hv.name)) return InvalidArgument("name", "name must be a DNS label");
   KAAS_ASSIGN_OR_RETURN(hv.uri, GetString(body, "uri", true));
-  if (hv.uri.find("://") == std::string::npos) {
-    return InvalidArgument("uri", "uri must be a libvirt URI such as qemu+ssh://hv7/system");
-  }
+  KAAS_RETURN_IF_ERROR(provisioner::ValidateHypervisorUri(hv.uri));
   KAAS_ASSIGN_OR_RETURN(hv.vcpus, PositiveInt(body, "vcpus"));
   KAAS_ASSIGN_OR_RETURN(hv.memory_gib, PositiveInt(body, "memory_gib"));
   hv.state = "active";

@@ -14,7 +14,6 @@
 #include "kaas/api/server.h"
 #include "kaas/auth/auth.h"
 #include "kaas/common/clock.h"
-#include "kaas/common/host_port.h"
 #include "kaas/common/log.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
@@ -25,8 +24,10 @@
 #include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/ansible_bootstrapper.h"
 #include "kaas/provisioner/bootstrapper.h"
+#include "kaas/provisioner/hypervisor_uri.h"
 #include "kaas/provisioner/libvirt_fleet.h"
 #include "kaas/provisioner/real_vm.h"
+#include "kaas/provisioner/simulated_bootstrapper.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
@@ -66,6 +67,9 @@ Status SeedSimulatedDatacenter(const KaasdConfig& cfg, store::Database& db, cons
 // Registers the hypervisors listed in the config (real libvirt URIs such as qemu:///system).
 Status RegisterHypervisors(const KaasdConfig& cfg, store::Database& db) {
   if (cfg.hypervisors.empty()) return Status::Ok();
+  for (const auto& h : cfg.hypervisors) {
+    KAAS_RETURN_IF_ERROR(provisioner::ValidateHypervisorUri(h.uri));
+  }
   const SystemClock& clock = SystemClock::Instance();
   return db.Write([&](store::Tx& tx) {
     for (const auto& h : cfg.hypervisors) {
@@ -148,14 +152,10 @@ int main(int argc, char** argv) {
       std::async(std::launch::async, [dir = fs::path(cfg.templates_dir) / "ansible"] {
         return provisioner::CheckPlaybooks(dir);
       }).share();
-  provisioner::LibvirtFleet libvirt(renderer, {cfg.sim_delay_ms});
-  // With --fault-injection, hypervisor calls and steps go through the fault injector.
-  lifecycle::FaultInjector faults;
-  lifecycle::FaultyFleet faulty(libvirt, faults);
-  provisioner::Fleet& fleet = cfg.fault_injection ? static_cast<provisioner::Fleet&>(faulty)
-                                                  : static_cast<provisioner::Fleet&>(libvirt);
   // Real VMs (hypervisors with non-test URIs): guest image, pool, SSH key.
-  provisioner::RealVmOptions real_vm;
+  provisioner::LibvirtOptions libvirt_options;
+  libvirt_options.sim_delay_ms = cfg.sim_delay_ms;
+  provisioner::RealVmOptions& real_vm = libvirt_options.real_vm;
   real_vm.guest_image_dir = cfg.guest_image;
   real_vm.pool_name = cfg.vm_pool_name;
   real_vm.pool_dir = cfg.vm_pool_dir;
@@ -170,34 +170,25 @@ int main(int argc, char** argv) {
       return Fail("cannot read " + cfg.ssh_key + ".pub", Internal("missing public key"));
     }
   }
-  provisioner::SetRealVmOptions(real_vm);
-  provisioner::SimulatedBootstrapper simulated_bootstrapper(renderer, syntax, cfg.sim_delay_ms);
-  provisioner::AnsibleOptions ansible_options;
-  ansible_options.playbooks_dir = fs::absolute(fs::path(cfg.templates_dir) / "ansible");
-  ansible_options.ssh_private_key = cfg.ssh_key.empty() ? "" : fs::absolute(cfg.ssh_key).string();
-  ansible_options.kubernetes_install = cfg.kubernetes_install;
-  ansible_options.timeout_seconds = cfg.ansible_timeout_seconds;
+  provisioner::LibvirtFleet libvirt(renderer, libvirt_options);
+  // With --fault-injection, hypervisor calls and steps go through the fault injector.
+  lifecycle::FaultInjector faults;
+  lifecycle::FaultyFleet faulty(libvirt, faults);
+  provisioner::Fleet& fleet = cfg.fault_injection ? static_cast<provisioner::Fleet&>(faulty)
+                                                  : static_cast<provisioner::Fleet&>(libvirt);
+  provisioner::InventoryOptions inventory;
+  inventory.ssh_private_key = cfg.ssh_key.empty() ? "" : fs::absolute(cfg.ssh_key).string();
+  inventory.kubernetes_install = cfg.kubernetes_install;
+  provisioner::SimulatedBootstrapper simulated_bootstrapper(renderer, syntax, cfg.sim_delay_ms,
+                                                            inventory);
+  // Ansible reaches a VM of a configured hypervisor through the ports QEMU forwards.
+  std::vector<provisioner::HypervisorUri> configured;
+  for (const auto& h : cfg.hypervisors) configured.push_back({h.name, h.uri});
+  provisioner::VmNodeResolver resolver(libvirt, std::move(configured));
   provisioner::AnsibleBootstrapper ansible_bootstrapper(
-      ansible_options,
-      [hvs = cfg.hypervisors](const std::string& cluster_id, const provisioner::BootstrapNode& n)
-          -> Result<provisioner::NodeAccess> {
-        // A VM of a real hypervisor: the ports QEMU forwards on 127.0.0.1.
-        for (const auto& h : hvs) {
-          if (h.uri.rfind("test://", 0) == 0) continue;
-          auto ep =
-              provisioner::LookupVmEndpoint(h.uri, provisioner::DomainName(cluster_id, n.name));
-          if (ep.ok()) {
-            return provisioner::NodeAccess{ep->host, ep->ssh_port, ep->etcd_client_port,
-                                           ep->etcd_peer_port};
-          }
-          if (ep.status().code() != Code::kNotFound) return ep.status();
-        }
-        // A node not placed yet (no address): in the inventory, never a target of the run.
-        if (n.address.empty()) return provisioner::NodeAccess{"", 22, 0, 0};
-        // A physical host: its registered address, "host" or "host:ssh-port".
-        KAAS_ASSIGN_OR_RETURN(HostPort at, ParseHostPort(n.address, 22));
-        return provisioner::NodeAccess{at.host, at.port, 0, 0};
-      });
+      {fs::absolute(fs::path(cfg.templates_dir) / "ansible"), inventory,
+       cfg.ansible_timeout_seconds},
+      resolver);
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)
                                  : static_cast<provisioner::Bootstrapper&>(simulated_bootstrapper);

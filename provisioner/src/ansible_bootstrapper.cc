@@ -1,26 +1,16 @@
 #include "kaas/provisioner/ansible_bootstrapper.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
-#include <set>
 
 #include "kaas/common/log.h"
 #include "kaas/provisioner/process.h"
 
 namespace kaas::provisioner {
 namespace {
-
-Status WriteText(const std::filesystem::path& path, const std::string& content) {
-  std::ofstream out(path, std::ios::trunc);
-  if (!out) return Internal("cannot write " + path.string());
-  out << content;
-  return out ? Status::Ok() : Internal("cannot write " + path.string());
-}
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
   std::string out;
@@ -30,8 +20,8 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 
 }  // namespace
 
-AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver resolver)
-    : options_(std::move(options)), resolver_(std::move(resolver)) {}
+AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver& resolver)
+    : options_(std::move(options)), resolver_(resolver) {}
 
 Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (job.cancel && job.cancel->load()) {
@@ -46,53 +36,9 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (ec) return Internal("cannot create " + job.work_dir.string() + ": " + ec.message());
   const std::filesystem::path work = std::filesystem::absolute(job.work_dir);
 
-  // Inventory: every node of the cluster, reached as the resolver says.
-  YAML::Emitter inv;
-  inv << YAML::BeginMap << YAML::Key << "all" << YAML::Value << YAML::BeginMap;
-  inv << YAML::Key << "vars" << YAML::Value << YAML::BeginMap;
-  inv << YAML::Key << "cluster_id" << YAML::Value << job.cluster_id;
-  inv << YAML::Key << "cluster_name" << YAML::Value << job.cluster_name;
-  inv << YAML::Key << "kubernetes_version" << YAML::Value << job.kubernetes_version;
-  inv << YAML::Key << "kubernetes_install" << YAML::Value
-      << (options_.kubernetes_install ? "true" : "false");
-  inv << YAML::Key << "target_node" << YAML::Value << Join(job.targets, ",");
-  inv << YAML::Key << "ansible_user" << YAML::Value << options_.ssh_user;
-  inv << YAML::Key << "ansible_ssh_private_key_file" << YAML::Value << options_.ssh_private_key;
-  inv << YAML::Key << "ansible_python_interpreter" << YAML::Value << "/usr/bin/python3";
-  for (const auto& [k, v] : job.extra_vars) inv << YAML::Key << k << YAML::Value << v;
-  inv << YAML::Key << "kaas_files_dir" << YAML::Value << (work / "files").string();
-  inv << YAML::EndMap;
-  inv << YAML::Key << "children" << YAML::Value << YAML::BeginMap;
-  for (const char* group : {"masters", "workers"}) {
-    std::string role = std::string(group).substr(0, std::string(group).size() - 1);
-    inv << YAML::Key << group << YAML::Value << YAML::BeginMap << YAML::Key << "hosts"
-        << YAML::Value << YAML::BeginMap;
-    for (const auto& n : job.nodes) {
-      if (n.role != role) continue;
-      KAAS_ASSIGN_OR_RETURN(NodeAccess a, resolver_(job.cluster_id, n));
-      bool vm = a.etcd_client_port > 0;
-      inv << YAML::Key << n.name << YAML::Value << YAML::BeginMap;
-      inv << YAML::Key << "ansible_host" << YAML::Value << a.host;
-      inv << YAML::Key << "ansible_port" << YAML::Value << a.ssh_port;
-      // What the other guests use to reach this node's etcd (user-mode networking: the
-      // host's forwarded ports through the gateway 10.0.2.2).
-      inv << YAML::Key << "etcd_advertise_host" << YAML::Value << (vm ? "10.0.2.2" : n.address);
-      inv << YAML::Key << "etcd_client_port" << YAML::Value << (vm ? a.etcd_client_port : 2379);
-      inv << YAML::Key << "etcd_peer_port" << YAML::Value << (vm ? a.etcd_peer_port : 2380);
-      inv << YAML::EndMap;
-    }
-    inv << YAML::EndMap << YAML::EndMap;
-  }
-  // The voting etcd members: playbooks run membership changes (etcdctl member add/promote/
-  // remove) on one of them, never on a node that has not joined yet.
-  inv << YAML::Key << "etcd_voters" << YAML::Value << YAML::BeginMap << YAML::Key << "hosts"
-      << YAML::Value << YAML::BeginMap;
-  for (const auto& n : job.nodes) {
-    if (n.etcd_voter) inv << YAML::Key << n.name << YAML::Value << YAML::BeginMap << YAML::EndMap;
-  }
-  inv << YAML::EndMap << YAML::EndMap;
-  inv << YAML::EndMap << YAML::EndMap << YAML::EndMap;
-  KAAS_RETURN_IF_ERROR(WriteText(work / "inventory.yml", inv.c_str()));
+  KAAS_ASSIGN_OR_RETURN(std::string inventory,
+                        RenderJobInventory(job, options_.inventory, resolver_));
+  KAAS_RETURN_IF_ERROR(WriteTextFile(work / "inventory.yml", inventory));
 
   // ansible.cfg in the working directory (ansible-playbook reads ./ansible.cfg). Host keys of
   // fresh guests are recorded in the work dir, never in the user's known_hosts.
@@ -111,7 +57,7 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       "ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o StrictHostKeyChecking=no "
       "-o UserKnownHostsFile=" +
       (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
-  KAAS_RETURN_IF_ERROR(WriteText(work / "ansible.cfg", cfg));
+  KAAS_RETURN_IF_ERROR(WriteTextFile(work / "ansible.cfg", cfg));
 
   KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));  // removed when Run returns
 

@@ -224,6 +224,34 @@ TEST_F(InventoryTest, MastersNeedDistinctHypervisorsAndDrainingOnesTakeNothing) 
   EXPECT_EQ(kaasd_->Call("DELETE", "/api/v1/hypervisors/hv-extra").status, 204);
 }
 
+// libvirt's ext transport (and ssh's command=, unix sockets, other drivers) would make kaasd run
+// a program or reach something it does not manage: such a hypervisor is refused and not stored.
+TEST_F(InventoryTest, HypervisorUrisAreLimitedToTheSupportedDriversAndTransports) {
+  const char* refused[] = {"qemu+ext:///system?command=/bin/sh",
+                           "qemu+ssh://hv7/system?command=/bin/sh",
+                           "qemu+unix:///system?socket=/tmp/evil.sock",
+                           "qemu+tcp://hv7/system",
+                           "xen:///system",
+                           "test:///default?x=1"};
+  int i = 0;
+  for (const char* uri : refused) {
+    auto r = kaasd_->Call("POST", "/api/v1/hypervisors",
+                          Json{{"name", "hv-bad-" + std::to_string(i++)},
+                               {"uri", uri},
+                               {"vcpus", 8},
+                               {"memory_gib", 8}}
+                              .dump());
+    EXPECT_EQ(r.status, 400) << uri << ": " << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "invalid_argument") << uri;
+    EXPECT_EQ(r.body["error"]["details"]["field"], "uri") << uri;
+  }
+  auto list = kaasd_->Call("GET", "/api/v1/hypervisors");
+  ASSERT_EQ(list.status, 200) << list.raw;
+  for (const auto& hv : list.body["items"]) {
+    EXPECT_EQ(hv["name"].get<std::string>().rfind("hv-bad-", 0), std::string::npos) << hv.dump();
+  }
+}
+
 TEST_F(InventoryTest, QuotaRequestsAreAppliedOnApprovalOnly) {
   for (const char* user : {"bob", "vic"}) {
     ASSERT_EQ(kaasd_

@@ -26,6 +26,7 @@
 #include "kaas/pki/certificates.h"
 #include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/bootstrapper.h"
+#include "kaas/provisioner/simulated_bootstrapper.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/provisioner/libvirt_fleet.h"
 #include "kaas/quota/quota.h"

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kaas/provisioner/ansible_bootstrapper.h"
+#include "kaas/provisioner/simulated_bootstrapper.h"
 #include "kaas/templates/renderer.h"
 
 namespace kaas::provisioner {
@@ -177,14 +178,20 @@ class AnsibleBootstrapperTest : public JobTest {
         << "  tasks:\n"
         << tasks;
   }
+  // Every node on this machine (the plays use the local connection anyway).
+  class Loopback : public NodeResolver {
+   public:
+    Result<NodeAccess> Resolve(const std::string&, const BootstrapNode&) override {
+      return NodeAccess{"127.0.0.1", 22, 0, 0};
+    }
+  };
   AnsibleBootstrapper Runner() {
     AnsibleOptions options;
     options.playbooks_dir = dir_ / "playbooks";
     options.timeout_seconds = 120;
-    return AnsibleBootstrapper(options, [](const std::string&, const BootstrapNode&) {
-      return Result<NodeAccess>(NodeAccess{"127.0.0.1", 22, 0, 0});
-    });
+    return AnsibleBootstrapper(options, loopback_);
   }
+  Loopback loopback_;
   BootstrapJob Job(const std::string& playbook) const {
     BootstrapJob job = JobTest::Job(playbook);
     job.targets = {"master-2"};
@@ -220,6 +227,70 @@ TEST_F(AnsibleBootstrapperTest, PlaysSeeTheVotersAndTheJobFilesWhichAreGoneAfter
                          [](const std::string& l) { return l.rfind("PLAY RECAP", 0) == 0; }),
             lines.end());
   for (const auto& l : lines) EXPECT_FALSE(l.empty());
+}
+
+// A host address (or any other value) such as {{lookup('pipe','id')}} reaches Ansible as text:
+// were it evaluated as Jinja, `id` would run on this machine and its "uid=" would be printed.
+TEST_F(AnsibleBootstrapperTest, InventoryValuesAreNeverEvaluatedAsJinja) {
+  Playbook("look.yml",
+           "    - ansible.builtin.debug:\n"
+           "        msg: \"KAAS-NOTE: host={{ ansible_host }} advertise={{ etcd_advertise_host }} "
+           "name={{ cluster_name }} extra={{ note }}\"\n");
+  const std::string jinja = "{{lookup('pipe','id')}}";
+  BootstrapJob job = Job("look.yml");
+  job.nodes[1].address = jinja;  // master-2, the target: a physical host's registered address
+  job.cluster_name = jinja;
+  job.extra_vars = {{"note", jinja}};
+  AddressResolver addresses;
+  AnsibleOptions options;
+  options.playbooks_dir = dir_ / "playbooks";
+  options.timeout_seconds = 120;
+  auto r = AnsibleBootstrapper(options, addresses).Run(job);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->find("uid="), std::string::npos) << "the lookup ran: " << *r;
+  EXPECT_NE(r->find("host=" + jinja + " advertise=" + jinja + " name=" + jinja + " extra=" + jinja),
+            std::string::npos)
+      << *r;
+}
+
+// The simulation writes the very inventory a real run writes for the same job.
+TEST_F(AnsibleBootstrapperTest, SimulatedAndRealRunsWriteTheSameInventory) {
+  auto read = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  Playbook("join-master.yml", "    - ansible.builtin.debug:\n        msg: hello\n");
+  BootstrapJob job = Job("join-master.yml");
+  job.nodes[2].address = "10.0.0.2:2222";  // a physical worker with its own SSH port
+  job.extra_vars = {{"max_unavailable", "2"}};
+  InventoryOptions inventory;
+  inventory.ssh_private_key = "/keys/id_ed25519";
+
+  std::promise<SyntaxCheck> checked;
+  checked.set_value({Status::Ok(), {"join-master.yml"}});
+  templates::Renderer renderer(std::string(KAAS_SOURCE_DIR) + "/templates");
+  SimulatedBootstrapper simulated(renderer, checked.get_future().share(), 0, inventory);
+  auto sim = simulated.Run(job);
+  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+  const std::string simulated_inventory = read(job.work_dir / "inventory.yml");
+
+  AddressResolver addresses;
+  AnsibleOptions options;
+  options.playbooks_dir = dir_ / "playbooks";
+  options.inventory = inventory;
+  options.timeout_seconds = 120;
+  auto real = AnsibleBootstrapper(options, addresses).Run(job);
+  ASSERT_TRUE(real.ok()) << real.status().ToString();
+  EXPECT_EQ(read(job.work_dir / "inventory.yml"), simulated_inventory);
+
+  YAML::Node all = YAML::Load(simulated_inventory)["all"];
+  EXPECT_EQ(all["vars"]["ansible_ssh_private_key_file"].as<std::string>(), "/keys/id_ed25519");
+  EXPECT_EQ(all["vars"]["target_node"].as<std::string>(), "master-2");
+  YAML::Node w1 = all["children"]["workers"]["hosts"]["worker-1"];
+  EXPECT_EQ(w1["ansible_host"].as<std::string>(), "10.0.0.2");
+  EXPECT_EQ(w1["ansible_port"].as<int>(), 2222);
+  EXPECT_EQ(w1["etcd_advertise_host"].as<std::string>(), "10.0.0.2");
+  EXPECT_EQ(all["children"]["masters"]["hosts"]["master-2"]["etcd_client_port"].as<int>(), 2379);
 }
 
 TEST_F(AnsibleBootstrapperTest, AFailingPlayFailsTheJobWithItsOutput) {

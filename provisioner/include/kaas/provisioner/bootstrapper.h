@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "kaas/common/status.h"
-#include "kaas/templates/renderer.h"
 
 namespace kaas::provisioner {
 
@@ -66,6 +65,9 @@ class StagedFiles {
 // kInvalidArgument for a path that is absolute or leaves the folder ("..").
 Result<std::unique_ptr<StagedFiles>> StageFiles(const BootstrapJob& job);
 
+// Writes `content` to `path`, replacing what was there.
+Status WriteTextFile(const std::filesystem::path& path, const std::string& content);
+
 // Result of `ansible-playbook --syntax-check` over every playbook in a folder.
 struct SyntaxCheck {
   Status status;
@@ -74,22 +76,5 @@ struct SyntaxCheck {
 
 // Runs ansible-playbook --syntax-check on every *.yml in `dir` (one child process).
 SyntaxCheck CheckPlaybooks(const std::filesystem::path& dir);
-
-// The embedded default's bootstrap: renders every artifact a real run would use (inventory,
-// vars, cloud-init user-data per node, kubeadm cluster config) into the job's work directory,
-// validates them, and requires the playbook to have passed `ansible-playbook --syntax-check`.
-// Nothing is executed on a machine, and the returned message says so.
-class SimulatedBootstrapper : public Bootstrapper {
- public:
-  // `syntax` resolves to the check of templates/ansible, run once in the background.
-  SimulatedBootstrapper(const templates::Renderer& renderer, std::shared_future<SyntaxCheck> syntax,
-                        int sim_delay_ms);
-  Result<std::string> Run(const BootstrapJob& job) override;
-
- private:
-  const templates::Renderer& renderer_;
-  std::shared_future<SyntaxCheck> syntax_;
-  int sim_delay_ms_;
-};
 
 }  // namespace kaas::provisioner

@@ -4,11 +4,12 @@
 #include <vector>
 
 #include "kaas/common/status.h"
+#include "kaas/provisioner/ansible_inventory.h"
 
 namespace kaas::provisioner {
 
-// Settings of the real-VM path of LibvirtFleet (every libvirt URI that is not test://...).
-// Set once at startup, before the first hypervisor call; the simulated path ignores them.
+// Settings of the real-VM path of LibvirtFleet (every libvirt URI that is not test://...),
+// given to the fleet when it is made; the simulated path ignores them.
 struct RealVmOptions {
   // Folder made by scripts/build-guest-image.sh: disk.qcow2 (the base image every node's disk
   // is a qcow2 overlay on), vmlinuz and initrd.img (direct kernel boot).
@@ -25,23 +26,36 @@ struct RealVmOptions {
   int max_memory_mib = 0;
 };
 
-void SetRealVmOptions(const RealVmOptions& options);
-const RealVmOptions& GetRealVmOptions();
-
-// Where a real VM's services are reached from the hypervisor's host: QEMU user-mode
-// networking forwards these ports on 127.0.0.1 to the guest's 22, 2379 and 2380.
-struct VmEndpoint {
-  std::string host = "127.0.0.1";
-  int ssh_port = 0;
-  int etcd_client_port = 0;
-  int etcd_peer_port = 0;
+// Finds where a real VM's services are reached from the hypervisor's host (LibvirtFleet, through
+// its connections): QEMU user-mode networking forwards ports on 127.0.0.1 to the guest's 22,
+// 2379 and 2380.
+class VmEndpoints {
+ public:
+  virtual ~VmEndpoints() = default;
+  // The endpoint of `domain_name` on the hypervisor `name` at `uri`. kNotFound when the domain
+  // is not there or has no forwarded ports (a simulated hypervisor never has any);
+  // kUnavailable when the hypervisor cannot be reached.
+  virtual Result<NodeAccess> FindVmEndpoint(const std::string& name, const std::string& uri,
+                                            const std::string& domain_name) = 0;
 };
 
-// Reads the forwarded ports from the ownership metadata of `domain_name` on the hypervisor at
-// `uri`; kNotFound when there is no such domain.
-Result<VmEndpoint> LookupVmEndpoint(const std::string& uri, const std::string& domain_name);
+struct HypervisorUri {
+  std::string name;
+  std::string uri;
+};
 
-// Waits until an SSH server answers (sends its banner) on host:port.
-Status WaitForSsh(const std::string& host, int port, int timeout_seconds);
+// How Ansible reaches a node when VMs are real: a node that is a VM on one of `hypervisors`
+// through the ports QEMU forwards on 127.0.0.1; anything else (a physical host, a node not
+// placed yet) by its address, like AddressResolver.
+class VmNodeResolver final : public NodeResolver {
+ public:
+  VmNodeResolver(VmEndpoints& endpoints, std::vector<HypervisorUri> hypervisors);
+  Result<NodeAccess> Resolve(const std::string& cluster_id, const BootstrapNode& node) override;
+
+ private:
+  VmEndpoints& endpoints_;
+  const std::vector<HypervisorUri> hypervisors_;
+  AddressResolver addresses_;
+};
 
 }  // namespace kaas::provisioner

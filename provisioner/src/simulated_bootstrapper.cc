@@ -1,0 +1,104 @@
+#include "kaas/provisioner/simulated_bootstrapper.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <thread>
+
+namespace kaas::provisioner {
+
+SimulatedBootstrapper::SimulatedBootstrapper(const templates::Renderer& renderer,
+                                             std::shared_future<SyntaxCheck> syntax,
+                                             int sim_delay_ms, InventoryOptions inventory)
+    : renderer_(renderer),
+      syntax_(std::move(syntax)),
+      sim_delay_ms_(sim_delay_ms),
+      inventory_(std::move(inventory)) {}
+
+Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
+  // The simulated run takes sim_delay_ms, and a cancel interrupts it like it would terminate
+  // ansible-playbook.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(sim_delay_ms_);
+  while (std::chrono::steady_clock::now() < until) {
+    if (job.cancel && job.cancel->load()) {
+      return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(sim_delay_ms_, 20)));
+  }
+  if (job.cancel && job.cancel->load()) {
+    return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
+  }
+  const SyntaxCheck& check = syntax_.get();
+  if (!check.status.ok()) return check.status;
+  if (std::find(check.playbooks.begin(), check.playbooks.end(), job.playbook) ==
+      check.playbooks.end()) {
+    return Status(Code::kFailedPrecondition, "playbook " + job.playbook + " does not exist");
+  }
+
+  std::error_code ec;
+  std::filesystem::create_directories(job.work_dir, ec);
+  if (ec) return Internal("cannot create " + job.work_dir.string() + ": " + ec.message());
+  KAAS_ASSIGN_OR_RETURN(std::string inventory, RenderJobInventory(job, inventory_, addresses_));
+  try {
+    const YAML::Node parsed = YAML::Load(inventory);
+    for (const auto& target : job.targets) {
+      bool found = false;
+      for (const char* group : {"masters", "workers"}) {
+        found = found || parsed["all"]["children"][group]["hosts"][target].IsDefined();
+      }
+      if (!found) return Internal("node " + target + " is not in the inventory");
+    }
+  } catch (const YAML::Exception& e) {
+    return Internal(std::string("rendered inventory is not valid YAML: ") + e.what());
+  }
+  KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / "inventory.yml", inventory));
+  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));
+
+  std::string etcd_endpoints;
+  for (const auto& n : job.nodes) {
+    if (n.role != "master") continue;
+    if (!etcd_endpoints.empty()) etcd_endpoints += ", ";
+    etcd_endpoints += "\"https://" + n.address + ":2379\"";
+  }
+  auto kubeadm =
+      renderer_.Render("kubeadm/cluster-config.yaml",
+                       {{"cluster_name", job.cluster_name},
+                        {"kubernetes_version", job.kubernetes_version},
+                        {"control_plane_endpoint", job.cluster_name + ".kaas.internal:6443"},
+                        {"etcd_endpoints", etcd_endpoints}});
+  if (!kubeadm.ok()) return kubeadm.status();
+  try {
+    YAML::Load(*kubeadm);
+  } catch (const YAML::Exception& e) {
+    return Internal(std::string("rendered kubeadm config is not valid YAML: ") + e.what());
+  }
+  KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / "kubeadm-config.yaml", *kubeadm));
+
+  for (const auto& target : job.targets) {
+    auto node = std::find_if(job.nodes.begin(), job.nodes.end(),
+                             [&](const BootstrapNode& n) { return n.name == target; });
+    if (node == job.nodes.end()) return Internal("node " + target + " is not in the inventory");
+    auto user_data = renderer_.Render("cloud-init/user-data",
+                                      {{"cluster_name", job.cluster_name},
+                                       {"cluster_id", job.cluster_id},
+                                       {"node_name", node->name},
+                                       {"role", node->role},
+                                       {"kubernetes_version", job.kubernetes_version},
+                                       {"ssh_public_key", "ssh-ed25519 SIMULATED kaas"}});
+    if (!user_data.ok()) return user_data.status();
+    try {
+      YAML::Load(*user_data);
+    } catch (const YAML::Exception& e) {
+      return Internal(std::string("rendered cloud-init is not valid YAML: ") + e.what());
+    }
+    KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / (node->name + ".user-data"), *user_data));
+  }
+  return "simulated: rendered inventory, kubeadm config and cloud-init for " +
+         std::to_string(job.targets.size()) + " node(s)" +
+         (job.files.empty() ? ""
+                            : " and staged " + std::to_string(job.files.size()) + " TLS file(s)") +
+         "; " + job.playbook +
+         " passed ansible-playbook --syntax-check; nothing was executed on a real machine";
+}
+
+}  // namespace kaas::provisioner
