@@ -6,16 +6,19 @@
 #                                 removed), listen on 127.0.0.1:PORT only (unix socket in DIR),
 #                                 trust authentication, superuser `postgres`, database `kaas`
 #   start-postgres.sh --stop DIR  stop it and remove DIR/data (DIR/postgres.log stays)
+#   start-postgres.sh --kill DIR  stop it as a crash would (pg_ctl -m immediate), data kept
+#   start-postgres.sh --restart DIR  start a server stopped by --kill again, same port
 #
 # Independent of Debian's own `main` cluster (pg_ctlcluster, port 5432): it runs the binaries
 # directly. PostgreSQL refuses to run as root, so as root the server runs as user `postgres`.
-# Durability is switched off (fsync, synchronous_commit): the data is thrown away anyway.
+# Durability is switched off (fsync, synchronous_commit): the data is thrown away anyway —
+# unless POSTGRES_DURABLE=1 (tests that crash the server and expect commits to survive).
 set -euo pipefail
 
 BIN=${POSTGRES_BIN:-/usr/lib/postgresql/15/bin}
 
 usage() {
-  echo "usage: $0 DIR PORT | $0 --stop DIR" >&2
+  echo "usage: $0 DIR PORT | $0 --stop|--kill|--restart DIR" >&2
   exit 2
 }
 
@@ -40,6 +43,20 @@ if [ "${1:-}" = "--stop" ]; then
   dir=$(realpath -m "$2")
   stop_server "$dir"
   rm -rf "$dir/data"
+  exit 0
+fi
+
+if [ "${1:-}" = "--kill" ]; then
+  [ $# -eq 2 ] || usage
+  dir=$(realpath -m "$2")
+  as_owner "$BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >/dev/null
+  exit 0
+fi
+
+if [ "${1:-}" = "--restart" ]; then
+  [ $# -eq 2 ] || usage
+  dir=$(realpath -m "$2")
+  as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null
   exit 0
 fi
 
@@ -74,10 +91,16 @@ listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
 max_connections = 200
+EOF
+# POSTGRES_DURABLE=1 keeps the defaults: a test that crashes the server (--kill) needs every
+# acknowledged commit to survive it, as on a production server.
+if [ "${POSTGRES_DURABLE:-0}" != 1 ]; then
+  cat >>"$dir/data/postgresql.conf" <<EOF
 fsync = off
 synchronous_commit = off
 full_page_writes = off
 EOF
+fi
 
 if ! as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null; then
   echo "start-postgres: the server did not start (port $port taken?); its log:" >&2

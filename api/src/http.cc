@@ -73,6 +73,14 @@ int HttpStatus(Code code) {
   return 500;
 }
 
+int64_t RetryAfterSeconds(const Status& st) {
+  if (st.retry_after_s() > 0) return st.retry_after_s();
+  // 503 is always temporary here (database away, a hypervisor not answering): ask for a retry
+  // soon rather than leave clients to guess.
+  if (HttpStatus(st.code()) == 503) return kUnavailableRetryAfterSeconds;
+  return 0;
+}
+
 Json ErrorBody(const Status& st) {
   Json details = Json::object();
   if (!st.field().empty()) details["field"] = st.field();

@@ -63,6 +63,10 @@ const std::vector<Route>& RouteTable();
 
 // HTTP status for each error code (one table).
 int HttpStatus(Code code);
+// The Retry-After header of an error answer (0: none): the status's own (rate limits), else
+// kUnavailableRetryAfterSeconds for every 503.
+constexpr int64_t kUnavailableRetryAfterSeconds = 2;
+int64_t RetryAfterSeconds(const Status& st);
 Json ErrorBody(const Status& st);
 
 // Body parsing: an object with only `allowed` keys, else kInvalidArgument naming the field.

@@ -51,7 +51,9 @@ bool Match(const std::string& pattern, const std::vector<std::string>& segments,
 void WriteError(httplib::Response& res, const Status& st) {
   res.status = HttpStatus(st.code());
   if (st.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
-  if (st.retry_after_s() > 0) res.set_header("Retry-After", std::to_string(st.retry_after_s()));
+  if (int64_t after = RetryAfterSeconds(st); after > 0) {
+    res.set_header("Retry-After", std::to_string(after));
+  }
   res.set_content(ErrorBody(st).dump(), "application/json");
 }
 

@@ -92,6 +92,7 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"vm_max_memory_mib", &KaasdConfig::vm_max_memory_mib},
       {"ansible_timeout_seconds", &KaasdConfig::ansible_timeout_seconds},
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
+      {"database_timeout_seconds", &KaasdConfig::database_timeout_seconds},
       {"engine_threads", &KaasdConfig::engine_threads},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
       {"kubeconfig_max_ttl_hours", &KaasdConfig::kubeconfig_max_ttl_hours},

@@ -14,6 +14,9 @@ struct KaasdConfig {
   std::string listen = "127.0.0.1:8080";
   std::string data_dir = "./var";
   std::string database;  // "" = sqlite://<data_dir>/kaas.db
+  // PostgreSQL: statement_timeout, and how long kaasd waits for any answer (+5 s) before it
+  // closes the connection (store::DatabaseOptions::timeout_ms).
+  int database_timeout_seconds = 30;
   std::string templates_dir;
   std::string web_dir;  // the portal's files; default: web/ of the source tree
   int sim_delay_ms = 0;

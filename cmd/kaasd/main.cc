@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -116,7 +117,10 @@ int main(int argc, char** argv) {
   const fs::path data = fs::weakly_canonical(fs::absolute(cfg.data_dir));
   std::string url = cfg.database.empty() ? "sqlite://" + (data / "kaas.db").string() : cfg.database;
 
-  auto opened = store::Database::Open(url, 32);
+  store::DatabaseOptions db_options;
+  db_options.pool_size = 32;
+  db_options.timeout_ms = std::max(cfg.database_timeout_seconds, 1) * int64_t{1000};
+  auto opened = store::Database::Open(url, db_options);
   if (!opened.ok()) return Fail("cannot open database", opened.status());
   std::unique_ptr<store::Database> db = std::move(opened).value();
   if (Status st = db->Migrate(); !st.ok()) return Fail("migrations failed", st);

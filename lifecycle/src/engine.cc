@@ -57,8 +57,17 @@ void Engine::Submit(const std::string& op_id) {
     }
   }
   boost::asio::post(pool_->pool, [this, op_id] {
+    DatabaseOutage outage;
     while (true) {
-      RunOperation(op_id);
+      RunOperation(op_id, outage);
+      // kaas lost its database, not the operation its step: wait for the database, then run
+      // the operation again from what the database holds (steps are idempotent).
+      if (outage.lost && WaitForDatabase()) {
+        outage.lost = false;
+        outage.resumed = true;
+        continue;
+      }
+      outage = {};
       std::lock_guard lock(mu_);
       if (stopping_ || rerun_.erase(op_id) == 0) {
         in_flight_.erase(op_id);
@@ -85,6 +94,17 @@ Status Engine::Persist(const std::function<void(store::Tx&)>& fn) {
     fn(tx);
     return Status::Ok();
   });
+}
+
+bool Engine::WaitForDatabase() {
+  for (int64_t wait_ms = 500;; wait_ms = std::min<int64_t>(wait_ms * 2, 5000)) {
+    {
+      std::unique_lock lock(mu_);
+      if (cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_.load(); }))
+        return false;
+    }
+    if (db_.Ping().ok()) return true;
+  }
 }
 
 bool Engine::Backoff(int attempt) {
@@ -143,8 +163,8 @@ std::pair<std::string, std::string> Resting(const store::Operation& op, const st
 
 }  // namespace
 
-void Engine::Finish(store::Operation& op, const std::string& team_id, const std::string& state,
-                    const std::string& why) {
+Status Engine::Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+                      const std::string& why) {
   op.state = state;
   op.error = state == "succeeded" ? "" : why;
   for (auto& s : op.steps) {
@@ -155,7 +175,7 @@ void Engine::Finish(store::Operation& op, const std::string& team_id, const std:
   if (!settled.ok())
     log::Error("settle failed", {{"operation", op.id}, {"error", settled.ToString()}});
   auto [status, reason] = Resting(op, state, why);
-  Persist([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Persist([&](store::Tx& tx) {
     for (const auto& s : op.steps) {
       if (s.state == "cancelled") store::operations::UpdateStep(tx, s);
     }
@@ -163,15 +183,27 @@ void Engine::Finish(store::Operation& op, const std::string& team_id, const std:
     store::clusters::SetStatus(tx, op.cluster_id, status, reason, clock_.NowMs());
     Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
     Emit(tx, op.cluster_id, team_id, "cluster", ClusterEvent(status, reason));
-  });
+  }));
   if (state == "succeeded") {
     log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});
   } else {
     log::Warn("operation ended", {{"operation", op.id}, {"state", state}, {"reason", why}});
   }
+  return Status::Ok();
 }
 
-void Engine::RunOperation(const std::string& op_id) {
+void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
+  // A write that did not reach the database means kaas lost it (kUnavailable: connection
+  // lost, server away, disk full); the caller waits for it and runs the operation again.
+  // Any other error is a bug to log, as before.
+  auto lost = [&](const Status& st) {
+    if (st.code() == Code::kUnavailable) {
+      outage.lost = true;
+    } else if (!st.ok()) {
+      log::Error("cannot record operation", {{"operation", op_id}, {"error", st.ToString()}});
+    }
+    return !st.ok();
+  };
   std::optional<store::Operation> loaded;
   std::string team_id;
   Status st = db_.Read([&](store::Tx& tx) {
@@ -181,6 +213,10 @@ void Engine::RunOperation(const std::string& op_id) {
     }
     return Status::Ok();
   });
+  if (st.code() == Code::kUnavailable) {
+    outage.lost = true;
+    return;
+  }
   if (!st.ok() || !loaded) {
     log::Error("cannot load operation", {{"operation", op_id}, {"error", st.ToString()}});
     return;
@@ -203,10 +239,10 @@ void Engine::RunOperation(const std::string& op_id) {
 
   if (op.state == "pending") {
     op.state = "running";
-    if (!Persist([&](store::Tx& tx) {
-           store::operations::SetState(tx, op.id, "running", "", clock_.NowMs());
-           Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
-         }).ok()) {
+    if (lost(Persist([&](store::Tx& tx) {
+          store::operations::SetState(tx, op.id, "running", "", clock_.NowMs());
+          Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
+        }))) {
       return;
     }
   }
@@ -229,21 +265,30 @@ void Engine::RunOperation(const std::string& op_id) {
         if (fresh && fresh->cancel_requested) cancel->store(true);
       }
       if (cancel->load() && safe_here) {
-        return Finish(op, team_id, "cancelled",
-                      op.type + " cancelled before step '" + step.name + "'");
+        lost(Finish(op, team_id, "cancelled",
+                    op.type + " cancelled before step '" + step.name + "'"));
+        return;
       }
       if (options_.before_step && !options_.before_step(op.id, step.index)) return;
       std::string crash;
       Status injected;
       if (options_.faults) injected = options_.faults->Check("step", step.name, step.kind, &crash);
       if (crash == "crash") kill(getpid(), SIGKILL);
+      // A start cut short by a database outage was not an attempt of the step's own.
+      if (outage.resumed && outage.step_index == step.index && step.attempts > outage.attempts) {
+        step.attempts = outage.attempts;
+      }
+      outage.resumed = false;
+      outage.step_index = step.index;
+      outage.attempts = step.attempts;
+      int64_t outages_before = db_.health().outages;
       step.state = "running";
       step.attempts += 1;
       if (step.started_at == 0) step.started_at = clock_.NowMs();
-      if (!Persist([&](store::Tx& tx) {
-             store::operations::UpdateStep(tx, step);
-             Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-           }).ok()) {
+      if (lost(Persist([&](store::Tx& tx) {
+            store::operations::UpdateStep(tx, step);
+            Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+          }))) {
         return;
       }
 
@@ -259,35 +304,44 @@ void Engine::RunOperation(const std::string& op_id) {
         step.state = "succeeded";
         step.message = *result;
         step.finished_at = clock_.NowMs();
-        if (!Persist([&](store::Tx& tx) {
-               store::operations::UpdateStep(tx, step);
-               Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-               Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
-             }).ok()) {
+        if (lost(Persist([&](store::Tx& tx) {
+              store::operations::UpdateStep(tx, step);
+              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+              Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
+            }))) {
           return;
         }
         safe_here = step.cancel_safe;
         break;
       }
       const Status& err = result.status();
+      // The step failed while the database was away (its own reads and writes go there): that
+      // is kaas's outage, not the step's failure; no attempt is spent on it.
+      if (!db_.health().available || db_.health().outages != outages_before) {
+        outage.lost = true;
+        return;
+      }
       if (err.code() == Code::kCancelled) {
         step.state = "cancelled";
         step.message = err.message();
         step.finished_at = clock_.NowMs();
-        Persist([&](store::Tx& tx) {
-          store::operations::UpdateStep(tx, step);
-          Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-        });
-        return Finish(op, team_id, "cancelled",
-                      op.type + " cancelled during step '" + step.name + "'");
+        if (lost(Persist([&](store::Tx& tx) {
+              store::operations::UpdateStep(tx, step);
+              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+            }))) {
+          return;
+        }
+        lost(Finish(op, team_id, "cancelled",
+                    op.type + " cancelled during step '" + step.name + "'"));
+        return;
       }
       if (IsRetryable(err.code()) && step.attempts < options_.max_attempts) {
         step.message =
             "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
-        if (!Persist([&](store::Tx& tx) {
-               store::operations::UpdateStep(tx, step);
-               Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-             }).ok()) {
+        if (lost(Persist([&](store::Tx& tx) {
+              store::operations::UpdateStep(tx, step);
+              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+            }))) {
           return;
         }
         if (!Backoff(static_cast<int>(step.attempts))) return;
@@ -296,15 +350,18 @@ void Engine::RunOperation(const std::string& op_id) {
       step.state = "failed";
       step.message = err.message();
       step.finished_at = clock_.NowMs();
-      Persist([&](store::Tx& tx) {
-        store::operations::UpdateStep(tx, step);
-        Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-      });
-      return Finish(op, team_id, "failed",
-                    op.type + " failed at step '" + step.name + "': " + err.message());
+      if (lost(Persist([&](store::Tx& tx) {
+            store::operations::UpdateStep(tx, step);
+            Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+          }))) {
+        return;
+      }
+      lost(Finish(op, team_id, "failed",
+                  op.type + " failed at step '" + step.name + "': " + err.message()));
+      return;
     }
   }
-  Finish(op, team_id, "succeeded", "");
+  lost(Finish(op, team_id, "succeeded", ""));
 }
 
 }  // namespace kaas::lifecycle

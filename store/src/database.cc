@@ -1,18 +1,21 @@
 #include "kaas/store/database.h"
 
-#include <soci/connection-pool.h>
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "kaas/common/clock.h"
+#include "kaas/common/log.h"
 #include "migrations.h"
 
 namespace kaas::store {
@@ -24,6 +27,26 @@ constexpr std::string_view kSqlitePrefix = "sqlite://";
 // fixed value works as long as every kaasd sharing the database uses the same one; these are
 // the bytes of "kaas:wr".
 constexpr int64_t kWriteLockKey = 0x006b6161733a7772;
+
+// How long after its own timeout_ms a Read/Write attempt may still wait for the server before
+// kaasd shuts its connection down: the server's statement_timeout gives the cleaner error and
+// should come first.
+constexpr int64_t kWatchdogGraceMs = 5000;
+
+// libpq parameters kaasd sets unless the URL does: a connection attempt gives up after 5 s
+// (per host), and a connection whose peer vanished without a FIN is noticed by TCP keepalives
+// when idle and by tcp_user_timeout when data stays unacknowledged.
+constexpr std::pair<const char*, const char*> kDefaultPostgresParams[] = {
+    {"connect_timeout", "5"},      {"keepalives", "1"},       {"keepalives_idle", "10"},
+    {"keepalives_interval", "5"},  {"keepalives_count", "3"}, {"tcp_user_timeout", "20000"},
+    {"application_name", "kaasd"},
+};
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // "%41" -> "A" in a URL component.
 std::string PercentDecode(std::string_view in) {
@@ -40,12 +63,28 @@ std::string PercentDecode(std::string_view in) {
   return out;
 }
 
+// "host", "host:port", "[v6 address]:port" -> {host, port}.
+std::pair<std::string_view, std::string_view> SplitHostPort(std::string_view in) {
+  if (size_t close = in.find(']'); !in.empty() && in[0] == '[' && close != in.npos) {
+    std::string_view port;
+    if (close + 1 < in.size() && in[close + 1] == ':') port = in.substr(close + 2);
+    return {in.substr(1, close - 1), port};
+  }
+  if (size_t colon = in.rfind(':'); colon != std::string_view::npos) {
+    return {in.substr(0, colon), in.substr(colon + 1)};
+  }
+  return {in, {}};
+}
+
+}  // namespace
+
 // libpq understands postgresql:// URIs, but SOCI 4.0's PostgreSQL backend re-splits its connect
 // string into space-separated key=value pairs (looking for options of its own) and so mangles a
 // URI ("postgresql://h/kaas" reaches libpq as ".../kaas="). So the URL
-// postgresql://[user[:password]@][host][:port][/dbname][?key=value&...] is handed to SOCI as
-// libpq keyword=value pairs. Values that would need quoting are refused: SOCI's splitting does
-// not know about quotes.
+// postgresql://[user[:password]@][host[:port][,host[:port]...]][/dbname][?key=value&...] is
+// handed to SOCI as libpq keyword=value pairs (several hosts become libpq's host=a,b port=p,q;
+// with target_session_attrs=read-write libpq connects to whichever is the primary). Values
+// that would need quoting are refused: SOCI's splitting does not know about quotes.
 Result<std::string> PostgresConnectString(const std::string& url) {
   std::string_view rest = url;
   rest.remove_prefix(rest.find("://") + 3);
@@ -80,19 +119,33 @@ Result<std::string> PostgresConnectString(const std::string& url) {
       out.emplace_back("password", PercentDecode(userinfo.substr(colon + 1)));
     }
   }
-  // host, host:port, [v6 address]:port
-  std::string_view host = rest, port;
-  if (size_t close = rest.find(']'); !rest.empty() && rest[0] == '[' && close != rest.npos) {
-    host = rest.substr(1, close - 1);
-    if (close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
-  } else if (size_t colon = rest.rfind(':'); colon != std::string_view::npos) {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
+  std::string hosts, ports;
+  bool any_port = false;
+  std::vector<std::pair<std::string_view, std::string_view>> entries;
+  for (size_t start = 0; !rest.empty();) {
+    size_t comma = rest.find(',', start);
+    entries.push_back(SplitHostPort(rest.substr(start, comma - start)));
+    any_port = any_port || !entries.back().second.empty();
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
   }
-  if (!host.empty()) out.emplace_back("host", PercentDecode(host));
-  if (!port.empty()) out.emplace_back("port", std::string(port));
+  for (const auto& [host, port] : entries) {
+    if (host.empty()) {
+      return InvalidArgument("database", "database URL: an empty host in the host list");
+    }
+    if (!hosts.empty()) hosts += ',', ports += ',';
+    hosts += PercentDecode(host);
+    ports += port.empty() ? "5432" : std::string(port);
+  }
+  if (!hosts.empty()) out.emplace_back("host", hosts);
+  if (any_port) out.emplace_back("port", ports);
   if (!dbname.empty()) out.emplace_back("dbname", PercentDecode(dbname));
   out.insert(out.end(), params.begin(), params.end());
+  for (const auto& [key, value] : kDefaultPostgresParams) {
+    bool given =
+        std::any_of(out.begin(), out.end(), [&](const auto& kv) { return kv.first == key; });
+    if (!given) out.emplace_back(key, value);
+  }
   std::string conninfo;
   for (const auto& [key, value] : out) {
     if (value.empty() || value.find_first_of(" \t\n'\\") != std::string::npos) {
@@ -106,79 +159,362 @@ Result<std::string> PostgresConnectString(const std::string& url) {
   return conninfo;
 }
 
-Status FromException(const std::exception& e) {
-  std::string what = e.what();
-  // PostgreSQL reports the SQLSTATE: 23505 is unique_violation, 40001/40P01 are serialization
-  // failure and deadlock (retrying the transaction is the documented answer), class 08 is a
-  // connection problem.
+namespace {
+
+// One line: libpq and SOCI messages span several.
+std::string OneLine(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.pop_back();
+  std::string out;
+  for (char c : s) {
+    if (c == '\n') {
+      out += "; ";
+    } else if (c != '\t') {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// What a failed statement means for the connection and for a retry.
+enum class Failure {
+  kOther,      // the server answered with an error: the statement failed, the session is fine
+  kTransient,  // busy, locked, serialization failure, deadlock: the transaction is rolled back
+  kLost,       // the connection is gone (or useless, such as one to a read-only standby)
+  kStorage,    // SQLite cannot write its file (full disk, read-only, I/O error)
+};
+
+struct Classified {
+  Status status;
+  Failure failure = Failure::kOther;
+};
+
+bool Contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
+
+Classified Classify(const std::exception& e) {
+  std::string what = OneLine(e.what());
   if (const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e)) {
     std::string state = pg->sqlstate();
-    if (state == "23505") return {Code::kAlreadyExists, what};
-    if (state == "40001" || state == "40P01" || state.rfind("08", 0) == 0) {
-      return {Code::kUnavailable, "database: " + what};
+    // 23505 unique_violation; 40001/40P01 serialization failure and deadlock (retrying the
+    // transaction is the documented answer); 57014 query_canceled (our statement_timeout);
+    // class 08 connection exceptions; 57P01-57P03 the server is shutting down or starting;
+    // 25006 a read-only transaction: connected to a standby (after a failover); 53 insufficient
+    // resources (too many connections, disk full on the server).
+    if (state == "23505") return {{Code::kAlreadyExists, what}};
+    if (state == "40001" || state == "40P01") {
+      return {{Code::kUnavailable, "database: " + what}, Failure::kTransient};
     }
+    if (state == "57014") {
+      return {{Code::kUnavailable, "database: statement timed out: " + what}};
+    }
+    if (state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0 || state == "25006") {
+      return {{Code::kUnavailable, "database unavailable: " + what}, Failure::kLost};
+    }
+    if (state.rfind("53", 0) == 0) return {{Code::kUnavailable, "database: " + what}};
   }
   // SQLite (and PostgreSQL errors raised without a result, such as a lost connection) only
   // have the message.
-  if (what.find("UNIQUE constraint") != std::string::npos ||
-      what.find("duplicate key value violates unique constraint") != std::string::npos) {
-    return {Code::kAlreadyExists, what};
+  if (Contains(what, "UNIQUE constraint") ||
+      Contains(what, "duplicate key value violates unique constraint")) {
+    return {{Code::kAlreadyExists, what}};
   }
-  if (what.find("database is locked") != std::string::npos ||
-      what.find("database is busy") != std::string::npos ||
-      what.find("could not serialize") != std::string::npos ||
-      what.find("connection") != std::string::npos) {
-    return {Code::kUnavailable, "database: " + what};
+  if (Contains(what, "database is locked") || Contains(what, "database is busy") ||
+      Contains(what, "could not serialize")) {
+    return {{Code::kUnavailable, "database: " + what}, Failure::kTransient};
   }
-  return {Code::kInternal, "database: " + what};
+  if (Contains(what, "database or disk is full")) {
+    return {{Code::kUnavailable, "database: disk full, nothing was written: " + what},
+            Failure::kStorage};
+  }
+  if (Contains(what, "readonly database") || Contains(what, "disk I/O error") ||
+      Contains(what, "unable to open database file")) {
+    return {{Code::kUnavailable,
+             "database: cannot write the database file, nothing was "
+             "written: " +
+                 what},
+            Failure::kStorage};
+  }
+  if (Contains(what, "connection") || Contains(what, "server closed") ||
+      Contains(what, "terminating")) {
+    return {{Code::kUnavailable, "database unavailable: " + what}, Failure::kLost};
+  }
+  return {{Code::kInternal, "database: " + what}};
+}
+
+// The libpq connection under a PostgreSQL session (its socket for the watchdog, its status).
+// SOCI does not export the backend's type information, so no dynamic_cast: callers only pass
+// PostgreSQL sessions.
+PGconn* PgConn(soci::session& sql) {
+  auto* backend = static_cast<soci::postgresql_session_backend*>(sql.get_backend());
+  return backend ? backend->conn_ : nullptr;
 }
 
 }  // namespace
 
-Database::Database(std::string url, bool sqlite, size_t pool_size)
-    : url_(std::move(url)), sqlite_(sqlite), pool_size_(std::max<size_t>(pool_size, 1)) {}
+struct Database::Impl {
+  // One pooled session. `sql` is null when it is not connected (never yet, or its connection
+  // broke): Acquire connects it.
+  struct Slot {
+    std::unique_ptr<soci::session> sql;
+    int64_t last_used_ms = 0;
+    uint64_t probed_epoch = 0;
+    // Shared with the watchdog thread.
+    std::mutex mu;
+    int fd = -1;
+    int64_t deadline_ms = 0;
+    bool cut = false;
+  };
+
+  Impl(std::string u, bool s, DatabaseOptions o) : url(std::move(u)), sqlite(s), options(o) {
+    for (size_t i = 0; i < options.pool_size; ++i) {
+      slots.push_back(std::make_unique<Slot>());
+      free.push_back(options.pool_size - 1 - i);
+    }
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(watchdog_mu);
+      stopping = true;
+    }
+    watchdog_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+  }
+
+  Status Connect(Slot& slot) {
+    auto sql = std::make_unique<soci::session>();
+    int fd = -1;
+    try {
+      if (sqlite) {
+        std::string path = url.substr(kSqlitePrefix.size());
+        sql->open(*soci::factory_sqlite3(), "db=" + path + " timeout=30 shared_cache=false");
+        *sql << "PRAGMA journal_mode=WAL";
+        *sql << "PRAGMA synchronous=NORMAL";
+        *sql << "PRAGMA foreign_keys=ON";
+      } else {
+        sql->open(*soci::factory_postgresql(), conninfo);
+        // No statement runs for longer than the timeout, and a kaasd that stops talking in the
+        // middle of a transaction (network cut) does not hold the write lock for longer.
+        *sql << "SET statement_timeout = " << options.timeout_ms;
+        *sql << "SET idle_in_transaction_session_timeout = " << options.timeout_ms;
+        if (PGconn* conn = PgConn(*sql)) fd = PQsocket(conn);
+      }
+    } catch (const std::exception& e) {
+      return Unavailable("database unavailable: cannot connect: " + OneLine(e.what()));
+    }
+    std::lock_guard lock(slot.mu);
+    slot.sql = std::move(sql);
+    slot.fd = fd;
+    return Status::Ok();
+  }
+
+  // Takes a session from the pool, connected and (after idling, or after another session's
+  // connection broke) probed. Returns its index.
+  Result<size_t> Acquire() {
+    size_t index;
+    {
+      std::unique_lock lock(pool_mu);
+      pool_cv.wait(lock, [&] { return !free.empty(); });
+      index = free.back();
+      free.pop_back();
+    }
+    Slot& slot = *slots[index];
+    uint64_t now_epoch = epoch.load();
+    // During an outage an old connection is not worth a probe that may hang until the
+    // watchdog cuts it: a new one answers (or fails) within connect_timeout.
+    if (slot.sql && !sqlite && !health_available_fast.load()) Drop(slot);
+    if (slot.sql && !sqlite &&
+        (slot.probed_epoch < now_epoch || SteadyMs() - slot.last_used_ms > options.idle_check_ms)) {
+      Arm(slot);
+      bool alive = true;
+      try {
+        *slot.sql << "SELECT 1";
+      } catch (const std::exception&) {
+        alive = false;
+      }
+      Disarm(slot);
+      if (!alive) {
+        Drop(slot);
+        epoch.fetch_add(1);  // the others are likely just as dead
+      }
+    }
+    if (!slot.sql) {
+      Status st = Connect(slot);
+      if (!st.ok()) {
+        Release(index);
+        return st;
+      }
+    }
+    slot.probed_epoch = now_epoch;
+    return index;
+  }
+
+  void Release(size_t index) {
+    slots[index]->last_used_ms = SteadyMs();
+    {
+      std::lock_guard lock(pool_mu);
+      free.push_back(index);
+    }
+    pool_cv.notify_one();
+  }
+
+  // Closes a slot's session; the next Acquire connects it anew.
+  void Drop(Slot& slot) {
+    std::unique_ptr<soci::session> old;
+    {
+      std::lock_guard lock(slot.mu);
+      old = std::move(slot.sql);
+      slot.fd = -1;
+    }
+    if (!old) return;
+    try {
+      old->close();
+    } catch (const std::exception&) {
+      // Closing a broken connection may complain; it is being thrown away either way.
+    }
+  }
+
+  // The watchdog shuts a session's socket down when it is armed for longer than the timeout
+  // (plus grace): the blocked libpq call returns with a lost connection.
+  void Arm(Slot& slot) {
+    if (sqlite) return;
+    std::lock_guard lock(slot.mu);
+    slot.deadline_ms = SteadyMs() + options.timeout_ms + kWatchdogGraceMs;
+    slot.cut = false;
+  }
+  // Returns whether the watchdog cut the connection.
+  bool Disarm(Slot& slot) {
+    if (sqlite) return false;
+    std::lock_guard lock(slot.mu);
+    slot.deadline_ms = 0;
+    return slot.cut;
+  }
+
+  void Watch() {
+    std::unique_lock lock(watchdog_mu);
+    while (!stopping) {
+      watchdog_cv.wait_for(lock, std::chrono::milliseconds(250));
+      int64_t now = SteadyMs();
+      for (auto& slot : slots) {
+        std::lock_guard slot_lock(slot->mu);
+        if (slot->deadline_ms == 0 || now < slot->deadline_ms || slot->fd < 0) continue;
+        ::shutdown(slot->fd, SHUT_RDWR);
+        slot->cut = true;
+        slot->deadline_ms = 0;
+      }
+    }
+  }
+
+  // Health bookkeeping: the log says when an outage starts and, with the count of failed
+  // calls, when it ends; nothing in between.
+  void Failed(const Status& st) {
+    std::lock_guard lock(health_mu);
+    health_available_fast = false;
+    if (!health.available) {
+      health.failures += 1;
+      return;
+    }
+    health.available = false;
+    health.error = st.message();
+    health.unavailable_since_ms = SystemClock::Instance().NowMs();
+    health.failures = 1;
+    health.outages += 1;
+    log::Error("database unavailable", {{"error", st.message()}});
+  }
+  void Succeeded() {
+    if (health_available_fast.load(std::memory_order_relaxed)) return;
+    std::lock_guard lock(health_mu);
+    if (health.available) return;
+    health.available = true;
+    int64_t down_ms = SystemClock::Instance().NowMs() - health.unavailable_since_ms;
+    log::Info("database available again", {{"unavailable_for_s", std::to_string(down_ms / 1000)},
+                                           {"failed_calls", std::to_string(health.failures)},
+                                           {"first_error", health.error}});
+    health_available_fast = true;
+  }
+
+  std::string url;
+  bool sqlite;
+  DatabaseOptions options;
+  std::string conninfo;
+
+  std::mutex pool_mu;
+  std::condition_variable pool_cv;
+  std::vector<std::unique_ptr<Slot>> slots;
+  std::vector<size_t> free;
+  // Bumped whenever a connection is found broken: every session last probed before that is
+  // probed again before it is handed out (a server restart breaks all of them).
+  std::atomic<uint64_t> epoch{0};
+
+  std::mutex watchdog_mu;
+  std::condition_variable watchdog_cv;
+  bool stopping = false;
+  std::thread watchdog;
+
+  mutable std::mutex health_mu;
+  DatabaseHealth health;
+  std::atomic<bool> health_available_fast{true};
+};
+
+Database::Database(std::unique_ptr<Impl> impl)
+    : url_(impl->url), sqlite_(impl->sqlite), impl_(std::move(impl)) {}
 
 Database::~Database() = default;
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& url, size_t pool_size) {
+  DatabaseOptions options;
+  options.pool_size = pool_size;
+  return Open(url, options);
+}
+
+Result<std::unique_ptr<Database>> Database::Open(const std::string& url, DatabaseOptions options) {
   bool sqlite = url.rfind(kSqlitePrefix, 0) == 0;
   bool postgres = url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0;
   if (!sqlite && !postgres) {
     return InvalidArgument("database", "database URL must start with sqlite:// or postgresql://");
   }
-  Result<std::string> conninfo =
-      sqlite ? Result<std::string>(std::string()) : PostgresConnectString(url);
-  if (!conninfo.ok()) return conninfo.status();
-  std::unique_ptr<Database> db(new Database(url, sqlite, pool_size));
-  try {
-    db->pool_ = std::make_unique<soci::connection_pool>(db->pool_size_);
-    for (size_t i = 0; i < db->pool_size_; ++i) {
-      soci::session& s = db->pool_->at(i);
-      if (sqlite) {
-        std::string path = url.substr(kSqlitePrefix.size());
-        s.open(*soci::factory_sqlite3(), "db=" + path + " timeout=30 shared_cache=false");
-        s << "PRAGMA journal_mode=WAL";
-        s << "PRAGMA synchronous=NORMAL";
-        s << "PRAGMA foreign_keys=ON";
-      } else {
-        s.open(*soci::factory_postgresql(), *conninfo);
-      }
-    }
-  } catch (const std::exception& e) {
-    return Status(Code::kUnavailable, std::string("cannot open database: ") + e.what());
+  options.pool_size = std::max<size_t>(options.pool_size, 1);
+  options.timeout_ms = std::max<int64_t>(options.timeout_ms, 1);
+  auto impl = std::make_unique<Impl>(url, sqlite, options);
+  if (!sqlite) {
+    Result<std::string> conninfo = PostgresConnectString(url);
+    if (!conninfo.ok()) return conninfo.status();
+    impl->conninfo = *conninfo;
   }
-  return db;
+  // Every session connects now, so that a wrong URL or password fails at start.
+  for (auto& slot : impl->slots) {
+    Status st = impl->Connect(*slot);
+    if (!st.ok()) return st;
+  }
+  if (!sqlite) impl->watchdog = std::thread([p = impl.get()] { p->Watch(); });
+  return std::unique_ptr<Database>(new Database(std::move(impl)));
 }
 
 int64_t Database::LatestSchemaVersion() { return Migrations().back().version; }
 
+DatabaseHealth Database::health() const {
+  std::lock_guard lock(impl_->health_mu);
+  return impl_->health;
+}
+
 Status Database::Run(bool write, const std::function<Status(Tx&)>& fn) {
-  // SQLite answers "locked" when a writer outlives the busy timeout; such contention is
-  // transient, so retry a few times before giving up.
-  for (int attempt = 0;; ++attempt) {
-    soci::session sql(*pool_);
+  // Attempts for a transaction that certainly did not commit: a lost connection is retried at
+  // once on a fresh one (which fails fast while the server is away), contention with a short
+  // growing pause.
+  constexpr int kMaxAttempts = 6;
+  constexpr int kMaxLostAttempts = 3;
+  int lost_attempts = 0;
+  for (int attempt = 1;; ++attempt) {
+    Result<size_t> acquired = impl_->Acquire();
+    if (!acquired.ok()) {
+      impl_->Failed(acquired.status());
+      return acquired.status();
+    }
+    Impl::Slot& slot = *impl_->slots[*acquired];
+    soci::session& sql = *slot.sql;
     Tx tx(sql, sqlite_);
     bool in_tx = false;
+    bool committing = false;
+    impl_->Arm(slot);
     try {
       if (write) {
         sql << (sqlite_ ? "BEGIN IMMEDIATE" : "BEGIN");
@@ -196,24 +532,66 @@ Status Database::Run(bool write, const std::function<Status(Tx&)>& fn) {
         }
       }
       Status st = fn(tx);
-      if (in_tx) {
-        sql << (st.ok() ? "COMMIT" : "ROLLBACK");
+      if (in_tx && st.ok()) {
+        committing = true;
+        sql << "COMMIT";
+      } else if (in_tx) {
+        sql << "ROLLBACK";
       }
+      impl_->Disarm(slot);
+      impl_->Release(*acquired);
+      impl_->Succeeded();
       return st;
     } catch (const std::exception& e) {
-      if (in_tx) {
+      bool cut = impl_->Disarm(slot);
+      Classified c = Classify(e);
+      if (cut) {
+        c = {Unavailable("database unavailable: no answer within " +
+                         std::to_string((impl_->options.timeout_ms + kWatchdogGraceMs) / 1000) +
+                         " s, connection closed"),
+             Failure::kLost};
+      } else if (!sqlite_ && c.failure != Failure::kLost) {
+        // libpq's own message for a dead socket varies; its connection status does not.
+        PGconn* conn = PgConn(sql);
+        if (!conn || PQstatus(conn) != CONNECTION_OK) {
+          c = {Unavailable("database unavailable: " + OneLine(e.what())), Failure::kLost};
+        }
+      }
+      if (in_tx && c.failure != Failure::kLost) {
         try {
           sql << "ROLLBACK";
         } catch (const std::exception&) {
           // The transaction is already gone (the error aborted it); nothing more to undo.
         }
       }
-      Status st = FromException(e);
-      if (st.code() == Code::kUnavailable && attempt < 5) {
+      if (c.failure == Failure::kLost || c.failure == Failure::kStorage) {
+        // A fresh session for whoever comes next; after a lost connection, every other one is
+        // probed before use. A SQLite session reopens so that nothing of the failed
+        // transaction lingers in it.
+        impl_->Drop(slot);
+        if (c.failure == Failure::kLost) impl_->epoch.fetch_add(1);
+        impl_->Failed(c.status);
+      }
+      impl_->Release(*acquired);
+      if (c.failure == Failure::kLost && committing) {
+        // COMMIT was sent and its answer never came: the transaction may or may not have
+        // committed. Running `fn` again could apply it twice, so this is the caller's to sort
+        // out (by reading what is there).
+        return Unavailable(
+            "database connection lost while committing: whether the change was saved is "
+            "unknown; read it back before trying again (" +
+            c.status.message() + ")");
+      }
+      // A server that did not answer in time would not answer a second try any sooner.
+      if (cut) return c.status;
+      bool lost = c.failure == Failure::kLost && ++lost_attempts < kMaxLostAttempts;
+      bool transient = c.failure == Failure::kTransient && attempt < kMaxAttempts;
+      if (lost) continue;
+      if (transient) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20 << attempt));
         continue;
       }
-      return st;
+      return c.status;
     }
   }
 }

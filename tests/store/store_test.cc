@@ -3,6 +3,7 @@
 // sets KAAS_TEST_POSTGRES_URL). Each test gets an empty database of its own.
 
 #include <gtest/gtest.h>
+#include <soci/soci.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -507,6 +508,236 @@ TEST_F(StoreTest, QuotasAndQuotaRequestsRoundTrip) {
     EXPECT_EQ(quota_requests::List(tx, "pending", {}, true).size(), 1u);
     EXPECT_EQ(quota_requests::List(tx, "", {"t-1"}, false).size(), 1u);
     EXPECT_TRUE(quota_requests::List(tx, "", {}, false).empty());
+    return Status::Ok();
+  }));
+}
+
+// --- Losing the database (issue 20) ---------------------------------------------------------
+
+TEST(PostgresConnectStringTest, SeveralHostsAndKaasdsDefaultsUnlessTheUrlSetsThem) {
+  auto one = PostgresConnectString("postgresql://kaas:pw@db.example:6432/kaas");
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  EXPECT_EQ(*one,
+            "user=kaas password=pw host=db.example port=6432 dbname=kaas connect_timeout=5 "
+            "keepalives=1 keepalives_idle=10 keepalives_interval=5 keepalives_count=3 "
+            "tcp_user_timeout=20000 application_name=kaasd");
+  // A failover pair behind one URL: libpq tries the hosts in order and, with
+  // target_session_attrs=read-write, keeps the one that is the primary.
+  auto two = PostgresConnectString(
+      "postgresql://kaas@a.example:5433,[::1],b.example/kaas?target_session_attrs=read-write&"
+      "connect_timeout=2");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(*two,
+            "user=kaas host=a.example,::1,b.example port=5433,5432,5432 dbname=kaas "
+            "target_session_attrs=read-write connect_timeout=2 keepalives=1 keepalives_idle=10 "
+            "keepalives_interval=5 keepalives_count=3 tcp_user_timeout=20000 "
+            "application_name=kaasd");
+  EXPECT_EQ(PostgresConnectString("postgresql://a.example,/kaas").status().code(),
+            Code::kInvalidArgument);
+}
+
+// The other connections of this test's database, terminated as a server restart would.
+void TerminateOtherSessions(const std::string& url) {
+  auto killer = Database::Open(url, 1);
+  ASSERT_TRUE(killer.ok()) << killer.status().ToString();
+  Status st = (*killer)->Read([](Tx& tx) {
+    int n = 0;
+    tx.sql() << "SELECT COUNT(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        soci::into(n);
+    EXPECT_GT(n, 0);
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_F(StoreTest, PooledSessionsWhoseServerWentAwayAreReplaced) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: a SQLite file has no connection to lose";
+  ASSERT_TRUE(db_->Ping().ok());
+  TerminateOtherSessions(url_);
+  // Every pooled session is dead now; the next calls still work, on new connections.
+  for (int i = 0; i < 8; ++i) {
+    Status st = db_->Write([&](Tx& tx) {
+      teams::Insert(tx, {"t-" + std::to_string(i), "team-" + std::to_string(i), i});
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << "write " << i << ": " << st.ToString();
+  }
+  ASSERT_TRUE(db_->Read([](Tx& tx) {
+                   EXPECT_EQ(teams::List(tx).size(), 8u);
+                   return Status::Ok();
+                 })
+                  .ok());
+  DatabaseHealth h = db_->health();
+  EXPECT_TRUE(h.available);
+  EXPECT_GE(h.outages, 1);
+}
+
+TEST_F(StoreTest, IdleSessionsAreProbedBeforeTheyAreHandedOut) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: a SQLite file has no connection to lose";
+  DatabaseOptions options;
+  options.pool_size = 2;
+  options.idle_check_ms = 0;
+  auto db = Database::Open(url_, options);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  TerminateOtherSessions(url_);
+  int runs = 0;
+  Status st = (*db)->Write([&](Tx& tx) {
+    ++runs;
+    teams::Insert(tx, {"t-1", "payments", 1});
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  // The probe found the dead session before the transaction began: nothing had to be retried.
+  EXPECT_EQ(runs, 1);
+  EXPECT_EQ((*db)->health().outages, 0);
+}
+
+TEST_F(StoreTest, WriteCutOffBeforeCommitRunsAgainOnAFreshConnection) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: a SQLite file has no connection to lose";
+  int runs = 0;
+  Status st = db_->Write([&](Tx& tx) {
+    ++runs;
+    teams::Insert(tx, {"t-1", "payments", 1});
+    // The first time, the connection dies under the open transaction (the server rolls it
+    // back): running it again is safe.
+    if (runs == 1) tx.sql() << "SELECT pg_terminate_backend(pg_backend_pid())";
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(runs, 2);
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(teams::List(tx).size(), 1u);
+    return Status::Ok();
+  }));
+}
+
+TEST_F(StoreTest, CommitWhoseAnswerIsLostIsReportedUnknownAndNotRetried) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: a SQLite file has no connection to lose";
+  // A deferred constraint trigger runs inside COMMIT; this one ends the connection there, so
+  // the client sends COMMIT and never gets its answer.
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   tx.sql() << "CREATE FUNCTION die_at_commit() RETURNS trigger LANGUAGE plpgsql "
+                               "AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); "
+                               "PERFORM pg_sleep(5); RETURN NULL; END $$";
+                   tx.sql() << "CREATE CONSTRAINT TRIGGER die_at_commit AFTER INSERT ON teams "
+                               "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW "
+                               "EXECUTE FUNCTION die_at_commit()";
+                   return Status::Ok();
+                 })
+                  .ok());
+  int runs = 0;
+  Status st = db_->Write([&](Tx& tx) {
+    ++runs;
+    teams::Insert(tx, {"t-1", "payments", 1});
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("unknown"), std::string::npos) << st.message();
+  EXPECT_EQ(runs, 1);
+  // The database answers again at once.
+  EXPECT_TRUE(db_->Ping().ok());
+}
+
+TEST_F(StoreTest, AnswerThatNeverComesIsCutAfterTheTimeout) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only";
+  DatabaseOptions options;
+  options.pool_size = 1;
+  options.timeout_ms = 500;
+  auto db = Database::Open(url_, options);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  // A server-side limit stops a slow statement ...
+  Status slow = (*db)->Read([](Tx& tx) {
+    tx.sql() << "SELECT pg_sleep(10)";
+    return Status::Ok();
+  });
+  EXPECT_EQ(slow.code(), Code::kUnavailable) << slow.ToString();
+  EXPECT_NE(slow.message().find("timed out"), std::string::npos) << slow.message();
+  // ... and where the server never answers (here: the limit switched off; in life a network
+  // cut that leaves the socket open) kaasd closes the connection itself, once, no retry.
+  int runs = 0;
+  Status hung = (*db)->Read([&](Tx& tx) {
+    ++runs;
+    tx.sql() << "SET statement_timeout = 0";
+    tx.sql() << "SELECT pg_sleep(30)";
+    return Status::Ok();
+  });
+  EXPECT_EQ(hung.code(), Code::kUnavailable) << hung.ToString();
+  EXPECT_NE(hung.message().find("no answer"), std::string::npos) << hung.message();
+  EXPECT_EQ(runs, 1);
+  EXPECT_TRUE((*db)->Ping().ok());
+}
+
+TEST_F(StoreTest, SeveralHostsConnectToTheOneThatAnswers) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only";
+  // postgresql://postgres@127.0.0.1:PORT/db -> nothing listens on port 1, the second answers.
+  std::string rest = url_.substr(url_.find('@') + 1);
+  std::string url = url_.substr(0, url_.find('@') + 1) + "127.0.0.1:1," + rest +
+                    "?target_session_attrs=read-write";
+  auto db = Database::Open(url, 2);
+  ASSERT_TRUE(db.ok()) << url << ": " << db.status().ToString();
+  EXPECT_TRUE((*db)->Ping().ok());
+}
+
+TEST_F(StoreTest, FullDiskFailsCleanlyAndWritesWorkOnceThereIsRoom) {
+  if (!db_->sqlite()) GTEST_SKIP() << "SQLite only (PostgreSQL's disk is the server's)";
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   teams::Insert(tx, {"t-0", "first", 0});
+                   return Status::Ok();
+                 })
+                  .ok());
+  // max_page_count caps this connection's database file at its current size: SQLite then
+  // fails exactly as on a full disk (SQLITE_FULL), without needing one.
+  Status st = db_->Write([](Tx& tx) {
+    long pages = 0;
+    tx.sql() << "PRAGMA page_count", soci::into(pages);
+    tx.sql() << "PRAGMA max_page_count = " << pages;
+    for (int i = 1; i <= 2000; ++i) {
+      teams::Insert(
+          tx, {"t-" + std::to_string(i), "team-" + std::to_string(i) + std::string(200, 'x'), i});
+    }
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("disk full"), std::string::npos) << st.message();
+  // Nothing of the failed transaction is there, and with room again (a fresh session has no
+  // cap) writes work.
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   teams::Insert(tx, {"t-9999", "after", 9999});
+                   return Status::Ok();
+                 })
+                  .ok());
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    auto all = teams::List(tx);
+    EXPECT_EQ(all.size(), 2u);  // by name
+    if (all.size() == 2) {
+      EXPECT_EQ(all[0].name, "after");
+      EXPECT_EQ(all[1].name, "first");
+    }
+    return Status::Ok();
+  }));
+}
+
+TEST_F(StoreTest, ReadOnlyDatabaseFailsCleanly) {
+  if (!db_->sqlite()) GTEST_SKIP() << "SQLite only";
+  // chmod cannot stop root (CI runs as root); query_only makes SQLite refuse writes as it does
+  // for a read-only file (SQLITE_READONLY).
+  Status st = db_->Write([](Tx& tx) {
+    tx.sql() << "PRAGMA query_only = ON";
+    teams::Insert(tx, {"t-1", "payments", 1});
+    return Status::Ok();
+  });
+  EXPECT_EQ(st.code(), Code::kUnavailable) << st.ToString();
+  EXPECT_NE(st.message().find("cannot write"), std::string::npos) << st.message();
+  ASSERT_TRUE(db_->Write([](Tx& tx) {
+                   teams::Insert(tx, {"t-2", "search", 2});
+                   return Status::Ok();
+                 })
+                  .ok());
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    auto all = teams::List(tx);
+    EXPECT_EQ(all.size(), 1u);
+    if (!all.empty()) EXPECT_EQ(all[0].name, "search");
     return Status::Ok();
   }));
 }

@@ -57,10 +57,21 @@ class Engine {
   void RequestCancel(const std::string& op_id);
 
  private:
-  void RunOperation(const std::string& op_id);
+  // Set by RunOperation when it stopped because the database went away: the step it was
+  // starting (and its attempts before that start), so that the run after the outage does not
+  // count that start as an attempt.
+  struct DatabaseOutage {
+    bool lost = false;
+    bool resumed = false;  // this run follows an outage
+    int64_t step_index = -1;
+    int64_t attempts = 0;
+  };
+  void RunOperation(const std::string& op_id, DatabaseOutage& outage);
+  // Waits until the database answers again; false when shutdown interrupted the wait.
+  bool WaitForDatabase();
   // Ends the operation in `state`, sets the cluster's resting status, emits events, settles.
-  void Finish(store::Operation& op, const std::string& team_id, const std::string& state,
-              const std::string& why);
+  Status Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+                const std::string& why);
   void Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
             const std::string& kind, const std::string& data);
   Status Persist(const std::function<void(store::Tx&)>& fn);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -8,7 +9,6 @@
 
 namespace soci {
 class session;
-class connection_pool;
 }  // namespace soci
 
 namespace kaas::store {
@@ -27,10 +27,42 @@ class Tx {
   bool sqlite_;
 };
 
+struct DatabaseOptions {
+  size_t pool_size = 32;
+  // PostgreSQL: no statement runs longer than this on the server (statement_timeout), and a
+  // Read/Write attempt whose answer has not arrived this much later (a network cut that left
+  // the socket hanging) has its connection shut down by kaasd itself, so no caller waits
+  // forever. The connection attempt is bounded by libpq's connect_timeout (5 s unless the URL
+  // sets it).
+  int64_t timeout_ms = 30000;
+  // A pooled PostgreSQL session idle for longer than this is probed (an empty query) before it
+  // is handed out; a dead one is replaced.
+  int64_t idle_check_ms = 5000;
+};
+
+// Whether the database answered lately: what /readyz and the engine look at.
+struct DatabaseHealth {
+  bool available = true;
+  std::string error;  // the first error of the current outage
+  int64_t unavailable_since_ms = 0;
+  int64_t failures = 0;  // failed calls during the current outage
+  int64_t outages = 0;   // outages since the process started
+};
+
+// Connections to the database, and the transactions run on them.
+//
+// Lost connections: a session whose connection broke (server restarted or killed, failover,
+// network cut, the timeout above) is closed and opened anew the next time it is taken from the
+// pool; after one lost connection every other pooled session is probed before it is used again
+// (a restart kills them all). Read/Write retry what is safe to retry and fail with
+// kUnavailable otherwise (the API answers 503 + Retry-After): see Write. While calls fail, the
+// database counts as unavailable (health()); the log says so once when it starts, and once
+// with the count of failed calls when the database answers again.
 class Database {
  public:
   // `url`: "sqlite:///abs/path/kaas.db" (WAL mode, busy timeout) or "postgresql://...".
   static Result<std::unique_ptr<Database>> Open(const std::string& url, size_t pool_size);
+  static Result<std::unique_ptr<Database>> Open(const std::string& url, DatabaseOptions options);
   ~Database();
 
   bool sqlite() const { return sqlite_; }
@@ -47,23 +79,39 @@ class Database {
   // up front (BEGIN IMMEDIATE), PostgreSQL a transaction-scoped advisory lock right after
   // BEGIN. So check-then-insert sequences (quota admission) are atomic on both. Commits when
   // `fn` returns OK and rolls back when it returns an error or throws. Database errors become
-  // Status: a unique constraint violation is kAlreadyExists, a busy/locked database or a lost
-  // connection kUnavailable.
+  // Status: a unique constraint violation is kAlreadyExists; a busy/locked database, a lost
+  // connection, a timeout, a full disk or a read-only database kUnavailable.
+  //
+  // Retries: `fn` runs again (on a fresh connection) when the transaction certainly did not
+  // commit — a busy database, a serialization failure, or a connection lost before COMMIT was
+  // sent (the server rolls such a transaction back). A connection lost after COMMIT was sent
+  // and before its answer arrived leaves the outcome unknown: that is never retried here, it
+  // is kUnavailable saying so, and the caller re-reads what it needs. So `fn` may run more than
+  // once and must only touch the database (and variables it sets afresh each time).
   Status Write(const std::function<Status(Tx&)>& fn);
-  // Runs `fn` on a pooled session; each statement commits on its own.
+  // Runs `fn` on a pooled session; each statement commits on its own. `fn` must only read:
+  // it is run again after a lost connection.
   Status Read(const std::function<Status(Tx&)>& fn);
 
   // Cheap liveness probe of the database ("SELECT 1").
   Status Ping();
 
+  DatabaseHealth health() const;
+
  private:
-  Database(std::string url, bool sqlite, size_t pool_size);
+  struct Impl;
+  explicit Database(std::unique_ptr<Impl> impl);
   Status Run(bool write, const std::function<Status(Tx&)>& fn);
 
   std::string url_;
   bool sqlite_;
-  size_t pool_size_;
-  std::unique_ptr<soci::connection_pool> pool_;
+  std::unique_ptr<Impl> impl_;
 };
+
+// The libpq keyword=value string a postgresql:// URL is handed to SOCI as (see database.cc):
+// several hosts become host=a,b port=p,q; connect_timeout, TCP keepalives, tcp_user_timeout
+// and application_name get kaasd's defaults unless the URL sets them. kInvalidArgument for a
+// value SOCI could not pass on (empty, or with a space, quote or backslash).
+Result<std::string> PostgresConnectString(const std::string& url);
 
 }  // namespace kaas::store
