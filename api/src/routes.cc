@@ -9,6 +9,7 @@
 #include "http.h"
 #include "kaas/common/host_port.h"
 #include "kaas/common/ids.h"
+#include "kaas/common/names.h"
 #include "kaas/lifecycle/catalog.h"
 #include "kaas/provisioner/hypervisor_uri.h"
 #include "kaas/store/repositories.h"
@@ -101,19 +102,13 @@ Result<Reply> Me(Context& ctx) {
                 {"teams", teams}}};
 }
 
-bool IsTeamName(const std::string& s) {
-  if (s.empty() || s.size() > 40 || s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
+// A team name is a DNS label of at most this many characters.
+constexpr size_t kTeamNameMaxLength = 40;
 
 Result<Reply> CreateTeam(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name"}));
   KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
-  if (!IsTeamName(name)) {
-    return InvalidArgument("name", "name must be a DNS label (lowercase letters, digits, '-')");
-  }
+  KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", name, kTeamNameMaxLength));
   ctx.audit_object = name;
   store::Team team{NewId("tm"), name, ctx.deps.clock.NowMs()};
   Status st = ctx.deps.db.Write([&](store::Tx& tx) {
@@ -362,20 +357,14 @@ Result<Reply> Flavors(Context&) {
     }
     return out;
   };
-  Json sizing = Json::array({
-      {{"min_workers", 0},
-       {"max_workers", 50},
-       {"master_flavor", "m.small"},
-       {"master_kind", "vm"}},
-      {{"min_workers", 51},
-       {"max_workers", 100},
-       {"master_flavor", "m.medium"},
-       {"master_kind", "vm"}},
-      {{"min_workers", 101},
-       {"max_workers", 500},
-       {"master_flavor", "m.large"},
-       {"master_kind", "physical"}},
-  });
+  Json sizing = Json::array();
+  for (const auto& rule : lifecycle::SizingTable()) {
+    KAAS_ASSIGN_OR_RETURN(lifecycle::Flavor master, lifecycle::MasterFlavor(rule.master_flavor));
+    sizing.push_back({{"min_workers", rule.min_workers},
+                      {"max_workers", rule.max_workers},
+                      {"master_flavor", master.name},
+                      {"master_kind", master.kind}});
+  }
   return Reply{200,
                {{"masters", flavors(lifecycle::MasterFlavors())},
                 {"workers", flavors(lifecycle::WorkerFlavors())},
@@ -768,13 +757,6 @@ Result<Reply> ListHypervisors(Context& ctx) {
   return Reply{200, {{"items", items}}};
 }
 
-bool IsDnsName(const std::string& s) {
-  if (s.empty() || s.size() > 63 || s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
 Result<int64_t> PositiveInt(const Json& body, const std::string& key) {
   KAAS_ASSIGN_OR_RETURN(int64_t v, GetInt(body, key, true, 0));
   if (v <= 0) return InvalidArgument(key, key + " must be > 0");
@@ -786,7 +768,7 @@ Result<Reply> CreateHypervisor(Context& ctx) {
   store::Hypervisor hv;
   KAAS_ASSIGN_OR_RETURN(hv.name, GetString(body, "name", true));
   ctx.audit_object = hv.name;
-  if (!IsDnsName(hv.name)) return InvalidArgument("name", "name must be a DNS label");
+  KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", hv.name));
   KAAS_ASSIGN_OR_RETURN(hv.uri, GetString(body, "uri", true));
   KAAS_RETURN_IF_ERROR(provisioner::ValidateHypervisorUri(hv.uri));
   KAAS_ASSIGN_OR_RETURN(hv.vcpus, PositiveInt(body, "vcpus"));
@@ -846,7 +828,7 @@ Result<Reply> CreateHost(Context& ctx) {
   store::Host h;
   KAAS_ASSIGN_OR_RETURN(h.name, GetString(body, "name", true));
   ctx.audit_object = h.name;
-  if (!IsDnsName(h.name)) return InvalidArgument("name", "name must be a DNS label");
+  KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", h.name));
   KAAS_ASSIGN_OR_RETURN(h.address, GetString(body, "address", true));
   // kaas reaches the host over SSH there: "host" (port 22) or "host:port".
   KAAS_RETURN_IF_ERROR(ParseHostPort(h.address, 22).status());

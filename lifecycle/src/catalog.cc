@@ -1,6 +1,16 @@
 #include "kaas/lifecycle/catalog.h"
 
 namespace kaas::lifecycle {
+namespace {
+
+// "a, b, c": the flavors' names, for error messages.
+std::string Names(const std::vector<Flavor>& flavors) {
+  std::string out;
+  for (const auto& f : flavors) out += (out.empty() ? "" : ", ") + f.name;
+  return out;
+}
+
+}  // namespace
 
 const std::vector<Flavor>& MasterFlavors() {
   static const std::vector<Flavor> kFlavors = {
@@ -20,23 +30,47 @@ const std::vector<Flavor>& WorkerFlavors() {
   return kFlavors;
 }
 
+const std::vector<SizingRule>& SizingTable() {
+  static const std::vector<SizingRule> kTable = {
+      {0, 50, "m.small"},
+      {51, 100, "m.medium"},
+      {101, kMaxWorkers, "m.large"},
+  };
+  return kTable;
+}
+
 Result<Flavor> WorkerFlavor(const std::string& name) {
   for (const auto& f : WorkerFlavors()) {
     if (f.name == name) return f;
   }
   return InvalidArgument("workers.flavor",
-                         "workers.flavor must be one of w.small, w.medium, w.large");
+                         "workers.flavor must be one of " + Names(WorkerFlavors()));
+}
+
+Result<Flavor> MasterFlavor(const std::string& name, const std::string& field) {
+  for (const auto& f : MasterFlavors()) {
+    if (f.name == name) return f;
+  }
+  return InvalidArgument(field, field + " must be one of " + Names(MasterFlavors()));
+}
+
+int MasterFlavorRank(const std::string& name) {
+  const auto& flavors = MasterFlavors();
+  for (size_t i = 0; i < flavors.size(); ++i) {
+    if (flavors[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
 }
 
 Result<Flavor> MasterFlavorForWorkers(int64_t workers) {
   if (workers < 0) return InvalidArgument("workers.count", "workers.count must be >= 0");
-  if (workers > kMaxWorkers) {
-    return InvalidArgument("workers.count", "workers.count must be <= 500 (sizing policy)");
+  for (const auto& rule : SizingTable()) {
+    if (workers >= rule.min_workers && workers <= rule.max_workers) {
+      return MasterFlavor(rule.master_flavor);
+    }
   }
-  const auto& f = MasterFlavors();
-  if (workers <= 50) return f[0];
-  if (workers <= 100) return f[1];
-  return f[2];
+  return InvalidArgument("workers.count", "workers.count must be <= " +
+                                              std::to_string(kMaxWorkers) + " (sizing policy)");
 }
 
 Result<int64_t> MasterCount(const std::string& purpose, int64_t explicit_count) {

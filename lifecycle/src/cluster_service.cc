@@ -88,20 +88,11 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
   if (store::clusters::FindLiveByName(tx, c.team_id, c.name)) {
     return Conflict("a cluster named " + c.name + " already exists in this team");
   }
-  quota::Demand demand;
+  quota::Demand demand = quota::DemandOf(a.nodes);
   demand.clusters = 1;
-  std::vector<store::Node*> vms, physical;
-  for (auto& n : a.nodes) {
-    if (n.kind == "vm") {
-      demand.vcpus += n.vcpus;
-      demand.memory_gib += n.memory_gib;
-      vms.push_back(&n);
-    } else {
-      demand.physical_hosts += 1;
-      physical.push_back(&n);
-    }
-  }
   KAAS_RETURN_IF_ERROR(quota_.Admit(tx, c.team_id, demand));
+  std::vector<store::Node*> vms, physical;
+  for (auto& n : a.nodes) (n.kind == "vm" ? vms : physical).push_back(&n);
 
   std::vector<HypervisorRoom> rooms;
   auto usage = store::hypervisors::Usage(tx);
@@ -194,13 +185,6 @@ std::vector<store::Node> ByNumberDesc(std::vector<store::Node> nodes) {
   return nodes;
 }
 
-Result<Flavor> MasterFlavorNamed(const std::string& name) {
-  for (const auto& f : MasterFlavors()) {
-    if (f.name == name) return f;
-  }
-  return InvalidArgument("flavor", "flavor must be one of m.small, m.medium, m.large");
-}
-
 // Plans the masters' move to `target`: in place when the kind stays, replacement otherwise.
 void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& masters,
                       const Flavor& target, int& next_master, int64_t now,
@@ -258,31 +242,18 @@ Result<Admitted> ClusterService::AdmitChange(
     KAAS_RETURN_IF_ERROR(shape(tx, *c, nodes, ch));
 
     // Quota for what the change adds (new nodes, bigger masters).
-    quota::Demand demand;
+    quota::Demand demand = quota::DemandOf(ch.new_nodes);
     std::vector<store::Node*> vms, physical;
-    for (auto& n : ch.new_nodes) {
-      if (n.kind == "vm") {
-        demand.vcpus += n.vcpus;
-        demand.memory_gib += n.memory_gib;
-        vms.push_back(&n);
-      } else {
-        demand.physical_hosts += 1;
-        physical.push_back(&n);
-      }
-    }
+    for (auto& n : ch.new_nodes) (n.kind == "vm" ? vms : physical).push_back(&n);
     std::map<std::string, store::HypervisorUsage> grow;  // per hypervisor, for resizes
     for (const auto& r : ch.resized) {
       auto old = std::find_if(nodes.begin(), nodes.end(),
                               [&](const store::Node& n) { return n.id == r.id; });
-      int64_t dv = r.vcpus - old->vcpus, dm = r.memory_gib - old->memory_gib;
-      demand.vcpus += std::max<int64_t>(dv, 0);
-      demand.memory_gib += std::max<int64_t>(dm, 0);
-      grow[r.hypervisor].vcpus += dv;
-      grow[r.hypervisor].memory_gib += dm;
+      demand += quota::GrowthOf(*old, r);
+      grow[r.hypervisor].vcpus += r.vcpus - old->vcpus;
+      grow[r.hypervisor].memory_gib += r.memory_gib - old->memory_gib;
     }
-    if (demand.vcpus || demand.memory_gib || demand.physical_hosts) {
-      KAAS_RETURN_IF_ERROR(quota_.Admit(tx, c->team_id, demand));
-    }
+    if (!demand.empty()) KAAS_RETURN_IF_ERROR(quota_.Admit(tx, c->team_id, demand));
 
     // Capacity: place new VMs (masters away from the cluster's other masters), grow in place.
     std::vector<HypervisorRoom> rooms;
@@ -418,7 +389,7 @@ Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int
                        }
                        ch.params["masters"] = std::to_string(count);
                        ch.allow_colocated_masters = allow_colocated_masters;
-                       KAAS_ASSIGN_OR_RETURN(Flavor flavor, MasterFlavorNamed(c.master_flavor));
+                       KAAS_ASSIGN_OR_RETURN(Flavor flavor, MasterFlavor(c.master_flavor));
                        int64_t now = clock_.NowMs();
                        if (count > current) {
                          for (int64_t i = current; i < count; ++i) {
@@ -439,7 +410,7 @@ Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int
 Result<Admitted> ClusterService::ResizeMasters(const std::string& cluster_id,
                                                const std::string& flavor_name,
                                                const std::string& requested_by, bool dry_run) {
-  KAAS_ASSIGN_OR_RETURN(Flavor target, MasterFlavorNamed(flavor_name));
+  KAAS_ASSIGN_OR_RETURN(Flavor target, MasterFlavor(flavor_name));
   return AdmitChange(
       cluster_id, "resize_masters", requested_by, dry_run,
       [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
@@ -452,10 +423,7 @@ Result<Admitted> ClusterService::ResizeMasters(const std::string& cluster_id,
           workers += n.role == "worker";
         }
         KAAS_ASSIGN_OR_RETURN(Flavor policy, MasterFlavorForWorkers(workers));
-        auto rank = [](const std::string& f) {
-          return f == "m.small" ? 0 : f == "m.medium" ? 1 : 2;
-        };
-        if (rank(target.name) < rank(policy.name)) {
+        if (MasterFlavorRank(target.name) < MasterFlavorRank(policy.name)) {
           return InvalidArgument("flavor", "the sizing policy needs at least " + policy.name +
                                                " for " + std::to_string(workers) + " workers");
         }

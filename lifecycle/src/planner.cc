@@ -5,18 +5,11 @@
 #include <set>
 
 #include "kaas/common/ids.h"
+#include "kaas/common/names.h"
 #include "kaas/lifecycle/catalog.h"
 
 namespace kaas::lifecycle {
 namespace {
-
-bool IsDnsLabel(const std::string& s) {
-  if (s.empty() || s.size() > 40) return false;
-  if (s.front() == '-' || s.back() == '-') return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
 
 store::Step MakeStep(const std::string& name, const std::string& kind,
                      const std::string& target = "") {
@@ -52,11 +45,7 @@ store::Node ReservedNode(const store::Cluster& c, const std::string& name, const
 }
 
 Status Validate(const CreateClusterRequest& r) {
-  if (!IsDnsLabel(r.name)) {
-    return InvalidArgument("name",
-                           "name must be a DNS label: lowercase letters, digits and '-', "
-                           "1-40 characters, not starting or ending with '-'");
-  }
+  KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", r.name, kClusterNameMaxLength));
   if (r.team.empty()) return InvalidArgument("team", "team is required");
   KAAS_ASSIGN_OR_RETURN(int64_t masters, MasterCount(r.purpose, r.master_count));
   (void)masters;

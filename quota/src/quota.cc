@@ -1,6 +1,40 @@
 #include "kaas/quota/quota.h"
 
+#include <algorithm>
+
 namespace kaas::quota {
+
+Demand& Demand::operator+=(const Demand& other) {
+  clusters += other.clusters;
+  vcpus += other.vcpus;
+  memory_gib += other.memory_gib;
+  physical_hosts += other.physical_hosts;
+  return *this;
+}
+
+Demand DemandOf(const store::Node& node) {
+  Demand d;
+  if (node.kind == "vm") {
+    d.vcpus = node.vcpus;
+    d.memory_gib = node.memory_gib;
+  } else {
+    d.physical_hosts = 1;
+  }
+  return d;
+}
+
+Demand DemandOf(const std::vector<store::Node>& nodes) {
+  Demand d;
+  for (const auto& n : nodes) d += DemandOf(n);
+  return d;
+}
+
+Demand GrowthOf(const store::Node& before, const store::Node& after) {
+  Demand d;
+  d.vcpus = std::max<int64_t>(after.vcpus - before.vcpus, 0);
+  d.memory_gib = std::max<int64_t>(after.memory_gib - before.memory_gib, 0);
+  return d;
+}
 
 Status Check(const Limits& limits, const Usage& usage, const Demand& demand) {
   std::vector<ResourceShortfall> exceeded;

@@ -138,6 +138,34 @@ TEST(SizingPolicyTest, UnknownWorkerFlavorIsRejectedOnWorkersFlavor) {
   }
 }
 
+TEST(SizingPolicyTest, TheSizingTableIsContiguousAndNamesKnownMastersOfGrowingSize) {
+  const auto& table = SizingTable();
+  ASSERT_FALSE(table.empty());
+  EXPECT_EQ(table.front().min_workers, 0);
+  EXPECT_EQ(table.back().max_workers, kMaxWorkers);
+  for (size_t i = 0; i < table.size(); ++i) {
+    EXPECT_LE(table[i].min_workers, table[i].max_workers) << i;
+    ASSERT_TRUE(MasterFlavor(table[i].master_flavor).ok()) << table[i].master_flavor;
+    if (i == 0) continue;
+    EXPECT_EQ(table[i].min_workers, table[i - 1].max_workers + 1) << "gap before row " << i;
+    EXPECT_GT(MasterFlavorRank(table[i].master_flavor),
+              MasterFlavorRank(table[i - 1].master_flavor))
+        << "more workers never get smaller masters";
+  }
+}
+
+TEST(SizingPolicyTest, MasterFlavorsByNameAndRank) {
+  EXPECT_EQ(MasterFlavorRank("m.small"), 0);
+  EXPECT_EQ(MasterFlavorRank("m.medium"), 1);
+  EXPECT_EQ(MasterFlavorRank("m.large"), 2);
+  EXPECT_EQ(MasterFlavorRank("w.small"), -1);
+  auto f = MasterFlavor("w.small");
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(f.status().field(), "flavor");
+  EXPECT_EQ(MasterFlavor("x", "masters.flavor").status().field(), "masters.flavor");
+}
+
 TEST(SizingPolicyTest, VersionsCatalogHasOneDefaultAndConsecutiveMinors) {
   const auto& versions = SupportedVersions();
   int defaults = 0;

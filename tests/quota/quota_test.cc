@@ -70,6 +70,37 @@ TEST(QuotaCheckTest, ZeroLimitRefusesAnyDemandOfThatResource) {
   EXPECT_EQ(st.shortfalls()[0].limit, 0);
 }
 
+store::Node Node(const std::string& kind, int64_t vcpus, int64_t memory_gib) {
+  store::Node n;
+  n.kind = kind;
+  n.vcpus = vcpus;
+  n.memory_gib = memory_gib;
+  return n;
+}
+
+TEST(QuotaDemandTest, VmsTakeTheirSizeAndPhysicalNodesOneHostEach) {
+  // A physical node's size is its host's: it counts as a host, not as vCPU or memory.
+  Demand d = DemandOf(
+      {Node("vm", 4, 4), Node("vm", 4, 8), Node("physical", 32, 128), Node("physical", 32, 128)});
+  EXPECT_EQ(d.clusters, 0);
+  EXPECT_EQ(d.vcpus, 8);
+  EXPECT_EQ(d.memory_gib, 12);
+  EXPECT_EQ(d.physical_hosts, 2);
+  EXPECT_TRUE(DemandOf(std::vector<store::Node>{}).empty());
+}
+
+TEST(QuotaDemandTest, AResizeDemandsOnlyItsGrowth) {
+  Demand up = GrowthOf(Node("vm", 4, 4), Node("vm", 8, 8));
+  EXPECT_EQ(up.vcpus, 4);
+  EXPECT_EQ(up.memory_gib, 4);
+  EXPECT_EQ(up.physical_hosts, 0);
+  EXPECT_TRUE(GrowthOf(Node("vm", 8, 8), Node("vm", 4, 4)).empty());
+  Demand sum = DemandOf(Node("vm", 2, 4));
+  sum += up;
+  EXPECT_EQ(sum.vcpus, 6);
+  EXPECT_EQ(sum.memory_gib, 8);
+}
+
 TEST(QuotaValidateTest, NonNegativeLimitsAreValid) {
   EXPECT_TRUE(QuotaService::Validate(TeamLimits()).ok());
   EXPECT_TRUE(QuotaService::Validate({0, 0, 0, 0}).ok());

@@ -9,6 +9,9 @@
 
 namespace kaas::lifecycle {
 
+// A cluster name is a DNS label of at most this many characters (DESIGN.md §3).
+inline constexpr size_t kClusterNameMaxLength = 40;
+
 // A validated request to create a cluster (api/ parses the JSON into it).
 struct CreateClusterRequest {
   std::string name;

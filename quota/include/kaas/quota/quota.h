@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "kaas/common/status.h"
 #include "kaas/store/database.h"
@@ -18,7 +19,18 @@ struct Demand {
   int64_t vcpus = 0;
   int64_t memory_gib = 0;
   int64_t physical_hosts = 0;
+
+  bool empty() const { return !clusters && !vcpus && !memory_gib && !physical_hosts; }
+  Demand& operator+=(const Demand& other);
 };
+
+// The one computation of what nodes take from a team's quota, used by every admission: a VM
+// its vCPU and memory, a physical node one host (its size is the host's, not the team's
+// concern). Mirrors how usage is counted from live rows (store::quotas::Usage).
+Demand DemandOf(const store::Node& node);
+Demand DemandOf(const std::vector<store::Node>& nodes);
+// What re-sizing a node from `before` to `after` adds: its growth; a shrink adds nothing.
+Demand GrowthOf(const store::Node& before, const store::Node& after);
 
 // OK when usage + demand stays within limits; otherwise kQuotaExceeded naming every exceeded
 // resource with {resource, requested, used, limit}.
