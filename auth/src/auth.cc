@@ -29,6 +29,12 @@ std::string Principal::RoleIn(const std::string& team_id) const {
   return "";
 }
 
+std::vector<std::string> Principal::TeamIds() const {
+  std::vector<std::string> ids;
+  for (const auto& m : memberships) ids.push_back(m.team_id);
+  return ids;
+}
+
 Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password,
                                        const std::string& remote_addr) {
   KAAS_RETURN_IF_ERROR(limiter_.Check(username, remote_addr));
@@ -128,6 +134,15 @@ Result<store::User> AuthService::CreateUser(const std::string& username,
   }
   if (!st.ok()) return st;
   return user;
+}
+
+Result<std::vector<store::User>> AuthService::ListUsers() {
+  std::vector<store::User> users;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    users = store::users::List(tx);
+    return Status::Ok();
+  }));
+  return users;
 }
 
 Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::string& name,

@@ -25,6 +25,8 @@ struct Principal {
 
   // The caller's role in the team ("" when not a member).
   std::string RoleIn(const std::string& team_id) const;
+  // The ids of the teams the caller is a member of.
+  std::vector<std::string> TeamIds() const;
 };
 
 struct LoginResult {
@@ -61,6 +63,8 @@ class AuthService {
   // kAlreadyExists for a taken name.
   Result<store::User> CreateUser(const std::string& username, const std::string& password,
                                  bool is_admin);
+  // Every user, by name.
+  Result<std::vector<store::User>> ListUsers();
 
   // API tokens of the caller. ttl_hours in 1..max_token_ttl_hours.
   Result<IssuedToken> CreateToken(const Principal& who, const std::string& name, int64_t ttl_hours);

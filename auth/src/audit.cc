@@ -1,0 +1,45 @@
+#include "kaas/auth/audit.h"
+
+#include <map>
+
+#include "kaas/store/repositories.h"
+
+namespace kaas::auth {
+
+Status AuditLog::Record(const store::AuditEntry& entry) {
+  return db_.Write([&](store::Tx& tx) {
+    store::audit::Insert(tx, entry);
+    return Status::Ok();
+  });
+}
+
+Result<std::vector<AuditRecord>> AuditLog::List(const Principal& who, const std::string& team_id,
+                                                int64_t limit) {
+  std::vector<std::string> team_ids;
+  bool all = false;
+  if (!team_id.empty()) {
+    team_ids.push_back(team_id);
+  } else if (who.is_admin) {
+    all = true;
+  } else {
+    for (const auto& m : who.memberships) {
+      if (m.role == "admin") team_ids.push_back(m.team_id);
+    }
+    if (team_ids.empty()) {
+      return Status(Code::kPermissionDenied, "the audit log is for team and platform admins");
+    }
+  }
+  std::vector<AuditRecord> out;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    std::map<std::string, std::string> names;
+    for (const auto& t : store::teams::List(tx)) names[t.id] = t.name;
+    for (auto& e : store::audit::List(tx, team_ids, all, limit)) {
+      auto name = names.find(e.team_id);
+      out.push_back({std::move(e), name == names.end() ? "" : name->second});
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
+}  // namespace kaas::auth

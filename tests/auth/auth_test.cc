@@ -1,0 +1,234 @@
+// The rules of auth/: who may do what (Authorizer), users, sessions and API tokens
+// (AuthService) on a real SQLite database.
+
+#include "kaas/auth/auth.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include "kaas/store/repositories.h"
+
+namespace kaas::auth {
+namespace {
+
+// ------------------------------------------------------------------ Authorizer
+
+Principal Member(const std::string& team_id, const std::string& role) {
+  Principal p;
+  p.user_id = "usr-1";
+  p.username = "alice";
+  p.memberships.push_back({team_id, "team", "usr-1", "alice", role});
+  return p;
+}
+
+TEST(AuthorizerTest, EachRoleMayDoWhatItsRoleAllowsInItsTeam) {
+  struct Case {
+    std::string role;
+    Action action;
+    Code expected;
+  };
+  const std::vector<Case> cases = {
+      {"viewer", Action::kRead, Code::kOk},
+      {"viewer", Action::kOperate, Code::kPermissionDenied},
+      {"viewer", Action::kManageTeam, Code::kPermissionDenied},
+      {"member", Action::kRead, Code::kOk},
+      {"member", Action::kOperate, Code::kOk},
+      {"member", Action::kManageTeam, Code::kPermissionDenied},
+      {"admin", Action::kRead, Code::kOk},
+      {"admin", Action::kOperate, Code::kOk},
+      {"admin", Action::kManageTeam, Code::kOk},
+      {"admin", Action::kPlatformAdmin, Code::kPermissionDenied},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(Authorizer::Check(Member("tm-1", c.role), c.action, "tm-1").code(), c.expected)
+        << c.role << " action " << static_cast<int>(c.action);
+  }
+}
+
+TEST(AuthorizerTest, OutsidersOfATeamSeeNotFoundNotForbidden) {
+  // Foreign objects look absent (DESIGN.md §3): whatever the role in another team.
+  for (Action a : {Action::kRead, Action::kOperate, Action::kManageTeam}) {
+    EXPECT_EQ(Authorizer::Check(Member("tm-1", "admin"), a, "tm-2").code(), Code::kNotFound);
+  }
+}
+
+TEST(AuthorizerTest, PlatformAdminsMayDoEverything) {
+  Principal admin;
+  admin.is_admin = true;
+  for (Action a : {Action::kRead, Action::kOperate, Action::kManageTeam, Action::kPlatformAdmin}) {
+    EXPECT_TRUE(Authorizer::Check(admin, a, "tm-any").ok());
+  }
+}
+
+// ------------------------------------------------------------------ AuthService
+
+class SteppingClock : public Clock {
+ public:
+  int64_t NowMs() const override { return ms_.load(); }
+  void Advance(int64_t ms) { ms_ += ms; }
+
+ private:
+  std::atomic<int64_t> ms_{1'700'000'000'000};
+};
+
+std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
+
+class AuthServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("kaas-auth-" + std::to_string(getpid()) + "-" + TestName());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto db = store::Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 2);
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    ASSERT_TRUE(db_->Migrate().ok());
+    AuthOptions options;
+    options.session_ttl_ms = 3600 * 1000;
+    options.max_token_ttl_hours = 48;
+    auth_ = std::make_unique<AuthService>(*db_, clock_, options);
+  }
+  void TearDown() override {
+    auth_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A user with a session; its principal.
+  Principal LoggedIn(const std::string& username, bool is_admin = false) {
+    EXPECT_TRUE(auth_->CreateUser(username, "a-long-password", is_admin).ok());
+    auto login = auth_->Login(username, "a-long-password", "127.0.0.1");
+    EXPECT_TRUE(login.ok()) << login.status().ToString();
+    auto p = auth_->Authenticate("Bearer " + login->token);
+    EXPECT_TRUE(p.ok()) << p.status().ToString();
+    return *p;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Database> db_;
+  SteppingClock clock_;
+  std::unique_ptr<AuthService> auth_;
+};
+
+TEST_F(AuthServiceTest, UsernamesFollowTheirRuleAndPasswordsNeedTwelveCharacters) {
+  for (const char* bad : {"", "-alice", "Alice", "al ice", "al/ice"}) {
+    auto u = auth_->CreateUser(bad, "a-long-password", false);
+    EXPECT_EQ(u.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(u.status().field(), "username") << bad;
+  }
+  EXPECT_EQ(auth_->CreateUser(std::string(65, 'a'), "a-long-password", false).status().field(),
+            "username");
+  auto short_pw = auth_->CreateUser("alice", "short", false);
+  EXPECT_EQ(short_pw.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(short_pw.status().field(), "password");
+  for (const char* good : {"alice", "bob.smith", "ci_bot-2", "0day"}) {
+    auto u = auth_->CreateUser(good, "a-long-password", false);
+    ASSERT_TRUE(u.ok()) << good << ": " << u.status().ToString();
+    EXPECT_EQ(u->username, good);
+    EXPECT_NE(u->password_hash, "a-long-password") << "only a hash is stored";
+  }
+  auto users = auth_->ListUsers();
+  ASSERT_TRUE(users.ok());
+  EXPECT_EQ(users->size(), 4u);
+}
+
+TEST_F(AuthServiceTest, ATakenUsernameIsAlreadyExists) {
+  ASSERT_TRUE(auth_->CreateUser("alice", "a-long-password", false).ok());
+  EXPECT_EQ(auth_->CreateUser("alice", "another-password", true).status().code(),
+            Code::kAlreadyExists);
+}
+
+TEST_F(AuthServiceTest, AWrongPasswordAndAnUnknownUserAreTheSameRefusal) {
+  ASSERT_TRUE(auth_->CreateUser("alice", "a-long-password", false).ok());
+  auto wrong = auth_->Login("alice", "not-the-password", "127.0.0.1");
+  auto unknown = auth_->Login("mallory", "a-long-password", "127.0.0.1");
+  EXPECT_EQ(wrong.status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(unknown.status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(wrong.status().message(), unknown.status().message());
+}
+
+TEST_F(AuthServiceTest, LogoutRevokesTheSessionItWasCalledWith) {
+  ASSERT_TRUE(auth_->CreateUser("alice", "a-long-password", false).ok());
+  auto one = auth_->Login("alice", "a-long-password", "127.0.0.1");
+  auto two = auth_->Login("alice", "a-long-password", "127.0.0.1");
+  ASSERT_TRUE(one.ok() && two.ok());
+  auto p = auth_->Authenticate("Bearer " + one->token);
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(auth_->Logout(*p).ok());
+  EXPECT_EQ(auth_->Authenticate("Bearer " + one->token).status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(auth_->Authenticate("Bearer " + two->token).ok()) << "other sessions stay";
+}
+
+TEST_F(AuthServiceTest, SessionsExpire) {
+  ASSERT_TRUE(auth_->CreateUser("bob", "a-long-password", false).ok());
+  auto login = auth_->Login("bob", "a-long-password", "127.0.0.1");
+  ASSERT_TRUE(login.ok());
+  clock_.Advance(3600 * 1000);
+  EXPECT_EQ(auth_->Authenticate("Bearer " + login->token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, MalformedAuthorizationHeadersAreUnauthenticated) {
+  for (const char* h : {"", "Bearer", "Bearer ", "Basic abc", "kaas_123", "Bearer kaas_unknown"}) {
+    EXPECT_EQ(auth_->Authenticate(h).status().code(), Code::kUnauthenticated) << h;
+  }
+}
+
+TEST_F(AuthServiceTest, ApiTokensAreListedUntilRevokedAndOnlyTheOwnerOrAnAdminMayRevoke) {
+  Principal alice = LoggedIn("alice");
+  Principal bob = LoggedIn("bob");
+  Principal admin = LoggedIn("root", /*is_admin=*/true);
+  auto issued = auth_->CreateToken(alice, "ci", 24);
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  EXPECT_EQ(issued->token.rfind("kaas_", 0), 0u);
+  EXPECT_TRUE(auth_->Authenticate("Bearer " + issued->token).ok());
+  auto listed = auth_->ListTokens(alice);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u) << "sessions are not API tokens";
+  EXPECT_EQ((*listed)[0].id, issued->record.id);
+  EXPECT_TRUE(auth_->ListTokens(bob)->empty());
+
+  // Someone else's token looks absent.
+  EXPECT_EQ(auth_->RevokeToken(bob, issued->record.id).code(), Code::kNotFound);
+  EXPECT_TRUE(auth_->Authenticate("Bearer " + issued->token).ok());
+  ASSERT_TRUE(auth_->RevokeToken(alice, issued->record.id).ok());
+  EXPECT_EQ(auth_->Authenticate("Bearer " + issued->token).status().code(), Code::kUnauthenticated);
+  EXPECT_TRUE(auth_->ListTokens(alice)->empty());
+  EXPECT_EQ(auth_->RevokeToken(alice, issued->record.id).code(), Code::kNotFound)
+      << "a revoked token cannot be revoked again";
+
+  auto other = auth_->CreateToken(bob, "deploy", 1);
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(auth_->RevokeToken(admin, other->record.id).ok());
+  EXPECT_EQ(auth_->Authenticate("Bearer " + other->token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, TokenNameAndLifetimeAreBounded) {
+  Principal alice = LoggedIn("alice");
+  EXPECT_EQ(auth_->CreateToken(alice, "", 1).status().field(), "name");
+  EXPECT_EQ(auth_->CreateToken(alice, std::string(101, 'n'), 1).status().field(), "name");
+  EXPECT_EQ(auth_->CreateToken(alice, "ci", 0).status().field(), "ttl_hours");
+  EXPECT_EQ(auth_->CreateToken(alice, "ci", 49).status().field(), "ttl_hours");
+  auto ok = auth_->CreateToken(alice, "ci", 48);
+  ASSERT_TRUE(ok.ok());
+  clock_.Advance(48LL * 3600 * 1000);
+  EXPECT_EQ(auth_->Authenticate("Bearer " + ok->token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, TheAdminIsCreatedOnlyOnAnEmptyDatabase) {
+  auto generated = auth_->BootstrapAdmin("");
+  ASSERT_TRUE(generated.ok());
+  EXPECT_FALSE(generated->empty());
+  EXPECT_TRUE(auth_->Login("admin", *generated, "127.0.0.1").ok());
+  auto again = auth_->BootstrapAdmin("something-else");
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(again->empty());
+  EXPECT_EQ(auth_->Login("admin", "something-else", "127.0.0.1").status().code(),
+            Code::kUnauthenticated);
+}
+
+}  // namespace
+}  // namespace kaas::auth
