@@ -1,9 +1,9 @@
 # kaas_add_library(NAME DEPS dep...)
-# Builds the module in the current folder: sources from src/, public headers from
-# include/kaas/<module>/.
+# Builds the module in the current folder: sources from src/ (and its subfolders), public
+# headers from include/kaas/<module>/.
 function(kaas_add_library name)
   cmake_parse_arguments(ARG "" "" "DEPS;PRIVATE_DEPS" ${ARGN})
-  file(GLOB srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/src/*.cc")
+  file(GLOB_RECURSE srcs CONFIGURE_DEPENDS "${CMAKE_CURRENT_SOURCE_DIR}/src/*.cc")
   add_library(kaas_${name} STATIC ${srcs})
   add_library(kaas::${name} ALIAS kaas_${name})
   target_include_directories(kaas_${name} PUBLIC "${CMAKE_CURRENT_SOURCE_DIR}/include")

@@ -5,9 +5,6 @@
 #include <limits>
 #include <mutex>
 
-#include "kaas/common/clock.h"
-#include "kaas/lifecycle/cluster_service.h"
-
 namespace kaas::api {
 
 std::string Context::Query(const std::string& key) const {
@@ -139,65 +136,6 @@ Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, i
   }
   if (!it->is_number_integer()) return InvalidArgument(field, field + " must be an integer");
   return it->get<int64_t>();
-}
-
-Json ToJson(const store::Node& n) {
-  Json j = {{"name", n.name},
-            {"role", n.role},
-            {"kind", n.kind},
-            {"flavor", n.flavor},
-            {"state", n.state},
-            {"vcpus", n.vcpus},
-            {"memory_gib", n.memory_gib},
-            {"address", n.address},
-            {"kubernetes_version", n.kubernetes_version}};
-  if (n.kind == "vm") {
-    j["hypervisor"] = n.hypervisor;
-  } else {
-    j["host"] = n.host;
-  }
-  return j;
-}
-
-Json ToJson(const store::Operation& op) {
-  Json steps = Json::array();
-  for (const auto& s : op.steps) {
-    steps.push_back({{"name", s.name},
-                     {"state", s.state},
-                     {"message", s.message},
-                     {"started_at", FormatTime(s.started_at)},
-                     {"finished_at", FormatTime(s.finished_at)},
-                     {"attempts", s.attempts}});
-  }
-  return {{"id", op.id},
-          {"cluster_id", op.cluster_id},
-          {"type", op.type},
-          {"state", op.state},
-          {"requested_by", op.requested_by},
-          {"error", op.error},
-          {"created_at", FormatTime(op.created_at)},
-          {"updated_at", FormatTime(op.updated_at)},
-          {"finished_at", FormatTime(op.finished_at)},
-          {"progress", lifecycle::Progress(op)},
-          {"cancel_requested", op.cancel_requested},
-          {"steps", steps}};
-}
-
-Json ToJson(const store::Cluster& c, const std::string& team_name) {
-  return {{"id", c.id},
-          {"name", c.name},
-          {"team", team_name},
-          {"purpose", c.purpose},
-          {"kubernetes_version", c.kubernetes_version},
-          {"status", c.status},
-          {"status_reason", c.status_reason},
-          {"masters",
-           {{"count", c.master_count}, {"flavor", c.master_flavor}, {"kind", c.master_kind}}},
-          {"workers",
-           {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
-          {"created_by", c.created_by},
-          {"created_at", FormatTime(c.created_at)},
-          {"updated_at", FormatTime(c.updated_at)}};
 }
 
 namespace {

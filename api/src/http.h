@@ -10,7 +10,6 @@
 
 #include "kaas/api/server.h"
 #include "kaas/common/status.h"
-#include "kaas/store/records.h"
 
 namespace kaas::api {
 
@@ -75,10 +74,6 @@ Result<std::string> GetString(const Json& obj, const std::string& key, bool requ
                               const std::string& field_prefix = "");
 Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,
                        const std::string& field_prefix = "");
-
-Json ToJson(const store::Node& n);
-Json ToJson(const store::Operation& op);
-Json ToJson(const store::Cluster& c, const std::string& team_name);
 
 // Request metrics, recorded by the dispatcher, rendered by GET /metrics.
 void RecordRequest(const std::string& method, const std::string& route, int status, double secs);

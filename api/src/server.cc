@@ -12,7 +12,6 @@
 #include "http.h"
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
-#include "kaas/store/repositories.h"
 
 namespace kaas::api {
 namespace {
@@ -236,10 +235,7 @@ struct ApiServer::Impl {
     e.remote_addr = ctx.remote_addr;
     e.status = reply.ok() ? reply->status : HttpStatus(reply.status().code());
     e.result = reply.ok() ? "ok" : CodeName(reply.status().code());
-    Status st = deps.db.Write([&](store::Tx& tx) {
-      store::audit::Insert(tx, e);
-      return Status::Ok();
-    });
+    Status st = deps.audit.Record(e);
     if (!st.ok()) log::Error("audit entry not written", {{"error", st.ToString()}});
   }
 

@@ -210,12 +210,18 @@ int main(int argc, char** argv) {
   if (cfg.fault_injection) engine_options.faults = &faults;
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
+  quota::TeamQuotas team_quotas(*db, quota, clock);
+  auth::TeamService teams(*db, clock);
+  auth::AuditLog audit(*db);
+  provisioner::DatabaseInventory inventory(*db, clock);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
+  lifecycle::ClusterQueries queries(*db);
   lifecycle::CredentialService credentials(*db, *box, clock,
                                            {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
   lifecycle::Reconciler reconciler(*db, fleet);
-  api::ApiDeps deps{*db,    auth,        quota,      clusters,
-                    engine, credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
+  api::ApiDeps deps{*db,         auth,        teams,      audit,
+                    team_quotas, inventory,   clusters,   queries,
+                    engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
                     clock};
   deps.readiness_checks["ansible"] = [syntax] {
     if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {

@@ -2,6 +2,7 @@
 
 #include "kaas/common/host_port.h"
 #include "kaas/common/names.h"
+#include "kaas/provisioner/hypervisor_uri.h"
 
 namespace kaas::provisioner {
 namespace {
@@ -37,9 +38,7 @@ Result<std::vector<HypervisorRecord>> DatabaseInventory::ListHypervisors() {
 
 Result<store::Hypervisor> DatabaseInventory::AddHypervisor(store::Hypervisor hv) {
   KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", hv.name));
-  if (hv.uri.find("://") == std::string::npos) {
-    return InvalidArgument("uri", "uri must be a libvirt URI such as qemu+ssh://hv7/system");
-  }
+  KAAS_RETURN_IF_ERROR(ValidateHypervisorUri(hv.uri));
   KAAS_RETURN_IF_ERROR(CheckSize("vcpus", hv.vcpus));
   KAAS_RETURN_IF_ERROR(CheckSize("memory_gib", hv.memory_gib));
   hv.state = "active";

@@ -6,22 +6,31 @@
 #include <string>
 #include <vector>
 
+#include "kaas/auth/audit.h"
 #include "kaas/auth/auth.h"
+#include "kaas/auth/teams.h"
 #include "kaas/common/clock.h"
+#include "kaas/lifecycle/cluster_queries.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
 #include "kaas/lifecycle/reconciler.h"
-#include "kaas/quota/quota.h"
+#include "kaas/provisioner/inventory.h"
+#include "kaas/quota/team_quotas.h"
 #include "kaas/store/database.h"
 
 namespace kaas::api {
 
+// The domain services the handlers call; api/ itself reads and writes no table.
 struct ApiDeps {
-  store::Database& db;
+  store::Database& db;  // for /readyz only (ping, schema version)
   auth::AuthService& auth;
-  const quota::QuotaService& quota;
+  auth::TeamService& teams;
+  auth::AuditLog& audit;
+  quota::TeamQuotas& quotas;
+  provisioner::Inventory& inventory;
   lifecycle::ClusterService& clusters;
+  lifecycle::ClusterQueries& queries;
   lifecycle::Engine& engine;
   lifecycle::CredentialService& credentials;
   lifecycle::Reconciler& reconciler;
@@ -52,8 +61,8 @@ struct RouteInfo {
 
 // The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health, metrics and the portal's
 // static files (any GET no route matches, outside /api/). Every API route is
-// in one table (routes.cc); authentication and the coarse access check happen once, in the
-// dispatcher, before any handler runs.
+// in one table (route_table.cc, handlers in routes/); authentication and the coarse access check
+// happen once, in the dispatcher, before any handler runs.
 class ApiServer {
  public:
   ApiServer(ApiDeps deps, ApiOptions options);

@@ -27,7 +27,7 @@ class Inventory {
   virtual ~Inventory() = default;
 
   virtual Result<std::vector<HypervisorRecord>> ListHypervisors() = 0;
-  // Registers a hypervisor `active`: name a DNS label, uri a libvirt URI ("driver://..."),
+  // Registers a hypervisor `active`: name a DNS label, uri one ValidateHypervisorUri accepts,
   // vcpus and memory_gib > 0. kConflict when the name is taken.
   virtual Result<store::Hypervisor> AddHypervisor(store::Hypervisor hv) = 0;
   // `active` (placement may use it) or `draining` (no new VMs). kNotFound.

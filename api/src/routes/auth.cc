@@ -1,0 +1,71 @@
+// Sessions, the caller, users and API tokens (auth::AuthService).
+
+#include "routes.h"
+
+namespace kaas::api {
+
+Result<Reply> Login(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password"}));
+  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  ctx.audit_actor = username;
+  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
+  KAAS_ASSIGN_OR_RETURN(auto login, ctx.deps.auth.Login(username, password, ctx.remote_addr));
+  return Reply{200,
+               {{"token", login.token},
+                {"expires_at", FormatTime(login.expires_at)},
+                {"user", {{"username", login.user.username}, {"is_admin", login.user.is_admin}}}}};
+}
+
+Result<Reply> Logout(Context& ctx) {
+  KAAS_RETURN_IF_ERROR(ctx.deps.auth.Logout(ctx.principal));
+  return Reply{204, nullptr};
+}
+
+Result<Reply> Me(Context& ctx) { return Reply{200, MeJson(ctx.principal)}; }
+
+Result<Reply> CreateUser(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password", "is_admin"}));
+  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  ctx.audit_object = username;
+  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
+  bool is_admin = false;
+  if (auto a = body.find("is_admin"); a != body.end() && !a->is_null()) {
+    if (!a->is_boolean()) return InvalidArgument("is_admin", "is_admin must be a boolean");
+    is_admin = a->get<bool>();
+  }
+  KAAS_ASSIGN_OR_RETURN(store::User user, ctx.deps.auth.CreateUser(username, password, is_admin));
+  return Reply{201, UserJson(user)};
+}
+
+Result<Reply> ListUsers(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto users, ctx.deps.auth.ListUsers());
+  Json items = Json::array();
+  for (const auto& u : users) items.push_back(UserJson(u));
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> CreateToken(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "ttl_hours"}));
+  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(int64_t ttl, GetInt(body, "ttl_hours", false, 24 * 30));
+  KAAS_ASSIGN_OR_RETURN(auto issued, ctx.deps.auth.CreateToken(ctx.principal, name, ttl));
+  ctx.audit_object = issued.record.id;
+  Json out = TokenJson(issued.record);
+  out["token"] = issued.token;
+  return Reply{201, out};
+}
+
+Result<Reply> ListTokens(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal));
+  Json items = Json::array();
+  for (const auto& t : tokens) items.push_back(TokenJson(t));
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> DeleteToken(Context& ctx) {
+  ctx.audit_object = ctx.params["id"];
+  KAAS_RETURN_IF_ERROR(ctx.deps.auth.RevokeToken(ctx.principal, ctx.params["id"]));
+  return Reply{204, nullptr};
+}
+
+}  // namespace kaas::api

@@ -1,0 +1,237 @@
+// The catalogs, clusters and the changes to them (lifecycle::ClusterService for changes,
+// lifecycle::ClusterQueries for reads), kubeconfigs and the event stream.
+
+#include <chrono>
+#include <limits>
+#include <thread>
+
+#include "routes.h"
+
+namespace kaas::api {
+namespace {
+
+using auth::Action;
+
+Result<bool> OptionalBool(const Json& body, const std::string& key) {
+  auto it = body.find(key);
+  if (it == body.end() || it->is_null()) return false;
+  if (!it->is_boolean()) return InvalidArgument(key, key + " must be a boolean");
+  return it->get<bool>();
+}
+
+Result<lifecycle::CreateClusterRequest> ParseCreate(const std::string& text) {
+  KAAS_ASSIGN_OR_RETURN(
+      Json body, ParseObject(text, {"name", "team", "purpose", "kubernetes_version", "workers",
+                                    "masters", "allow_colocated_masters"}));
+  lifecycle::CreateClusterRequest r;
+  KAAS_ASSIGN_OR_RETURN(r.name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(r.team, GetString(body, "team", true));
+  KAAS_ASSIGN_OR_RETURN(r.purpose, GetString(body, "purpose", true));
+  KAAS_ASSIGN_OR_RETURN(r.kubernetes_version, GetString(body, "kubernetes_version", false));
+  KAAS_ASSIGN_OR_RETURN(r.allow_colocated_masters, OptionalBool(body, "allow_colocated_masters"));
+  if (auto w = body.find("workers"); w != body.end() && !w->is_null()) {
+    if (!w->is_object()) return InvalidArgument("workers", "workers must be an object");
+    for (const auto& [key, value] : w->items()) {
+      if (key != "count" && key != "kind" && key != "flavor") {
+        return InvalidArgument("workers." + key, "unknown field workers." + key);
+      }
+    }
+    KAAS_ASSIGN_OR_RETURN(r.worker_count, GetInt(*w, "count", false, 0, "workers."));
+    KAAS_ASSIGN_OR_RETURN(std::string kind, GetString(*w, "kind", false, "workers."));
+    if (!kind.empty()) r.worker_kind = kind;
+    KAAS_ASSIGN_OR_RETURN(r.worker_flavor, GetString(*w, "flavor", false, "workers."));
+  }
+  if (auto m = body.find("masters"); m != body.end() && !m->is_null()) {
+    if (!m->is_object()) return InvalidArgument("masters", "masters must be an object");
+    for (const auto& [key, value] : m->items()) {
+      if (key != "count") return InvalidArgument("masters." + key, "unknown field masters." + key);
+    }
+    KAAS_ASSIGN_OR_RETURN(r.master_count, GetInt(*m, "count", false, 0, "masters."));
+    // 0 means "by purpose" inside; said explicitly it is just wrong.
+    if (r.master_count == 0 && m->contains("count")) {
+      return InvalidArgument("masters.count", "masters.count must be 1, 3 or 5");
+    }
+  }
+  return r;
+}
+
+// The cluster of the path's {id} for a change, with the audit entry pointing at it.
+Result<lifecycle::ClusterRecord> ClusterToChange(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kOperate));
+  ctx.audit_team_id = c.cluster.team_id;
+  ctx.audit_object = c.cluster.id + " (" + c.cluster.name + ")";
+  return c;
+}
+
+Reply Admitted(const lifecycle::Admitted& a, const std::string& team_name, bool dry_run) {
+  return Reply{dry_run ? 200 : 202, AdmittedJson(a, team_name, dry_run)};
+}
+
+}  // namespace
+
+Result<Reply> Versions(Context&) {
+  Json items = Json::array();
+  for (const auto& v : lifecycle::SupportedVersions()) {
+    items.push_back({{"version", v.version}, {"default", v.is_default}});
+  }
+  return Reply{200, {{"items", items}}};
+}
+
+Result<Reply> Flavors(Context&) {
+  Json masters = Json::array(), workers = Json::array(), sizing = Json::array();
+  for (const auto& f : lifecycle::MasterFlavors()) masters.push_back(FlavorJson(f));
+  for (const auto& f : lifecycle::WorkerFlavors()) workers.push_back(FlavorJson(f));
+  for (const auto& rule : lifecycle::SizingTable()) {
+    KAAS_ASSIGN_OR_RETURN(lifecycle::Flavor master, lifecycle::MasterFlavor(rule.master_flavor));
+    sizing.push_back(SizingRuleJson(rule, master));
+  }
+  return Reply{200,
+               {{"masters", masters},
+                {"workers", workers},
+                {"default_worker_flavor", lifecycle::kDefaultWorkerFlavor},
+                {"sizing", sizing},
+                {"master_counts", {{"personal", 1}, {"dev", 3}, {"prod", 5}}}}};
+}
+
+Result<Reply> CreateCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(lifecycle::CreateClusterRequest r, ParseCreate(ctx.body));
+  // Validate the request itself before revealing anything about the team.
+  KAAS_RETURN_IF_ERROR(lifecycle::Validate(r));
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, r.team, Action::kOperate));
+  ctx.audit_team_id = team.id;
+  ctx.audit_object = r.name;
+  KAAS_ASSIGN_OR_RETURN(auto admitted,
+                        ctx.deps.clusters.Create(r, team.id, ctx.principal.username, dry_run));
+  ctx.audit_object = admitted.cluster.id + " (" + r.name + ")";
+  return Admitted(admitted, team.name, dry_run);
+}
+
+Result<Reply> ListClusters(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(int64_t limit, ctx.QueryInt("limit", 50, 1, 500));
+  std::vector<std::string> team_ids;
+  bool all_teams = false;
+  if (std::string team = ctx.Query("team"); !team.empty()) {
+    KAAS_ASSIGN_OR_RETURN(store::Team t, TeamFor(ctx, team, Action::kRead));
+    team_ids = {t.id};
+  } else if (ctx.principal.is_admin) {
+    all_teams = true;
+  } else {
+    team_ids = ctx.principal.TeamIds();
+  }
+  KAAS_ASSIGN_OR_RETURN(auto page,
+                        ctx.deps.queries.List(team_ids, all_teams, ctx.Query("cursor"), limit));
+  Json items = Json::array();
+  for (const auto& c : page.items) items.push_back(ClusterJson(c.cluster, c.team_name));
+  return Reply{200, {{"items", items}, {"next_cursor", page.next_cursor}}};
+}
+
+Result<Reply> GetCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  KAAS_ASSIGN_OR_RETURN(auto detail, ctx.deps.queries.Detail(std::move(c)));
+  return Reply{200, ClusterDetailJson(detail)};
+}
+
+Result<Reply> DeleteCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  KAAS_ASSIGN_OR_RETURN(auto a,
+                        ctx.deps.clusters.Delete(c.cluster.id, ctx.principal.username, dry_run));
+  return Admitted(a, c.team_name, dry_run);
+}
+
+Result<Reply> ScaleWorkers(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"count"}));
+  KAAS_ASSIGN_OR_RETURN(int64_t count, GetInt(body, "count", true, 0));
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  KAAS_ASSIGN_OR_RETURN(
+      auto a, ctx.deps.clusters.ScaleWorkers(c.cluster.id, count, ctx.principal.username, dry_run));
+  return Admitted(a, c.team_name, dry_run);
+}
+
+Result<Reply> ChangeMasters(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body,
+                        ParseObject(ctx.body, {"count", "flavor", "allow_colocated_masters"}));
+  KAAS_ASSIGN_OR_RETURN(bool colocate, OptionalBool(body, "allow_colocated_masters"));
+  bool has_count = body.contains("count"), has_flavor = body.contains("flavor");
+  if (has_count == has_flavor) {
+    return InvalidArgument("count", "give either count (1, 3 or 5) or flavor, not both");
+  }
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  const std::string& by = ctx.principal.username;
+  if (has_count) {
+    KAAS_ASSIGN_OR_RETURN(int64_t count, GetInt(body, "count", true, 0));
+    KAAS_ASSIGN_OR_RETURN(
+        auto a, ctx.deps.clusters.ScaleMasters(c.cluster.id, count, by, dry_run, colocate));
+    return Admitted(a, c.team_name, dry_run);
+  }
+  KAAS_ASSIGN_OR_RETURN(std::string flavor, GetString(body, "flavor", true));
+  KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.ResizeMasters(c.cluster.id, flavor, by, dry_run));
+  return Admitted(a, c.team_name, dry_run);
+}
+
+Result<Reply> UpgradeCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body,
+                        ParseObject(ctx.body, {"kubernetes_version", "max_unavailable"}));
+  KAAS_ASSIGN_OR_RETURN(std::string version, GetString(body, "kubernetes_version", true));
+  KAAS_ASSIGN_OR_RETURN(int64_t max_unavailable, GetInt(body, "max_unavailable", false, 1));
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.Upgrade(c.cluster.id, version, max_unavailable,
+                                                          ctx.principal.username, dry_run));
+  return Admitted(a, c.team_name, dry_run);
+}
+
+Result<Reply> GetKubeconfig(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  // 0 = the configured default; the credential service enforces the maximum.
+  KAAS_ASSIGN_OR_RETURN(int64_t ttl,
+                        ctx.QueryInt("ttl_hours", 0, 1, std::numeric_limits<int64_t>::max()));
+  KAAS_ASSIGN_OR_RETURN(
+      std::string yaml,
+      ctx.deps.credentials.Kubeconfig(c.cluster.id, ctx.principal.username, c.team_name, ttl));
+  Reply r;
+  r.raw = yaml;
+  r.content_type = "application/yaml";
+  return r;
+}
+
+// Server-sent events of one cluster: every operation, step and status change, in order.
+// Reconnects resume after Last-Event-ID (or ?after=); ?follow=false sends what exists and
+// ends. The stream polls the events (200 ms when idle) and sends a keep-alive comment every
+// 10 s.
+Result<Reply> ClusterEvents(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  std::string after = ctx.last_event_id.empty() ? ctx.Query("after") : ctx.last_event_id;
+  bool follow = ctx.Query("follow") != "false";
+  Reply r;
+  r.content_type = "text/event-stream";
+  lifecycle::ClusterQueries* queries = &ctx.deps.queries;
+  const std::atomic<bool>* stopping = ctx.stopping;
+  r.stream = [queries, stopping, cluster_id = c.cluster.id, after,
+              follow](const std::function<bool(const std::string&)>& write) mutable {
+    constexpr int64_t kBatch = 200;
+    auto idle = std::chrono::steady_clock::now();
+    if (!write("retry: 1000\n\n")) return;
+    while (!(stopping && stopping->load())) {
+      auto batch = queries->EventsAfter(cluster_id, after, kBatch);
+      if (!batch.ok()) return;
+      for (const auto& e : *batch) {
+        if (!write(EventChunk(e))) return;
+        after = e.id;
+        idle = std::chrono::steady_clock::now();
+      }
+      if (!follow && static_cast<int64_t>(batch->size()) < kBatch) return;
+      if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(10)) {
+        if (!write(": keep-alive\n\n")) return;
+        idle = std::chrono::steady_clock::now();
+      }
+      if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  };
+  return r;
+}
+
+}  // namespace kaas::api
