@@ -21,6 +21,14 @@ namespace kaas::api {
 
 using Json = nlohmann::json;
 
+// {"items": [view(x) for each x of list]}: the shape of every list response.
+template <typename List, typename View>
+Json Items(const List& list, View view) {
+  Json items = Json::array();
+  for (const auto& x : list) items.push_back(view(x));
+  return {{"items", items}};
+}
+
 // Accounts.
 Json UserJson(const store::User& u);
 Json TokenJson(const store::Token& t);

@@ -4,12 +4,10 @@
 #include "kaas/auth/auth.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 
-#include "kaas/store/repositories.h"
+#include "../support/sqlite_database.h"
 
 namespace kaas::auth {
 namespace {
@@ -74,28 +72,13 @@ class SteppingClock : public Clock {
   std::atomic<int64_t> ms_{1'700'000'000'000};
 };
 
-std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
-
 class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kaas-auth-" + std::to_string(getpid()) + "-" + TestName());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto db = store::Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 2);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(db_->Migrate().ok());
     AuthOptions options;
     options.session_ttl_ms = 3600 * 1000;
     options.max_token_ttl_hours = 48;
     auth_ = std::make_unique<AuthService>(*db_, clock_, options);
-  }
-  void TearDown() override {
-    auth_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // A user with a session; its principal.
@@ -108,8 +91,7 @@ class AuthServiceTest : public ::testing::Test {
     return *p;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Database> db_;
+  testing::SqliteDatabase db_{"auth"};
   SteppingClock clock_;
   std::unique_ptr<AuthService> auth_;
 };

@@ -4,17 +4,13 @@
 #include "kaas/auth/teams.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
+#include "../support/sqlite_database.h"
 #include "kaas/auth/audit.h"
 #include "kaas/auth/auth.h"
 
 namespace kaas::auth {
 namespace {
-
-std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
 
 class FixedClock : public Clock {
  public:
@@ -24,24 +20,9 @@ class FixedClock : public Clock {
 class TeamServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kaas-teams-" + std::to_string(getpid()) + "-" + TestName());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto db = store::Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 2);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(db_->Migrate().ok());
     auth_ = std::make_unique<AuthService>(*db_, clock_, AuthOptions{});
     teams_ = std::make_unique<TeamService>(*db_, clock_);
     audit_ = std::make_unique<AuditLog>(*db_);
-  }
-  void TearDown() override {
-    audit_.reset();
-    teams_.reset();
-    auth_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // The principal of `username` as a request would see it (memberships included).
@@ -56,8 +37,7 @@ class TeamServiceTest : public ::testing::Test {
     ASSERT_TRUE(auth_->CreateUser(username, "a-long-password", is_admin).ok());
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Database> db_;
+  testing::SqliteDatabase db_{"teams"};
   FixedClock clock_;
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<TeamService> teams_;

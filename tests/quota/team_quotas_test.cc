@@ -3,16 +3,12 @@
 #include "kaas/quota/team_quotas.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <filesystem>
-
+#include "../support/sqlite_database.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::quota {
 namespace {
-
-std::string TestName() { return ::testing::UnitTest::GetInstance()->current_test_info()->name(); }
 
 class FixedClock : public Clock {
  public:
@@ -24,14 +20,6 @@ const Limits kDefaults{/*clusters=*/3, /*vcpus=*/64, /*memory_gib=*/256, /*hosts
 class TeamQuotasTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("kaas-team-quotas-" + std::to_string(getpid()) + "-" + TestName());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    auto db = store::Database::Open("sqlite://" + (dir_ / "kaas.db").string(), 2);
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    ASSERT_TRUE(db_->Migrate().ok());
     ASSERT_TRUE(db_->Write([&](store::Tx& tx) {
                      store::teams::Insert(tx, payments_);
                      store::teams::Insert(tx, billing_);
@@ -40,11 +28,6 @@ class TeamQuotasTest : public ::testing::Test {
                     .ok());
     quotas_ = std::make_unique<TeamQuotas>(*db_, quota_, clock_);
   }
-  void TearDown() override {
-    quotas_.reset();
-    db_.reset();
-    std::filesystem::remove_all(dir_);
-  }
 
   QuotaRequestRecord Ask(const store::Team& team, LimitsChange change) {
     auto r = quotas_->Request(team, change, "more room for the autumn sale", "alice");
@@ -52,8 +35,7 @@ class TeamQuotasTest : public ::testing::Test {
     return *r;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::Database> db_;
+  testing::SqliteDatabase db_{"team-quotas"};
   FixedClock clock_;
   QuotaService quota_{kDefaults};
   std::unique_ptr<TeamQuotas> quotas_;

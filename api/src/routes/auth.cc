@@ -39,9 +39,7 @@ Result<Reply> CreateUser(Context& ctx) {
 
 Result<Reply> ListUsers(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto users, ctx.deps.auth.ListUsers());
-  Json items = Json::array();
-  for (const auto& u : users) items.push_back(UserJson(u));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(users, UserJson)};
 }
 
 Result<Reply> CreateToken(Context& ctx) {
@@ -57,9 +55,7 @@ Result<Reply> CreateToken(Context& ctx) {
 
 Result<Reply> ListTokens(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal));
-  Json items = Json::array();
-  for (const auto& t : tokens) items.push_back(TokenJson(t));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(tokens, TokenJson)};
 }
 
 Result<Reply> DeleteToken(Context& ctx) {

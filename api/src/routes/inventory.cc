@@ -7,9 +7,7 @@ namespace kaas::api {
 
 Result<Reply> ListHypervisors(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto hypervisors, ctx.deps.inventory.ListHypervisors());
-  Json items = Json::array();
-  for (const auto& r : hypervisors) items.push_back(HypervisorJson(r));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(hypervisors, [](const auto& r) { return HypervisorJson(r); })};
 }
 
 Result<Reply> CreateHypervisor(Context& ctx) {
@@ -41,9 +39,7 @@ Result<Reply> DeleteHypervisor(Context& ctx) {
 
 Result<Reply> ListHosts(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto hosts, ctx.deps.inventory.ListHosts());
-  Json items = Json::array();
-  for (const auto& h : hosts) items.push_back(HostJson(h));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(hosts, HostJson)};
 }
 
 Result<Reply> CreateHost(Context& ctx) {

@@ -9,9 +9,7 @@ using auth::Action;
 Result<Reply> ListClusterOperations(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
   KAAS_ASSIGN_OR_RETURN(auto ops, ctx.deps.queries.Operations(c.cluster.id, 100));
-  Json items = Json::array();
-  for (const auto& op : ops) items.push_back(OperationJson(op));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(ops, OperationJson)};
 }
 
 Result<Reply> GetOperation(Context& ctx) {

@@ -98,9 +98,7 @@ Result<Reply> ListQuotaRequests(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto requests,
                         ctx.deps.quotas.ListRequests(ctx.Query("state"), ctx.principal.TeamIds(),
                                                      ctx.principal.is_admin));
-  Json items = Json::array();
-  for (const auto& r : requests) items.push_back(QuotaRequestJson(r));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(requests, QuotaRequestJson)};
 }
 
 Result<Reply> ApproveQuotaRequest(Context& ctx) { return Decide(ctx, quota::Decision::kApprove); }

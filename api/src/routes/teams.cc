@@ -19,9 +19,7 @@ Result<Reply> CreateTeam(Context& ctx) {
 
 Result<Reply> ListTeams(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto teams, ctx.deps.teams.List(ctx.principal));
-  Json items = Json::array();
-  for (const auto& t : teams) items.push_back(TeamJson(t));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(teams, TeamJson)};
 }
 
 Result<Reply> ListMembers(Context& ctx) {
@@ -59,9 +57,7 @@ Result<Reply> ListAudit(Context& ctx) {
     team_id = t.id;
   }
   KAAS_ASSIGN_OR_RETURN(auto records, ctx.deps.audit.List(ctx.principal, team_id, limit));
-  Json items = Json::array();
-  for (const auto& r : records) items.push_back(AuditJson(r));
-  return Reply{200, {{"items", items}}};
+  return Reply{200, Items(records, AuditJson)};
 }
 
 }  // namespace kaas::api
