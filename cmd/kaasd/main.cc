@@ -213,14 +213,14 @@ int main(int argc, char** argv) {
   quota::TeamQuotas team_quotas(*db, quota, clock);
   auth::TeamService teams(*db, clock);
   auth::AuditLog audit(*db);
-  provisioner::DatabaseInventory inventory(*db, clock);
+  provisioner::DatabaseInventory machines(*db, clock);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
   lifecycle::ClusterQueries queries(*db);
   lifecycle::CredentialService credentials(*db, *box, clock,
                                            {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
   lifecycle::Reconciler reconciler(*db, fleet);
   api::ApiDeps deps{*db,         auth,        teams,      audit,
-                    team_quotas, inventory,   clusters,   queries,
+                    team_quotas, machines,    clusters,   queries,
                     engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
                     clock};
   deps.readiness_checks["ansible"] = [syntax] {
