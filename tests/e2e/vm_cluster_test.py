@@ -202,17 +202,18 @@ def etcd_members(key, port, work):
 # Runs inside a master: every ~1-2 s, on the guest's own clock, etcd's member list (with learner
 # flags) and whether each peer machine's SSH port still answers (through the QEMU gateway).
 # Reading one clock for both is what lets the test order "member removed" against "machine
-# gone" without trusting kaas's own step names.
+# gone" without trusting kaas's own step names. The machines are probed before etcd is asked,
+# so a sample that lists a member whose machine was already down is a real violation.
 WATCH_SCRIPT = r"""#!/bin/bash
 while :; do
   echo "T $(date +%s.%N)"
-  echo "M $(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/pki/etcd/ca.crt \
-      --cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key \
-      --dial-timeout=2s --command-timeout=3s member list -w json 2>/dev/null | tr -d '\n')"
   for pp in $PEERS; do
     if timeout 2 bash -c "</dev/tcp/10.0.2.2/${pp#*=}" 2>/dev/null; then echo "U ${pp%%=*}"
     else echo "D ${pp%%=*}"; fi
   done
+  echo "M $(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/pki/etcd/ca.crt \
+      --cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key \
+      --dial-timeout=2s --command-timeout=3s member list -w json 2>/dev/null | tr -d '\n')"
   sleep 1
 done >> /tmp/kaas-e2e-etcd-watch.log 2>&1
 """
@@ -220,7 +221,7 @@ done >> /tmp/kaas-e2e-etcd-watch.log 2>&1
 
 def start_etcd_watch(key, port, work, peers):
     """Starts WATCH_SCRIPT in the guest at `port`; peers: {node name: forwarded SSH port}."""
-    r = ssh(key, port, "cat > /tmp/kaas-e2e-etcd-watch.sh && rm -f /tmp/kaas-e2e-etcd-watch.log",
+    r = ssh(key, port, "cat > /tmp/kaas-e2e-etcd-watch.sh && sudo rm -f /tmp/kaas-e2e-etcd-watch.log",
             work, stdin=WATCH_SCRIPT)
     if r.returncode != 0:
         fail(f"cannot install the etcd watcher: {r.stderr}")
