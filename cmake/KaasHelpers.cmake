@@ -15,12 +15,15 @@ endfunction()
 # One GoogleTest binary registered with ctest.
 # PROPERTIES: more ctest properties of every discovered test (FIXTURES_REQUIRED, ENVIRONMENT…).
 function(kaas_add_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
+  cmake_parse_arguments(ARG "" "TEST_FILTER" "SOURCES;DEPS;LABELS;PROPERTIES" ${ARGN})
   add_executable(${name} ${ARG_SOURCES})
   target_link_libraries(${name} PRIVATE ${ARG_DEPS} kaas_test_status GTest::gtest GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE
     KAAS_BINARY_DIR="${PROJECT_BINARY_DIR}"
     KAAS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30
+  if(NOT ARG_TEST_FILTER)
+    set(ARG_TEST_FILTER "*")
+  endif()
+  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 30 TEST_FILTER "${ARG_TEST_FILTER}"
     PROPERTIES LABELS "${ARG_LABELS}" ${ARG_PROPERTIES})
 endfunction()
