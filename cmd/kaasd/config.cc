@@ -77,6 +77,8 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
   static const std::map<std::string, std::string KaasdConfig::*> kStrings = {
       {"guest_image", &KaasdConfig::guest_image},
       {"ssh_key", &KaasdConfig::ssh_key},
+      {"kubernetes_binaries", &KaasdConfig::kubernetes_binaries},
+      {"kubernetes.binaries", &KaasdConfig::kubernetes_binaries},
       {"vm_pool_name", &KaasdConfig::vm_pool_name},
       {"vm_pool_dir", &KaasdConfig::vm_pool_dir},
       {"vm_console_dir", &KaasdConfig::vm_console_dir},
@@ -185,6 +187,8 @@ const char* KaasdUsage() {
          "  --bootstrap simulated|ansible  render + syntax-check only (default), or run\n"
          "                    ansible-playbook against the nodes for real\n"
          "  --guest-image DIR, --ssh-key FILE, --kubernetes-install true|false,\n"
+         "  --kubernetes-binaries DIR  kaas's mirror: DIR/v<version>/{kubeadm,kubelet,kubectl,\n"
+         "                    SHA256SUMS} (default /var/cache/kaas/kubernetes)\n"
          "  --vm-pool-dir DIR, --vm-boot-timeout-seconds N, --vm-max-vcpus N,\n"
          "  --vm-max-memory-mib N, --ansible-timeout-seconds N   real VMs (docs/real-vms.md);\n"
          "                    real hypervisors are listed in the config file (hypervisors:)\n"

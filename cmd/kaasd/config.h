@@ -50,6 +50,7 @@ struct KaasdConfig {
   std::string guest_image;              // folder from scripts/build-guest-image.sh
   std::string ssh_key;                  // private key; <ssh_key>.pub goes into cloud-init
   bool kubernetes_install = false;      // false: kubeadm/kubelet tasks are skipped, visibly
+  std::string kubernetes_binaries = "/var/cache/kaas/kubernetes";  // mirror: v<version>/...
   std::string vm_pool_name = "kaas";
   std::string vm_pool_dir = "/var/lib/libvirt/images/kaas";
   std::string vm_console_dir = "/var/log/libvirt/kaas";

@@ -183,6 +183,7 @@ int main(int argc, char** argv) {
   provisioner::InventoryOptions inventory;
   inventory.ssh_private_key = cfg.ssh_key.empty() ? "" : fs::absolute(cfg.ssh_key).string();
   inventory.kubernetes_install = cfg.kubernetes_install;
+  inventory.kubernetes_binaries = fs::absolute(cfg.kubernetes_binaries).string();
   provisioner::SimulatedBootstrapper simulated_bootstrapper(renderer, syntax, cfg.sim_delay_ms,
                                                             inventory);
   // Ansible reaches a VM of a configured hypervisor through the ports QEMU forwards.
@@ -190,8 +191,8 @@ int main(int argc, char** argv) {
   for (const auto& h : cfg.hypervisors) configured.push_back({h.name, h.uri});
   provisioner::VmNodeResolver resolver(libvirt, std::move(configured));
   provisioner::AnsibleBootstrapper ansible_bootstrapper(
-      {fs::absolute(fs::path(cfg.templates_dir) / "ansible"), inventory,
-       cfg.ansible_timeout_seconds},
+      {fs::absolute(fs::path(cfg.templates_dir) / "ansible"), fs::absolute(cfg.templates_dir),
+       inventory, cfg.ansible_timeout_seconds},
       resolver);
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)

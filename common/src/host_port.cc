@@ -1,5 +1,7 @@
 #include "kaas/common/host_port.h"
 
+#include <arpa/inet.h>
+
 #include <charconv>
 
 namespace kaas {
@@ -41,6 +43,11 @@ Result<HostPort> ParseHostPort(std::string_view address, int default_port) {
     }
   }
   return HostPort{std::string(host), number};
+}
+
+bool IsIpAddress(const std::string& s) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 }  // namespace kaas

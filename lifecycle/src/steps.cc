@@ -219,8 +219,9 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const store::Operation& op, const
 
 Status ClusterSteps::AddEtcdTls(provisioner::BootstrapJob& job, const store::Cluster& c,
                                 const std::vector<store::Node>& targets) const {
-  if (job.playbook != "bootstrap-master.yml" && job.playbook != "join-master.yml") {
-    return Status::Ok();  // only a member that starts etcd needs its certificate
+  const bool master = job.playbook == "bootstrap-master.yml" || job.playbook == "join-master.yml";
+  if (!master && job.playbook != "join-worker.yml") {
+    return Status::Ok();  // only a node that starts etcd or joins Kubernetes needs these
   }
   std::optional<store::ClusterSecrets> secrets;
   KAAS_RETURN_IF_ERROR(d_.db.Read([&](store::Tx& tx) {
@@ -228,9 +229,28 @@ Status ClusterSteps::AddEtcdTls(provisioner::BootstrapJob& job, const store::Clu
     return Status::Ok();
   }));
   if (!secrets) return Internal("cluster " + c.id + " has no etcd CA yet");
+  // Kubernetes: a worker trusts the cluster CA (kubeadm join's discovery); every master gets the
+  // keys kubeadm expects to find shared (it makes each master's own certificates from them).
+  job.files["kubernetes/ca.crt"] = secrets->ca_cert;
+  if (!master) return Status::Ok();
+  KAAS_ASSIGN_OR_RETURN(job.files["kubernetes/ca.key"], d_.secret_box.Open(secrets->ca_key_sealed));
+  job.files["kubernetes/front-proxy-ca.crt"] = secrets->front_proxy_ca_cert;
+  KAAS_ASSIGN_OR_RETURN(job.files["kubernetes/front-proxy-ca.key"],
+                        d_.secret_box.Open(secrets->front_proxy_ca_key_sealed));
+  job.files["kubernetes/sa.pub"] = secrets->sa_public_key;
+  KAAS_ASSIGN_OR_RETURN(job.files["kubernetes/sa.key"],
+                        d_.secret_box.Open(secrets->sa_private_key_sealed));
+
   KAAS_ASSIGN_OR_RETURN(std::string ca_key, d_.secret_box.Open(secrets->etcd_ca_key_sealed));
   const int64_t now = d_.clock.NowMs() / 1000;
   job.files["etcd/ca.crt"] = secrets->etcd_ca_cert;
+  // The API server's own client certificate for the cluster's etcd (external etcd).
+  KAAS_ASSIGN_OR_RETURN(
+      pki::ClientCert apiserver,
+      pki::IssueClientCert(secrets->etcd_ca_cert, ca_key, "kube-apiserver-etcd-client", {},
+                           kEtcdCertTtlSeconds, now));
+  job.files["kubernetes/apiserver-etcd-client.crt"] = apiserver.cert_pem;
+  job.files["kubernetes/apiserver-etcd-client.key"] = apiserver.key_pem;
   KAAS_ASSIGN_OR_RETURN(pki::ClientCert client,
                         pki::IssueClientCert(secrets->etcd_ca_cert, ca_key, "kaas-etcdctl", {},
                                              kEtcdCertTtlSeconds, now));

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "kaas/common/log.h"
+#include "kaas/provisioner/kubernetes_config.h"
 #include "kaas/provisioner/process.h"
 
 namespace kaas::provisioner {
@@ -21,7 +22,7 @@ std::string Join(const std::vector<std::string>& v, const std::string& sep) {
 }  // namespace
 
 AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver& resolver)
-    : options_(std::move(options)), resolver_(resolver) {}
+    : options_(std::move(options)), resolver_(resolver), renderer_(options_.templates_dir) {}
 
 Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (job.cancel && job.cancel->load()) {
@@ -59,7 +60,11 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "ansible.cfg", cfg));
 
-  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));  // removed when Run returns
+  // The kubeadm configurations travel with the run's other files (0600, removed afterwards).
+  BootstrapJob staged_job = job;
+  KAAS_ASSIGN_OR_RETURN(auto kubernetes, RenderKubernetesFiles(job, resolver_, renderer_));
+  staged_job.files.merge(kubernetes);
+  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(staged_job));  // removed when Run returns
 
   std::ofstream log(work / "ansible.log", std::ios::app);
   std::mutex mu;

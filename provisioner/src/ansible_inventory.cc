@@ -33,6 +33,7 @@ Result<std::string> RenderJobInventory(const BootstrapJob& job, const InventoryO
       {"cluster_name", job.cluster_name},
       {"kubernetes_version", job.kubernetes_version},
       {"kubernetes_install", options.kubernetes_install},
+      {"kubernetes_binaries_dir", options.kubernetes_binaries + "/v" + job.kubernetes_version},
       {"target_node", Join(job.targets, ",")},
       {"ansible_user", options.ssh_user},
       {"ansible_ssh_private_key_file", options.ssh_private_key},

@@ -215,6 +215,7 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
   KAAS_ASSIGN_OR_RETURN(int ssh_port, FreeLoopbackPort());
   KAAS_ASSIGN_OR_RETURN(int client_port, FreeLoopbackPort());
   KAAS_ASSIGN_OR_RETURN(int peer_port, FreeLoopbackPort());
+  KAAS_ASSIGN_OR_RETURN(int apiserver_port, FreeLoopbackPort());
   std::error_code ec;
   fs::create_directories(o.console_dir, ec);
   int64_t vcpus = spec.vcpus;
@@ -239,7 +240,8 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
                         {"console_log", (fs::path(o.console_dir) / (spec.name + ".log")).string()},
                         {"ssh_port", std::to_string(ssh_port)},
                         {"etcd_client_port", std::to_string(client_port)},
-                        {"etcd_peer_port", std::to_string(peer_port)}}));
+                        {"etcd_peer_port", std::to_string(peer_port)},
+                        {"apiserver_port", std::to_string(apiserver_port)}}));
   return conn_->Define(xml, spec.name);
 }
 
@@ -281,10 +283,11 @@ Result<NodeAccess> QemuHypervisor::Endpoint(const std::string& domain_name) {
     KAAS_ASSIGN_OR_RETURN(libvirt::Domain dom, conn_->Lookup(domain_name));
     meta = conn_->OwnerMetadata(dom.get());
   }
-  NodeAccess ep{"127.0.0.1", 0, 0, 0};
+  NodeAccess ep{"127.0.0.1", 0, 0, 0, 0};
   ep.ssh_port = libvirt::IntElement(meta, "ssh_port");
   ep.etcd_client_port = libvirt::IntElement(meta, "etcd_client_port");
   ep.etcd_peer_port = libvirt::IntElement(meta, "etcd_peer_port");
+  ep.apiserver_port = libvirt::IntElement(meta, "apiserver_port");  // 0 on domains made before
   if (ep.ssh_port <= 0) return NotFound("domain " + domain_name + " has no forwarded ports");
   return ep;
 }

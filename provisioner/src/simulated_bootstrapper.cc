@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "kaas/provisioner/kubernetes_config.h"
+
 namespace kaas::provisioner {
 
 SimulatedBootstrapper::SimulatedBootstrapper(const templates::Renderer& renderer,
@@ -52,27 +54,17 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
     return Internal(std::string("rendered inventory is not valid YAML: ") + e.what());
   }
   KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / "inventory.yml", inventory));
-  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(job));
-
-  std::string etcd_endpoints;
-  for (const auto& n : job.nodes) {
-    if (n.role != "master") continue;
-    if (!etcd_endpoints.empty()) etcd_endpoints += ", ";
-    etcd_endpoints += "\"https://" + n.address + ":2379\"";
+  // The kubeadm files a real run would ship, rendered and checked the same way; written next
+  // to the inventory (the simulation runs no kubeadm), staged with the run's other files.
+  BootstrapJob staged_job = job;
+  KAAS_ASSIGN_OR_RETURN(auto kubernetes, RenderKubernetesFiles(job, addresses_, renderer_));
+  for (const auto& [path, text] : kubernetes) {
+    if (path == "kubeadm/token") continue;
+    KAAS_RETURN_IF_ERROR(WriteTextFile(
+        job.work_dir / ("kubeadm-" + std::filesystem::path(path).filename().string()), text));
   }
-  auto kubeadm =
-      renderer_.Render("kubeadm/cluster-config.yaml",
-                       {{"cluster_name", job.cluster_name},
-                        {"kubernetes_version", job.kubernetes_version},
-                        {"control_plane_endpoint", job.cluster_name + ".kaas.internal:6443"},
-                        {"etcd_endpoints", etcd_endpoints}});
-  if (!kubeadm.ok()) return kubeadm.status();
-  try {
-    YAML::Load(*kubeadm);
-  } catch (const YAML::Exception& e) {
-    return Internal(std::string("rendered kubeadm config is not valid YAML: ") + e.what());
-  }
-  KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / "kubeadm-config.yaml", *kubeadm));
+  staged_job.files.merge(kubernetes);
+  KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(staged_job));
 
   for (const auto& target : job.targets) {
     auto node = std::find_if(job.nodes.begin(), job.nodes.end(),

@@ -10,6 +10,10 @@ kaasd runs with one real hypervisor (qemu:///system) and the Ansible bootstrappe
      time; etcd reports 3 voting members) and back 3 -> 1 (etcd reports 1 member, the removed
      VMs are gone from libvirt);
   4. deletes the cluster: libvirt holds nothing of it, the host is wiped and available again.
+Kubernetes' half of the playbooks runs too (kubernetes_install: true), against STAND-INS for
+kubeadm, kubelet and kubectl (tests/e2e/standins): kaasd's mirror of Kubernetes' binaries holds
+scripts that record each call and check every file they are pointed at. The test asserts those
+calls, in order, per node. No Kubernetes control plane runs here (docs/real-vms.md says why).
 Fails loudly when libvirtd cannot be reached. Prints the wall times it measured
 (docs/performance.md).
 """
@@ -327,13 +331,84 @@ def check_removed_before_destroyed(samples, names, removed):
 # when none of it is left, else one line per thing left.
 WIPE_PATHS = ["/etc/kaas", "/var/lib/etcd/kaas", "/usr/local/sbin/kaas-etcdctl",
               "/etc/sysctl.d/90-kaas.conf", "/etc/modules-load.d/kaas.conf", "/etc/kubernetes",
-              "/var/lib/kubelet"]
+              "/var/lib/kubelet", "/usr/local/bin/kubeadm", "/usr/local/bin/kubelet",
+              "/usr/local/bin/kubectl", "/etc/systemd/system/kubelet.service",
+              "/etc/systemd/system/kubelet.service.d"]
 WIPE_PROBE = ("bad=0; for p in " + " ".join(WIPE_PATHS) +
               "; do if sudo test -e $p; then echo left $p; bad=1; fi; done; "
               "for u in etcd kubelet; do "
               "if systemctl is-active --quiet $u; then echo running $u; bad=1; fi; "
               "if systemctl is-enabled --quiet $u 2>/dev/null; then echo enabled $u; bad=1; fi; "
               "done; [ $bad = 0 ] && echo wiped; true")
+
+
+STANDINS = ("kubeadm", "kubelet", "kubectl")
+
+
+def build_standin_mirror(source_dir, mirror, versions):
+    """kaasd's mirror of Kubernetes' binaries (kubernetes_binaries), holding the stand-ins for
+    every version kaas offers: each script with the shared part inlined, and SHA256SUMS, which
+    the playbooks check on the node."""
+    here = os.path.join(source_dir, "tests/e2e/standins")
+    with open(os.path.join(here, "kaas-standin-common.sh")) as f:
+        common = f.read()
+    for v in versions:
+        d = os.path.join(mirror, "v" + v)
+        os.makedirs(d)
+        sums = []
+        for tool in STANDINS:
+            with open(os.path.join(here, tool)) as f:
+                text = f.read()
+            text = re.sub(r'^\. "\$\(dirname .*kaas-standin-common\.sh"$',
+                          lambda _: common.strip(), text, count=1, flags=re.M)
+            if "kaas-standin-common.sh" in text:
+                fail(f"stand-in {tool}: the shared part was not inlined")
+            path = os.path.join(d, tool)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+            digest = subprocess.run(["sha256sum", tool], cwd=d, capture_output=True, text=True,
+                                    check=True).stdout
+            sums.append(digest)
+        with open(os.path.join(d, "SHA256SUMS"), "w") as f:
+            f.write("".join(sums))
+
+
+def standin_calls(key, port, work, node):
+    """The stand-ins' record on a node: [(time, tool, args)]; fails on any failed check."""
+    r = ssh(key, port, "sudo cat /var/log/kaas-standins.log", work)
+    if r.returncode != 0:
+        fail(f"{node}: no stand-in record: {r.stderr}")
+    calls = []
+    for line in r.stdout.splitlines():
+        parts = line.split(" ", 3)
+        if len(parts) < 3:
+            continue
+        args = parts[3] if len(parts) > 3 else ""
+        if args.startswith("FAILED:"):
+            fail(f"{node}: the {parts[2]} stand-in refused a call: {args}")
+        calls.append((float(parts[0]), parts[2], args))
+    log(f"STAND-IN calls recorded on {node} (scripts standing in for kubeadm/kubelet/kubectl, "
+        f"not Kubernetes):")
+    for t, tool, args in calls:
+        log(f"    {tool} {args}")
+    return calls
+
+
+def expect_calls_in_order(calls, node, wanted):
+    """`wanted`: [(tool, args prefix)] that must appear in this order (others may be between)."""
+    i = 0
+    for _, tool, args in calls:
+        if i < len(wanted) and tool == wanted[i][0] and args.startswith(wanted[i][1]):
+            i += 1
+    if i < len(wanted):
+        fail(f"{node}: expected the stand-in calls {wanted} in order; "
+             f"missing {wanted[i]} in {[(t, a) for _, t, a in calls]}")
+
+
+def domain_element(cluster_id, node_name, tag):
+    xml = virsh("dumpxml", f"kaas-{cluster_id}-{node_name}").stdout
+    return int(xml.split(f"<{tag}>")[1].split("<")[0])
 
 
 def master_ssh_port(cluster_id, node_name):
@@ -378,8 +453,8 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         fail(f"bootstrap steps did not run Ansible for real: {boot}")
     if not all("ansible-playbook" in m and "failed=0" in m for m in boot):
         fail(f"bootstrap step messages lack a clean PLAY RECAP: {boot}")
-    if not any("kubernetes_install is false" in m for m in boot):
-        fail(f"skipped Kubernetes tasks are not reported: {boot}")
+    if any("kubernetes_install is false" in m for m in boot):
+        fail(f"Kubernetes tasks were skipped although kubernetes_install is true: {boot}")
     doms = [d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d]
     if len(doms) != 1:
         fail(f"expected 1 domain (the master) of {cluster_id}, virsh lists {doms}")
@@ -427,8 +502,34 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
             r"TransientFailure|bad certificate|certificate required|handshake", said):
         fail(f"etcd did not refuse a client without a certificate: {said}")
     r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
-    if r.stdout.strip() != "5" or not any("guardrails written" in m for m in boot):
+    if r.stdout.strip() != "5":
         fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
+
+    # Kubernetes' half, through the stand-ins: kubeadm init on the master with kaas's keys and
+    # the API server's etcd certificate (the stand-in asks etcd with it), the guardrails
+    # applied, the kubelet started; a join token made on the master for the worker, whose
+    # kubeadm join trusts the master's API endpoint from the discovery file.
+    m1_api = domain_element(cluster_id, "master-1", "apiserver_port")
+    m1_etcd = domain_element(cluster_id, "master-1", "etcd_client_port")
+    calls = standin_calls(key, m1, work, "master-1")
+    expect_calls_in_order(calls, "master-1", [
+        ("kubeadm", "init --config /etc/kaas/kubeadm-config.yaml"),
+        ("kubeadm", f"checked etcd https://10.0.2.2:{m1_etcd} with apiserver-etcd-client.crt"),
+        ("kubelet", "--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf "
+                    "--kubeconfig=/etc/kubernetes/kubelet.conf --config=/var/lib/kubelet/config.yaml"),
+        ("kubectl", "--kubeconfig /etc/kubernetes/admin.conf apply -f /etc/kaas/guardrails.yaml"),
+        ("kubeadm", "token create ")])
+    tokens_after_create = sum(1 for _, t, a in calls if t == "kubeadm" and a.startswith("token"))
+    calls = standin_calls(key, bare_port, work, "pm-1")
+    expect_calls_in_order(calls, "pm-1", [
+        ("kubeadm", "join --config /etc/kaas/kubeadm-join.yaml"),
+        ("kubeadm", f"discovery server https://10.0.2.2:{m1_api}"),
+        ("kubelet", "--bootstrap-kubeconfig=")])
+    if any(t == "kubeadm" and a.startswith("init") for _, t, a in calls):
+        fail("kubeadm init ran on the worker")
+    r = ssh(key, bare_port, "sudo grep -c controlPlane /etc/kaas/kubeadm-join.yaml", work)
+    if r.stdout.strip() != "0":
+        fail(f"the worker's join configuration makes it a control-plane node: {r.stdout}")
     if etcd_members(key, m1, work) != [("master-1", False)]:
         fail(f"etcd members after create: {etcd_members(key, m1, work)}")
 
@@ -452,6 +553,20 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
         fail(f"not every member is healthy: {r.stdout} {r.stderr}")
     log(f"masters 1 -> 3 in {times['masters_1_to_3']:.1f} s; etcd: {members}")
+    for n in ("master-2", "master-3"):
+        p = master_ssh_port(cluster_id, n)
+        expect_calls_in_order(standin_calls(key, p, work, n), n, [
+            ("kubeadm", "join --config /etc/kaas/kubeadm-join.yaml"),
+            ("kubeadm", f"discovery server https://10.0.2.2:{m1_api}"),
+            ("kubelet", "--bootstrap-kubeconfig=")])
+        r = ssh(key, p, "sudo grep -c 'controlPlane:' /etc/kaas/kubeadm-join.yaml", work)
+        if r.stdout.strip() != "1":
+            fail(f"{n} did not join as a control-plane node: {r.stdout} {r.stderr}")
+    tokens = sum(1 for _, t, a in standin_calls(key, m1, work, "master-1")
+                 if t == "kubeadm" and a.startswith("token create"))
+    if tokens != tokens_after_create + 2:
+        fail(f"expected one join token per joining master on master-1, saw "
+             f"{tokens - tokens_after_create}")
 
     # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
     # Every master watches etcd and the others' machines; the survivor's record is read after.
@@ -479,6 +594,12 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     if doms != [f"kaas-{cluster_id}-{left[0]}"]:
         fail(f"domains after 3 -> 1: {doms}")
     log(f"masters 3 -> 1 in {times['masters_3_to_1']:.1f} s; etcd: {members}")
+    # Kubernetes forgot the removed masters (their Node objects deleted on the survivor).
+    calls = standin_calls(key, survivor, work, left[0])
+    for n in ports:
+        if n != left[0] and not any(t == "kubectl" and f"delete node {n} " in a + " "
+                                    for _, t, a in calls):
+            fail(f"the Node object of {n} was not deleted on {left[0]}")
 
     # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
     t = time.monotonic()
@@ -498,6 +619,8 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     # Everything wipe-host.yml promises: every path kaas wrote is gone, the services it
     # started are stopped and disabled. Positive control: the same probe found them while the
     # host was allocated (checked after the create above).
+    expect_calls_in_order(standin_calls(key, bare_port, work, "pm-1"), "pm-1",
+                          [("kubeadm", "join "), ("kubeadm", "reset -f")])
     r = ssh(key, bare_port, WIPE_PROBE, work)
     if r.returncode != 0 or r.stdout.split() != ["wiped"]:
         fail(f"the host still holds kaas's state after release: {r.stdout} {r.stderr}")
@@ -577,7 +700,8 @@ reconcile_interval_seconds: 0
 bootstrap: ansible
 guest_image: {image}
 ssh_key: {key}
-kubernetes_install: false
+kubernetes_install: true
+kubernetes_binaries: {work}/kubernetes
 etcd_cert_extra_names: 10.0.2.2
 vm_pool_name: {pool}
 vm_pool_dir: {work}/pool
@@ -614,6 +738,9 @@ hypervisors:
         _, login = api.call("POST", "/auth/login", {"username": "admin", "password": PASSWORD},
                             expect=200)
         api.token = login["token"]
+        _, versions = api.call("GET", "/versions", expect=200)
+        build_standin_mirror(args.source_dir, os.path.join(work, "kubernetes"),
+                             [v["version"] for v in versions["items"]])
         api.call("POST", "/teams", {"name": "e2e"}, expect=201)
         api.call("PUT", "/teams/e2e/quota", {"limits": {"physical_hosts": 1, "vcpus": 64,
                                                         "memory_gib": 64}}, expect=200)

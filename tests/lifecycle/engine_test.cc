@@ -919,7 +919,10 @@ TEST(ClusterEngineTest, AHostThatCannotBeWipedGoesToMaintenanceNotToTheNextTeam)
 }
 
 // The playbooks that start etcd get the member's certificate, the etcd CA and the client
-// certificate of kaas-etcdctl, all from this cluster's etcd CA; nothing else gets key material.
+// certificate of kaas-etcdctl, all from this cluster's etcd CA, and what kubeadm expects to find
+// shared on every master (the cluster's CAs with their keys, the service-account key pair, the
+// API server's etcd client certificate); a joining worker gets the cluster CA certificate only
+// (its kubeadm discovery); nothing else gets key material.
 TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
   Env env(TestName());
   env.StartEngine();
@@ -932,6 +935,11 @@ TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
   std::set<std::string> members;
   for (const auto& job : env.bootstrapper().Jobs()) {
     bool starts_etcd = job.playbook == "bootstrap-master.yml" || job.playbook == "join-master.yml";
+    if (job.playbook == "join-worker.yml") {
+      EXPECT_EQ(job.files, (std::map<std::string, std::string>{
+                               {"kubernetes/ca.crt", secrets->ca_cert}}));
+      continue;
+    }
     if (!starts_etcd) {
       EXPECT_TRUE(job.files.empty()) << job.playbook << " carries key material";
       continue;
@@ -939,7 +947,17 @@ TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
     ASSERT_EQ(job.targets.size(), 1u);
     const std::string& node = job.targets[0];
     members.insert(node);
-    EXPECT_EQ(job.files.size(), 5u) << job.playbook;
+    EXPECT_EQ(job.files.size(), 13u) << job.playbook;
+    EXPECT_EQ(job.files.at("kubernetes/ca.crt"), secrets->ca_cert);
+    EXPECT_EQ(job.files.at("kubernetes/front-proxy-ca.crt"), secrets->front_proxy_ca_cert);
+    EXPECT_EQ(job.files.at("kubernetes/sa.pub"), secrets->sa_public_key);
+    for (const char* key : {"kubernetes/ca.key", "kubernetes/front-proxy-ca.key",
+                            "kubernetes/sa.key", "kubernetes/apiserver-etcd-client.key"}) {
+      EXPECT_NE(job.files.at(key).find("PRIVATE KEY"), std::string::npos) << key;
+    }
+    EXPECT_NE(job.files.at("kubernetes/ca.key"), job.files.at("kubernetes/front-proxy-ca.key"));
+    EXPECT_EQ(pki::CertificateSubject(job.files.at("kubernetes/apiserver-etcd-client.crt")).value(),
+              "CN=kube-apiserver-etcd-client");
     EXPECT_EQ(job.files.at("etcd/ca.crt"), secrets->etcd_ca_cert);
     EXPECT_EQ(pki::CertificateSubject(job.files.at("etcd/" + node + ".crt")).value(), "CN=" + node);
     EXPECT_EQ(pki::CertificateSubject(job.files.at("etcd/client.crt")).value(), "CN=kaas-etcdctl");
@@ -952,9 +970,20 @@ TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
     for (const auto& [name, text] : std::map<std::string, std::string>{
              {"etcd-ca.pem", secrets->etcd_ca_cert},
              {"cluster-ca.pem", secrets->ca_cert},
-             {"member.pem", job.files.at("etcd/" + node + ".crt")}}) {
+             {"member.pem", job.files.at("etcd/" + node + ".crt")},
+             {"apiserver.pem", job.files.at("kubernetes/apiserver-etcd-client.crt")}}) {
       std::ofstream(dir / name) << text;
     }
+    // The API server's etcd client certificate is accepted by the etcd CA only, as a client.
+    const std::string apiserver = "openssl verify -purpose sslclient -CAfile ";
+    EXPECT_EQ(std::system((apiserver + (dir / "etcd-ca.pem").string() + " " +
+                           (dir / "apiserver.pem").string() + " >/dev/null 2>&1")
+                              .c_str()),
+              0);
+    EXPECT_NE(std::system((apiserver + (dir / "cluster-ca.pem").string() + " " +
+                           (dir / "apiserver.pem").string() + " >/dev/null 2>&1")
+                              .c_str()),
+              0);
     auto verify = [&](const std::string& ca, const std::string& flags) {
       std::string cmd = "openssl verify " + flags + " -CAfile " + (dir / ca).string() + " " +
                         (dir / "member.pem").string() + " >/dev/null 2>&1";

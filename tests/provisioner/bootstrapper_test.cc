@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -47,8 +48,10 @@ class JobTest : public ::testing::Test {
                  {"worker-1", "worker", "10.0.0.2", false}};
     job.targets = {"worker-1"};
     job.work_dir = dir_ / "work";
+    job.files = {{"kubernetes/ca.crt", kCaPem}};  // what lifecycle stages for every join
     return job;
   }
+  static constexpr char kCaPem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   std::filesystem::path dir_;
 };
 
@@ -110,10 +113,95 @@ TEST_F(SimulatedBootstrapperTest, ExtraVarsGoIntoTheInventory) {
   EXPECT_EQ(vars["max_unavailable"].as<std::string>(), "2");
   EXPECT_EQ(vars["kubernetes_version"].as<std::string>(), "1.31.4");
   EXPECT_EQ(vars["cluster_id"].as<std::string>(), "cl-1");
+  // The playbooks copy kubeadm/kubelet/kubectl of the job's version from kaasd's mirror.
+  EXPECT_EQ(vars["kubernetes_binaries_dir"].as<std::string>(),
+            "/var/cache/kaas/kubernetes/v1.31.4");
   EXPECT_EQ(inventory["all"]["children"]["workers"]["hosts"]["worker-1"]["ansible_host"]
                 .as<std::string>(),
             "10.0.0.2");
   EXPECT_TRUE(std::filesystem::exists(job.work_dir / "worker-1.user-data"));
+}
+
+std::string ReadFile(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// The first master's kubeadm init: external etcd on the masters that run it, kaas's own CAs
+// (in /etc/kubernetes/pki), the first voting master's API as the control-plane endpoint.
+TEST_F(SimulatedBootstrapperTest, TheFirstMasterGetsAKubeadmInitConfiguration) {
+  SimulatedBootstrapper b(renderer_, syntax_, 0);
+  BootstrapJob job = Job("bootstrap-master.yml");
+  job.nodes = {{"master-1", "master", "10.0.0.1", false}, {"worker-1", "worker", "10.0.0.2"}};
+  job.targets = {"master-1"};
+  std::promise<SyntaxCheck> checked;
+  checked.set_value({Status::Ok(), {"bootstrap-master.yml"}});
+  SimulatedBootstrapper sim(renderer_, checked.get_future().share(), 0);
+  auto r = sim.Run(job);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<YAML::Node> docs = YAML::LoadAll(ReadFile(job.work_dir / "kubeadm-master-1.yaml"));
+  ASSERT_EQ(docs.size(), 2u);
+  EXPECT_EQ(docs[0]["kind"].as<std::string>(), "InitConfiguration");
+  EXPECT_EQ(docs[0]["nodeRegistration"]["name"].as<std::string>(), "master-1");
+  EXPECT_EQ(docs[0]["localAPIEndpoint"]["advertiseAddress"].as<std::string>(), "10.0.0.1");
+  EXPECT_EQ(docs[1]["kind"].as<std::string>(), "ClusterConfiguration");
+  EXPECT_EQ(docs[1]["kubernetesVersion"].as<std::string>(), "v1.31.4");
+  EXPECT_EQ(docs[1]["controlPlaneEndpoint"].as<std::string>(), "10.0.0.1:6443");
+  YAML::Node etcd = docs[1]["etcd"]["external"];
+  ASSERT_EQ(etcd["endpoints"].size(), 1u);
+  EXPECT_EQ(etcd["endpoints"][0].as<std::string>(), "https://10.0.0.1:2379");
+  EXPECT_EQ(etcd["certFile"].as<std::string>(), "/etc/kubernetes/pki/apiserver-etcd-client.crt");
+  EXPECT_FALSE(std::filesystem::exists(job.work_dir / "kubeadm-worker-1.yaml"));
+}
+
+// A worker's and a further master's kubeadm join: file discovery with the cluster's CA (nothing
+// trusted on first use), a fresh bootstrap token per run, controlPlane only for a master.
+TEST_F(SimulatedBootstrapperTest, JoiningNodesGetAJoinConfigurationAndDiscovery) {
+  SimulatedBootstrapper b(renderer_, syntax_, 0);
+  BootstrapJob job = Job("join-master.yml");
+  job.targets = {"master-2"};
+  ASSERT_TRUE(b.Run(job).ok());
+  YAML::Node join = YAML::Load(ReadFile(job.work_dir / "kubeadm-master-2.yaml"));
+  EXPECT_EQ(join["kind"].as<std::string>(), "JoinConfiguration");
+  EXPECT_EQ(join["nodeRegistration"]["name"].as<std::string>(), "master-2");
+  EXPECT_EQ(join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"].as<std::string>(),
+            "10.0.0.3");
+  const std::string token = join["discovery"]["tlsBootstrapToken"].as<std::string>();
+  EXPECT_EQ(token.size(), 23u);
+  EXPECT_EQ(token[6], '.');
+  YAML::Node discovery = YAML::Load(ReadFile(job.work_dir / "kubeadm-discovery.conf"));
+  YAML::Node cluster = discovery["clusters"][0]["cluster"];
+  EXPECT_EQ(cluster["server"].as<std::string>(), "https://10.0.0.1:6443");  // the voter's API
+  EXPECT_EQ(
+      cluster["certificate-authority-data"].as<std::string>(),
+      YAML::EncodeBase64(reinterpret_cast<const unsigned char*>(kCaPem), std::strlen(kCaPem)));
+
+  BootstrapJob again = Job("join-master.yml");
+  again.targets = {"master-2"};
+  ASSERT_TRUE(b.Run(again).ok());
+  EXPECT_NE(
+      YAML::Load(ReadFile(job.work_dir / "kubeadm-master-2.yaml"))["discovery"]["tlsBootstrapToken"]
+          .as<std::string>(),
+      token)
+      << "a bootstrap token was reused";
+
+  std::promise<SyntaxCheck> checked;
+  checked.set_value({Status::Ok(), {"join-worker.yml"}});
+  SimulatedBootstrapper workers(renderer_, checked.get_future().share(), 0);
+  BootstrapJob worker = Job("join-worker.yml");
+  ASSERT_TRUE(workers.Run(worker).ok());
+  YAML::Node w = YAML::Load(ReadFile(worker.work_dir / "kubeadm-worker-1.yaml"));
+  EXPECT_EQ(w["nodeRegistration"]["name"].as<std::string>(), "worker-1");
+  EXPECT_FALSE(w["controlPlane"].IsDefined()) << "a worker was made a control-plane node";
+}
+
+TEST_F(SimulatedBootstrapperTest, AJoinWithoutTheClusterCaIsRefused) {
+  SimulatedBootstrapper b(renderer_, syntax_, 0);
+  BootstrapJob job = Job("join-master.yml");
+  job.files.clear();
+  auto r = b.Run(job);
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("Kubernetes CA"), std::string::npos);
 }
 
 TEST_F(SimulatedBootstrapperTest, UnknownPlaybookIsFailedPrecondition) {
@@ -188,6 +276,8 @@ class AnsibleBootstrapperTest : public JobTest {
   AnsibleBootstrapper Runner() {
     AnsibleOptions options;
     options.playbooks_dir = dir_ / "playbooks";
+    options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
+    options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
     options.timeout_seconds = 120;
     return AnsibleBootstrapper(options, loopback_);
   }
@@ -244,6 +334,7 @@ TEST_F(AnsibleBootstrapperTest, InventoryValuesAreNeverEvaluatedAsJinja) {
   AddressResolver addresses;
   AnsibleOptions options;
   options.playbooks_dir = dir_ / "playbooks";
+  options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
   options.timeout_seconds = 120;
   auto r = AnsibleBootstrapper(options, addresses).Run(job);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -277,6 +368,7 @@ TEST_F(AnsibleBootstrapperTest, SimulatedAndRealRunsWriteTheSameInventory) {
   AddressResolver addresses;
   AnsibleOptions options;
   options.playbooks_dir = dir_ / "playbooks";
+  options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
   options.inventory = inventory;
   options.timeout_seconds = 120;
   auto real = AnsibleBootstrapper(options, addresses).Run(job);
@@ -291,6 +383,18 @@ TEST_F(AnsibleBootstrapperTest, SimulatedAndRealRunsWriteTheSameInventory) {
   EXPECT_EQ(w1["ansible_port"].as<int>(), 2222);
   EXPECT_EQ(w1["etcd_advertise_host"].as<std::string>(), "10.0.0.2");
   EXPECT_EQ(all["children"]["masters"]["hosts"]["master-2"]["etcd_client_port"].as<int>(), 2379);
+}
+
+// A real run ships the kubeadm files it rendered with the run's other staged files.
+TEST_F(AnsibleBootstrapperTest, TheKubeadmFilesTravelWithTheRun) {
+  Playbook("join-master.yml",
+           "    - ansible.builtin.debug:\n"
+           "        msg: \"KAAS-NOTE: kind={{ (lookup('file', kaas_files_dir + '/kubeadm/' + "
+           "inventory_hostname + '.yaml') | from_yaml).kind }} "
+           "token={{ lookup('file', kaas_files_dir + '/kubeadm/token') | length }}\"\n");
+  auto r = Runner().Run(Job("join-master.yml"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_NE(r->find("kind=JoinConfiguration token=23"), std::string::npos) << *r;
 }
 
 TEST_F(AnsibleBootstrapperTest, AFailingPlayFailsTheJobWithItsOutput) {

@@ -98,8 +98,9 @@ TEST(ShippedTemplatesTest, DomainAndCloudInitTemplatesRender) {
   test["memory_gib"] = "4";
   EXPECT_TRUE(renderer.Render("domain/test.xml", test).ok());
   Values qemu = owner;
-  for (const char* k : {"memory_mib", "kernel", "initrd", "pool", "disk_volume", "seed_volume",
-                        "console_log", "ssh_port", "etcd_client_port", "etcd_peer_port"}) {
+  for (const char* k :
+       {"memory_mib", "kernel", "initrd", "pool", "disk_volume", "seed_volume", "console_log",
+        "ssh_port", "etcd_client_port", "etcd_peer_port", "apiserver_port"}) {
     qemu[k] = "1";
   }
   auto q = renderer.Render("domain/qemu.xml", qemu);

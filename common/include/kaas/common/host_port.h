@@ -17,4 +17,7 @@ struct HostPort {
 // port that is not a number in 1..65535.
 Result<HostPort> ParseHostPort(std::string_view address, int default_port);
 
+// Whether `s` is an IPv4 or IPv6 address (not a name).
+bool IsIpAddress(const std::string& s);
+
 }  // namespace kaas

@@ -5,11 +5,13 @@
 
 #include "kaas/provisioner/ansible_inventory.h"
 #include "kaas/provisioner/bootstrapper.h"
+#include "kaas/templates/renderer.h"
 
 namespace kaas::provisioner {
 
 struct AnsibleOptions {
   std::filesystem::path playbooks_dir;  // templates/ansible
+  std::filesystem::path templates_dir;  // templates/ (kubeadm/*, rendered into each run's files)
   InventoryOptions inventory;
   int timeout_seconds = 900;  // per ansible-playbook run
 };
@@ -27,6 +29,7 @@ class AnsibleBootstrapper : public Bootstrapper {
  private:
   AnsibleOptions options_;
   NodeResolver& resolver_;
+  templates::Renderer renderer_;  // options_.templates_dir
 };
 
 }  // namespace kaas::provisioner

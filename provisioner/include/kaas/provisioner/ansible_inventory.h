@@ -13,15 +13,20 @@ struct InventoryOptions {
   std::string ssh_user = "kaas";
   std::string ssh_private_key;      // path; its public half is in every guest's cloud-init
   bool kubernetes_install = false;  // false: kubeadm/kubelet tasks are skipped, visibly
+  // kaas's mirror of Kubernetes' binaries: <kubernetes_binaries>/v<version>/{kubeadm, kubelet,
+  // kubectl, SHA256SUMS} (scripts/build-kubernetes.sh), copied to the nodes by the playbooks.
+  std::string kubernetes_binaries = "/var/cache/kaas/kubernetes";
 };
 
 // How Ansible reaches a node: host and SSH port (VMs: 127.0.0.1 and the forwarded port), and
-// the node's etcd ports as seen from the other guests (0 for hosts: the standard ports).
+// the node's etcd and Kubernetes API ports as seen from the other guests (0 for hosts: the
+// standard ports).
 struct NodeAccess {
   std::string host;
   int ssh_port = 22;
   int etcd_client_port = 0;
   int etcd_peer_port = 0;
+  int apiserver_port = 0;
 };
 
 // Where a node of a cluster is reached (a seam: real VMs are found on their hypervisor).
