@@ -109,13 +109,18 @@ Result<Json> ParseObject(const std::string& body, std::initializer_list<const ch
   for (const auto& [key, value] : j.items()) {
     bool known = false;
     for (const char* a : allowed) known = known || key == a;
-    if (!known) return InvalidArgument(key, "unknown field " + key);
+    if (!known) {
+      std::string shown = Sanitized(key, kMaxNameBytes);
+      return InvalidArgument(shown, "unknown field " + shown);
+    }
   }
   return j;
 }
 
-Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
-                              const std::string& prefix) {
+namespace {
+
+Result<std::string> GetBoundedString(const Json& obj, const std::string& key, bool required,
+                                     size_t max_bytes, bool multiline, const std::string& prefix) {
   std::string field = prefix + key;
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) {
@@ -123,7 +128,25 @@ Result<std::string> GetString(const Json& obj, const std::string& key, bool requ
     return std::string();
   }
   if (!it->is_string()) return InvalidArgument(field, field + " must be a string");
-  return it->get<std::string>();
+  const auto& value = it->get_ref<const std::string&>();
+  KAAS_RETURN_IF_ERROR(CheckText(field, value, max_bytes, multiline));
+  return value;
+}
+
+}  // namespace
+
+Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
+                              const std::string& prefix) {
+  return GetBoundedString(obj, key, required, kMaxTextBytes, false, prefix);
+}
+
+Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
+                              size_t max_bytes, const std::string& prefix) {
+  return GetBoundedString(obj, key, required, max_bytes, false, prefix);
+}
+
+Result<std::string> GetText(const Json& obj, const std::string& key, bool required) {
+  return GetBoundedString(obj, key, required, kMaxTextBytes, true, "");
 }
 
 Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,

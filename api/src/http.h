@@ -10,6 +10,7 @@
 
 #include "kaas/api/server.h"
 #include "kaas/common/status.h"
+#include "kaas/common/text.h"
 
 namespace kaas::api {
 
@@ -24,6 +25,7 @@ struct Context {
   std::string body;
   std::string remote_addr;
   std::string last_event_id;                    // Last-Event-ID header of an SSE reconnect
+  std::string authorization;                    // the Authorization header (streams re-check it)
   const std::atomic<bool>* stopping = nullptr;  // set while the server shuts down
   auth::Principal principal;                    // set for every route but kAnyone ones
 
@@ -70,8 +72,13 @@ Json ErrorBody(const Status& st);
 
 // Body parsing: an object with only `allowed` keys, else kInvalidArgument naming the field.
 Result<Json> ParseObject(const std::string& body, std::initializer_list<const char*> allowed);
+// Strings are single-line, valid UTF-8 and at most kMaxTextBytes unless `max_bytes` says
+// otherwise (kaas/common/text.h); GetText also allows newlines (reasons, comments).
 Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
                               const std::string& field_prefix = "");
+Result<std::string> GetString(const Json& obj, const std::string& key, bool required,
+                              size_t max_bytes, const std::string& field_prefix = "");
+Result<std::string> GetText(const Json& obj, const std::string& key, bool required);
 Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,
                        const std::string& field_prefix = "");
 

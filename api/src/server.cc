@@ -12,6 +12,8 @@
 #include "http.h"
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
+#include "kaas/common/text.h"
+#include "request_pool.h"
 
 namespace kaas::api {
 namespace {
@@ -47,13 +49,52 @@ bool Match(const std::string& pattern, const std::vector<std::string>& segments,
   return true;
 }
 
+// JSON for the wire: a string that is not valid UTF-8 (e.g. stored before kaas refused such
+// input) is sent with U+FFFD in its place rather than failing the whole answer.
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+bool IsApiPath(const std::string& path) { return path.rfind("/api/", 0) == 0; }
+
+// The media type of a Content-Type header, lowercase, without parameters.
+std::string MediaType(const std::string& header) {
+  std::string type = header.substr(0, header.find(';'));
+  while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.pop_back();
+  size_t start = type.find_first_not_of(" \t");
+  type = start == std::string::npos ? "" : type.substr(start);
+  for (char& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type;
+}
+
+void WriteCodedError(httplib::Response& res, int status, const char* code,
+                     const std::string& message) {
+  res.status = status;
+  res.set_content(
+      Dump(Json{{"error", {{"code", code}, {"message", message}, {"details", Json::object()}}}}),
+      "application/json");
+}
+
+// Path parameters, query parameters and Last-Event-ID are bounded and valid UTF-8 before any
+// handler sees them (usernames 64 bytes, other path parameters 63, query values 1,000).
+Status CheckRequestStrings(const httplib::Request& req,
+                           const std::map<std::string, std::string>& params) {
+  for (const auto& [name, value] : params) {
+    KAAS_RETURN_IF_ERROR(
+        CheckText(name, value, name == "username" ? kMaxUsernameBytes : kMaxNameBytes));
+  }
+  for (const auto& [key, value] : req.params) {
+    KAAS_RETURN_IF_ERROR(CheckText("query parameter", key, kMaxNameBytes));
+    KAAS_RETURN_IF_ERROR(CheckText(key, value, kMaxTextBytes));
+  }
+  return CheckText("Last-Event-ID", req.get_header_value("Last-Event-ID"), kMaxNameBytes);
+}
+
 void WriteError(httplib::Response& res, const Status& st) {
   res.status = HttpStatus(st.code());
   if (st.code() == Code::kUnauthenticated) res.set_header("WWW-Authenticate", "Bearer");
   if (int64_t after = RetryAfterSeconds(st); after > 0) {
     res.set_header("Retry-After", std::to_string(after));
   }
-  res.set_content(ErrorBody(st).dump(), "application/json");
+  res.set_content(Dump(ErrorBody(st)), "application/json");
 }
 
 // Content types of the files the portal ships; anything else is served as bytes.
@@ -83,6 +124,45 @@ bool ReadFile(const std::filesystem::path& file, std::string& out) {
   return true;
 }
 
+// Open event streams, per user and in all (DESIGN.md §6.1: 8 per user, and a global cap).
+class StreamSlots {
+ public:
+  StreamSlots(size_t per_user, size_t total) : per_user_(per_user), total_(total) {}
+
+  // A slot held as long as the returned handle lives; kRateLimited when the user or the
+  // server has no slot left.
+  Result<std::shared_ptr<void>> Acquire(const std::string& user_id) {
+    std::lock_guard lock(mu_);
+    if (open_ >= total_) {
+      return std::move(
+          Status(Code::kRateLimited, "the server has too many open event streams; try later")
+              .WithRetryAfter(5));
+    }
+    size_t& mine = by_user_[user_id];
+    if (mine >= per_user_) {
+      return std::move(
+          Status(Code::kRateLimited, "at most " + std::to_string(per_user_) +
+                                         " event streams may be open per user; close one first")
+              .WithRetryAfter(5));
+    }
+    ++mine;
+    ++open_;
+    return std::shared_ptr<void>(nullptr, [this, user_id](void*) { Release(user_id); });
+  }
+
+ private:
+  void Release(const std::string& user_id) {
+    std::lock_guard lock(mu_);
+    --open_;
+    if (--by_user_[user_id] == 0) by_user_.erase(user_id);
+  }
+
+  const size_t per_user_, total_;
+  std::mutex mu_;
+  std::map<std::string, size_t> by_user_;
+  size_t open_ = 0;
+};
+
 }  // namespace
 
 struct ApiServer::Impl {
@@ -97,6 +177,8 @@ struct ApiServer::Impl {
   }
 
   void Handle(const httplib::Request& req, httplib::Response& res, std::string& route_name) {
+    // Tokens, kubeconfigs and everything else the API answers stay out of every cache.
+    if (IsApiPath(req.path)) res.set_header("Cache-Control", "no-store");
     auto segments = Split(req.path);
     const Route* route = nullptr;
     bool path_known = false;
@@ -117,32 +199,48 @@ struct ApiServer::Impl {
         return;
       }
       if (path_known) {
-        res.status = 405;
-        res.set_content(Json{{"error",
-                              {{"code", "method_not_allowed"},
-                               {"message", req.method + " is not allowed on " + req.path},
-                               {"details", Json::object()}}}}
-                            .dump(),
-                        "application/json");
-        return;
+        return WriteCodedError(res, 405, "method_not_allowed",
+                               req.method + " is not allowed on " + Sanitized(req.path, 200));
       }
-      WriteError(res, NotFound("no route for " + req.method + " " + req.path));
+      WriteError(res, NotFound("no route for " + req.method + " " + Sanitized(req.path, 200)));
       return;
     }
     route_name = route->info.pattern;
+    // Only JSON bodies: a cross-site form or no-cors fetch (text/plain, form encodings) is
+    // refused before anything runs.
+    if (!req.body.empty() &&
+        MediaType(req.get_header_value("Content-Type")) != "application/json") {
+      return WriteCodedError(res, 415, "unsupported_media_type",
+                             "a request body must be sent as Content-Type: application/json");
+    }
     Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr};
+    Status strings = CheckRequestStrings(req, ctx.params);
+    if (!strings.ok()) ctx.params.clear();  // never audited
     ctx.last_event_id = req.get_header_value("Last-Event-ID");
+    ctx.authorization = req.get_header_value("Authorization");
     ctx.stopping = &stopping;
     for (const auto& [k, v] : req.params) ctx.query.emplace(k, v);
-    Result<Reply> reply = Run(*route, req, ctx);
+    Result<Reply> reply = strings.ok() ? Run(*route, req, ctx) : Result<Reply>(strings);
+    std::shared_ptr<void> stream_slot;
+    if (reply.ok() && reply->stream) {
+      auto slot = streams.Acquire(ctx.principal.user_id);
+      if (slot.ok()) {
+        stream_slot = std::move(slot).value();
+      } else {
+        reply = slot.status();
+      }
+    }
     if (req.method != "GET") Audit(ctx, route->info, reply);
     if (!reply.ok()) return WriteError(res, reply.status());
     res.status = reply->status;
     if (reply->status == 204) return;
     if (reply->stream) {
-      res.set_header("Cache-Control", "no-cache");
+      // The stream runs on this connection's thread, which leaves the request pool first: a
+      // replacement serves other requests meanwhile (request_pool.h).
       res.set_chunked_content_provider(
-          reply->content_type.c_str(), [stream = reply->stream](size_t, httplib::DataSink& sink) {
+          reply->content_type.c_str(),
+          [this, stream = reply->stream, stream_slot](size_t, httplib::DataSink& sink) {
+            if (RequestPool* p = pool.load()) p->DetachCurrentWorker();
             stream(
                 [&](const std::string& chunk) { return sink.write(chunk.data(), chunk.size()); });
             sink.done();
@@ -153,7 +251,7 @@ struct ApiServer::Impl {
     if (!reply->raw.empty()) {
       res.set_content(reply->raw, reply->content_type.c_str());
     } else {
-      res.set_content(reply->body.dump(), "application/json");
+      res.set_content(Dump(reply->body), "application/json");
     }
   }
 
@@ -241,6 +339,8 @@ struct ApiServer::Impl {
 
   ApiDeps deps;
   ApiOptions options;
+  StreamSlots streams{options.max_event_streams_per_user, options.max_event_streams};
+  std::atomic<RequestPool*> pool{nullptr};
   httplib::Server server;
   std::atomic<bool> stopping{false};
   int port = 0;
@@ -251,7 +351,11 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     : impl_(std::make_unique<Impl>(deps, options)) {
   auto& s = impl_->server;
   size_t threads = options.http_threads;
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  s.new_task_queue = [this, threads] {
+    auto* p = new RequestPool(threads);
+    impl_->pool = p;
+    return p;
+  };
   s.set_payload_max_length(options.max_body_bytes);
   // Without TCP_NODELAY small keep-alive responses wait ~40 ms for delayed ACKs.
   s.set_tcp_nodelay(true);
@@ -271,6 +375,9 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   s.Patch(".*", dispatch);
   // Errors httplib produces itself (oversized or unreadable bodies) get the JSON error shape.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (IsApiPath(req.path) && !res.has_header("Cache-Control")) {
+      res.set_header("Cache-Control", "no-store");
+    }
     if (!res.body.empty()) return;
     Code code = res.status == 413   ? Code::kPayloadTooLarge
                 : res.status == 404 ? Code::kNotFound
@@ -278,7 +385,7 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
                                     : Code::kInvalidArgument;
     std::string msg = res.status == 413 ? "request body is larger than the 1 MiB limit"
                                         : "request could not be processed";
-    res.set_content(ErrorBody(Status(code, msg)).dump(), "application/json");
+    res.set_content(Dump(ErrorBody(Status(code, msg))), "application/json");
   });
 }
 
@@ -299,7 +406,10 @@ bool ApiServer::Bind(const std::string& host, int port) {
 
 int ApiServer::port() const { return impl_->port; }
 
-void ApiServer::Serve() { impl_->server.listen_after_bind(); }
+void ApiServer::Serve() {
+  impl_->server.listen_after_bind();
+  impl_->pool = nullptr;  // httplib has shut it down and deleted it
+}
 
 void ApiServer::Stop() {
   impl_->stopping = true;  // event streams end, so the worker threads can be joined

@@ -2,11 +2,20 @@
 
 #include <map>
 
+#include "kaas/common/text.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::auth {
 
-Status AuditLog::Record(const store::AuditEntry& entry) {
+Status AuditLog::Record(const store::AuditEntry& raw) {
+  // Whatever a caller passes, the log holds bounded, valid UTF-8 (GET /audit must never fail
+  // on a row, nor answer megabytes).
+  store::AuditEntry entry = raw;
+  entry.actor = Sanitized(raw.actor, kMaxUsernameBytes);
+  entry.action = Sanitized(raw.action, 200);
+  entry.object = Sanitized(raw.object, 200);
+  entry.remote_addr = Sanitized(raw.remote_addr, 100);
+  entry.result = Sanitized(raw.result, 100);
   return db_.Write([&](store::Tx& tx) {
     store::audit::Insert(tx, entry);
     return Status::Ok();

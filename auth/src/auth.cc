@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "kaas/common/ids.h"
+#include "kaas/common/text.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::auth {
@@ -37,6 +38,9 @@ std::vector<std::string> Principal::TeamIds() const {
 
 Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password,
                                        const std::string& remote_addr) {
+  if (username.size() > kMaxUsernameBytes || password.size() > kMaxPasswordBytes) {
+    return InvalidArgument("username", "username or password is too long");
+  }
   KAAS_RETURN_IF_ERROR(limiter_.Check(username, remote_addr));
   std::optional<store::User> user;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
@@ -101,7 +105,7 @@ Status AuthService::Logout(const Principal& who) {
 namespace {
 
 bool IsUsername(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
+  if (s.empty() || s.size() > kMaxUsernameBytes) return false;
   if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
   for (char c : s) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
@@ -122,7 +126,8 @@ Result<store::User> AuthService::CreateUser(const std::string& username,
   if (password.size() < 12) {
     return InvalidArgument("password", "password must be at least 12 characters");
   }
-  if (password.size() > 1024) return InvalidArgument("password", "password is too long");
+  if (password.size() > kMaxPasswordBytes)
+    return InvalidArgument("password", "password is too long");
   store::User user{NewId("usr"), username, HashPassword(password), is_admin, clock_.NowMs()};
   if (user.password_hash.empty()) return Internal("password hashing failed");
   Status st = db_.Write([&](store::Tx& tx) {
@@ -147,8 +152,8 @@ Result<std::vector<store::User>> AuthService::ListUsers() {
 
 Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::string& name,
                                              int64_t ttl_hours) {
-  if (name.empty() || name.size() > 100) {
-    return InvalidArgument("name", "name must be 1-100 characters");
+  if (name.empty() || name.size() > kMaxNameBytes) {
+    return InvalidArgument("name", "name must be 1-" + std::to_string(kMaxNameBytes) + " bytes");
   }
   if (ttl_hours < 1 || ttl_hours > options_.max_token_ttl_hours) {
     return InvalidArgument("ttl_hours", "ttl_hours must be between 1 and " +

@@ -98,6 +98,7 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"engine_threads", &KaasdConfig::engine_threads},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
       {"kubeconfig_max_ttl_hours", &KaasdConfig::kubeconfig_max_ttl_hours},
+      {"max_event_streams", &KaasdConfig::max_event_streams},
       {"session_ttl_seconds", &KaasdConfig::session_ttl_seconds},
       {"reconcile_interval_seconds", &KaasdConfig::reconcile_interval_seconds},
       {"login_rate_window_seconds", &KaasdConfig::login_rate_window_seconds},
@@ -192,6 +193,8 @@ const char* KaasdUsage() {
          "  --vm-pool-dir DIR, --vm-boot-timeout-seconds N, --vm-max-vcpus N,\n"
          "  --vm-max-memory-mib N, --ansible-timeout-seconds N   real VMs (docs/real-vms.md);\n"
          "                    real hypervisors are listed in the config file (hypervisors:)\n"
+         "  --max-event-streams N   open event streams, all users together (default 256;\n"
+         "                    8 per user)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

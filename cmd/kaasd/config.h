@@ -27,6 +27,7 @@ struct KaasdConfig {
   int login_max_failures_per_user = 5;
   int login_max_failures_per_address = 20;
   int kubeconfig_max_ttl_hours = 168;
+  int max_event_streams = 256;          // open event streams, all users together (8 per user)
   int reconcile_interval_seconds = 60;  // 0 = no periodic orphan scan
   bool reap_orphans = false;            // destroy orphan domains / release orphan hosts
   bool fault_injection = false;         // tests and demos: GET/PUT /api/v1/faults

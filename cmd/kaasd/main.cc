@@ -232,6 +232,7 @@ int main(int argc, char** argv) {
   };
   api::ApiOptions api_options;
   api_options.web_dir = cfg.web_dir;
+  api_options.max_event_streams = static_cast<size_t>(cfg.max_event_streams);
   api::ApiServer server(deps, api_options);
 
   if (!server.Bind(cfg.host(), cfg.port())) {
@@ -249,7 +250,7 @@ int main(int argc, char** argv) {
   std::cerr << "\nkaasd is serving " << base << " (data in " << data.string() << ")\n"
             << "  portal:   " << base << "/\n"
             << "  log in:   kaas login --server " << base << " --user admin\n"
-            << "  or:       curl -s " << base
+            << "  or:       curl -s -H 'Content-Type: application/json' " << base
             << "/api/v1/auth/login -d '{\"username\":\"admin\",\"password\":\"...\"}'\n";
   if (!admin->empty()) {
     std::cerr << "  admin password (generated, shown only this once): " << *admin << "\n";

@@ -6,9 +6,9 @@ namespace kaas::api {
 
 Result<Reply> Login(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password"}));
-  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true, kMaxUsernameBytes));
   ctx.audit_actor = username;
-  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
+  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true, kMaxPasswordBytes));
   KAAS_ASSIGN_OR_RETURN(auto login, ctx.deps.auth.Login(username, password, ctx.remote_addr));
   return Reply{200,
                {{"token", login.token},
@@ -25,9 +25,9 @@ Result<Reply> Me(Context& ctx) { return Reply{200, MeJson(ctx.principal)}; }
 
 Result<Reply> CreateUser(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"username", "password", "is_admin"}));
-  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true));
+  KAAS_ASSIGN_OR_RETURN(std::string username, GetString(body, "username", true, kMaxUsernameBytes));
   ctx.audit_object = username;
-  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true));
+  KAAS_ASSIGN_OR_RETURN(std::string password, GetString(body, "password", true, kMaxPasswordBytes));
   bool is_admin = false;
   if (auto a = body.find("is_admin"); a != body.end() && !a->is_null()) {
     if (!a->is_boolean()) return InvalidArgument("is_admin", "is_admin must be a boolean");
@@ -44,7 +44,7 @@ Result<Reply> ListUsers(Context& ctx) {
 
 Result<Reply> CreateToken(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "ttl_hours"}));
-  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(int64_t ttl, GetInt(body, "ttl_hours", false, 24 * 30));
   KAAS_ASSIGN_OR_RETURN(auto issued, ctx.deps.auth.CreateToken(ctx.principal, name, ttl));
   ctx.audit_object = issued.record.id;

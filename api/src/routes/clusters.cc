@@ -24,10 +24,11 @@ Result<lifecycle::CreateClusterRequest> ParseCreate(const std::string& text) {
       Json body, ParseObject(text, {"name", "team", "purpose", "kubernetes_version", "workers",
                                     "masters", "allow_colocated_masters"}));
   lifecycle::CreateClusterRequest r;
-  KAAS_ASSIGN_OR_RETURN(r.name, GetString(body, "name", true));
-  KAAS_ASSIGN_OR_RETURN(r.team, GetString(body, "team", true));
-  KAAS_ASSIGN_OR_RETURN(r.purpose, GetString(body, "purpose", true));
-  KAAS_ASSIGN_OR_RETURN(r.kubernetes_version, GetString(body, "kubernetes_version", false));
+  KAAS_ASSIGN_OR_RETURN(r.name, GetString(body, "name", true, kMaxNameBytes));
+  KAAS_ASSIGN_OR_RETURN(r.team, GetString(body, "team", true, kMaxNameBytes));
+  KAAS_ASSIGN_OR_RETURN(r.purpose, GetString(body, "purpose", true, kMaxNameBytes));
+  KAAS_ASSIGN_OR_RETURN(r.kubernetes_version,
+                        GetString(body, "kubernetes_version", false, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(r.allow_colocated_masters, OptionalBool(body, "allow_colocated_masters"));
   if (auto w = body.find("workers"); w != body.end() && !w->is_null()) {
     if (!w->is_object()) return InvalidArgument("workers", "workers must be an object");
@@ -37,9 +38,11 @@ Result<lifecycle::CreateClusterRequest> ParseCreate(const std::string& text) {
       }
     }
     KAAS_ASSIGN_OR_RETURN(r.worker_count, GetInt(*w, "count", false, 0, "workers."));
-    KAAS_ASSIGN_OR_RETURN(std::string kind, GetString(*w, "kind", false, "workers."));
+    KAAS_ASSIGN_OR_RETURN(std::string kind,
+                          GetString(*w, "kind", false, kMaxNameBytes, "workers."));
     if (!kind.empty()) r.worker_kind = kind;
-    KAAS_ASSIGN_OR_RETURN(r.worker_flavor, GetString(*w, "flavor", false, "workers."));
+    KAAS_ASSIGN_OR_RETURN(r.worker_flavor,
+                          GetString(*w, "flavor", false, kMaxNameBytes, "workers."));
   }
   if (auto m = body.find("masters"); m != body.end() && !m->is_null()) {
     if (!m->is_object()) return InvalidArgument("masters", "masters must be an object");
@@ -167,7 +170,7 @@ Result<Reply> ChangeMasters(Context& ctx) {
         auto a, ctx.deps.clusters.ScaleMasters(c.cluster.id, count, by, dry_run, colocate));
     return Admitted(a, c.team_name, dry_run);
   }
-  KAAS_ASSIGN_OR_RETURN(std::string flavor, GetString(body, "flavor", true));
+  KAAS_ASSIGN_OR_RETURN(std::string flavor, GetString(body, "flavor", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.ResizeMasters(c.cluster.id, flavor, by, dry_run));
   return Admitted(a, c.team_name, dry_run);
 }
@@ -176,7 +179,8 @@ Result<Reply> UpgradeCluster(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
   KAAS_ASSIGN_OR_RETURN(Json body,
                         ParseObject(ctx.body, {"kubernetes_version", "max_unavailable"}));
-  KAAS_ASSIGN_OR_RETURN(std::string version, GetString(body, "kubernetes_version", true));
+  KAAS_ASSIGN_OR_RETURN(std::string version,
+                        GetString(body, "kubernetes_version", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(int64_t max_unavailable, GetInt(body, "max_unavailable", false, 1));
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
   KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.Upgrade(c.cluster.id, version, max_unavailable,
@@ -200,8 +204,14 @@ Result<Reply> GetKubeconfig(Context& ctx) {
 
 // Server-sent events of one cluster: every operation, step and status change, in order.
 // Reconnects resume after Last-Event-ID (or ?after=); ?follow=false sends what exists and
-// ends. The stream polls the events (200 ms when idle) and sends a keep-alive comment every
-// 10 s.
+// ends. The stream polls the events (200 ms when idle) and sends a keep-alive comment after
+// a second without events: writing is how a closed connection is noticed, so its thread and
+// its stream slot are given back within about two seconds. Every kStreamRecheck it asks again
+// whether the caller may still watch: the stream ends (after a final comment saying why) once the
+// token is revoked or expired, the user is disabled or no longer in the cluster's team, or the
+// cluster is deleted.
+constexpr auto kStreamRecheck = std::chrono::seconds(5);
+
 Result<Reply> ClusterEvents(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
   std::string after = ctx.last_event_id.empty() ? ctx.Query("after") : ctx.last_event_id;
@@ -209,11 +219,25 @@ Result<Reply> ClusterEvents(Context& ctx) {
   Reply r;
   r.content_type = "text/event-stream";
   lifecycle::ClusterQueries* queries = &ctx.deps.queries;
+  auth::AuthService* auth = &ctx.deps.auth;
   const std::atomic<bool>* stopping = ctx.stopping;
-  r.stream = [queries, stopping, cluster_id = c.cluster.id, after,
+  // Why the caller may no longer watch ("" while they may).
+  auto revoked = [auth, queries, authorization = ctx.authorization, team_id = c.cluster.team_id,
+                  cluster_id = c.cluster.id]() -> std::string {
+    auto who = auth->Authenticate(authorization);
+    if (!who.ok()) return "token no longer valid";
+    if (!auth::Authorizer::Check(*who, Action::kRead, team_id).ok()) return "access lost";
+    auto cluster = queries->Find(cluster_id);
+    if (!cluster.ok()) return "cluster not readable";
+    if (cluster->cluster.status == "deleted") return "cluster deleted";
+    return "";
+  };
+  r.stream = [queries, stopping, revoked, cluster_id = c.cluster.id, after,
               follow](const std::function<bool(const std::string&)>& write) mutable {
     constexpr int64_t kBatch = 200;
-    auto idle = std::chrono::steady_clock::now();
+    auto now = [] { return std::chrono::steady_clock::now(); };
+    auto idle = now();
+    auto checked = now();
     if (!write("retry: 1000\n\n")) return;
     while (!(stopping && stopping->load())) {
       auto batch = queries->EventsAfter(cluster_id, after, kBatch);
@@ -221,12 +245,19 @@ Result<Reply> ClusterEvents(Context& ctx) {
       for (const auto& e : *batch) {
         if (!write(EventChunk(e))) return;
         after = e.id;
-        idle = std::chrono::steady_clock::now();
+        idle = now();
       }
       if (!follow && static_cast<int64_t>(batch->size()) < kBatch) return;
-      if (std::chrono::steady_clock::now() - idle > std::chrono::seconds(10)) {
+      if (static_cast<int64_t>(batch->size()) < kBatch && now() - checked >= kStreamRecheck) {
+        checked = now();
+        if (std::string why = revoked(); !why.empty()) {
+          write(": closed: " + why + "\n\n");
+          return;
+        }
+      }
+      if (now() - idle >= std::chrono::seconds(1)) {
         if (!write(": keep-alive\n\n")) return;
-        idle = std::chrono::steady_clock::now();
+        idle = now();
       }
       if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }

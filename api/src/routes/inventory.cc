@@ -13,7 +13,7 @@ Result<Reply> ListHypervisors(Context& ctx) {
 Result<Reply> CreateHypervisor(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "uri", "vcpus", "memory_gib"}));
   store::Hypervisor hv;
-  KAAS_ASSIGN_OR_RETURN(hv.name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(hv.name, GetString(body, "name", true, kMaxNameBytes));
   ctx.audit_object = hv.name;
   KAAS_ASSIGN_OR_RETURN(hv.uri, GetString(body, "uri", true));
   KAAS_ASSIGN_OR_RETURN(hv.vcpus, GetInt(body, "vcpus", true, 0));
@@ -26,7 +26,7 @@ Result<Reply> UpdateHypervisor(Context& ctx) {
   const std::string& name = ctx.params["name"];
   ctx.audit_object = name;
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state"}));
-  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true));
+  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true, kMaxNameBytes));
   KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHypervisorState(name, state));
   return Reply{200, {{"name", name}, {"state", state}}};
 }
@@ -46,7 +46,7 @@ Result<Reply> CreateHost(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(
       Json body, ParseObject(ctx.body, {"name", "address", "vcpus", "memory_gib", "labels"}));
   store::Host h;
-  KAAS_ASSIGN_OR_RETURN(h.name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(h.name, GetString(body, "name", true, kMaxNameBytes));
   ctx.audit_object = h.name;
   KAAS_ASSIGN_OR_RETURN(h.address, GetString(body, "address", true));
   KAAS_ASSIGN_OR_RETURN(h.vcpus, GetInt(body, "vcpus", true, 0));
@@ -68,7 +68,7 @@ Result<Reply> UpdateHost(Context& ctx) {
   const std::string& name = ctx.params["name"];
   ctx.audit_object = name;
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state"}));
-  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true));
+  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true, kMaxNameBytes));
   KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostState(name, state));
   return Reply{200, {{"name", name}, {"state", state}}};
 }

@@ -48,7 +48,7 @@ Result<Reply> Decide(Context& ctx, quota::Decision decision) {
   const std::string& id = ctx.params["id"];
   ctx.audit_object = id;
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body.empty() ? "{}" : ctx.body, {"comment"}));
-  KAAS_ASSIGN_OR_RETURN(std::string comment, GetString(body, "comment", false));
+  KAAS_ASSIGN_OR_RETURN(std::string comment, GetText(body, "comment", false));
   KAAS_ASSIGN_OR_RETURN(store::QuotaRequest request, ctx.deps.quotas.FindRequest(id));
   ctx.audit_team_id = request.team_id;
   KAAS_ASSIGN_OR_RETURN(auto decided,
@@ -87,7 +87,7 @@ Result<Reply> CreateQuotaRequest(Context& ctx) {
     return InvalidArgument("limits", "limits must be an object with at least one limit");
   }
   KAAS_ASSIGN_OR_RETURN(quota::LimitsChange change, ParseRequestedLimits(*it));
-  KAAS_ASSIGN_OR_RETURN(std::string reason, GetString(body, "reason", true));
+  KAAS_ASSIGN_OR_RETURN(std::string reason, GetText(body, "reason", true));
   KAAS_ASSIGN_OR_RETURN(auto created,
                         ctx.deps.quotas.Request(team, change, reason, ctx.principal.username));
   ctx.audit_object = created.request.id;

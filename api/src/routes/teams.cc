@@ -8,7 +8,7 @@ using auth::Action;
 
 Result<Reply> CreateTeam(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name"}));
-  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true));
+  KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true, kMaxNameBytes));
   auto team = ctx.deps.teams.Create(name);
   // An invalid name is not written into the audit log.
   if (team.status().code() != Code::kInvalidArgument) ctx.audit_object = name;
@@ -36,7 +36,7 @@ Result<Reply> PutMember(Context& ctx) {
   ctx.audit_team_id = team.id;
   ctx.audit_object = username;
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"role"}));
-  KAAS_ASSIGN_OR_RETURN(std::string role, GetString(body, "role", true));
+  KAAS_ASSIGN_OR_RETURN(std::string role, GetString(body, "role", true, kMaxNameBytes));
   KAAS_RETURN_IF_ERROR(ctx.deps.teams.PutMember(team, username, role));
   return Reply{200, {{"team", team.name}, {"username", username}, {"role", role}}};
 }

@@ -44,6 +44,9 @@ struct ApiDeps {
 struct ApiOptions {
   size_t max_body_bytes = 1 << 20;  // larger bodies get 413 payload_too_large
   size_t http_threads = 32;
+  // Server-sent event streams run outside the request threads; these bound how many.
+  size_t max_event_streams_per_user = 8;
+  size_t max_event_streams = 256;
   // The web portal's files (web/ in the source tree), served for GET requests outside /api/;
   // "" serves no portal.
   std::string web_dir;
