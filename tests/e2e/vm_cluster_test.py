@@ -32,6 +32,9 @@ import urllib.error
 import urllib.request
 
 URI = "qemu:///system"
+# Every wait of the test (and kaasd's boot and Ansible timeouts) times this: 1 in CI, where the
+# test has the machine to itself; more when it shares the cores (KAAS_VM_TIME_SCALE=3).
+SCALE = float(os.environ.get("KAAS_VM_TIME_SCALE", "1"))
 PASSWORD = "vm-e2e-admin-password"
 T0 = time.monotonic()
 
@@ -441,7 +444,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         "workers": {"count": 1, "kind": "physical"}}, expect=202)
     cluster_id = current["cluster"] = created["cluster"]["id"]
     log(f"creating cluster {cluster_id}")
-    op = wait_operation(api, created["operation"]["id"], 900)
+    op = wait_operation(api, created["operation"]["id"], 900 * SCALE)
     times["create_1_master"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"create ended {op['state']}: {op.get('error')}")
@@ -539,7 +542,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters",
                          {"count": 3, "allow_colocated_masters": True}, expect=202)
-    op = wait_operation(api, scaled["operation"]["id"], 1200)
+    op = wait_operation(api, scaled["operation"]["id"], 1200 * SCALE)
     times["masters_1_to_3"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"master scale-out ended {op['state']}: {op.get('error')}")
@@ -575,7 +578,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         start_etcd_watch(key, p, work, {o: q for o, q in ports.items() if o != n})
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
-    op = wait_operation(api, scaled["operation"]["id"], 600)
+    op = wait_operation(api, scaled["operation"]["id"], 600 * SCALE)
     times["masters_3_to_1"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"master scale-in ended {op['state']}: {op.get('error')}")
@@ -604,7 +607,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
     t = time.monotonic()
     _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
-    op = wait_operation(api, deleted["operation"]["id"], 400)
+    op = wait_operation(api, deleted["operation"]["id"], 400 * SCALE)
     times["delete"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"delete ended {op['state']}: {op.get('error')}")
@@ -636,7 +639,7 @@ def three_master_create(api, key, work, times, current):
         "allow_colocated_masters": True,
         "workers": {"count": 1, "kind": "physical"}}, expect=202)
     cluster_id = current["cluster"] = created["cluster"]["id"]
-    op = wait_operation(api, created["operation"]["id"], 1500)
+    op = wait_operation(api, created["operation"]["id"], 1500 * SCALE)
     times["create_3_masters"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"3-master create ended {op['state']}: {op.get('error')}")
@@ -645,7 +648,7 @@ def three_master_create(api, key, work, times, current):
         fail(f"etcd members after a 3-master create: {members}")
     log(f"3-master cluster created in {times['create_3_masters']:.1f} s; etcd: {members}")
     _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
-    if wait_operation(api, deleted["operation"]["id"], 400)["state"] != "succeeded":
+    if wait_operation(api, deleted["operation"]["id"], 400 * SCALE)["state"] != "succeeded":
         fail("deleting the 3-master cluster failed")
 
 
@@ -706,10 +709,10 @@ etcd_cert_extra_names: 10.0.2.2
 vm_pool_name: {pool}
 vm_pool_dir: {work}/pool
 vm_console_dir: {work}/console
-vm_boot_timeout_seconds: 500
+vm_boot_timeout_seconds: {int(500 * SCALE)}
 vm_max_vcpus: 1
 vm_max_memory_mib: 768
-ansible_timeout_seconds: 500
+ansible_timeout_seconds: {int(500 * SCALE)}
 hypervisors:
   - {{name: hv-local, uri: "{URI}", vcpus: 64, memory_gib: 256}}
 """)
@@ -744,7 +747,7 @@ hypervisors:
         api.call("POST", "/teams", {"name": "e2e"}, expect=201)
         api.call("PUT", "/teams/e2e/quota", {"limits": {"physical_hosts": 1, "vcpus": 64,
                                                         "memory_gib": 64}}, expect=200)
-        wait_ssh(key, bare_port, work, 500)
+        wait_ssh(key, bare_port, work, 500 * SCALE)
         times["bare_host_boot"] = time.monotonic() - t
         log(f"bare host {bare} answers SSH on 127.0.0.1:{bare_port} after "
             f"{times['bare_host_boot']:.1f} s")
