@@ -27,6 +27,7 @@ const std::vector<Route>& RouteTable() {
       {{"POST", "/api/v1/clusters", Access::kUser}, CreateCluster},
       {{"GET", "/api/v1/clusters", Access::kUser}, ListClusters},
       {{"GET", "/api/v1/clusters/{id}", Access::kUser}, GetCluster},
+      {{"PATCH", "/api/v1/clusters/{id}", Access::kUser}, PatchCluster},
       {{"DELETE", "/api/v1/clusters/{id}", Access::kUser}, DeleteCluster},
       {{"GET", "/api/v1/clusters/{id}/operations", Access::kUser}, ListClusterOperations},
       {{"GET", "/api/v1/clusters/{id}/kubeconfig", Access::kUser}, GetKubeconfig},

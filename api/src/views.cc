@@ -129,6 +129,8 @@ Json OperationJson(const store::Operation& op) {
 }
 
 Json ClusterJson(const store::Cluster& c, const std::string& team_name) {
+  Json labels = Json::object();
+  for (const auto& [key, value] : c.labels) labels[key] = value;
   return {{"id", c.id},
           {"name", c.name},
           {"team", team_name},
@@ -140,6 +142,7 @@ Json ClusterJson(const store::Cluster& c, const std::string& team_name) {
            {{"count", c.master_count}, {"flavor", c.master_flavor}, {"kind", c.master_kind}}},
           {"workers",
            {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
+          {"labels", labels},
           {"created_by", c.created_by},
           {"created_at", FormatTime(c.created_at)},
           {"updated_at", FormatTime(c.updated_at)}};

@@ -30,8 +30,10 @@ Result<ClusterDetail> ClusterQueries::Detail(ClusterRecord record) {
 }
 
 Result<ClusterPage> ClusterQueries::List(const std::vector<std::string>& team_ids, bool all_teams,
-                                         const std::string& cursor, int64_t limit) {
+                                         const std::string& cursor, int64_t limit,
+                                         const LabelSelector& selector) {
   store::ClusterFilter filter;
+  filter.selector = selector.requirements;
   filter.team_ids = team_ids;
   filter.all_teams = all_teams;
   filter.after_id = cursor;

@@ -488,6 +488,24 @@ Result<Admitted> ClusterService::Upgrade(const std::string& cluster_id, const st
       });
 }
 
+Result<store::Cluster> ClusterService::EditLabels(const std::string& cluster_id, const Labels& set,
+                                                  const std::vector<std::string>& remove) {
+  KAAS_RETURN_IF_ERROR(CheckLabels("labels", set));
+  std::optional<store::Cluster> c;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    c = store::clusters::Find(tx, cluster_id);
+    if (!c) return NotFound("cluster " + cluster_id + " not found");
+    if (c->status == "deleted") return Conflict("cluster " + cluster_id + " is deleted");
+    for (const auto& key : remove) c->labels.erase(key);
+    for (const auto& [key, value] : set) c->labels[key] = value;
+    KAAS_RETURN_IF_ERROR(CheckLabels("labels", c->labels));  // the count, after merging
+    c->updated_at = clock_.NowMs();
+    store::clusters::SetLabels(tx, c->id, c->labels, c->updated_at);
+    return Status::Ok();
+  }));
+  return *c;
+}
+
 Result<store::Operation> ClusterService::Cancel(const std::string& operation_id) {
   std::optional<store::Operation> op;
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {

@@ -47,6 +47,7 @@ store::Node ReservedNode(const store::Cluster& c, const std::string& name, const
 Status Validate(const CreateClusterRequest& r) {
   KAAS_RETURN_IF_ERROR(CheckDnsLabel("name", r.name, kClusterNameMaxLength));
   if (r.team.empty()) return InvalidArgument("team", "team is required");
+  KAAS_RETURN_IF_ERROR(CheckLabels("labels", r.labels));
   KAAS_ASSIGN_OR_RETURN(int64_t masters, MasterCount(r.purpose, r.master_count));
   (void)masters;
   if (!r.kubernetes_version.empty() && !IsSupportedVersion(r.kubernetes_version)) {
@@ -85,6 +86,7 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
   c.worker_flavor = r.worker_kind == "physical" ? "" : worker.name;
   c.created_by = requested_by;
   c.created_at = c.updated_at = now;
+  c.labels = r.labels;
 
   auto add = [&](const std::string& name, const std::string& role, const std::string& kind,
                  const Flavor* flavor) {

@@ -186,6 +186,17 @@ const std::vector<Migration>& Migrations() {
                 data TEXT NOT NULL))",
            "CREATE INDEX events_cluster ON events (cluster_id, id)",
        }},
+      {5,
+       "cluster labels",
+       {
+           // One row per label, so that selectors are SQL conditions (EXISTS / NOT EXISTS).
+           R"(CREATE TABLE cluster_labels (
+                cluster_id TEXT NOT NULL REFERENCES clusters(id),
+                label_key TEXT NOT NULL,
+                label_value TEXT NOT NULL,
+                PRIMARY KEY (cluster_id, label_key)))",
+           "CREATE INDEX cluster_labels_key ON cluster_labels (label_key, label_value)",
+       }},
   };
   return kMigrations;
 }

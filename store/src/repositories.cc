@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 
 #include <functional>
+#include <map>
 
 namespace kaas::store {
 namespace {
@@ -622,6 +623,66 @@ void SetState(Tx& tx, const std::string& name, const std::string& state,
 // ============================== clusters ==============================
 
 namespace clusters {
+namespace {
+
+void InsertLabels(Tx& tx, const std::string& id, const Labels& labels) {
+  for (const auto& [key, value] : labels) {
+    tx.sql() << "INSERT INTO cluster_labels (cluster_id, label_key, label_value) "
+                "VALUES (:c, :k, :v)",
+        use(id), use(key), use(value);
+  }
+}
+
+struct LabelRow {
+  std::string cluster_id, key, value;
+};
+void BindLabel(soci::statement& st, LabelRow& r) {
+  st.exchange(into(r.cluster_id));
+  st.exchange(into(r.key));
+  st.exchange(into(r.value));
+}
+
+// Fills in the labels of `clusters` with one query.
+std::vector<Cluster> WithLabels(Tx& tx, std::vector<Cluster> clusters) {
+  if (clusters.empty()) return clusters;
+  std::string q =
+      "SELECT cluster_id, label_key, label_value FROM cluster_labels WHERE cluster_id IN (";
+  for (size_t i = 0; i < clusters.size(); ++i) q += (i ? ", :c" : ":c") + std::to_string(i);
+  q += ")";
+  auto rows = Select<LabelRow>(tx, q, BindLabel, [&](soci::statement& st) {
+    for (const auto& c : clusters) st.exchange(use(c.id));
+  });
+  std::map<std::string, Cluster*> by_id;
+  for (auto& c : clusters) by_id[c.id] = &c;
+  for (auto& r : rows) by_id[r.cluster_id]->labels[r.key] = r.value;
+  return clusters;
+}
+
+// The SQL condition for one selector requirement; its parameters are appended to `params` in
+// the order they appear. `n` keeps the placeholder names unique.
+std::string LabelCondition(const LabelRequirement& r, size_t n,
+                           std::vector<const std::string*>& params) {
+  std::string tag = std::to_string(n);
+  std::string cond =
+      "SELECT 1 FROM cluster_labels l WHERE l.cluster_id = clusters.id AND "
+      "l.label_key = :lk" +
+      tag;
+  params.push_back(&r.key);
+  if (!r.values.empty()) {
+    cond += " AND l.label_value IN (";
+    for (size_t i = 0; i < r.values.size(); ++i) {
+      cond += (i ? ", :lv" : ":lv") + tag + "_" + std::to_string(i);
+      params.push_back(&r.values[i]);
+    }
+    cond += ")";
+  }
+  bool absent = r.op == SelectorOp::kNotEquals || r.op == SelectorOp::kNotIn ||
+                r.op == SelectorOp::kDoesNotExist;
+  return (absent ? "NOT EXISTS (" : "EXISTS (") + cond + ")";
+}
+
+}  // namespace
+
 void Insert(Tx& tx, const Cluster& c) {
   tx.sql() << "INSERT INTO clusters (id, team_id, name, purpose, kubernetes_version, status, "
               "status_reason, master_count, master_flavor, master_kind, worker_count, "
@@ -632,39 +693,50 @@ void Insert(Tx& tx, const Cluster& c) {
       use(c.status), use(c.status_reason), use(c.master_count), use(c.master_flavor),
       use(c.master_kind), use(c.worker_count), use(c.worker_kind), use(c.worker_flavor),
       use(c.created_by), use(c.created_at), use(c.updated_at);
+  InsertLabels(tx, c.id, c.labels);
 }
 std::optional<Cluster> Find(Tx& tx, const std::string& id) {
-  return First(Select<Cluster>(tx, std::string(kClusterCols) + " WHERE id = :id", BindCluster,
-                               [&](soci::statement& st) { st.exchange(use(id)); }));
+  return First(
+      WithLabels(tx, Select<Cluster>(tx, std::string(kClusterCols) + " WHERE id = :id", BindCluster,
+                                     [&](soci::statement& st) { st.exchange(use(id)); })));
 }
 std::optional<Cluster> FindLiveByName(Tx& tx, const std::string& team_id, const std::string& name) {
-  return First(Select<Cluster>(
-      tx, std::string(kClusterCols) + " WHERE team_id = :t AND name = :n AND status <> 'deleted'",
-      BindCluster, [&](soci::statement& st) {
-        st.exchange(use(team_id));
-        st.exchange(use(name));
-      }));
+  return First(WithLabels(
+      tx, Select<Cluster>(tx,
+                          std::string(kClusterCols) +
+                              " WHERE team_id = :t AND name = :n AND status <> 'deleted'",
+                          BindCluster, [&](soci::statement& st) {
+                            st.exchange(use(team_id));
+                            st.exchange(use(name));
+                          })));
 }
 std::vector<Cluster> List(Tx& tx, const ClusterFilter& f) {
   if (!f.all_teams && f.team_ids.empty()) return {};
+  std::vector<const std::string*> params{&f.after_id};
   std::string q = std::string(kClusterCols) + " WHERE id > :after";
   if (!f.include_deleted) q += " AND status <> 'deleted'";
+  for (size_t i = 0; i < f.selector.size(); ++i) {
+    q += " AND " + LabelCondition(f.selector[i], i, params);
+  }
   if (!f.all_teams) {
     q += " AND team_id IN (";
     for (size_t i = 0; i < f.team_ids.size(); ++i) {
       q += (i ? ", :t" : ":t") + std::to_string(i);
+      params.push_back(&f.team_ids[i]);
     }
     q += ")";
   }
   q += " ORDER BY id LIMIT :lim";
   long limit = f.limit;
-  return Select<Cluster>(tx, q, BindCluster, [&](soci::statement& st) {
-    st.exchange(use(f.after_id));
-    if (!f.all_teams) {
-      for (const auto& t : f.team_ids) st.exchange(use(t));
-    }
-    st.exchange(use(limit));
-  });
+  return WithLabels(tx, Select<Cluster>(tx, q, BindCluster, [&](soci::statement& st) {
+                      for (const std::string* p : params) st.exchange(use(*p));
+                      st.exchange(use(limit));
+                    }));
+}
+void SetLabels(Tx& tx, const std::string& id, const Labels& labels, int64_t now) {
+  tx.sql() << "DELETE FROM cluster_labels WHERE cluster_id = :c", use(id);
+  InsertLabels(tx, id, labels);
+  tx.sql() << "UPDATE clusters SET updated_at = :n WHERE id = :id", use(now), use(id);
 }
 void SetShape(Tx& tx, const Cluster& c, int64_t now) {
   tx.sql() << "UPDATE clusters SET master_count = :mc, master_flavor = :mf, master_kind = :mk, "

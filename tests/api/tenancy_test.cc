@@ -116,6 +116,7 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       {"POST /api/v1/clusters", {401, 404, 403, 200, 200, 200}},
       {"GET /api/v1/clusters", {401, 200, 200, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}", {401, 404, 200, 200, 200, 200}},
+      {"PATCH /api/v1/clusters/{id}", {401, 404, 403, 200, 200, 200}},
       {"DELETE /api/v1/clusters/{id}", {401, 404, 403, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/operations", {401, 404, 200, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/kubeconfig", {401, 404, 200, 200, 200, 200}},
@@ -234,6 +235,8 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       } else if (key == "POST /api/v1/clusters") {
         body = R"({"name":"probe","team":"payments","purpose":"dev"})";
         query = "?dry_run=true";
+      } else if (key == "PATCH /api/v1/clusters/{id}") {
+        body = R"({"labels":{"probe":"yes"}})";
       } else if (key == "DELETE /api/v1/clusters/{id}") {
         query = "?dry_run=true";
       } else if (key == "GET /api/v1/clusters/{id}/events") {

@@ -172,6 +172,69 @@ TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
   }));
 }
 
+TEST_F(StoreTest, ClusterLabelsAreStoredAndSelectorsFilterInSql) {
+  auto cluster = [](const std::string& id, Labels labels) {
+    Cluster c{id, "t-1", id, "dev", "1.30.8", "running", "", 1, "m.small", "vm",
+              0,  "vm",  "w.medium", "admin", 1, 1};
+    c.labels = std::move(labels);
+    return c;
+  };
+  ASSERT_OK(db_->Write([&](Tx& tx) {
+    teams::Insert(tx, {"t-1", "payments", 1});
+    clusters::Insert(tx, cluster("cl-1", {{"env", "prod"}, {"region", "a"}}));
+    clusters::Insert(tx, cluster("cl-2", {{"env", "test"}, {"legacy", ""}}));
+    clusters::Insert(tx, cluster("cl-3", {}));
+    clusters::Insert(tx, cluster("cl-4", {{"env", "prod"}, {"region", "b"}}));
+    return Status::Ok();
+  }));
+  auto ids = [&](const std::string& selector, int64_t limit = 50) {
+    std::string out;
+    auto s = ParseLabelSelector(selector);
+    EXPECT_TRUE(s.ok()) << selector;
+    EXPECT_OK(db_->Read([&](Tx& tx) {
+      ClusterFilter f;
+      f.all_teams = true;
+      f.limit = limit;
+      f.selector = s->requirements;
+      for (const auto& c : clusters::List(tx, f)) {
+        out += (out.empty() ? "" : " ") + c.id;
+        // Whatever SQL selects, the in-memory rule agrees with.
+        EXPECT_TRUE(s->Matches(c.labels)) << selector << " " << c.id;
+      }
+      return Status::Ok();
+    }));
+    return out;
+  };
+  EXPECT_EQ(ids(""), "cl-1 cl-2 cl-3 cl-4");
+  EXPECT_EQ(ids("env=prod"), "cl-1 cl-4");
+  EXPECT_EQ(ids("env!=prod"), "cl-2 cl-3");
+  EXPECT_EQ(ids("region in (a,c)"), "cl-1");
+  EXPECT_EQ(ids("region notin (a)"), "cl-2 cl-3 cl-4");
+  EXPECT_EQ(ids("legacy"), "cl-2");
+  EXPECT_EQ(ids("!legacy,!region"), "cl-3");
+  EXPECT_EQ(ids("legacy="), "cl-2");
+  EXPECT_EQ(ids("env=prod,region=b"), "cl-4");
+  // The limit applies after the selector: a page is full when enough clusters match.
+  EXPECT_EQ(ids("env=prod", 1), "cl-1");
+  EXPECT_EQ(ids("!legacy", 2), "cl-1 cl-3");
+
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    clusters::SetLabels(tx, "cl-3", {{"env", "dev"}, {"app.example.com/owner", "ana"}}, 7);
+    clusters::SetLabels(tx, "cl-1", {}, 7);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    auto c3 = clusters::Find(tx, "cl-3");
+    EXPECT_TRUE(c3 && c3->labels == Labels({{"app.example.com/owner", "ana"}, {"env", "dev"}}));
+    EXPECT_TRUE(c3 && c3->updated_at == 7);
+    auto c1 = clusters::FindLiveByName(tx, "t-1", "cl-1");
+    EXPECT_TRUE(c1 && c1->labels.empty());
+    auto c4 = clusters::Find(tx, "cl-4");
+    EXPECT_TRUE(c4 && c4->labels.at("region") == "b");
+    return Status::Ok();
+  }));
+}
+
 TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
   ASSERT_OK(db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-1", "payments", 1});

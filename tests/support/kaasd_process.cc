@@ -139,6 +139,8 @@ HttpResult KaasdProcess::Call(const std::string& method, const std::string& path
     res = cli.Post(path.c_str(), headers, body, "application/json");
   } else if (method == "PUT") {
     res = cli.Put(path.c_str(), headers, body, "application/json");
+  } else if (method == "PATCH") {
+    res = cli.Patch(path.c_str(), headers, body, "application/json");
   } else if (method == "DELETE") {
     res = cli.Delete(path.c_str(), headers);
   }

@@ -5,6 +5,7 @@
 #include <limits>
 #include <thread>
 
+#include "kaas/common/labels.h"
 #include "routes.h"
 
 namespace kaas::api {
@@ -19,11 +20,37 @@ Result<bool> OptionalBool(const Json& body, const std::string& key) {
   return it->get<bool>();
 }
 
+// The "labels" object of a body: string values, and with `allow_null` (a merge patch) null for
+// "remove this label"; the label rules themselves are common/labels.h's, applied by lifecycle/.
+Status ParseLabels(const Json& body, bool allow_null, Labels& set,
+                   std::vector<std::string>& remove) {
+  auto it = body.find("labels");
+  if (it == body.end() || (it->is_null() && !allow_null)) return Status::Ok();
+  if (!it->is_object()) return InvalidArgument("labels", "labels must be an object");
+  for (const auto& [key, value] : it->items()) {
+    if (std::string why = LabelKeyError(key); !why.empty()) {
+      return InvalidArgument("labels", "labels: " + why);
+    }
+    if (value.is_null() && allow_null) {
+      remove.push_back(key);
+    } else if (value.is_string()) {
+      set[key] = value.get<std::string>();
+    } else {
+      return InvalidArgument("labels." + key,
+                             "labels." + key + " must be a string" +
+                                 (allow_null ? " (or null to remove the label)" : ""));
+    }
+  }
+  return Status::Ok();
+}
+
 Result<lifecycle::CreateClusterRequest> ParseCreate(const std::string& text) {
   KAAS_ASSIGN_OR_RETURN(
       Json body, ParseObject(text, {"name", "team", "purpose", "kubernetes_version", "workers",
-                                    "masters", "allow_colocated_masters"}));
+                                    "masters", "allow_colocated_masters", "labels"}));
   lifecycle::CreateClusterRequest r;
+  std::vector<std::string> no_removals;
+  KAAS_RETURN_IF_ERROR(ParseLabels(body, false, r.labels, no_removals));
   KAAS_ASSIGN_OR_RETURN(r.name, GetString(body, "name", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(r.team, GetString(body, "team", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(r.purpose, GetString(body, "purpose", true, kMaxNameBytes));
@@ -122,8 +149,9 @@ Result<Reply> ListClusters(Context& ctx) {
   } else {
     team_ids = ctx.principal.TeamIds();
   }
-  KAAS_ASSIGN_OR_RETURN(auto page,
-                        ctx.deps.queries.List(team_ids, all_teams, ctx.Query("cursor"), limit));
+  KAAS_ASSIGN_OR_RETURN(LabelSelector selector, ParseLabelSelector(ctx.Query("selector")));
+  KAAS_ASSIGN_OR_RETURN(
+      auto page, ctx.deps.queries.List(team_ids, all_teams, ctx.Query("cursor"), limit, selector));
   Json items = Json::array();
   for (const auto& c : page.items) items.push_back(ClusterJson(c.cluster, c.team_name));
   return Reply{200, {{"items", items}, {"next_cursor", page.next_cursor}}};
@@ -133,6 +161,19 @@ Result<Reply> GetCluster(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
   KAAS_ASSIGN_OR_RETURN(auto detail, ctx.deps.queries.Detail(std::move(c)));
   return Reply{200, ClusterDetailJson(detail)};
+}
+
+// A JSON merge patch of the cluster's editable fields; today the labels (a null value removes
+// a label, others are kept).
+Result<Reply> PatchCluster(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"labels"}));
+  Labels set;
+  std::vector<std::string> remove;
+  KAAS_RETURN_IF_ERROR(ParseLabels(body, true, set, remove));
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  KAAS_ASSIGN_OR_RETURN(store::Cluster changed,
+                        ctx.deps.clusters.EditLabels(c.cluster.id, set, remove));
+  return Reply{200, ClusterJson(changed, c.team_name)};
 }
 
 Result<Reply> DeleteCluster(Context& ctx) {

@@ -50,6 +50,7 @@ Result<Reply> Flavors(Context& ctx);
 Result<Reply> CreateCluster(Context& ctx);
 Result<Reply> ListClusters(Context& ctx);
 Result<Reply> GetCluster(Context& ctx);
+Result<Reply> PatchCluster(Context& ctx);
 Result<Reply> DeleteCluster(Context& ctx);
 Result<Reply> ScaleWorkers(Context& ctx);
 Result<Reply> ChangeMasters(Context& ctx);

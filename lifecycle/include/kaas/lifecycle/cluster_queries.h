@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "kaas/common/labels.h"
 #include "kaas/common/status.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
@@ -40,10 +41,11 @@ class ClusterQueries {
   Result<ClusterRecord> Find(const std::string& cluster_id);
   // The found cluster with its live nodes and active operation.
   Result<ClusterDetail> Detail(ClusterRecord record);
-  // Clusters of `team_ids` (or of every team with all_teams) in id order after `cursor`, at
-  // most `limit`; next_cursor is set when there are more.
+  // Clusters of `team_ids` (or of every team with all_teams) whose labels match `selector`, in
+  // id order after `cursor`, at most `limit`; next_cursor is set when there are more.
   Result<ClusterPage> List(const std::vector<std::string>& team_ids, bool all_teams,
-                           const std::string& cursor, int64_t limit);
+                           const std::string& cursor, int64_t limit,
+                           const LabelSelector& selector = {});
 
   // kNotFound for an unknown id.
   Result<store::Operation> FindOperation(const std::string& operation_id);

@@ -62,6 +62,14 @@ class ClusterService {
   Result<Admitted> Upgrade(const std::string& cluster_id, const std::string& version,
                            int64_t max_unavailable, const std::string& requested_by, bool dry_run);
 
+  // Edits the labels of a cluster that is not deleted, as a JSON merge patch does (RFC 7386):
+  // `set` adds or replaces, `remove` deletes (absent keys are fine), other labels stay. No
+  // operation: labels are the platform's metadata, not the cluster's shape, so they may change
+  // while an operation runs. Errors: kInvalidArgument (field "labels.KEY"), kNotFound,
+  // kConflict (deleted).
+  Result<store::Cluster> EditLabels(const std::string& cluster_id, const Labels& set,
+                                    const std::vector<std::string>& remove);
+
   // Asks a pending or running operation to stop at its next safe step boundary (a running
   // Ansible is terminated). kConflict when it has already ended.
   Result<store::Operation> Cancel(const std::string& operation_id);

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "kaas/common/labels.h"
 #include "kaas/common/status.h"
 #include "kaas/lifecycle/catalog.h"
 #include "kaas/store/records.h"
@@ -24,6 +25,7 @@ struct CreateClusterRequest {
   int64_t master_count = 0;   // 0 = by purpose
   // Masters may share a hypervisor when there are fewer hypervisors with room than masters.
   bool allow_colocated_masters = false;
+  Labels labels;  // validated with kaas::CheckLabels (common/labels.h)
 };
 
 // A node row in state "reserved" of `flavor` (physical nodes: no flavor, sized by their host).

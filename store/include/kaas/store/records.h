@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "kaas/common/labels.h"
+
 // Plain rows of the kaas schema (store/src/migrations.cc). Times are Unix milliseconds, 0 when
 // unset; optional strings are "" when unset (no NULLs, so both backends read them alike).
 namespace kaas::store {
@@ -123,6 +125,7 @@ struct Cluster {
   std::string created_by;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  Labels labels;  // table cluster_labels; read and written with the cluster
 };
 
 struct Node {

@@ -125,6 +125,8 @@ struct ClusterFilter {
   bool include_deleted = false;
   std::string after_id;  // cursor: ids strictly greater
   int64_t limit = 50;
+  // Only clusters whose labels match every requirement (done in SQL, so pages stay full).
+  std::vector<LabelRequirement> selector;
 };
 
 namespace clusters {
@@ -137,6 +139,8 @@ void SetStatus(Tx& tx, const std::string& id, const std::string& status, const s
                int64_t now);
 // The cluster's shape as its live nodes make it (after an operation ends).
 void SetShape(Tx& tx, const Cluster& c, int64_t now);
+// Replaces the cluster's labels with `labels`.
+void SetLabels(Tx& tx, const std::string& id, const Labels& labels, int64_t now);
 }  // namespace clusters
 
 namespace nodes {
