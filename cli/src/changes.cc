@@ -410,7 +410,119 @@ int CmdClusterUpgrade(Env& env) {
   return Apply(env, change, Always);
 }
 
+namespace {
+
+// `kaas cluster delete -l SELECTOR`: the matching clusters are listed; --dry-run asks kaasd
+// whether each delete would be admitted; else, unless --yes, the number of clusters must be
+// typed (stdin not a terminal: refuse, exit 2, as for one cluster) and the list is fetched
+// again: if it changed, nothing is deleted. Each delete is then sent; one refused does not
+// stop the others (exit 1 when any was).
+int DeleteBySelector(Env& env) {
+  const std::string selector = env.args.Get("selector");
+  // With -o json the list and the question go to stderr: stdout stays the API's JSON.
+  std::ostream& out = env.json ? env.io.err : env.io.out;
+  ApiResult found = ListAllClusters(env, env.args.Get("team"), selector);
+  if (!found.ok()) return Fail(env, *found.error);
+  const Json items = found.body.value("items", Json::array());
+  auto ids = [](const Json& list) {
+    std::set<std::string> s;
+    for (const auto& c : list) s.insert(Str(c, "id"));
+    return s;
+  };
+  if (items.empty()) {
+    if (env.json) PrintJson(env, Json{{"items", Json::array()}});
+    out << "No clusters match " << selector << "; nothing to delete.\n";
+    return 0;
+  }
+  std::vector<std::vector<std::string>> rows = {{"NAME", "TEAM", "STATUS", "ID", "LABELS"}};
+  for (const auto& c : items) {
+    rows.push_back({Str(c, "name"), Str(c, "team"), Str(c, "status"), Str(c, "id"), LabelsText(c)});
+  }
+  std::string count = std::to_string(items.size());
+  std::string clusters = items.size() == 1 ? "1 cluster" : count + " clusters";
+  bool dry_run = env.args.Has("dry-run");
+  out << (dry_run ? "Would delete " : "To delete: ") << clusters << " matching " << selector
+      << (dry_run ? " (dry run: nothing was changed)" : "") << "\n"
+      << RenderTable(rows);
+
+  Json answers = Json::array();
+  int failed = 0;
+  if (dry_run) {
+    for (const auto& c : items) {
+      ApiResult r =
+          env.Api().Delete("/api/v1/clusters/" + UrlEncode(Str(c, "id")) + "?dry_run=true");
+      answers.push_back(r.ok() ? r.body : Json{{"error", r.error->message}});
+      if (r.ok()) continue;
+      ++failed;
+      env.io.err << "  " << Str(c, "name") << ": would be refused: " << r.error->message << " ("
+                 << r.error->code << ")\n";
+    }
+    if (env.json) PrintJson(env, Json{{"items", answers}});
+    return failed ? 1 : 0;
+  }
+  if (!env.args.Has("yes")) {
+    if (!env.io.in_is_tty) {
+      env.io.err << "error: refusing to delete " << clusters
+                 << " without confirmation: stdin is not a terminal, so kaas cannot ask.\n"
+                 << "  Read the list above, then run the command again with --yes to do it.\n";
+      return 2;
+    }
+    std::string answer;
+    if (!Ask(env, out,
+             "\nEvery node of these clusters is destroyed; this cannot be undone.\nType the "
+             "number of clusters (" +
+                 count + ") to confirm: ",
+             &answer) ||
+        answer != count) {
+      out << "Nothing was changed.\n";
+      return 1;
+    }
+    ApiResult again = ListAllClusters(env, env.args.Get("team"), selector);
+    if (!again.ok()) return Fail(env, *again.error);
+    if (ids(again.body.value("items", Json::array())) != ids(items)) {
+      out << "The clusters matching " << selector
+          << " changed since the list was shown; nothing was deleted. Run the command again.\n";
+      return 1;
+    }
+  }
+  std::vector<std::string> operations;
+  for (const auto& c : items) {
+    ApiResult r = env.Api().Delete("/api/v1/clusters/" + UrlEncode(Str(c, "id")));
+    answers.push_back(r.ok() ? r.body : Json{{"error", r.error->message}});
+    if (!r.ok()) {
+      ++failed;
+      env.io.err << "error: " << Str(c, "name") << " (" << Str(c, "id") << "): " << r.error->message
+                 << " (" << r.error->code << ")\n";
+      continue;
+    }
+    std::string op = Str(Field(r.body, "operation"), "id");
+    operations.push_back(op);
+    if (!env.json) {
+      env.io.out << "Deleting cluster " << Str(c, "name") << " (" << Str(c, "id") << ") of team "
+                 << Str(c, "team") << "\n  operation: " << op << "\n";
+    }
+  }
+  if (env.json) PrintJson(env, Json{{"items", answers}});
+  if (env.args.Has("watch")) {
+    for (const auto& op : operations) failed += WatchOperation(env, op) != 0;
+  }
+  return failed ? 1 : 0;
+}
+
+}  // namespace
+
 int CmdClusterDelete(Env& env) {
+  if (env.args.Has("selector")) {
+    if (!env.args.positional.empty()) {
+      return UsageError(env, "give either a cluster or -l SELECTOR, not both");
+    }
+    // An empty selector matches everything: never a way to delete every cluster by accident.
+    if (env.args.Get("selector").find_first_not_of(" \t") == std::string::npos) {
+      return UsageError(env, "-l needs a selector; an empty one would match every cluster");
+    }
+    return DeleteBySelector(env);
+  }
+  if (env.args.positional.empty()) return UsageError(env, "missing argument (or -l SELECTOR)");
   Change change;
   change.method = "DELETE";
   change.what = "delete";

@@ -52,6 +52,10 @@ const std::vector<Command>& Commands() {
   static const FlagSpec kYes{"yes", "",
                              "do it without showing the plan and asking (needed in scripts)", 'y'};
   static const FlagSpec kComment{"comment", "TEXT", "a note for the requester"};
+  static const FlagSpec kSelector{"selector", "SELECTOR",
+                                  "only clusters whose labels match, as kubectl's -l: "
+                                  "env=prod,tier!=db,region in (a,b),!legacy",
+                                  'l'};
   static const FlagSpec kTtl{"ttl-hours", "N",
                              "lifetime of the client certificate in hours (default: the server's)"};
   static const std::vector<Command> kCommands = {
@@ -61,12 +65,12 @@ const std::vector<Command>& Commands() {
                {"password-stdin", "", "read the password from stdin instead of prompting"}}),
       Command("logout", 0, 0, CmdLogout, "", "Revoke the session token and forget it"),
       Command("whoami", 0, 0, CmdWhoami, "", "Show the logged-in user, their teams and roles"),
-      Command("clusters", 0, 0, CmdClusters, "[--team T]", "List clusters",
-              {{"team", "T", "only the clusters of team T"}}),
+      Command("clusters", 0, 0, CmdClusters, "[--team T] [-l SELECTOR]", "List clusters",
+              {{"team", "T", "only the clusters of team T"}, kSelector}),
       Command("cluster create", 1, 1, CmdClusterCreate,
               "NAME --team T --purpose P [--workers N] [--worker-flavor F]\n"
-              "           [--worker-kind vm|physical] [--masters N] [--version V] [--dry-run] "
-              "[--watch]",
+              "           [--worker-kind vm|physical] [--masters N] [--version V]\n"
+              "           [--label KEY=VALUE]... [--dry-run] [--watch]",
               "Create a cluster",
               {{"team", "T", "team that owns the cluster (required)"},
                {"purpose", "P", "personal, dev or prod (required); sets the default master count"},
@@ -75,14 +79,21 @@ const std::vector<Command>& Commands() {
                {"worker-kind", "KIND", "vm or physical"},
                {"masters", "N", "number of masters: 1, 3 or 5 (default from the purpose)"},
                {"version", "V", "Kubernetes version (default: see kaas versions)"},
+               {"label", "KEY=VALUE", "a label (Kubernetes syntax); repeat the flag for more"},
                {"dry-run", "", "show the plan (nodes, placement, steps) without creating anything"},
                kWatch}),
       Command("cluster show", 1, 1, CmdClusterShow, "NAME|ID [--team T]",
               "Show a cluster, its nodes and latest operation", {kTeam}),
-      Command("cluster delete", 1, 1, CmdClusterDelete,
-              "NAME|ID [--team T] [--dry-run] [--yes] [--watch]",
-              "Delete a cluster (shows the plan and asks for its name unless --yes)",
-              {kTeam, kDryRun, kYes, kWatch}),
+      Command("cluster delete", 0, 1, CmdClusterDelete,
+              "(NAME|ID | -l SELECTOR) [--team T] [--dry-run] [--yes] [--watch]",
+              "Delete a cluster, or every cluster a selector matches (shows the plan and asks "
+              "unless --yes)",
+              {kTeam, kSelector, kDryRun, kYes, kWatch}),
+      Command(
+          "cluster label", 2, 1000, CmdClusterLabel,
+          "CLUSTER KEY=VALUE... KEY-... [--overwrite] [--team T]",
+          "Set (KEY=VALUE) and remove (KEY-) a cluster's labels, as kubectl label does",
+          {{"overwrite", "", "allow changing the value of a label that is already set"}, kTeam}),
       Command("kubeconfig", 1, 1, CmdKubeconfig, "CLUSTER [--team T] [--ttl-hours N]",
               "Print a cluster's kubeconfig (YAML) with a short-lived client certificate",
               {kTeam, kTtl}),
@@ -283,7 +294,16 @@ std::string Details(const std::string& command) {
        "a time and always rest at an odd count. --dry-run prints the steps it would run.\n" +
            std::string(kAsks)},
       {"cluster resize-masters", kAsks},
-      {"cluster delete", kAsks},
+      {"cluster delete",
+       "With -l, every cluster of yours whose labels match the selector: the list is shown,\n"
+       "--dry-run asks kaasd whether each delete would be admitted, and without --yes kaas asks\n"
+       "for the number of clusters before deleting any. A list that changed meanwhile is not\n"
+       "deleted. " +
+           std::string(kAsks)},
+      {"cluster label",
+       "KEY=VALUE sets a label, KEY- removes it; other labels stay. Keys are [prefix/]name (name\n"
+       "up to 63 of [A-Za-z0-9_.-], prefix a DNS subdomain), values up to 63 of the same or\n"
+       "empty. Find clusters by label with: kaas clusters -l KEY=VALUE\n"},
       {"cluster upgrade",
        "Masters first, one at a time, then the workers in batches of --max-unavailable.\n"
        "One minor version at a time: see kaas versions.\n" +

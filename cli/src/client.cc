@@ -84,6 +84,11 @@ ApiResult ApiClient::Put(const std::string& path, const Json& body) {
   return FromHttp(server_, impl_->http.Put(path, impl_->headers, body.dump(), "application/json"));
 }
 
+ApiResult ApiClient::Patch(const std::string& path, const Json& body) {
+  return FromHttp(server_,
+                  impl_->http.Patch(path, impl_->headers, body.dump(), "application/json"));
+}
+
 ApiResult ApiClient::GetText(const std::string& path, const std::string& accept,
                              std::string& text) {
   httplib::Headers headers = impl_->headers;

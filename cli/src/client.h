@@ -41,6 +41,7 @@ class ApiClient {
   ApiResult Get(const std::string& path);
   ApiResult Post(const std::string& path, const Json& body);
   ApiResult Put(const std::string& path, const Json& body);
+  ApiResult Patch(const std::string& path, const Json& body);
   ApiResult Delete(const std::string& path);
 
   // GET of a document that is not JSON (a kubeconfig's YAML): a 2xx reply's body goes to

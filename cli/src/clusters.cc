@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "kaas/cli/render.h"
+#include "kaas/common/labels.h"
 
 namespace kaas::cli {
 namespace {
@@ -13,13 +14,15 @@ std::string Placement(const Json& node) {
   return where.empty() ? "-" : where;
 }
 
-// All clusters visible to the caller (of `team` when not empty), following next_cursor.
-ApiResult ListAllClusters(Env& env, const std::string& team) {
+}  // namespace
+
+ApiResult ListAllClusters(Env& env, const std::string& team, const std::string& selector) {
   Json items = Json::array();
   std::string cursor;
   do {
     std::string path = "/api/v1/clusters?limit=100";
     if (!team.empty()) path += "&team=" + UrlEncode(team);
+    if (!selector.empty()) path += "&selector=" + UrlEncode(selector);
     if (!cursor.empty()) path += "&cursor=" + UrlEncode(cursor);
     ApiResult page = env.Api().Get(path);
     if (!page.ok()) return page;
@@ -29,7 +32,16 @@ ApiResult ListAllClusters(Env& env, const std::string& team) {
   return {Json{{"items", items}}, std::nullopt};
 }
 
-}  // namespace
+std::string LabelsText(const Json& cluster) {
+  std::string out;
+  const Json& labels = Field(cluster, "labels");
+  if (!labels.is_object()) return out;
+  for (const auto& [key, value] : labels.items()) {
+    out +=
+        (out.empty() ? "" : ",") + key + "=" + (value.is_string() ? value.get<std::string>() : "");
+  }
+  return out;
+}
 
 ApiResult ResolveCluster(Env& env, const std::string& ref) {
   std::string team = env.args.Get("team");
@@ -100,25 +112,26 @@ std::string CountTimesFlavor(const Json& group) {
 }
 
 int CmdClusters(Env& env) {
-  ApiResult r = ListAllClusters(env, env.args.Get("team"));
+  std::string selector = env.args.Get("selector");
+  ApiResult r = ListAllClusters(env, env.args.Get("team"), selector);
   if (!r.ok()) return Fail(env, *r.error);
   if (env.json) {
     PrintJson(env, r.body);
     return 0;
   }
   if (r.body["items"].empty()) {
-    env.io.out << "No clusters.\n";
+    env.io.out << (selector.empty() ? "No clusters.\n" : "No clusters match " + selector + ".\n");
     return 0;
   }
   // CURRENT marks the cluster kubectl talks to, as kubectl config get-contexts does.
   std::set<std::string> current = CurrentClusterIds(env, r.body["items"]);
-  std::vector<std::vector<std::string>> rows = {
-      {"CURRENT", "NAME", "TEAM", "PURPOSE", "STATUS", "MASTERS", "WORKERS", "VERSION", "ID"}};
+  std::vector<std::vector<std::string>> rows = {{"CURRENT", "NAME", "TEAM", "PURPOSE", "STATUS",
+                                                 "MASTERS", "WORKERS", "VERSION", "ID", "LABELS"}};
   for (const auto& c : r.body["items"]) {
     rows.push_back({current.count(Str(c, "id")) ? "*" : "", Str(c, "name"), Str(c, "team"),
                     Str(c, "purpose"), Str(c, "status"), CountTimesFlavor(Field(c, "masters")),
                     CountTimesFlavor(Field(c, "workers")), Str(c, "kubernetes_version"),
-                    Str(c, "id")});
+                    Str(c, "id"), LabelsText(c)});
   }
   env.io.out << RenderTable(rows);
   return 0;
@@ -143,6 +156,19 @@ int CmdClusterCreate(Env& env) {
     auto n = ParseInt(a.Get("masters"));
     if (!n) return UsageError(env, "--masters must be a whole number");
     body["masters"] = {{"count", *n}};
+  }
+  if (a.Has("label")) {
+    Json labels = Json::object();
+    for (const auto& arg : a.GetAll("label")) {
+      auto eq = arg.find('=');
+      if (eq == std::string::npos) return UsageError(env, "--label takes KEY=VALUE, not " + arg);
+      std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
+      std::string why = LabelKeyError(key);
+      if (why.empty()) why = LabelValueError(value);
+      if (!why.empty()) return UsageError(env, "--label " + arg + ": " + why);
+      labels[key] = value;
+    }
+    body["labels"] = labels;
   }
 
   bool dry_run = a.Has("dry-run");
@@ -197,6 +223,7 @@ int CmdClusterShow(Env& env) {
        CountTimesFlavor(Field(c, "masters")) + " (" + Str(Field(c, "masters"), "kind") + ")"},
       {"Workers:",
        CountTimesFlavor(Field(c, "workers")) + " (" + Str(Field(c, "workers"), "kind") + ")"},
+      {"Labels:", LabelsText(c).empty() ? "<none>" : LabelsText(c)},
       {"Created:", Str(c, "created_at") + " by " + Str(c, "created_by")},
   });
   const Json& nodes = c.value("nodes", Json::array());
@@ -212,6 +239,57 @@ int CmdClusterShow(Env& env) {
   if (Str(op, "state") == "pending" || Str(op, "state") == "running") {
     out << "  follow it with: kaas operation show " << Str(op, "id") << " --watch\n";
   }
+  return 0;
+}
+
+// kubectl label's arguments: KEY=VALUE sets, KEY- removes. Changing a label that has another
+// value needs --overwrite, as with kubectl. Sent as one merge patch, so other labels stay.
+int CmdClusterLabel(Env& env) {
+  const auto& args = env.args.positional;
+  Json patch = Json::object();
+  for (size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    auto eq = arg.find('=');
+    if (eq == std::string::npos && !arg.empty() && arg.back() == '-') {
+      std::string key = arg.substr(0, arg.size() - 1);
+      if (std::string why = LabelKeyError(key); !why.empty()) {
+        return UsageError(env, arg + ": " + why);
+      }
+      patch[key] = nullptr;
+      continue;
+    }
+    if (eq == std::string::npos) {
+      return UsageError(env, "'" + arg + "' is neither KEY=VALUE (set) nor KEY- (remove)");
+    }
+    std::string key = arg.substr(0, eq), value = arg.substr(eq + 1);
+    std::string why = LabelKeyError(key);
+    if (why.empty()) why = LabelValueError(value);
+    if (!why.empty()) return UsageError(env, arg + ": " + why);
+    patch[key] = value;
+  }
+  ApiResult found = ResolveCluster(env, args[0]);
+  if (!found.ok()) return Fail(env, *found.error);
+  const Json& now = Field(found.body, "labels");
+  if (!env.args.Has("overwrite")) {
+    for (const auto& [key, value] : patch.items()) {
+      if (value.is_null() || !now.is_object() || !now.contains(key)) continue;
+      if (now[key] != value) {
+        return Fail(env, "label " + key + " of cluster " + Str(found.body, "name") +
+                             " already has a value (" + now[key].get<std::string>() +
+                             "); add --overwrite to change it");
+      }
+    }
+  }
+  ApiResult r = env.Api().Patch("/api/v1/clusters/" + UrlEncode(Str(found.body, "id")),
+                                Json{{"labels", patch}});
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  std::string labels = LabelsText(r.body);
+  env.io.out << "Cluster " << Str(r.body, "name")
+             << " labeled: " << (labels.empty() ? "<none>" : labels) << "\n";
   return 0;
 }
 

@@ -65,6 +65,13 @@ std::string NodeTable(const Json& nodes, bool with_state);
 // "3×m.small" for a {count, flavor, kind} object.
 std::string CountTimesFlavor(const Json& group);
 
+// Every cluster visible to the caller, following next_cursor: of `team` and matching the label
+// `selector` when they are not empty.
+ApiResult ListAllClusters(Env& env, const std::string& team, const std::string& selector = "");
+
+// "env=prod,tier=web" for a cluster's labels object; "" when it has none.
+std::string LabelsText(const Json& cluster);
+
 // The cluster `ref` names, as GET /clusters/{id} returns it (nodes included). `ref` is an id,
 // or a name that must be unique among the caller's clusters, or within --team when given.
 ApiResult ResolveCluster(Env& env, const std::string& ref);
@@ -86,6 +93,7 @@ int CmdWhoami(Env& env);
 int CmdClusters(Env& env);
 int CmdClusterCreate(Env& env);
 int CmdClusterShow(Env& env);
+int CmdClusterLabel(Env& env);
 // changes.cc
 int CmdClusterScale(Env& env);
 int CmdClusterResizeMasters(Env& env);

@@ -742,6 +742,20 @@ class FakeChangeKaasd {
     server_.Get("/api/v1/clusters/cl-1", [this](const auto&, auto& res) {
       res.set_content(Cluster().dump(), "application/json");
     });
+    // The list by selector (kaas cluster delete -l): env=test matches cl-1, nothing else does;
+    // after `vanish_after` lists, cl-1 no longer matches (someone relabeled it).
+    server_.Get("/api/v1/clusters", [this](const httplib::Request& req, auto& res) {
+      std::lock_guard lock(mu);
+      selectors.push_back(req.get_param_value("selector"));
+      nlohmann::json items = nlohmann::json::array();
+      if (selectors.back() == "env=test" && static_cast<int>(selectors.size()) <= vanish_after) {
+        nlohmann::json c = Cluster();
+        c.erase("nodes");
+        items.push_back(c);
+      }
+      res.set_content(nlohmann::json{{"items", items}, {"next_cursor", ""}}.dump(),
+                      "application/json");
+    });
     server_.Get("/api/v1/flavors", [](const auto&, auto& res) {
       res.set_content(R"({"master_counts":{"personal":1,"dev":3,"prod":5}})", "application/json");
     });
@@ -831,6 +845,7 @@ class FakeChangeKaasd {
             {"status", "running"},
             {"masters", {{"count", 3}, {"flavor", "m.small"}, {"kind", "vm"}}},
             {"workers", {{"count", workers}, {"flavor", "w.medium"}, {"kind", "vm"}}},
+            {"labels", {{"env", "test"}, {"tier", "web"}}},
             {"nodes", nodes}};
   }
 
@@ -839,6 +854,8 @@ class FakeChangeKaasd {
   int submits = 0;
   int change_after = 1000;
   bool busy = false;
+  std::vector<std::string> selectors;  // of every list request
+  int vanish_after = 1000;
 
  private:
   httplib::Server server_;
@@ -947,6 +964,80 @@ TEST_F(ConfirmTest, YesAndScaleOutDoNotAsk) {
       << err_.str();
   EXPECT_EQ(fake_.dry_runs, 0);
   EXPECT_EQ(fake_.submits, 2);
+}
+
+TEST_F(ConfirmTest, DeleteBySelectorWithoutATerminalListsAndRefuses) {
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test"}, "1\n", false),
+            2);
+  EXPECT_NE(out_.str().find("To delete: 1 cluster matching env=test"), std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("env=test,tier=web"), std::string::npos) << out_.str();
+  EXPECT_NE(err_.str().find("refusing to delete 1 cluster without confirmation"), std::string::npos)
+      << err_.str();
+  EXPECT_NE(err_.str().find("--yes"), std::string::npos) << err_.str();
+  EXPECT_EQ(fake_.submits, 0);
+  EXPECT_EQ(fake_.dry_runs, 0);
+}
+
+TEST_F(ConfirmTest, DeleteBySelectorAsksForTheCountAndChecksTheListAgain) {
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test"}, "y\n", true), 1);
+  EXPECT_NE(out_.str().find("Type the number of clusters (1) to confirm"), std::string::npos)
+      << out_.str();
+  EXPECT_NE(out_.str().find("Nothing was changed."), std::string::npos) << out_.str();
+  EXPECT_EQ(fake_.submits, 0);
+
+  fake_.vanish_after = static_cast<int>(fake_.selectors.size()) + 1;  // relabeled meanwhile
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test"}, "1\n", true), 1);
+  EXPECT_NE(out_.str().find("changed since the list was shown; nothing was deleted"),
+            std::string::npos)
+      << out_.str();
+  EXPECT_EQ(fake_.submits, 0);
+
+  fake_.vanish_after = 1000;
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test"}, "1\n", true), 0)
+      << err_.str();
+  EXPECT_EQ(fake_.submits, 1);
+  EXPECT_NE(out_.str().find("Deleting cluster web (cl-1) of team payments"), std::string::npos)
+      << out_.str();
+  EXPECT_EQ(fake_.selectors.back(), "env=test");  // the selector went to kaasd as typed
+}
+
+TEST_F(ConfirmTest, DeleteBySelectorDryRunYesAndNoMatch) {
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test", "--dry-run"}, "",
+                 false),
+            0);
+  EXPECT_NE(out_.str().find("Would delete 1 cluster matching env=test (dry run"), std::string::npos)
+      << out_.str();
+  EXPECT_EQ(fake_.dry_runs, 1);  // kaasd was asked whether the delete would be admitted
+  EXPECT_EQ(fake_.submits, 0);
+  fake_.busy = true;  // a refused delete is said, and the others would still go
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=test", "--yes"}, "", false),
+      1);
+  EXPECT_NE(err_.str().find("web (cl-1): busy (operation_in_progress)"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", "env=prod"}, "", false), 0);
+  EXPECT_NE(out_.str().find("No clusters match env=prod; nothing to delete."), std::string::npos)
+      << out_.str();
+  // An empty selector would match everything; a name and a selector together are ambiguous.
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete", "-l", " "}, "", false), 2);
+  EXPECT_EQ(
+      Kaas({"--server", fake_.url(), "cluster", "delete", "web", "-l", "env=test"}, "", false), 2);
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "delete"}, "", false), 2);
+  EXPECT_EQ(fake_.submits, 1);  // only the busy one was sent
+}
+
+TEST_F(ConfirmTest, LabelChecksArgumentsAndNeedsOverwriteToChangeAValue) {
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "label", "cl-1", "tier"}, "", false), 2);
+  EXPECT_NE(err_.str().find("neither KEY=VALUE (set) nor KEY- (remove)"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "label", "cl-1", "-bad=x"}, "", false), 2);
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "label", "cl-1", "env=a b"}, "", false), 2);
+  EXPECT_EQ(Kaas({"--server", fake_.url(), "cluster", "label", "cl-1", "tier=db"}, "", false), 1);
+  EXPECT_NE(err_.str().find("label tier of cluster web already has a value (web); add "
+                            "--overwrite"),
+            std::string::npos)
+      << err_.str();
 }
 
 TEST_F(RunTest, UnreachableServerNamesIt) {

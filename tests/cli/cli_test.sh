@@ -528,6 +528,59 @@ kaas --server "http://127.0.0.1:$(free_port)" clusters
 expect_rc 1
 expect_out "cannot reach kaasd at http://127.0.0.1:"
 
+echo "== labels: create with --label, clusters -l, cluster label, delete -l"
+kaas cluster create lab-a --team payments --purpose personal --label env=test --label tier=web \
+  --watch
+expect_rc 0
+kaas cluster create lab-b --team payments --purpose personal --label env=test --watch
+expect_rc 0
+kaas cluster create lab-x --team payments --purpose personal --label 'bad key=x'
+expect_rc 2
+expect_out "--label bad key=x"
+kaas clusters -l env=test
+expect_rc 0
+expect_out "LABELS"
+grep -qE '^ +lab-a .* env=test,tier=web$' <<<"$OUT" || fail "kaas clusters -l env=test:
+$OUT"
+grep -qE '^ +lab-b ' <<<"$OUT" || fail "kaas clusters -l env=test misses lab-b:
+$OUT"
+if grep -qE '^[* ] +demo ' <<<"$OUT"; then fail "demo has no labels but is listed:
+$OUT"; fi
+kaas clusters -l 'tier in (web,db),env!=prod'
+expect_rc 0
+[[ $(grep -c ' lab-' <<<"$OUT") -eq 1 ]] || fail "tier in (web,db) lists not only lab-a:
+$OUT"
+kaas clusters -l 'env=test,'
+expect_rc 1
+expect_out "position 10"
+kaas cluster label lab-a tier=db
+expect_rc 1
+expect_out "already has a value (web); add --overwrite"
+kaas cluster label lab-a tier=db --overwrite
+expect_rc 0
+expect_out "Cluster lab-a labeled: env=test,tier=db"
+kaas cluster label lab-a tier- canary=
+expect_rc 0
+kaas cluster show lab-a
+expect_out "Labels:"
+expect_out "canary=,env=test"
+kaas cluster delete -l env=test --dry-run
+expect_rc 0
+expect_out "Would delete 2 clusters matching env=test (dry run: nothing was changed)"
+kaas cluster delete -l env=test
+expect_rc 2
+expect_out "refusing to delete 2 clusters without confirmation"
+kaas_tty 1 cluster delete -l env=test
+expect_rc 1
+expect_out "Type the number of clusters (2) to confirm"
+expect_out "Nothing was changed."
+kaas_tty 2 cluster delete -l env=test --watch
+expect_rc 0
+expect_out "Deleting cluster lab-b"
+kaas clusters -l env=test
+expect_rc 0
+expect_out "No clusters match env=test."
+
 echo "== cluster delete: refused without --yes off a terminal, then --yes --watch"
 kaas cluster delete demo
 expect_rc 2
