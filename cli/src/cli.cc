@@ -56,6 +56,9 @@ const std::vector<Command>& Commands() {
                                   "only clusters whose labels match, as kubectl's -l: "
                                   "env=prod,tier!=db,region in (a,b),!legacy",
                                   'l'};
+  static const FlagSpec kExec{"exec", "",
+                              "the user runs 'kaas credential' (kubectl's exec plugin), which "
+                              "renews the certificate by itself"};
   static const FlagSpec kTtl{"ttl-hours", "N",
                              "lifetime of the client certificate in hours (default: the server's)"};
   static const std::vector<Command> kCommands = {
@@ -94,11 +97,15 @@ const std::vector<Command>& Commands() {
           "CLUSTER KEY=VALUE... KEY-... [--overwrite] [--team T]",
           "Set (KEY=VALUE) and remove (KEY-) a cluster's labels, as kubectl label does",
           {{"overwrite", "", "allow changing the value of a label that is already set"}, kTeam}),
-      Command("kubeconfig", 1, 1, CmdKubeconfig, "CLUSTER [--team T] [--ttl-hours N]",
+      Command("kubeconfig", 1, 1, CmdKubeconfig, "CLUSTER [--team T] [--ttl-hours N] [--exec]",
               "Print a cluster's kubeconfig (YAML) with a short-lived client certificate",
-              {kTeam, kTtl}),
-      Command("use", 1, 1, CmdUse, "CLUSTER [--team T] [--ttl-hours N]",
-              "Merge a cluster's kubeconfig into kubectl's config and switch to it", {kTeam, kTtl}),
+              {kTeam, kTtl, kExec}),
+      Command("use", 1, 1, CmdUse, "CLUSTER [--team T] [--ttl-hours N] [--exec]",
+              "Merge a cluster's kubeconfig into kubectl's config and switch to it",
+              {kTeam, kTtl, kExec}),
+      Command("credential", 1, 1, CmdCredential, "CLUSTER [--team T] [--renew]",
+              "Print a client.authentication.k8s.io/v1 ExecCredential for kubectl (cached)",
+              {kTeam, {"renew", "", "fetch a new certificate even when the cached one is fresh"}}),
       Command(
           "cluster scale", 1, 1, CmdClusterScale,
           "CLUSTER (--workers N | --masters N [--allow-colocated-masters]) [--team T]\n"
@@ -246,14 +253,15 @@ void PrintFlags(std::ostream& out, const std::vector<FlagSpec>& flags) {
   out << RenderTable(rows);
 }
 
-void PrintOverview(std::ostream& out) {
+void PrintOverview(std::ostream& out, const std::string& program) {
   out << "kaas: the command-line client of the kaas Kubernetes-as-a-Service platform\n\n"
-         "Usage: kaas [--server URL] [--output json] COMMAND [ARGS]\n\nCommands:\n";
+         "Usage: "
+      << program << " [--server URL] [--output json] COMMAND [ARGS]\n\nCommands:\n";
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : Commands()) rows.push_back({"  " + c.name, c.summary});
   out << RenderTable(rows) << "\nGlobal flags:\n";
   PrintFlags(out, GlobalFlags());
-  out << "\nRun 'kaas help COMMAND' for a command's flags.\n";
+  out << "\nRun '" << program << " help COMMAND' for a command's flags.\n";
 }
 
 // Destructive changes: scale-in, resize, upgrade, delete.
@@ -278,6 +286,13 @@ std::string Details(const std::string& command) {
        "$KUBECONFIG, else ~/.kube/config (created with mode 0600 when missing). Its cluster,\n"
        "user and context entries replace the entries of the same name; current-context becomes\n"
        "\"<user>@<cluster>\". Every other entry and setting in the file is kept.\n"},
+      {"credential",
+       "What kubectl's exec plugin mechanism runs for a user that 'kaas kubeconfig --exec' or\n"
+       "'kaas use --exec' wrote: prints status.clientCertificateData, clientKeyData and\n"
+       "expirationTimestamp (5 minutes before the certificate's end). The credential is cached\n"
+       "(mode 0600) under the config file's directory, in credentials/, until then; after that\n"
+       "it is renewed through the cluster's kubeconfig endpoint, with the session of kaas "
+       "login.\n"},
       {"token create",
        "The token is printed once and cannot be retrieved later. Send it as\n"
        "'Authorization: Bearer <token>'.\n"},
@@ -354,7 +369,7 @@ std::string Trimmed(std::string url) {
 
 int Help(Io& io, const std::vector<std::string>& words) {
   if (words.empty()) {
-    PrintOverview(io.out);
+    PrintOverview(io.out, io.program);
     return 0;
   }
   std::string name = words[0];
@@ -410,10 +425,10 @@ int Fail(Env& env, const std::string& message) { return Fail(env, ApiError{0, ""
 int UsageError(Env& env, const std::string& message) {
   env.io.err << "error: " << message << "\n";
   if (const Command* c = FindCommand(env.command)) {
-    env.io.err << "usage: kaas " << c->name << (c->synopsis.empty() ? "" : " " + c->synopsis)
-               << "\n";
+    env.io.err << "usage: " << env.io.program << " " << c->name
+               << (c->synopsis.empty() ? "" : " " + c->synopsis) << "\n";
   }
-  env.io.err << "Run 'kaas help " << env.command << "' for more.\n";
+  env.io.err << "Run '" << env.io.program << " help " << env.command << "' for more.\n";
   return 2;
 }
 
@@ -457,7 +472,7 @@ int Run(const std::vector<std::string>& args, Io& io) {
     for (const auto& a : rest) {
       if (a == "--help" || a == "-h") return Help(io, {});
     }
-    PrintOverview(io.err);
+    PrintOverview(io.err, io.program);
     return 2;
   }
   if (words[0] == "help") return Help(io, {words.begin() + 1, words.end()});
@@ -529,6 +544,8 @@ int Main(int argc, char** argv) {
   if (io.out_is_tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
     io.terminal_width = ws.ws_col;
   }
+  std::string invoked = argc > 0 ? argv[0] : "kaas";
+  if (invoked.substr(invoked.rfind('/') + 1) == "kubectl-kaas") io.program = "kubectl kaas";
   std::vector<std::string> args(argv + 1, argv + argc);
   int code = Run(args, io);
   std::cout.flush();

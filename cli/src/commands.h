@@ -101,6 +101,7 @@ int CmdClusterUpgrade(Env& env);
 int CmdClusterDelete(Env& env);
 // contexts.cc
 int CmdKubeconfig(Env& env);
+int CmdCredential(Env& env);
 int CmdUse(Env& env);
 // accounts.cc
 int CmdTokenCreate(Env& env);

@@ -1,11 +1,16 @@
 // kubeconfig, use, and which cluster kubectl's current context points at.
 
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <optional>
 #include <ostream>
 
 #include "commands.h"
+#include "kaas/cli/credential.h"
 #include "kaas/cli/kubeconfig.h"
 
 namespace kaas::cli {
@@ -30,13 +35,76 @@ std::optional<int> FetchKubeconfig(Env& env, std::string& yaml, Json& cluster) {
   return std::nullopt;
 }
 
+// This very binary, for kubectl to run (kaas or kubectl-kaas, wherever it is installed).
+std::string SelfPath() {
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("kaas") : self.string();
+}
+
+std::string CachePathFor(Env& env, const std::string& cluster) {
+  std::string dir = std::filesystem::path(env.config_path).parent_path().string();
+  return CredentialCachePath(dir, env.server, env.config.username, env.args.Get("team"), cluster);
+}
+
+// With --exec: the fetched kubeconfig's user becomes `kaas credential <cluster id>` (against
+// this server and config file), and the credential just fetched goes into that command's cache.
+std::optional<int> ExecKubeconfig(Env& env, const Json& cluster, std::string& yaml) {
+  const std::string id = Str(cluster, "id");
+  auto credential = ReadClientCredential(yaml);
+  if (!credential.ok()) return Fail(env, credential.status().message());
+  // The exec entry names the cluster by id, without --team: the cache key of that command.
+  std::string dir = std::filesystem::path(env.config_path).parent_path().string();
+  std::string cache = CredentialCachePath(dir, env.server, env.config.username, "", id);
+  if (Status st = WritePrivateFile(cache, ExecCredential(*credential).dump(2) + "\n"); !st.ok()) {
+    return Fail(env, st.message());
+  }
+  auto rewritten =
+      WithExecUser(yaml, {SelfPath(), "--server", env.server, "credential", id},
+                   {{"KAAS_CONFIG", std::filesystem::absolute(env.config_path).string()}},
+                   "kubectl runs 'kaas credential' for this cluster: install the kaas CLI and run "
+                   "'kaas login --server " +
+                       env.server + "'");
+  if (!rewritten.ok()) return Fail(env, rewritten.status().message());
+  yaml = *rewritten;
+  return std::nullopt;
+}
+
 }  // namespace
+
+int CmdCredential(Env& env) {
+  const std::string ref = env.args.positional[0];
+  const std::string cache = CachePathFor(env, ref);
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  if (!env.args.Has("renew")) {
+    if (auto cached = FreshCachedCredential(cache, now)) {
+      env.io.out << cached->dump() << "\n";
+      return 0;
+    }
+  }
+  std::string yaml;
+  Json cluster;
+  if (auto failed = FetchKubeconfig(env, yaml, cluster)) return *failed;
+  auto credential = ReadClientCredential(yaml);
+  if (!credential.ok()) return Fail(env, credential.status().message());
+  Json exec = ExecCredential(*credential);
+  // kubectl gets the credential even when it cannot be cached; the next call then asks again.
+  if (Status st = WritePrivateFile(cache, exec.dump(2) + "\n"); !st.ok()) {
+    env.io.err << "warning: cannot cache the credential in " << cache << ": " << st.message()
+               << "\n";
+  }
+  env.io.out << exec.dump() << "\n";
+  return 0;
+}
 
 int CmdKubeconfig(Env& env) {
   if (env.json) return UsageError(env, "kaas kubeconfig prints YAML only; drop --output json");
   std::string yaml;
   Json cluster;
   if (auto failed = FetchKubeconfig(env, yaml, cluster)) return *failed;
+  if (env.args.Has("exec")) {
+    if (auto failed = ExecKubeconfig(env, cluster, yaml)) return *failed;
+  }
   env.io.out << yaml;
   if (!yaml.empty() && yaml.back() != '\n') env.io.out << "\n";
   return 0;
@@ -46,6 +114,9 @@ int CmdUse(Env& env) {
   std::string yaml;
   Json cluster;
   if (auto failed = FetchKubeconfig(env, yaml, cluster)) return *failed;
+  if (env.args.Has("exec")) {
+    if (auto failed = ExecKubeconfig(env, cluster, yaml)) return *failed;
+  }
   std::string path = KubeconfigPath();
   auto context = MergeIntoKubeconfigFile(path, yaml);
   if (!context.ok()) return Fail(env, context.status().message());

@@ -16,6 +16,7 @@
 
 #include "kaas/cli/args.h"
 #include "kaas/cli/config.h"
+#include "kaas/cli/credential.h"
 #include "kaas/cli/events.h"
 #include "kaas/cli/kubeconfig.h"
 #include "kaas/cli/render.h"
@@ -1038,6 +1039,79 @@ TEST_F(ConfirmTest, LabelChecksArgumentsAndNeedsOverwriteToChangeAValue) {
                             "--overwrite"),
             std::string::npos)
       << err_.str();
+}
+
+TEST(CredentialTest, Rfc3339RoundTripsInUtc) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(ParseRfc3339("2026-12-02T17:05:00Z"), std::optional<int64_t>(1796231100));
+  EXPECT_EQ(ParseRfc3339(FormatRfc3339(1796231100)), std::optional<int64_t>(1796231100));
+  EXPECT_EQ(ParseRfc3339("2026-12-02T17:05:00.123Z"), std::optional<int64_t>(1796231100));
+  EXPECT_FALSE(ParseRfc3339("2026-12-02T17:05:00+01:00"));
+  EXPECT_FALSE(ParseRfc3339("tomorrow"));
+}
+
+TEST(CredentialTest, OnlyAFreshExecCredentialIsTakenFromTheCache) {
+  fs::path dir = fs::temp_directory_path() / ("kaas-cred-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::string path = (dir / "c.json").string();
+  EXPECT_FALSE(FreshCachedCredential(path, 1000));  // missing
+  auto write = [&](const nlohmann::json& j) { std::ofstream(path) << j.dump(); };
+  nlohmann::json c = {{"apiVersion", kExecApiVersion},
+                      {"kind", "ExecCredential"},
+                      {"status",
+                       {{"clientCertificateData", "CERT"},
+                        {"clientKeyData", "KEY"},
+                        {"expirationTimestamp", FormatRfc3339(2000)}}}};
+  write(c);
+  EXPECT_TRUE(FreshCachedCredential(path, 1999));
+  EXPECT_FALSE(FreshCachedCredential(path, 2000));  // expired at that second
+  c["kind"] = "Other";
+  write(c);
+  EXPECT_FALSE(FreshCachedCredential(path, 1000));
+  std::ofstream(path) << "not json";
+  EXPECT_FALSE(FreshCachedCredential(path, 1000));
+  fs::remove_all(dir);
+}
+
+TEST(CredentialTest, CachePathsAreDistinctPerServerUserTeamAndCluster) {
+  std::string a = CredentialCachePath("/c", "http://h:1", "alice", "", "cl-1");
+  EXPECT_EQ(a.rfind("/c/credentials/", 0), 0u) << a;
+  EXPECT_EQ(a.find('/', 15), std::string::npos) << a;  // the server's slashes are escaped
+  EXPECT_NE(a, CredentialCachePath("/c", "http://h:2", "alice", "", "cl-1"));
+  EXPECT_NE(a, CredentialCachePath("/c", "http://h:1", "bob", "", "cl-1"));
+  EXPECT_NE(a, CredentialCachePath("/c", "http://h:1", "alice", "t", "cl-1"));
+  EXPECT_NE(a, CredentialCachePath("/c", "http://h:1", "alice", "", "cl-2"));
+}
+
+TEST(CredentialTest, ExecUserReplacesTheCertificateAndKeepsTheCluster) {
+  const std::string yaml = R"(apiVersion: v1
+kind: Config
+clusters:
+- name: demo
+  cluster: {server: "https://10.0.0.1:6443", certificate-authority-data: Q0E=}
+users:
+- name: alice@demo
+  user: {client-certificate-data: Q0VSVA==, client-key-data: S0VZ}
+contexts:
+- name: alice@demo
+  context: {cluster: demo, user: alice@demo}
+current-context: alice@demo
+)";
+  auto out = WithExecUser(yaml, {"/bin/kaas", "credential", "cl-1"}, {{"KAAS_CONFIG", "/c.yaml"}},
+                          "install kaas");
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  YAML::Node k = YAML::Load(*out);
+  YAML::Node user = k["users"][0]["user"];
+  EXPECT_FALSE(user["client-certificate-data"]);
+  EXPECT_EQ(user["exec"]["apiVersion"].as<std::string>(), "client.authentication.k8s.io/v1");
+  EXPECT_EQ(user["exec"]["command"].as<std::string>(), "/bin/kaas");
+  EXPECT_EQ(user["exec"]["args"][1].as<std::string>(), "cl-1");
+  EXPECT_EQ(user["exec"]["env"][0]["value"].as<std::string>(), "/c.yaml");
+  EXPECT_EQ(user["exec"]["interactiveMode"].as<std::string>(), "Never");
+  EXPECT_EQ(k["clusters"][0]["cluster"]["server"].as<std::string>(), "https://10.0.0.1:6443");
+  EXPECT_EQ(k["current-context"].as<std::string>(), "alice@demo");
+  // kaasd's kubeconfig without a usable certificate is refused, not turned into garbage.
+  EXPECT_FALSE(ReadClientCredential(yaml).ok());
 }
 
 TEST_F(RunTest, UnreachableServerNamesIt) {

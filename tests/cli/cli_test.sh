@@ -13,8 +13,13 @@ KAAS=$2
 PASSWORD=cli-test-admin-password
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kaas-cli-test.XXXXXX")
 KAASD_PID=
+S_SERVER_PID=
 
 cleanup() {
+  if [[ -n $S_SERVER_PID ]]; then
+    kill "$S_SERVER_PID" 2>/dev/null || true
+    wait "$S_SERVER_PID" 2>/dev/null || true
+  fi
   if [[ -n $KAASD_PID ]]; then
     kill "$KAASD_PID" 2>/dev/null || true
     wait "$KAASD_PID" 2>/dev/null || true
@@ -527,6 +532,134 @@ echo "== unreachable server"
 kaas --server "http://127.0.0.1:$(free_port)" clusters
 expect_rc 1
 expect_out "cannot reach kaasd at http://127.0.0.1:"
+
+echo "== kubectl runs kaas credential (exec plugin) and gets a fresh one when the cached expired"
+EXEC_CFG=$WORK/exec/config
+mkdir -p "$WORK/exec"
+set +e
+"$KAAS" kubeconfig demo --exec >"$EXEC_CFG" 2>"$WORK/exec.err"
+RC=$?
+set -e
+[[ $RC -eq 0 ]] || fail "kaas kubeconfig --exec exited $RC: $(cat "$WORK/exec.err")"
+"$KUBECTL" config view --kubeconfig "$EXEC_CFG" --raw -o json >"$WORK/exec.json" ||
+  fail "kubectl cannot read the output of kaas kubeconfig --exec"
+DEMO_ID=$(python3 - "$WORK/exec.json" "$WORK/exec/cluster-ca.pem" "$KAAS" <<'PY'
+import base64, json, sys
+k = json.load(open(sys.argv[1]))
+user = k["users"][0]["user"]
+assert "client-certificate-data" not in user, user
+e = user["exec"]
+assert e["apiVersion"] == "client.authentication.k8s.io/v1", e
+assert e["command"] == sys.argv[3] or e["command"].endswith("/kaas"), e
+assert e["args"][-2] == "credential" and e["args"][-1].startswith("cl-"), e
+assert e["interactiveMode"] == "Never", e
+open(sys.argv[2], "wb").write(base64.b64decode(k["clusters"][0]["cluster"]["certificate-authority-data"]))
+print(e["args"][-1])
+PY
+) || fail "the exec kubeconfig is not what kubectl's exec plugin needs: $(cat "$EXEC_CFG")"
+# The credential kaas prints for kubectl, and its private cache.
+kaas credential "$DEMO_ID"
+expect_rc 0
+python3 -c '
+import json, sys
+c = json.loads(sys.argv[1])
+assert c["apiVersion"] == "client.authentication.k8s.io/v1" and c["kind"] == "ExecCredential"
+s = c["status"]
+assert s["clientCertificateData"].startswith("-----BEGIN CERTIFICATE-----"), s
+assert "PRIVATE KEY-----" in s["clientKeyData"], s
+assert s["expirationTimestamp"].endswith("Z"), s' "$OUT" || fail "not an ExecCredential: $OUT"
+CACHE=$(ls "$(dirname "$KAAS_CONFIG")"/credentials/*"$DEMO_ID".json)
+[[ $(stat -c %a "$CACHE") == 600 ]] || fail "the credential cache $CACHE is not 0600"
+[[ $(stat -c %a "$(dirname "$CACHE")") == 700 ]] || fail "the credential cache dir is not 0700"
+# A TLS endpoint that demands a client certificate from the cluster's CA; its own serving
+# certificate comes from a CA of the test (kaas does not hand out the cluster CA's key).
+(
+  cd "$WORK/exec"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+    -subj /CN=test-server-ca -keyout server-ca.key -out server-ca.pem 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=kube-apiserver \
+    -keyout server.key -out server.csr 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
+  openssl x509 -req -in server.csr -CA server-ca.pem -CAkey server-ca.key -set_serial 1 -days 1 \
+    -extfile server.ext -out server.pem 2>/dev/null
+  echo '{"major":"1","minor":"32","gitVersion":"v1.32.0"}' >version
+) || fail "cannot make the test server's certificate"
+(cd "$WORK/exec" && exec openssl s_server -accept 127.0.0.1:0 -WWW -cert server.pem \
+  -key server.key -CAfile cluster-ca.pem -Verify 1 -verify_return_error >s_server.log 2>&1) &
+S_SERVER_PID=$!
+for _ in $(seq 1 100); do
+  grep -q 'ACCEPT 127.0.0.1:' "$WORK/exec/s_server.log" 2>/dev/null && break
+  sleep 0.05
+done
+TLS_PORT=$(sed -n 's/^ACCEPT 127.0.0.1:\([0-9]*\).*/\1/p' "$WORK/exec/s_server.log")
+[[ -n $TLS_PORT ]] || fail "openssl s_server did not start: $(cat "$WORK/exec/s_server.log")"
+CLUSTER_ENTRY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["clusters"][0]["name"])' \
+  "$WORK/exec.json")
+"$KUBECTL" --kubeconfig "$EXEC_CFG" config set-cluster "$CLUSTER_ENTRY" \
+  --server "https://127.0.0.1:$TLS_PORT" --certificate-authority "$WORK/exec/server-ca.pem" \
+  --embed-certs >/dev/null || fail "kubectl config set-cluster failed"
+kubectl_version() {
+  set +e
+  OUT=$("$KUBECTL" --kubeconfig "$EXEC_CFG" get --raw /version 2>&1)
+  RC=$?
+  set -e
+  LAST="kubectl get --raw /version ($1)"
+}
+kubectl_version "cached credential"
+expect_rc 0
+expect_out "v1.32.0"
+grep -q "CN = admin" "$WORK/exec/s_server.log" || fail "the server did not see the certificate of admin (logged in): $(cat "$WORK/exec/s_server.log")"
+# Expired, and not even a certificate of the cluster CA any more: used as is, the handshake
+# would fail; kaas must see the expiry and fetch a fresh one through kaasd.
+python3 - "$CACHE" "$WORK/exec/server-ca.pem" "$WORK/exec/server-ca.key" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["status"]["clientCertificateData"] = open(sys.argv[2]).read()
+c["status"]["clientKeyData"] = open(sys.argv[3]).read()
+c["status"]["expirationTimestamp"] = "2020-01-01T00:00:00Z"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+kubectl_version "expired cached credential"
+expect_rc 0
+expect_out "v1.32.0"
+python3 - "$CACHE" <<'PY' || fail "the cache was not renewed: $(cat "$CACHE")"
+import datetime, json, sys
+s = json.load(open(sys.argv[1]))["status"]
+assert "test-server-ca" not in s["clientCertificateData"]
+exp = datetime.datetime.strptime(s["expirationTimestamp"], "%Y-%m-%dT%H:%M:%SZ")
+assert exp > datetime.datetime.utcnow() + datetime.timedelta(minutes=30), exp
+PY
+[[ $(stat -c %a "$CACHE") == 600 ]] || fail "the renewed cache is not 0600"
+kill "$S_SERVER_PID" 2>/dev/null || true
+wait "$S_SERVER_PID" 2>/dev/null || true
+S_SERVER_PID=
+
+echo "== the same binary is kubectl's plugin (kubectl-kaas)"
+mkdir -p "$WORK/plugins"
+ln -s "$KAAS" "$WORK/plugins/kubectl-kaas"
+set +e
+OUT=$(PATH="$WORK/plugins:$PATH" "$KUBECTL" kaas whoami 2>&1)
+RC=$?
+set -e
+LAST="kubectl kaas whoami"
+expect_rc 0
+expect_out "admin on $SERVER"
+set +e
+OUT=$(PATH="$WORK/plugins:$PATH" KUBECONFIG=$WORK/exec/use-config "$KUBECTL" kaas use demo --exec 2>&1)
+RC=$?
+set -e
+LAST="kubectl kaas use demo --exec"
+expect_rc 0
+expect_out "Switched to context \"admin@demo\""
+grep -q 'command: .*kubectl-kaas\|command: .*/kaas' "$WORK/exec/use-config" ||
+  fail "kubectl kaas use --exec wrote no exec user: $(cat "$WORK/exec/use-config")"
+set +e
+OUT=$(PATH="$WORK/plugins:$PATH" "$KUBECTL" kaas clusters -x 2>&1)
+RC=$?
+set -e
+LAST="kubectl kaas clusters -x"
+expect_rc 2
+expect_out "usage: kubectl kaas clusters"
 
 echo "== labels: create with --label, clusters -l, cluster label, delete -l"
 kaas cluster create lab-a --team payments --purpose personal --label env=test --label tier=web \

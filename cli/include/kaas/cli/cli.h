@@ -18,13 +18,17 @@ struct Io {
   // Whether `in` is a terminal: only then do destructive changes ask before they run (without
   // one, and without --yes, they refuse).
   bool in_is_tty = false;
+  // How the user invoked us, for usage lines: "kaas", or "kubectl kaas" when the binary runs
+  // as kubectl's plugin (installed or linked as kubectl-kaas somewhere on PATH).
+  std::string program = "kaas";
 };
 
 // Runs one kaas command line (`args` without the program name). Exit codes: 0 success,
 // 1 the command failed (API error, unreachable server, failed operation), 2 usage error.
 int Run(const std::vector<std::string>& args, Io& io);
 
-// Run() on the process's own stdin/stdout/stderr.
+// Run() on the process's own stdin/stdout/stderr; argv[0]'s base name kubectl-kaas makes
+// it kubectl's plugin (`kubectl kaas login`, `kubectl kaas use …`): the same commands.
 int Main(int argc, char** argv);
 
 }  // namespace kaas::cli
