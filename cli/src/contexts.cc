@@ -25,7 +25,30 @@ std::optional<int> FetchKubeconfig(Env& env, std::string& yaml, Json& cluster) {
     if (!hours || *hours < 1) return UsageError(env, "--ttl-hours must be a positive whole number");
     query = "?ttl_hours=" + std::to_string(*hours);
   }
-  ApiResult found = ResolveCluster(env, env.args.positional[0]);
+  std::string ref;
+  if (env.args.Has("selector")) {
+    // kubectl-style -l: the selector must name exactly one of the caller's clusters.
+    if (!env.args.positional.empty()) {
+      return UsageError(env, "give either a cluster or -l SELECTOR, not both");
+    }
+    std::string selector = env.args.Get("selector");
+    ApiResult list = ListAllClusters(env, env.args.Get("team"), selector);
+    if (!list.ok()) return Fail(env, *list.error);
+    const Json items = list.body.value("items", Json::array());
+    if (items.size() != 1) {
+      std::string names;
+      for (const auto& c : items) names += (names.empty() ? "" : ", ") + Str(c, "name");
+      return Fail(env, "selector " + selector + " matches " + std::to_string(items.size()) +
+                           " clusters" + (names.empty() ? "" : " (" + names + ")") +
+                           "; it must match exactly one");
+    }
+    ref = Str(items[0], "id");
+  } else if (env.args.positional.empty()) {
+    return UsageError(env, "missing argument (or -l SELECTOR)");
+  } else {
+    ref = env.args.positional[0];
+  }
+  ApiResult found = ResolveCluster(env, ref);
   if (!found.ok()) return Fail(env, *found.error);
   cluster = found.body;
   ApiResult r =

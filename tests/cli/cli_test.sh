@@ -697,6 +697,12 @@ expect_rc 0
 kaas cluster show lab-a
 expect_out "Labels:"
 expect_out "canary=,env=test"
+kaas use -l env=test
+expect_rc 1
+expect_out "selector env=test matches 2 clusters (lab-a, lab-b); it must match exactly one"
+KUBECONFIG=$WORK/sel-config kaas use -l 'canary,env=test'
+expect_rc 0
+expect_out "(cluster lab-a of team payments)"
 kaas cluster delete -l env=test --dry-run
 expect_rc 0
 expect_out "Would delete 2 clusters matching env=test (dry run: nothing was changed)"
