@@ -76,14 +76,17 @@ Json QuotaRequestJson(const quota::QuotaRequestRecord& record) {
 }
 
 Json FlavorJson(const lifecycle::Flavor& f) {
-  return {{"name", f.name}, {"kind", f.kind}, {"vcpus", f.vcpus}, {"memory_gib", f.memory_gib}};
+  return {{"name", f.name},
+          {"kind", lifecycle::ToString(f.kind)},
+          {"vcpus", f.vcpus},
+          {"memory_gib", f.memory_gib}};
 }
 
 Json SizingRuleJson(const lifecycle::SizingRule& rule, const lifecycle::Flavor& master) {
   return {{"min_workers", rule.min_workers},
           {"max_workers", rule.max_workers},
           {"master_flavor", master.name},
-          {"master_kind", master.kind}};
+          {"master_kind", lifecycle::ToString(master.kind)}};
 }
 
 Json NodeJson(const store::Node& n) {
@@ -96,7 +99,7 @@ Json NodeJson(const store::Node& n) {
             {"memory_gib", n.memory_gib},
             {"address", n.address},
             {"kubernetes_version", n.kubernetes_version}};
-  if (n.kind == "vm") {
+  if (lifecycle::KindOf(n) == lifecycle::NodeKind::kVm) {
     j["hypervisor"] = n.hypervisor;
   } else {
     j["host"] = n.host;

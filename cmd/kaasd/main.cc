@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
       {*db, fleet, bootstrapper, data / "work", clock, *box, std::move(etcd_names)});
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
-  if (cfg.fault_injection) engine_options.faults = &faults;
+  if (cfg.fault_injection) engine_options.hooks = std::make_shared<lifecycle::FaultHooks>(faults);
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
   quota::TeamQuotas team_quotas(*db, quota, clock);

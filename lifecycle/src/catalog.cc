@@ -14,18 +14,18 @@ std::string Names(const std::vector<Flavor>& flavors) {
 
 const std::vector<Flavor>& MasterFlavors() {
   static const std::vector<Flavor> kFlavors = {
-      {"m.small", "master", "vm", 4, 4},
-      {"m.medium", "master", "vm", 8, 8},
-      {"m.large", "master", "physical", 8, 16},
+      {"m.small", NodeRole::kMaster, NodeKind::kVm, 4, 4},
+      {"m.medium", NodeRole::kMaster, NodeKind::kVm, 8, 8},
+      {"m.large", NodeRole::kMaster, NodeKind::kPhysical, 8, 16},
   };
   return kFlavors;
 }
 
 const std::vector<Flavor>& WorkerFlavors() {
   static const std::vector<Flavor> kFlavors = {
-      {"w.small", "worker", "vm", 2, 4},
-      {"w.medium", "worker", "vm", 4, 8},
-      {"w.large", "worker", "vm", 8, 32},
+      {"w.small", NodeRole::kWorker, NodeKind::kVm, 2, 4},
+      {"w.medium", NodeRole::kWorker, NodeKind::kVm, 4, 8},
+      {"w.large", NodeRole::kWorker, NodeKind::kVm, 8, 32},
   };
   return kFlavors;
 }

@@ -11,14 +11,14 @@
 namespace kaas::lifecycle {
 namespace {
 
-store::Operation NewOperation(const store::Cluster& c, const std::string& type,
+store::Operation NewOperation(const store::Cluster& c, OperationType type,
                               const std::string& requested_by, std::vector<store::Step> steps,
                               int64_t now) {
   store::Operation op;
   op.id = NewId("op");
   op.cluster_id = c.id;
-  op.type = type;
-  op.state = "pending";
+  op.type = ToString(type);
+  op.state = ToString(OperationState::kPending);
   op.requested_by = requested_by;
   op.created_at = op.updated_at = now;
   op.steps = std::move(steps);
@@ -71,15 +71,8 @@ Status ClusterService::Commit(bool dry_run,
   // A unique index caught a concurrent admission the checks inside could not see yet.
   if (st.code() == Code::kAlreadyExists) return on_unique_violation;
   KAAS_RETURN_IF_ERROR(st);
-  engine_.Submit(op_id);
+  queue_.Submit(op_id);
   return Status::Ok();
-}
-
-int Progress(const store::Operation& op) {
-  if (op.steps.empty()) return op.state == "succeeded" ? 100 : 0;
-  size_t done = 0;
-  for (const auto& s : op.steps) done += s.state == "succeeded";
-  return static_cast<int>(done * 100 / op.steps.size());
 }
 
 Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
@@ -92,7 +85,7 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
   demand.clusters = 1;
   KAAS_RETURN_IF_ERROR(quota_.Admit(tx, c.team_id, demand));
   std::vector<store::Node*> vms, physical;
-  for (auto& n : a.nodes) (n.kind == "vm" ? vms : physical).push_back(&n);
+  for (auto& n : a.nodes) (KindOf(n) == NodeKind::kVm ? vms : physical).push_back(&n);
 
   std::vector<HypervisorRoom> rooms;
   auto usage = store::hypervisors::Usage(tx);
@@ -103,13 +96,14 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
   }
   KAAS_RETURN_IF_ERROR(PlaceVms(std::move(rooms), vms, allow_colocated_masters));
   KAAS_RETURN_IF_ERROR(AssignHosts(tx, physical));
-  a.operation = NewOperation(c, "create", c.created_by, PlanCreate(c, a.nodes), clock_.NowMs());
+  a.operation =
+      NewOperation(c, OperationType::kCreate, c.created_by, PlanCreate(c, a.nodes), clock_.NowMs());
   if (!persist) return Status::Ok();
 
   store::clusters::Insert(tx, c);
   for (const auto& n : a.nodes) {
     store::nodes::Insert(tx, n);
-    if (n.kind == "physical") store::hosts::SetState(tx, n.host, "allocated", c.id);
+    if (KindOf(n) == NodeKind::kPhysical) store::hosts::SetState(tx, n.host, "allocated", c.id);
   }
   store::operations::Insert(tx, a.operation);
   RecordAdmission(tx, c, a.operation, clock_.NowMs());
@@ -137,18 +131,21 @@ Result<Admitted> ClusterService::Delete(const std::string& cluster_id,
   auto admit = [&](store::Tx& tx, bool persist) -> Status {
     auto c = store::clusters::Find(tx, cluster_id);
     if (!c) return NotFound("cluster " + cluster_id + " not found");
-    if (c->status == "deleted") return Conflict("cluster " + c->name + " is already deleted");
+    if (StatusOf(*c) == ClusterStatus::kDeleted)
+      return Conflict("cluster " + c->name + " is already deleted");
     if (auto active = store::operations::FindActiveForCluster(tx, cluster_id)) {
       return Status(Code::kOperationInProgress, "cluster " + c->name + " has an active " +
                                                     active->type + " operation " + active->id);
     }
     a.cluster = *c;
     a.nodes = store::nodes::ListLive(tx, cluster_id);
-    a.operation = NewOperation(*c, "delete", requested_by, PlanDelete(*c, a.nodes), clock_.NowMs());
+    a.operation = NewOperation(*c, OperationType::kDelete, requested_by, PlanDelete(*c, a.nodes),
+                               clock_.NowMs());
     if (!persist) return Status::Ok();
-    a.cluster.status = "deleting";
+    a.cluster.status = ToString(ClusterStatus::kDeleting);
     a.cluster.status_reason = "";
-    store::clusters::SetStatus(tx, cluster_id, "deleting", "", clock_.NowMs());
+    store::clusters::SetStatus(tx, cluster_id, ToString(ClusterStatus::kDeleting), "",
+                               clock_.NowMs());
     store::operations::Insert(tx, a.operation);
     RecordAdmission(tx, a.cluster, a.operation, clock_.NowMs());
     return Status::Ok();
@@ -199,7 +196,7 @@ void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& m
                       ClusterService::Change& ch) {
   for (const auto& m : masters) {
     if (m.flavor == target.name) continue;
-    if (m.kind == target.kind && m.kind == "vm") {
+    if (KindOf(m) == target.kind && target.kind == NodeKind::kVm) {
       store::Node r = m;
       r.flavor = target.name;
       r.vcpus = target.vcpus;
@@ -208,8 +205,8 @@ void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& m
       ch.spec.resize_masters.push_back(m.name);
       continue;
     }
-    store::Node n = ReservedNode(c, "master-" + std::to_string(next_master++), "master", &target,
-                                 target.kind, now);
+    store::Node n = ReservedNode(c, "master-" + std::to_string(next_master++), NodeRole::kMaster,
+                                 &target, target.kind, now);
     ch.spec.replace_masters.emplace_back(m.name, n.name);
     ch.new_nodes.push_back(std::move(n));
   }
@@ -219,32 +216,34 @@ void PlanMasterFlavor(const store::Cluster& c, const std::vector<store::Node>& m
 }  // namespace
 
 Result<Admitted> ClusterService::AdmitChange(
-    const std::string& cluster_id, const std::string& type, const std::string& requested_by,
+    const std::string& cluster_id, OperationType type, const std::string& requested_by,
     bool dry_run,
     const std::function<Status(store::Tx&, const store::Cluster&, const std::vector<store::Node>&,
                                Change&)>& shape) {
   Admitted a;
   auto admit = [&](store::Tx& tx, bool persist) -> Status {
     auto c = store::clusters::Find(tx, cluster_id);
-    if (!c || c->status == "deleted") return NotFound("cluster " + cluster_id + " not found");
+    if (!c || StatusOf(*c) == ClusterStatus::kDeleted)
+      return NotFound("cluster " + cluster_id + " not found");
     if (auto active = store::operations::FindActiveForCluster(tx, cluster_id)) {
       return Status(Code::kOperationInProgress, "cluster " + c->name + " has an active " +
                                                     active->type + " operation " + active->id);
     }
-    if (c->status != "running") {
+    if (StatusOf(*c) != ClusterStatus::kRunning) {
       return Conflict("cluster " + c->name + " is " + c->status +
                       (c->status_reason.empty() ? "" : " (" + c->status_reason + ")") +
                       "; retry or delete it first");
     }
     auto nodes = store::nodes::ListLive(tx, cluster_id);
     Change ch;
-    for (const auto& n : nodes) ch.spec.voters += n.role == "master" && n.state == "ready";
+    for (const auto& n : nodes)
+      ch.spec.voters += RoleOf(n) == NodeRole::kMaster && StateOf(n) == NodeState::kReady;
     KAAS_RETURN_IF_ERROR(shape(tx, *c, nodes, ch));
 
     // Quota for what the change adds (new nodes, bigger masters).
     quota::Demand demand = quota::DemandOf(ch.new_nodes);
     std::vector<store::Node*> vms, physical;
-    for (auto& n : ch.new_nodes) (n.kind == "vm" ? vms : physical).push_back(&n);
+    for (auto& n : ch.new_nodes) (KindOf(n) == NodeKind::kVm ? vms : physical).push_back(&n);
     std::map<std::string, store::HypervisorUsage> grow;  // per hypervisor, for resizes
     for (const auto& r : ch.resized) {
       auto old = std::find_if(nodes.begin(), nodes.end(),
@@ -274,7 +273,8 @@ Result<Admitted> ClusterService::AdmitChange(
     }
     std::vector<std::string> master_hvs;
     for (const auto& n : nodes) {
-      if (n.role == "master" && n.kind == "vm") master_hvs.push_back(n.hypervisor);
+      if (RoleOf(n) == NodeRole::kMaster && KindOf(n) == NodeKind::kVm)
+        master_hvs.push_back(n.hypervisor);
     }
     // Replaced masters leave; their hypervisors may take the replacements.
     for (const auto& [old_name, new_name] : ch.spec.replace_masters) {
@@ -303,13 +303,13 @@ Result<Admitted> ClusterService::AdmitChange(
     int64_t now = clock_.NowMs();
     for (const auto& n : ch.new_nodes) {
       store::nodes::Insert(tx, n);
-      if (n.kind == "physical") store::hosts::SetState(tx, n.host, "allocated", c->id);
+      if (KindOf(n) == NodeKind::kPhysical) store::hosts::SetState(tx, n.host, "allocated", c->id);
     }
     // The new size is reserved now; the resize steps make the domains match it.
     for (const auto& r : ch.resized)
       store::nodes::SetSize(tx, r.id, r.flavor, r.vcpus, r.memory_gib, now);
-    store::clusters::SetStatus(tx, c->id, "updating", "", now);
-    a.cluster.status = "updating";
+    a.cluster.status = ToString(ClusterStatus::kUpdating);
+    store::clusters::SetStatus(tx, c->id, a.cluster.status, "", now);
     store::operations::Insert(tx, a.operation);
     RecordAdmission(tx, a.cluster, a.operation, now);
     return Status::Ok();
@@ -326,14 +326,14 @@ Result<Admitted> ClusterService::ScaleWorkers(const std::string& cluster_id, int
     return InvalidArgument("count", "count must be between 0 and 500 (sizing policy)");
   }
   return AdmitChange(
-      cluster_id, "scale_workers", requested_by, dry_run,
+      cluster_id, OperationType::kScaleWorkers, requested_by, dry_run,
       [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
           Change& ch) -> Status {
         std::vector<store::Node> masters, workers;
         int next_master = 1, next_worker = 1;
         for (const auto& n : nodes) {
-          (n.role == "master" ? masters : workers).push_back(n);
-          int& next = n.role == "master" ? next_master : next_worker;
+          (RoleOf(n) == NodeRole::kMaster ? masters : workers).push_back(n);
+          int& next = RoleOf(n) == NodeRole::kMaster ? next_master : next_worker;
           next = std::max(next, NodeNumber(n.name) + 1);
         }
         int64_t current = static_cast<int64_t>(workers.size());
@@ -348,8 +348,9 @@ Result<Admitted> ClusterService::ScaleWorkers(const std::string& cluster_id, int
               Flavor wf,
               WorkerFlavor(c.worker_flavor.empty() ? kDefaultWorkerFlavor : c.worker_flavor));
           for (int64_t i = current; i < count; ++i) {
-            auto n = ReservedNode(c, "worker-" + std::to_string(next_worker++), "worker",
-                                  c.worker_kind == "vm" ? &wf : nullptr, c.worker_kind, now);
+            const NodeKind kind = Parse<NodeKind>(c.worker_kind).value_or(NodeKind::kVm);
+            auto n = ReservedNode(c, "worker-" + std::to_string(next_worker++), NodeRole::kWorker,
+                                  kind == NodeKind::kVm ? &wf : nullptr, kind, now);
             ch.spec.add_workers.push_back(n.name);
             ch.new_nodes.push_back(std::move(n));
           }
@@ -372,13 +373,13 @@ Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int
   if (count != 1 && count != 3 && count != 5) {
     return InvalidArgument("count", "count must be 1, 3 or 5 (an etcd quorum never rests even)");
   }
-  return AdmitChange(cluster_id, "scale_masters", requested_by, dry_run,
+  return AdmitChange(cluster_id, OperationType::kScaleMasters, requested_by, dry_run,
                      [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
                          Change& ch) -> Status {
                        std::vector<store::Node> masters;
                        int next = 1;
                        for (const auto& n : nodes) {
-                         if (n.role != "master") continue;
+                         if (RoleOf(n) != NodeRole::kMaster) continue;
                          masters.push_back(n);
                          next = std::max(next, NodeNumber(n.name) + 1);
                        }
@@ -393,8 +394,8 @@ Result<Admitted> ClusterService::ScaleMasters(const std::string& cluster_id, int
                        int64_t now = clock_.NowMs();
                        if (count > current) {
                          for (int64_t i = current; i < count; ++i) {
-                           auto n = ReservedNode(c, "master-" + std::to_string(next++), "master",
-                                                 &flavor, flavor.kind, now);
+                           auto n = ReservedNode(c, "master-" + std::to_string(next++),
+                                                 NodeRole::kMaster, &flavor, flavor.kind, now);
                            ch.spec.add_masters.push_back(n.name);
                            ch.new_nodes.push_back(std::move(n));
                          }
@@ -412,15 +413,15 @@ Result<Admitted> ClusterService::ResizeMasters(const std::string& cluster_id,
                                                const std::string& requested_by, bool dry_run) {
   KAAS_ASSIGN_OR_RETURN(Flavor target, MasterFlavor(flavor_name));
   return AdmitChange(
-      cluster_id, "resize_masters", requested_by, dry_run,
+      cluster_id, OperationType::kResizeMasters, requested_by, dry_run,
       [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
           Change& ch) -> Status {
         std::vector<store::Node> masters;
         int next = 1, workers = 0;
         for (const auto& n : nodes) {
-          next = std::max(next, n.role == "master" ? NodeNumber(n.name) + 1 : next);
-          if (n.role == "master") masters.push_back(n);
-          workers += n.role == "worker";
+          next = std::max(next, RoleOf(n) == NodeRole::kMaster ? NodeNumber(n.name) + 1 : next);
+          if (RoleOf(n) == NodeRole::kMaster) masters.push_back(n);
+          workers += RoleOf(n) == NodeRole::kWorker;
         }
         KAAS_ASSIGN_OR_RETURN(Flavor policy, MasterFlavorForWorkers(workers));
         if (MasterFlavorRank(target.name) < MasterFlavorRank(policy.name)) {
@@ -455,7 +456,7 @@ Result<Admitted> ClusterService::Upgrade(const std::string& cluster_id, const st
     return InvalidArgument("max_unavailable", "max_unavailable must be at least 1");
   }
   return AdmitChange(
-      cluster_id, "upgrade", requested_by, dry_run,
+      cluster_id, OperationType::kUpgrade, requested_by, dry_run,
       [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
           Change& ch) -> Status {
         Semver from, to;
@@ -481,7 +482,7 @@ Result<Admitted> ClusterService::Upgrade(const std::string& cluster_id, const st
         ch.spec.upgrade_to = version;
         ch.spec.max_unavailable = max_unavailable;
         for (const auto& n : nodes) {
-          (n.role == "master" ? ch.spec.upgrade_masters : ch.spec.upgrade_workers)
+          (RoleOf(n) == NodeRole::kMaster ? ch.spec.upgrade_masters : ch.spec.upgrade_workers)
               .push_back(n.name);
         }
         return Status::Ok();
@@ -511,17 +512,18 @@ Result<store::Operation> ClusterService::Cancel(const std::string& operation_id)
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     op = store::operations::Find(tx, operation_id);
     if (!op) return NotFound("operation " + operation_id + " not found");
-    if (op->state != "pending" && op->state != "running") {
-      return Conflict(
-          "operation " + operation_id + " has already " +
-          (op->state == "succeeded" ? std::string("succeeded") : "ended (" + op->state + ")"));
+    const auto state = StateOf(*op);
+    if (state != OperationState::kPending && state != OperationState::kRunning) {
+      return Conflict("operation " + operation_id + " has already " +
+                      (state == OperationState::kSucceeded ? std::string("succeeded")
+                                                           : "ended (" + op->state + ")"));
     }
     store::operations::RequestCancel(tx, operation_id, clock_.NowMs());
     op->cancel_requested = true;
     return Status::Ok();
   }));
-  engine_.RequestCancel(operation_id);
-  engine_.Submit(operation_id);  // a pending operation not running anywhere ends here
+  queue_.RequestCancel(operation_id);
+  queue_.Submit(operation_id);  // a pending operation not running anywhere ends here
   return *op;
 }
 
@@ -530,7 +532,7 @@ Result<store::Operation> ClusterService::Retry(const std::string& operation_id) 
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     op = store::operations::Find(tx, operation_id);
     if (!op) return NotFound("operation " + operation_id + " not found");
-    if (op->state != "failed" && op->state != "cancelled") {
+    if (StateOf(*op) != OperationState::kFailed && StateOf(*op) != OperationState::kCancelled) {
       return Conflict("only a failed or cancelled operation can be retried; this one is " +
                       op->state);
     }
@@ -543,27 +545,30 @@ Result<store::Operation> ClusterService::Retry(const std::string& operation_id) 
       return Conflict("only the cluster's latest operation can be retried");
     }
     auto c = store::clusters::Find(tx, op->cluster_id);
-    if (!c || c->status == "deleted") return Conflict("the cluster is deleted");
+    if (!c || StatusOf(*c) == ClusterStatus::kDeleted) return Conflict("the cluster is deleted");
     int64_t now = clock_.NowMs();
     for (auto& s : op->steps) {
-      if (s.state == "failed" || s.state == "cancelled" || s.state == "running") {
-        s.state = "pending";
+      const auto state = StateOf(s);
+      if (state == StepState::kFailed || state == StepState::kCancelled ||
+          state == StepState::kRunning) {
+        s.state = ToString(StepState::kPending);
         s.finished_at = 0;
         store::operations::UpdateStep(tx, s);
       }
     }
     store::operations::Reopen(tx, operation_id, now);
-    std::string status = op->type == "create"   ? "provisioning"
-                         : op->type == "delete" ? "deleting"
-                                                : "updating";
+    const auto type = TypeOf(*op);
+    std::string status = ToString(type == OperationType::kCreate   ? ClusterStatus::kProvisioning
+                                  : type == OperationType::kDelete ? ClusterStatus::kDeleting
+                                                                   : ClusterStatus::kUpdating);
     store::clusters::SetStatus(tx, op->cluster_id, status, "", now);
-    op->state = "pending";
+    op->state = ToString(OperationState::kPending);
     op->error.clear();
     c->status = status;
     RecordAdmission(tx, *c, *op, now);
     return Status::Ok();
   }));
-  engine_.Submit(operation_id);
+  queue_.Submit(operation_id);
   return *op;
 }
 }  // namespace kaas::lifecycle

@@ -1,5 +1,6 @@
 #include "kaas/lifecycle/credentials.h"
 
+#include "kaas/lifecycle/model.h"
 #include "kaas/pki/certificates.h"
 #include "kaas/pki/kubeconfig.h"
 #include "kaas/store/repositories.h"
@@ -22,7 +23,7 @@ Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
     if (!cluster) return Status::Ok();
     secrets = store::secrets::Get(tx, cluster_id);
     for (const auto& n : store::nodes::ListLive(tx, cluster_id)) {
-      if (n.role == "master" && !n.address.empty()) {
+      if (RoleOf(n) == NodeRole::kMaster && !n.address.empty()) {
         endpoint = "https://" + n.address + ":6443";
         break;
       }
@@ -30,7 +31,7 @@ Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
     return Status::Ok();
   }));
   if (!cluster) return NotFound("cluster " + cluster_id + " not found");
-  if (!secrets || cluster->status == "deleted") {
+  if (!secrets || StatusOf(*cluster) == ClusterStatus::kDeleted) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster->name + " has no certificate authority (yet)");
   }

@@ -1,16 +1,12 @@
 #include "kaas/lifecycle/engine.h"
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <exception>
 #include <nlohmann/json.hpp>
-#include <random>
 
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
-#include "kaas/lifecycle/cluster_service.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
@@ -20,8 +16,13 @@ struct Engine::Pool {
   boost::asio::thread_pool pool;
 };
 
+ClusterStatus RestingStatus(OperationType type) {
+  return type == OperationType::kDelete ? ClusterStatus::kDeleted : ClusterStatus::kRunning;
+}
+
 std::string RestingStatus(const std::string& operation_type) {
-  return operation_type == "delete" ? "deleted" : "running";
+  return ToString(
+      RestingStatus(Parse<OperationType>(operation_type).value_or(OperationType::kCreate)));
 }
 
 Engine::Engine(store::Database& db, StepRunner& runner, const Clock& clock, EngineOptions options)
@@ -59,7 +60,13 @@ void Engine::Submit(const std::string& op_id) {
   boost::asio::post(pool_->pool, [this, op_id] {
     DatabaseOutage outage;
     while (true) {
-      RunOperation(op_id, outage);
+      // Nothing thrown may leave a pool thread (the process would end); a throw outside a step
+      // leaves the operation as the database has it, for the next start to resume.
+      try {
+        RunOperation(op_id, outage);
+      } catch (const std::exception& e) {
+        log::Error("operation run threw", {{"operation", op_id}, {"error", e.what()}});
+      }
       // kaas lost its database, not the operation its step: wait for the database, then run
       // the operation again from what the database holds (steps are idempotent).
       if (outage.lost && WaitForDatabase()) {
@@ -108,19 +115,38 @@ bool Engine::WaitForDatabase() {
 }
 
 bool Engine::Backoff(int attempt) {
-  thread_local std::mt19937 rng{std::random_device{}()};
   int64_t base = std::min<int64_t>(static_cast<int64_t>(options_.backoff_base_ms) << (attempt - 1),
                                    options_.backoff_max_ms);
   std::uniform_int_distribution<int64_t> jitter(base / 2, base);
   std::unique_lock lock(mu_);
-  return !cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng)),
+  return !cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng_)),
                        [&] { return stopping_.load(); });
 }
 
+bool Engine::SleepBeforeLookingAgain(std::chrono::milliseconds again,
+                                     const std::atomic<bool>* cancel) {
+  std::unique_lock lock(mu_);
+  cv_.wait_for(lock, again, [&] { return stopping_.load() || (cancel && cancel->load()); });
+  return !stopping_;
+}
+
 void Engine::RequestCancel(const std::string& op_id) {
-  std::lock_guard lock(mu_);
-  auto it = cancel_flags_.find(op_id);
-  if (it != cancel_flags_.end()) it->second->store(true);
+  {
+    std::lock_guard lock(mu_);
+    auto it = cancel_flags_.find(op_id);
+    if (it != cancel_flags_.end()) it->second->store(true);
+  }
+  cv_.notify_all();  // a step waiting to look again stops waiting
+}
+
+StepResult Engine::RunStep(const store::Operation& op, const store::Step& step,
+                           const StepControl& control) {
+  try {
+    return runner_.Run(op, step, control);
+  } catch (const std::exception& e) {
+    log::Error("step threw", {{"operation", op.id}, {"step", step.name}, {"error", e.what()}});
+    return Internal("step '" + step.name + "' threw an exception: " + e.what());
+  }
 }
 
 void Engine::Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
@@ -151,43 +177,51 @@ std::string ClusterEvent(const std::string& status, const std::string& reason) {
 }
 
 // Where a cluster rests when an operation of `type` ends in `state`.
-std::pair<std::string, std::string> Resting(const store::Operation& op, const std::string& state,
-                                            const std::string& why) {
-  if (state == "succeeded") return {RestingStatus(op.type), ""};
-  if (state == "failed") return {"error", why};
+std::pair<ClusterStatus, std::string> Resting(const store::Operation& op, OperationState state,
+                                              const std::string& why) {
+  if (state == OperationState::kSucceeded) {
+    return {RestingStatus(TypeOf(op).value_or(OperationType::kCreate)), ""};
+  }
+  if (state == OperationState::kFailed) return {ClusterStatus::kError, why};
   // Cancelled: a half-built or half-deleted cluster is not usable; a cancelled change leaves a
   // working cluster whose shape the record describes.
-  if (op.type == "create" || op.type == "delete") return {"error", why};
-  return {"running", why};
+  const auto type = TypeOf(op);
+  if (type == OperationType::kCreate || type == OperationType::kDelete) {
+    return {ClusterStatus::kError, why};
+  }
+  return {ClusterStatus::kRunning, why};
 }
 
 }  // namespace
 
-Status Engine::Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+Status Engine::Finish(store::Operation& op, const std::string& team_id, OperationState state,
                       const std::string& why) {
-  op.state = state;
-  op.error = state == "succeeded" ? "" : why;
+  op.state = ToString(state);
+  op.error = state == OperationState::kSucceeded ? "" : why;
   for (auto& s : op.steps) {
-    if (state == "cancelled" && s.state == "pending") s.state = "cancelled";
+    if (state == OperationState::kCancelled && StateOf(s) == StepState::kPending) {
+      s.state = ToString(StepState::kCancelled);
+    }
   }
   // The cluster record describes its live nodes before anyone can see the operation ended.
   Status settled = runner_.Settle(op);
   if (!settled.ok())
     log::Error("settle failed", {{"operation", op.id}, {"error", settled.ToString()}});
-  auto [status, reason] = Resting(op, state, why);
+  auto [resting, reason] = Resting(op, state, why);
+  const std::string status = ToString(resting);
   KAAS_RETURN_IF_ERROR(Persist([&](store::Tx& tx) {
     for (const auto& s : op.steps) {
-      if (s.state == "cancelled") store::operations::UpdateStep(tx, s);
+      if (StateOf(s) == StepState::kCancelled) store::operations::UpdateStep(tx, s);
     }
-    store::operations::SetState(tx, op.id, state, op.error, clock_.NowMs());
+    store::operations::SetState(tx, op.id, op.state, op.error, clock_.NowMs());
     store::clusters::SetStatus(tx, op.cluster_id, status, reason, clock_.NowMs());
     Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
     Emit(tx, op.cluster_id, team_id, "cluster", ClusterEvent(status, reason));
   }));
-  if (state == "succeeded") {
+  if (state == OperationState::kSucceeded) {
     log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});
   } else {
-    log::Warn("operation ended", {{"operation", op.id}, {"state", state}, {"reason", why}});
+    log::Warn("operation ended", {{"operation", op.id}, {"state", op.state}, {"reason", why}});
   }
   return Status::Ok();
 }
@@ -222,7 +256,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
     return;
   }
   store::Operation op = std::move(*loaded);
-  if (op.state != "pending" && op.state != "running") return;
+  if (StateOf(op) != OperationState::kPending && StateOf(op) != OperationState::kRunning) return;
   auto cancel = std::make_shared<std::atomic<bool>>(op.cancel_requested);
   {
     std::lock_guard lock(mu_);
@@ -237,43 +271,55 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
     }
   } unregister{this, op.id};
 
-  if (op.state == "pending") {
-    op.state = "running";
+  if (StateOf(op) == OperationState::kPending) {
+    op.state = ToString(OperationState::kRunning);
     if (lost(Persist([&](store::Tx& tx) {
-          store::operations::SetState(tx, op.id, "running", "", clock_.NowMs());
+          store::operations::SetState(tx, op.id, op.state, "", clock_.NowMs());
           Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
         }))) {
       return;
     }
   }
 
+  // Records the step's state and emits its event (and the operation's, for `with_operation`).
+  auto record = [&](const store::Step& step, bool with_operation = false) {
+    return lost(Persist([&](store::Tx& tx) {
+      store::operations::UpdateStep(tx, step);
+      Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+      if (with_operation) Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
+    }));
+  };
+
   bool safe_here = true;  // stopping now would leave etcd at an odd member count
   for (store::Step& step : op.steps) {
-    if (step.state == "succeeded") {
+    if (StateOf(step) == StepState::kSucceeded) {
       safe_here = step.cancel_safe;
       continue;
     }
+    bool looking_again = false;  // the step waited and runs again without a new attempt
+    int64_t waited_ms = 0;
     while (true) {
       if (stopping_) return;  // checkpoint: the step resumes after restart
       // A cancel takes effect at a step boundary where the cluster can rest.
       if (!cancel->load()) {
         std::optional<store::Operation> fresh;
-        db_.Read([&](store::Tx& tx) {
+        Status read = db_.Read([&](store::Tx& tx) {
           fresh = store::operations::Find(tx, op.id);
           return Status::Ok();
         });
+        // Unread, the flag is read again at the next boundary; the step itself meets an
+        // outage through its own reads and writes.
+        if (!read.ok()) log::Warn("cannot read cancel flag", {{"operation", op.id}});
         if (fresh && fresh->cancel_requested) cancel->store(true);
       }
       if (cancel->load() && safe_here) {
-        lost(Finish(op, team_id, "cancelled",
+        lost(Finish(op, team_id, OperationState::kCancelled,
                     op.type + " cancelled before step '" + step.name + "'"));
         return;
       }
-      if (options_.before_step && !options_.before_step(op.id, step.index)) return;
-      std::string crash;
-      Status injected;
-      if (options_.faults) injected = options_.faults->Check("step", step.name, step.kind, &crash);
-      if (crash == "crash") kill(getpid(), SIGKILL);
+      StepEntry entry;
+      if (options_.hooks && !looking_again) entry = options_.hooks->BeforeStep(op, step);
+      if (entry.abandon) return;
       // A start cut short by a database outage was not an attempt of the step's own.
       if (outage.resumed && outage.step_index == step.index && step.attempts > outage.attempts) {
         step.attempts = outage.attempts;
@@ -282,39 +328,49 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
       outage.step_index = step.index;
       outage.attempts = step.attempts;
       int64_t outages_before = db_.health().outages;
-      step.state = "running";
-      step.attempts += 1;
-      if (step.started_at == 0) step.started_at = clock_.NowMs();
-      if (lost(Persist([&](store::Tx& tx) {
-            store::operations::UpdateStep(tx, step);
-            Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-          }))) {
-        return;
+      if (!looking_again) {
+        step.state = ToString(StepState::kRunning);
+        step.attempts += 1;
+        if (step.started_at == 0) step.started_at = clock_.NowMs();
+        if (record(step)) return;
       }
+      looking_again = false;
 
       // Only a step that starts and ends at a safe boundary may be interrupted by a cancel;
       // any other runs to its end, and the cancel takes hold at the next safe boundary. An
       // etcd membership change is never interrupted (etcd would no longer match the record).
-      bool interruptible = safe_here && step.cancel_safe && step.kind.rfind("etcd_", 0) != 0;
+      const std::optional<StepKind> kind = KindOf(step);
+      bool interruptible =
+          safe_here && step.cancel_safe && !(kind && IsEtcdMembershipChange(*kind));
       StepControl control{interruptible ? cancel.get() : nullptr};
-      Result<std::string> result =
-          injected.ok() ? runner_.Run(op, step, control) : Result<std::string>(injected);
-      if (crash == "crash_after_act") kill(getpid(), SIGKILL);
-      if (result.ok()) {
-        step.state = "succeeded";
-        step.message = *result;
+      StepResult result = entry.fault.ok() ? RunStep(op, step, control) : StepResult(entry.fault);
+      if (options_.hooks) options_.hooks->AfterStep(op, step);
+      if (result.done()) {
+        step.state = ToString(StepState::kSucceeded);
+        step.message = result.message();
         step.finished_at = clock_.NowMs();
-        if (lost(Persist([&](store::Tx& tx) {
-              store::operations::UpdateStep(tx, step);
-              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-              Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
-            }))) {
-          return;
-        }
+        if (record(step, /*with_operation=*/true)) return;
         safe_here = step.cancel_safe;
         break;
       }
-      const Status& err = result.status();
+      if (result.waiting() && waited_ms < options_.max_wait_ms) {
+        // Not yet: look again later, as the same attempt.
+        const std::string message = "waiting: " + result.message();
+        if (message != step.message) {
+          step.message = message;
+          if (record(step)) return;
+        }
+        waited_ms += result.again().count();
+        // A cancel that can take effect here ends the wait early.
+        if (!SleepBeforeLookingAgain(result.again(), safe_here ? cancel.get() : nullptr)) return;
+        looking_again = true;
+        continue;
+      }
+      const Status err =
+          result.waiting()
+              ? Unavailable("still waiting after " + std::to_string(options_.max_wait_ms / 1000) +
+                            " s: " + result.message())
+              : result.error();
       // The step failed while the database was away (its own reads and writes go there): that
       // is kaas's outage, not the step's failure; no attempt is spent on it.
       if (!db_.health().available || db_.health().outages != outages_before) {
@@ -322,46 +378,31 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         return;
       }
       if (err.code() == Code::kCancelled) {
-        step.state = "cancelled";
+        step.state = ToString(StepState::kCancelled);
         step.message = err.message();
         step.finished_at = clock_.NowMs();
-        if (lost(Persist([&](store::Tx& tx) {
-              store::operations::UpdateStep(tx, step);
-              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-            }))) {
-          return;
-        }
-        lost(Finish(op, team_id, "cancelled",
+        if (record(step)) return;
+        lost(Finish(op, team_id, OperationState::kCancelled,
                     op.type + " cancelled during step '" + step.name + "'"));
         return;
       }
       if (IsRetryable(err.code()) && step.attempts < options_.max_attempts) {
         step.message =
             "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
-        if (lost(Persist([&](store::Tx& tx) {
-              store::operations::UpdateStep(tx, step);
-              Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-            }))) {
-          return;
-        }
+        if (record(step)) return;
         if (!Backoff(static_cast<int>(step.attempts))) return;
         continue;
       }
-      step.state = "failed";
+      step.state = ToString(StepState::kFailed);
       step.message = err.message();
       step.finished_at = clock_.NowMs();
-      if (lost(Persist([&](store::Tx& tx) {
-            store::operations::UpdateStep(tx, step);
-            Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
-          }))) {
-        return;
-      }
-      lost(Finish(op, team_id, "failed",
+      if (record(step)) return;
+      lost(Finish(op, team_id, OperationState::kFailed,
                   op.type + " failed at step '" + step.name + "': " + err.message()));
       return;
     }
   }
-  lost(Finish(op, team_id, "succeeded", ""));
+  lost(Finish(op, team_id, OperationState::kSucceeded, ""));
 }
 
 }  // namespace kaas::lifecycle

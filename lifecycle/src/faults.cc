@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <thread>
 
@@ -44,6 +45,33 @@ Status FaultInjector::Check(const std::string& on, const std::string& name, cons
   }
   if (delay > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay));
   return result;
+}
+
+namespace {
+
+// What a "crash" fault does: kaasd dies as a kill -9 would, nothing written after.
+[[noreturn]] void CrashNow() {
+  kill(getpid(), SIGKILL);
+  std::abort();  // not reached
+}
+
+}  // namespace
+
+StepEntry FaultHooks::BeforeStep(const store::Operation& op, const store::Step& step) {
+  std::string crash;
+  StepEntry entry;
+  entry.fault = faults_.Check("step", step.name, step.kind, &crash);
+  if (crash == "crash") CrashNow();
+  if (crash == "crash_after_act") {
+    std::lock_guard lock(mu_);
+    crash_after_act_.insert({op.id, step.index});
+  }
+  return entry;
+}
+
+void FaultHooks::AfterStep(const store::Operation& op, const store::Step& step) {
+  std::lock_guard lock(mu_);
+  if (crash_after_act_.count({op.id, step.index})) CrashNow();
 }
 
 namespace {

@@ -11,13 +11,12 @@
 namespace kaas::lifecycle {
 namespace {
 
-store::Step MakeStep(const std::string& name, const std::string& kind,
-                     const std::string& target = "") {
+store::Step MakeStep(const std::string& name, StepKind kind, const std::string& target = "") {
   store::Step s;
   s.name = name;
-  s.kind = kind;
+  s.kind = ToString(kind);
   s.target = target;
-  s.state = "pending";
+  s.state = ToString(StepState::kPending);
   return s;
 }
 
@@ -27,16 +26,16 @@ void Number(std::vector<store::Step>& steps) {
 
 }  // namespace
 
-store::Node ReservedNode(const store::Cluster& c, const std::string& name, const std::string& role,
-                         const Flavor* flavor, const std::string& kind, int64_t now) {
+store::Node ReservedNode(const store::Cluster& c, const std::string& name, NodeRole role,
+                         const Flavor* flavor, NodeKind kind, int64_t now) {
   store::Node n;
   n.id = NewId("nd");
   n.cluster_id = c.id;
   n.name = name;
-  n.role = role;
-  n.kind = kind;
+  n.role = ToString(role);
+  n.kind = ToString(kind);
   n.flavor = flavor ? flavor->name : "";
-  n.state = "reserved";
+  n.state = ToString(NodeState::kReserved);
   n.vcpus = flavor ? flavor->vcpus : 0;
   n.memory_gib = flavor ? flavor->memory_gib : 0;
   n.kubernetes_version = c.kubernetes_version;
@@ -55,7 +54,7 @@ Status Validate(const CreateClusterRequest& r) {
                            "kubernetes_version " + r.kubernetes_version +
                                " is not supported (see GET /api/v1/versions)");
   }
-  if (r.worker_kind != "vm" && r.worker_kind != "physical") {
+  if (!Parse<NodeKind>(r.worker_kind)) {
     return InvalidArgument("workers.kind", "workers.kind must be vm or physical");
   }
   if (!r.worker_flavor.empty()) KAAS_RETURN_IF_ERROR(WorkerFlavor(r.worker_flavor).status());
@@ -77,27 +76,27 @@ Result<ClusterDraft> Draft(const CreateClusterRequest& r, const std::string& tea
   c.name = r.name;
   c.purpose = r.purpose;
   c.kubernetes_version = r.kubernetes_version.empty() ? DefaultVersion() : r.kubernetes_version;
-  c.status = "provisioning";
+  c.status = ToString(ClusterStatus::kProvisioning);
   c.master_count = master_count;
   c.master_flavor = master.name;
-  c.master_kind = master.kind;
+  c.master_kind = ToString(master.kind);
   c.worker_count = r.worker_count;
   c.worker_kind = r.worker_kind;
-  c.worker_flavor = r.worker_kind == "physical" ? "" : worker.name;
+  const NodeKind worker_kind = *Parse<NodeKind>(r.worker_kind);  // checked by Validate
+  c.worker_flavor = worker_kind == NodeKind::kPhysical ? "" : worker.name;
   c.created_by = requested_by;
   c.created_at = c.updated_at = now;
   c.labels = r.labels;
 
-  auto add = [&](const std::string& name, const std::string& role, const std::string& kind,
-                 const Flavor* flavor) {
+  auto add = [&](const std::string& name, NodeRole role, NodeKind kind, const Flavor* flavor) {
     d.nodes.push_back(ReservedNode(c, name, role, flavor, kind, now));
   };
   for (int64_t i = 1; i <= master_count; ++i) {
-    add("master-" + std::to_string(i), "master", master.kind, &master);
+    add("master-" + std::to_string(i), NodeRole::kMaster, master.kind, &master);
   }
   for (int64_t i = 1; i <= r.worker_count; ++i) {
-    add("worker-" + std::to_string(i), "worker", r.worker_kind,
-        r.worker_kind == "vm" ? &worker : nullptr);
+    add("worker-" + std::to_string(i), NodeRole::kWorker, worker_kind,
+        worker_kind == NodeKind::kVm ? &worker : nullptr);
   }
   return d;
 }
@@ -122,7 +121,7 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
   std::set<std::string> master_hosts(existing_master_hypervisors.begin(),
                                      existing_master_hypervisors.end());
   for (store::Node* n : vms) {
-    if (n->role != "master") continue;
+    if (RoleOf(*n) != NodeRole::kMaster) continue;
     std::sort(rooms.begin(), rooms.end(), by_room);
     auto it = std::find_if(rooms.begin(), rooms.end(), [&](const HypervisorRoom& h) {
       return !master_hosts.count(h.name) && fits(h, *n);
@@ -131,7 +130,7 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
       // Fewest masters of this cluster first, then most room.
       std::map<std::string, int> masters_on;
       for (store::Node* m : vms) {
-        if (m->role == "master" && !m->hypervisor.empty()) masters_on[m->hypervisor]++;
+        if (RoleOf(*m) == NodeRole::kMaster && !m->hypervisor.empty()) masters_on[m->hypervisor]++;
       }
       for (auto h = rooms.begin(); h != rooms.end(); ++h) {
         if (!fits(*h, *n)) continue;
@@ -153,7 +152,7 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
     take(*it, *n);
   }
   for (store::Node* n : vms) {
-    if (n->role == "master") continue;
+    if (RoleOf(*n) == NodeRole::kMaster) continue;
     std::sort(rooms.begin(), rooms.end(), by_room);
     // The hypervisor with most free vCPU may lack memory while another one has both.
     auto it = std::find_if(rooms.begin(), rooms.end(),
@@ -183,28 +182,31 @@ Status PlaceVms(std::vector<HypervisorRoom> rooms, std::vector<store::Node*> vms
 std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
                                     const std::vector<store::Node>& nodes) {
   std::vector<store::Step> steps;
-  steps.push_back(MakeStep("reserve quota and placement", "reserve"));
-  steps.push_back(MakeStep("issue PKI", "issue_pki"));
-  steps.push_back(MakeStep("provision masters", "provision_nodes", "master"));
+  steps.push_back(MakeStep("reserve quota and placement", StepKind::kReserve));
+  steps.push_back(MakeStep("issue PKI", StepKind::kIssuePki));
+  steps.push_back(
+      MakeStep("provision masters", StepKind::kProvisionNodes, ToString(NodeRole::kMaster)));
   std::vector<std::string> masters;
   bool has_workers = false;
   for (const auto& n : nodes) {
-    if (n.role == "master") masters.push_back(n.name);
-    if (n.role == "worker") has_workers = true;
+    if (RoleOf(n) == NodeRole::kMaster) masters.push_back(n.name);
+    if (RoleOf(n) == NodeRole::kWorker) has_workers = true;
   }
   if (!masters.empty()) {
-    steps.push_back(MakeStep("bootstrap " + masters[0], "bootstrap_first_master", masters[0]));
+    steps.push_back(
+        MakeStep("bootstrap " + masters[0], StepKind::kBootstrapFirstMaster, masters[0]));
   }
   for (size_t i = 1; i < masters.size(); ++i) {
-    steps.push_back(MakeStep("join " + masters[i], "join_master", masters[i]));
+    steps.push_back(MakeStep("join " + masters[i], StepKind::kJoinMaster, masters[i]));
     // i + 1 members after this join: a cancel does not stop at an even count.
     steps.back().cancel_safe = (i + 1) % 2 == 1;
   }
   if (has_workers) {
-    steps.push_back(MakeStep("provision workers", "provision_nodes", "worker"));
-    steps.push_back(MakeStep("join workers", "join_workers", "worker"));
+    steps.push_back(
+        MakeStep("provision workers", StepKind::kProvisionNodes, ToString(NodeRole::kWorker)));
+    steps.push_back(MakeStep("join workers", StepKind::kJoinWorkers, ToString(NodeRole::kWorker)));
   }
-  steps.push_back(MakeStep("verify cluster", "verify"));
+  steps.push_back(MakeStep("verify cluster", StepKind::kVerify));
   Number(steps);
   return steps;
 }
@@ -212,7 +214,7 @@ std::vector<store::Step> PlanCreate(const store::Cluster& cluster,
 std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
   std::vector<store::Step> steps;
   int64_t voters = spec.voters;
-  auto add = [&](const std::string& name, const std::string& kind, const std::string& target) {
+  auto add = [&](const std::string& name, StepKind kind, const std::string& target) {
     store::Step s = MakeStep(name, kind, target);
     s.cancel_safe = voters % 2 == 1;
     steps.push_back(std::move(s));
@@ -232,51 +234,55 @@ std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
     return names.front() + " … " + names.back() + " (" + std::to_string(names.size()) + " nodes)";
   };
   auto gate = [&] {
-    add("health gate (" + std::to_string(voters) + " etcd voters)", "health_gate", "");
+    add("health gate (" + std::to_string(voters) + " etcd voters)", StepKind::kHealthGate, "");
   };
 
   auto masters = [&] {
     for (const auto& [old_name, new_name] : spec.replace_masters) {
-      add("provision " + new_name, "provision_node", new_name);
+      add("provision " + new_name, StepKind::kProvisionNode, new_name);
       gate();
-      add("add " + new_name + " to etcd as learner", "etcd_add_learner", new_name);
+      add("add " + new_name + " to etcd as learner", StepKind::kEtcdAddLearner, new_name);
       ++voters;
-      add("promote " + new_name + " to voter", "etcd_promote", new_name);
+      add("promote " + new_name + " to voter", StepKind::kEtcdPromote, new_name);
       gate();
       --voters;
-      add("remove " + old_name + " from etcd", "etcd_remove", old_name);
-      add("destroy " + old_name, "destroy_nodes", old_name);
+      add("remove " + old_name + " from etcd", StepKind::kEtcdRemove, old_name);
+      add("destroy " + old_name, StepKind::kDestroyNodes, old_name);
     }
     if (!spec.add_masters.empty()) {
-      add("provision " + label(spec.add_masters), "provision_nodes", "master");
+      add("provision " + label(spec.add_masters), StepKind::kProvisionNodes,
+          ToString(NodeRole::kMaster));
     }
     for (const auto& m : spec.add_masters) {
       gate();
-      add("add " + m + " to etcd as learner", "etcd_add_learner", m);
+      add("add " + m + " to etcd as learner", StepKind::kEtcdAddLearner, m);
       ++voters;
-      add("promote " + m + " to voter", "etcd_promote", m);
+      add("promote " + m + " to voter", StepKind::kEtcdPromote, m);
     }
     for (const auto& m : spec.remove_masters) {
       gate();
       --voters;
-      add("remove " + m + " from etcd", "etcd_remove", m);
-      add("destroy " + m, "destroy_nodes", m);
+      add("remove " + m + " from etcd", StepKind::kEtcdRemove, m);
+      add("destroy " + m, StepKind::kDestroyNodes, m);
     }
     for (const auto& m : spec.resize_masters) {
       gate();
       add("resize " + m +
               (spec.single_master_downtime ? " (single master: API briefly unavailable)" : ""),
-          "resize_node", m);
+          StepKind::kResizeNode, m);
     }
   };
   auto workers = [&] {
     if (!spec.add_workers.empty()) {
-      add("provision " + label(spec.add_workers), "provision_nodes", "worker");
-      add("join workers", "join_workers", "worker");
+      add("provision " + label(spec.add_workers), StepKind::kProvisionNodes,
+          ToString(NodeRole::kWorker));
+      add("join workers", StepKind::kJoinWorkers, ToString(NodeRole::kWorker));
     }
     if (!spec.remove_workers.empty()) {
-      add("drain " + label(spec.remove_workers), "drain_nodes", join_list(spec.remove_workers));
-      add("remove " + label(spec.remove_workers), "destroy_nodes", join_list(spec.remove_workers));
+      add("drain " + label(spec.remove_workers), StepKind::kDrainNodes,
+          join_list(spec.remove_workers));
+      add("remove " + label(spec.remove_workers), StepKind::kDestroyNodes,
+          join_list(spec.remove_workers));
     }
   };
   if (spec.masters_first) {
@@ -289,17 +295,17 @@ std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
   if (!spec.upgrade_to.empty()) {
     for (const auto& m : spec.upgrade_masters) {
       gate();
-      add("upgrade " + m + " to " + spec.upgrade_to, "upgrade_nodes", m);
+      add("upgrade " + m + " to " + spec.upgrade_to, StepKind::kUpgradeNodes, m);
     }
     size_t batch = static_cast<size_t>(std::max<int64_t>(1, spec.max_unavailable));
     for (size_t i = 0; i < spec.upgrade_workers.size(); i += batch) {
       std::vector<std::string> b(
           spec.upgrade_workers.begin() + i,
           spec.upgrade_workers.begin() + std::min(spec.upgrade_workers.size(), i + batch));
-      add("upgrade " + label(b) + " to " + spec.upgrade_to, "upgrade_nodes", join_list(b));
+      add("upgrade " + label(b) + " to " + spec.upgrade_to, StepKind::kUpgradeNodes, join_list(b));
     }
   }
-  add("verify cluster", "verify", "");
+  add("verify cluster", StepKind::kVerify, "");
   Number(steps);
   return steps;
 }
@@ -307,11 +313,14 @@ std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
 std::vector<store::Step> PlanDelete(const store::Cluster& cluster,
                                     const std::vector<store::Node>& nodes) {
   std::vector<store::Step> steps;
-  bool has_workers = std::any_of(nodes.begin(), nodes.end(),
-                                 [](const store::Node& n) { return n.role == "worker"; });
-  if (has_workers) steps.push_back(MakeStep("remove workers", "destroy_nodes", "worker"));
-  steps.push_back(MakeStep("remove masters", "destroy_nodes", "master"));
-  steps.push_back(MakeStep("release cluster", "release_cluster"));
+  bool has_workers = std::any_of(nodes.begin(), nodes.end(), [](const store::Node& n) {
+    return RoleOf(n) == NodeRole::kWorker;
+  });
+  if (has_workers)
+    steps.push_back(
+        MakeStep("remove workers", StepKind::kDestroyNodes, ToString(NodeRole::kWorker)));
+  steps.push_back(MakeStep("remove masters", StepKind::kDestroyNodes, ToString(NodeRole::kMaster)));
+  steps.push_back(MakeStep("release cluster", StepKind::kReleaseCluster));
   Number(steps);
   return steps;
 }

@@ -31,6 +31,8 @@
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
+#include "lifecycle_fakes.h"
+#include "status_testing.h"
 
 namespace kaas::lifecycle {
 namespace {
@@ -265,7 +267,8 @@ class CredentialServiceTest : public ::testing::Test {
     o.backoff_base_ms = 1;
     o.backoff_max_ms = 5;
     if (crash_before >= 0) {
-      o.before_step = [crash_before](const std::string&, int64_t i) { return i != crash_before; };
+      o.hooks = std::make_shared<test_support::BeforeStepHooks>(
+          [crash_before](const std::string&, int64_t i) { return i != crash_before; });
     }
     engine_ = std::make_unique<Engine>(*db_, *steps_, SystemClock::Instance(), std::move(o));
     service_ = std::make_unique<ClusterService>(*db_, quota_, *engine_, SystemClock::Instance());
@@ -288,10 +291,10 @@ class CredentialServiceTest : public ::testing::Test {
     auto deadline = std::chrono::steady_clock::now() + kDeadline;
     while (std::chrono::steady_clock::now() < deadline) {
       std::optional<store::Operation> op;
-      db_->Read([&](store::Tx& tx) {
+      EXPECT_OK(db_->Read([&](store::Tx& tx) {
         op = store::operations::Find(tx, op_id);
         return Status::Ok();
-      });
+      }));
       if (!op) return "missing";
       if (op->state == "succeeded" || op->state == "failed" || op->state == "cancelled") {
         return op->state;
@@ -321,10 +324,10 @@ class CredentialServiceTest : public ::testing::Test {
 
   std::optional<store::ClusterSecrets> Secrets(const std::string& cluster_id) {
     std::optional<store::ClusterSecrets> s;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       s = store::secrets::Get(tx, cluster_id);
       return Status::Ok();
-    });
+    }));
     return s;
   }
 
@@ -411,12 +414,12 @@ TEST_F(CredentialServiceTest, ServerIsTheFirstMastersAddressOnPort6443) {
   ASSERT_FALSE(id.empty());
   // As provisioned (the fake fleet's addresses): master-1's.
   std::string master1;
-  db_->Read([&](store::Tx& tx) {
+  EXPECT_OK(db_->Read([&](store::Tx& tx) {
     for (const auto& n : store::nodes::ListLive(tx, id)) {
       if (n.name == "master-1") master1 = n.address;
     }
     return Status::Ok();
-  });
+  }));
   ASSERT_FALSE(master1.empty());
   Parsed k;
   auto yaml = credentials_->Kubeconfig(id, "alice", "payments", 1);

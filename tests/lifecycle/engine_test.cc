@@ -33,6 +33,8 @@
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "kaas/templates/renderer.h"
+#include "lifecycle_fakes.h"
+#include "status_testing.h"
 
 namespace kaas::lifecycle {
 namespace {
@@ -303,8 +305,9 @@ class Env {
     if (!box.ok()) return;
     box_.emplace(std::move(box).value());
     provisioner::Fleet& fleet = faulty_fleet ? static_cast<provisioner::Fleet&>(faulty_) : fleet_;
-    steps_ = std::make_unique<ClusterSteps>(
-        StepDeps{*db_, fleet, bootstrapper_, dir_ / "work", Clock(), *box_});
+    StepDeps deps{*db_, fleet, bootstrapper_, dir_ / "work", Clock(), *box_};
+    deps.look_again = std::chrono::milliseconds(5);
+    steps_ = std::make_unique<ClusterSteps>(deps);
   }
 
   ~Env() {
@@ -328,11 +331,13 @@ class Env {
 
   // Stops the current engine (if any) and starts a new one over the same database, which
   // resumes every active operation — what a restarted kaasd does.
-  void StartEngine(EngineOptions options = FastOptions()) {
+  // `runner`: the steps the engine runs (default: the real ClusterSteps).
+  void StartEngine(EngineOptions options = FastOptions(), StepRunner* runner = nullptr) {
     service_.reset();
     if (engine_) engine_->Shutdown();
     engine_.reset();
-    engine_ = std::make_unique<Engine>(*db_, *steps_, Clock(), std::move(options));
+    engine_ =
+        std::make_unique<Engine>(*db_, runner ? *runner : *steps_, Clock(), std::move(options));
     service_ = std::make_unique<ClusterService>(*db_, quota_, *engine_, Clock());
     Status st = engine_->Start();
     EXPECT_TRUE(st.ok()) << st.ToString();
@@ -341,7 +346,8 @@ class Env {
   // Abandons at step `k` of every operation, like a kill -9 just before that step.
   static EngineOptions CrashBefore(int64_t k) {
     EngineOptions o = FastOptions();
-    o.before_step = [k](const std::string&, int64_t index) { return index != k; };
+    o.hooks = std::make_shared<test_support::BeforeStepHooks>(
+        [k](const std::string&, int64_t index) { return index != k; });
     return o;
   }
 
@@ -407,45 +413,45 @@ class Env {
 
   std::optional<store::Cluster> FindCluster(const std::string& id) {
     std::optional<store::Cluster> c;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       c = store::clusters::Find(tx, id);
       return Status::Ok();
-    });
+    }));
     return c;
   }
   std::vector<store::Node> LiveNodes(const std::string& cluster_id) {
     std::vector<store::Node> nodes;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       nodes = store::nodes::ListLive(tx, cluster_id);
       return Status::Ok();
-    });
+    }));
     return nodes;
   }
   quota::Usage Usage() {
     quota::Usage u;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       u = quota_.UsageOf(tx, kTeamId);
       return Status::Ok();
-    });
+    }));
     return u;
   }
   size_t ClusterCount() {
     size_t n = 0;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       store::ClusterFilter f;
       f.all_teams = true;
       f.include_deleted = true;
       n = store::clusters::List(tx, f).size();
       return Status::Ok();
-    });
+    }));
     return n;
   }
   size_t ActiveOperationCount() {
     size_t n = 0;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       n = store::operations::ListActiveIds(tx).size();
       return Status::Ok();
-    });
+    }));
     return n;
   }
   std::optional<store::ClusterSecrets> Secrets(const std::string& cluster_id) {
@@ -459,10 +465,10 @@ class Env {
   }
   std::map<std::string, store::HypervisorUsage> HypervisorUsage() {
     std::map<std::string, store::HypervisorUsage> u;
-    db_->Read([&](store::Tx& tx) {
+    EXPECT_OK(db_->Read([&](store::Tx& tx) {
       u = store::hypervisors::Usage(tx);
       return Status::Ok();
-    });
+    }));
     return u;
   }
 
@@ -1380,10 +1386,10 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     ASSERT_EQ(engine.InFlight(), 0u);
-    db->Read([&](store::Tx& tx) {
+    EXPECT_OK(db->Read([&](store::Tx& tx) {
       if (auto s = store::secrets::Get(tx, cluster_id)) ca_cert = s->ca_cert;
       return Status::Ok();
-    });
+    }));
     ASSERT_FALSE(ca_cert.empty()) << "issue_pki ran before the crash";
   }
 
@@ -1397,10 +1403,10 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
   std::optional<store::Operation> op;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (std::chrono::steady_clock::now() < deadline) {
-    db->Read([&](store::Tx& tx) {
+    EXPECT_OK(db->Read([&](store::Tx& tx) {
       op = store::operations::Find(tx, op_id);
       return Status::Ok();
-    });
+    }));
     if (op && (op->state == "succeeded" || op->state == "failed")) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -1410,10 +1416,10 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
   EXPECT_NE(op->steps[3].message.find("nothing was executed on a real machine"), std::string::npos)
       << op->steps[3].message;
   std::optional<store::ClusterSecrets> secrets;
-  db->Read([&](store::Tx& tx) {
+  EXPECT_OK(db->Read([&](store::Tx& tx) {
     secrets = store::secrets::Get(tx, cluster_id);
     return Status::Ok();
-  });
+  }));
   ASSERT_TRUE(secrets.has_value());
   EXPECT_EQ(secrets->ca_cert, ca_cert) << "the resumed create issued a second CA";
   auto ca_key = box->Open(secrets->ca_key_sealed);
@@ -1425,10 +1431,10 @@ TEST(ClusterEngineTest, SimulatedDatacenterCreateSurvivesACrash) {
 
   std::set<std::string> domains;
   std::vector<store::Node> nodes;
-  db->Read([&](store::Tx& tx) {
+  EXPECT_OK(db->Read([&](store::Tx& tx) {
     nodes = store::nodes::ListLive(tx, cluster_id);
     return Status::Ok();
-  });
+  }));
   for (const char* name : {"sim-1", "sim-2", "sim-3"}) {
     auto hv = fleet.Get(name, "test://" + (dir / (std::string(name) + ".xml")).string());
     ASSERT_TRUE(hv.ok()) << hv.status().ToString();
@@ -1494,16 +1500,17 @@ TEST(ClusterEngineTest, IssuePkiRunTwiceKeepsTheSameCa) {
   ASSERT_EQ(op->steps[1].kind, "issue_pki");
   ASSERT_FALSE(env.Secrets(cluster_id).has_value());
 
-  auto first = env.steps().Run(*op, op->steps[1], StepControl{});
-  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  StepResult first = env.steps().Run(*op, op->steps[1], StepControl{});
+  ASSERT_TRUE(first.done()) << first.error().ToString();
   ExpectSealedPki(env, cluster_id, "billing-dev");
   auto issued = env.Secrets(cluster_id);
   ASSERT_TRUE(issued.has_value());
 
-  auto second = env.steps().Run(*op, op->steps[1], StepControl{});
-  ASSERT_TRUE(second.ok()) << second.status().ToString();
-  EXPECT_NE(*second, *first) << "the second run says it found the PKI: " << *second;
-  EXPECT_NE(second->find("already"), std::string::npos) << *second;
+  StepResult second = env.steps().Run(*op, op->steps[1], StepControl{});
+  ASSERT_TRUE(second.done()) << second.error().ToString();
+  EXPECT_NE(second.message(), first.message())
+      << "the second run says it found the PKI: " << second.message();
+  EXPECT_NE(second.message().find("already"), std::string::npos) << second.message();
   auto again = env.Secrets(cluster_id);
   ASSERT_TRUE(again.has_value());
   ExpectSameSecrets(*issued, *again);
@@ -1637,19 +1644,19 @@ void SetQuotaAndHosts(Env& env, store::QuotaLimits limits, int hosts) {
 
 std::vector<store::Host> Hosts(Env& env) {
   std::vector<store::Host> hosts;
-  env.db().Read([&](store::Tx& tx) {
+  EXPECT_OK(env.db().Read([&](store::Tx& tx) {
     hosts = store::hosts::List(tx);
     return Status::Ok();
-  });
+  }));
   return hosts;
 }
 
 std::vector<store::Operation> OperationsOf(Env& env, const std::string& cluster_id) {
   std::vector<store::Operation> ops;
-  env.db().Read([&](store::Tx& tx) {
+  EXPECT_OK(env.db().Read([&](store::Tx& tx) {
     ops = store::operations::ListForCluster(tx, cluster_id, 100);
     return Status::Ok();
-  });
+  }));
   return ops;
 }
 
@@ -2186,10 +2193,10 @@ void CancelDuring(Env& env, const std::string& playbook, const std::string& targ
       return;
     }
     std::optional<store::Operation> active;
-    env.db().Read([&](store::Tx& tx) {
+    EXPECT_OK(env.db().Read([&](store::Tx& tx) {
       active = store::operations::FindActiveForCluster(tx, job.cluster_id);
       return Status::Ok();
-    });
+    }));
     ASSERT_TRUE(active.has_value());
     auto cancelled = env.service().Cancel(active->id);
     ASSERT_TRUE(cancelled.ok()) << cancelled.status().ToString();
@@ -2215,12 +2222,13 @@ TEST(CancelRetryTest, CancelDuringANonCancelSafeStepRunsOnToAnOddVoterCount) {
   auto voters_seen = std::make_shared<std::vector<int>>();
   auto mu = std::make_shared<std::mutex>();
   EngineOptions o = Env::FastOptions();
-  o.before_step = [&env, id, voters_seen, mu](const std::string&, int64_t) {
-    int v = ReadyMasters(env, id);
-    std::lock_guard lock(*mu);
-    voters_seen->push_back(v);
-    return true;
-  };
+  o.hooks = std::make_shared<test_support::BeforeStepHooks>(
+      [&env, id, voters_seen, mu](const std::string&, int64_t) {
+        int v = ReadyMasters(env, id);
+        std::lock_guard lock(*mu);
+        voters_seen->push_back(v);
+        return true;
+      });
   env.StartEngine(o);
   // The cancel arrives while master-2 is being promoted (1 -> 2 voters, not cancel-safe).
   CancelDuring(env, "promote-master.yml", "master-2");
@@ -2343,7 +2351,7 @@ TEST(CancelRetryTest, CancelOfAnOperationThatHasNotStartedEndsItBeforeAnyStep) {
 TEST(CancelRetryTest, RetryResumesAFailedOperationFromTheFailedStep) {
   Env env(TestName());
   EngineOptions o = Env::FastOptions();
-  o.faults = &env.faults();
+  o.hooks = std::make_shared<FaultHooks>(env.faults());
   env.StartEngine(o);
   const std::string id = CreateRunning(env, Request("personal", 1));
   ASSERT_FALSE(id.empty());
@@ -2393,7 +2401,7 @@ TEST(CancelRetryTest, RetryResumesAFailedOperationFromTheFailedStep) {
 TEST(CancelRetryTest, ARetryRightAfterTheFailureIsNotLost) {
   Env env(TestName());
   EngineOptions o = Env::FastOptions();
-  o.faults = &env.faults();
+  o.hooks = std::make_shared<FaultHooks>(env.faults());
   env.StartEngine(o);
   const std::string id = CreateRunning(env, Request("personal", 1));
   ASSERT_FALSE(id.empty());
@@ -2403,10 +2411,10 @@ TEST(CancelRetryTest, ARetryRightAfterTheFailureIsNotLost) {
   const std::string op_id = scaled->operation.id;
   auto state = [&] {
     std::string s;
-    env.db().Read([&](store::Tx& tx) {
+    EXPECT_OK(env.db().Read([&](store::Tx& tx) {
       s = store::operations::Find(tx, op_id)->state;
       return Status::Ok();
-    });
+    }));
     return s;
   };
   // Waits, without sleeping, until the state is `want` (or the deadline passes).
@@ -2435,7 +2443,7 @@ TEST(CancelRetryTest, ARetryRightAfterTheFailureIsNotLost) {
 TEST(CancelRetryTest, RetryIsRefusedForSucceededActiveOrNotLatestOperations) {
   Env env(TestName());
   EngineOptions o = Env::FastOptions();
-  o.faults = &env.faults();
+  o.hooks = std::make_shared<FaultHooks>(env.faults());
   env.StartEngine(o);
   auto created = env.Create(Request("personal", 1));
   ASSERT_TRUE(created.ok()) << created.status().ToString();
@@ -2533,7 +2541,7 @@ TEST(FaultInjectionTest, APermanentHypervisorFaultFailsTheStep) {
 TEST(FaultInjectionTest, StepFaultsMatchByNameOrKindAndFireOnTheNthMatch) {
   Env env(TestName());
   EngineOptions o = Env::FastOptions();
-  o.faults = &env.faults();
+  o.hooks = std::make_shared<FaultHooks>(env.faults());
   env.StartEngine(o);
   // By kind, second match: join master-2 passes, join master-3 fails.
   env.faults().Set({FaultRule{.match = "join_master", .code = "internal", .nth = 2}});
@@ -2575,7 +2583,7 @@ TEST(FaultInjectionTest, StepFaultsMatchByNameOrKindAndFireOnTheNthMatch) {
 TEST(FaultInjectionTest, DelaysSlowStepsAndHypervisorCallsDown) {
   Env env(TestName(), /*faulty_fleet=*/true);
   EngineOptions o = Env::FastOptions();
-  o.faults = &env.faults();
+  o.hooks = std::make_shared<FaultHooks>(env.faults());
   env.StartEngine(o);
   env.faults().Set({
       FaultRule{.on = "hypervisor",
@@ -2674,10 +2682,10 @@ TEST(EventsTest, ACreateEmitsOperationStepAndClusterEventsInOrder) {
   // A stream resumed after any event sees exactly the rest.
   for (size_t k = 0; k < events.size(); ++k) {
     std::vector<store::Event> rest;
-    env.db().Read([&](store::Tx& tx) {
+    EXPECT_OK(env.db().Read([&](store::Tx& tx) {
       rest = store::events::ListForCluster(tx, id, events[k].id, 1000);
       return Status::Ok();
-    });
+    }));
     EXPECT_EQ(rest.size(), events.size() - k - 1) << "after event " << k;
   }
 }
@@ -2828,6 +2836,136 @@ TEST(ChangeCrashTest, ScaleWorkersAcrossFifty) {
                           EXPECT_EQ(RoleNames(env.LiveNodes(id), "worker"),
                                     NumberedRange("worker-", 1, 51));
                         }});
+}
+
+// ================================================================== waits and throws
+
+// The real steps, except that the steps of one kind are first answered by `before` (given the
+// how-many-th call of that kind, from 1); when it returns nullopt the real step runs.
+class InterceptedSteps : public StepRunner {
+ public:
+  using Before = std::function<std::optional<StepResult>(int call)>;
+  InterceptedSteps(StepRunner& inner, std::string kind, Before before)
+      : inner_(inner), kind_(std::move(kind)), before_(std::move(before)) {}
+  StepResult Run(const store::Operation& op, const store::Step& step,
+                 const StepControl& control) override {
+    if (step.kind == kind_) {
+      if (auto answer = before_(++calls_)) return std::move(*answer);
+    }
+    return inner_.Run(op, step, control);
+  }
+  Status Settle(const store::Operation& op) override { return inner_.Settle(op); }
+  int calls() const { return calls_; }
+
+ private:
+  StepRunner& inner_;
+  std::string kind_;
+  Before before_;
+  std::atomic<int> calls_{0};
+};
+
+TEST(StepWaitTest, AWaitThatLaterSucceedsDoesNotUseUpAttempts) {
+  Env env(TestName());
+  // Verify says "not yet" 3 times as often as a step may fail, then runs.
+  const int waits = 3 * Env::FastOptions().max_attempts;
+  InterceptedSteps steps(env.steps(), "verify", [&](int call) -> std::optional<StepResult> {
+    if (call <= waits) {
+      return StepResult::Wait("domain of master-1 is not running", std::chrono::milliseconds(1));
+    }
+    return std::nullopt;
+  });
+  env.StartEngine(Env::FastOptions(), &steps);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_EQ(steps.calls(), waits + 1);
+  ASSERT_EQ(op.steps.back().kind, "verify");
+  EXPECT_EQ(op.steps.back().state, "succeeded");
+  EXPECT_EQ(op.steps.back().attempts, 1) << "waiting spent attempts";
+  EXPECT_EQ(op.steps.back().message, "6 nodes ready, every domain running");
+}
+
+TEST(StepWaitTest, AWaitThatNeverEndsFailsTheStepAfterMaxWaitNamingWhatItWaitedFor) {
+  Env env(TestName());
+  InterceptedSteps steps(env.steps(), "verify", [](int) -> std::optional<StepResult> {
+    return StepResult::Wait("domain of master-1 is not running", std::chrono::milliseconds(1));
+  });
+  EngineOptions o = Env::FastOptions();
+  o.max_wait_ms = 20;
+  env.StartEngine(o, &steps);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  EXPECT_NE(op.error.find("still waiting"), std::string::npos) << op.error;
+  EXPECT_NE(op.error.find("domain of master-1 is not running"), std::string::npos) << op.error;
+  EXPECT_EQ(op.steps.back().state, "failed");
+  EXPECT_EQ(op.steps.back().attempts, o.max_attempts);
+}
+
+TEST(StepWaitTest, TheHealthGateWaitsForAStoppedMasterWithoutSpendingAttempts) {
+  Env env(TestName());
+  env.StartEngine();
+  const std::string id = CreateRunning(env, Request("personal", 1));
+  ASSERT_FALSE(id.empty());
+  auto nodes = env.LiveNodes(id);
+  auto master = std::find_if(nodes.begin(), nodes.end(),
+                             [](const store::Node& n) { return n.name == "master-1"; });
+  ASSERT_NE(master, nodes.end());
+  const std::string domain = DomainName(id, "master-1");
+  env.fleet().StopDomain(master->hypervisor, domain);
+
+  // Start master-1 again once the gate has looked more often than a step may fail.
+  const int looks = 3 * Env::FastOptions().max_attempts;
+  InterceptedSteps steps(env.steps(), "health_gate", [&](int call) -> std::optional<StepResult> {
+    if (call == looks) {
+      auto hv = env.fleet().Get(master->hypervisor, "fake://" + master->hypervisor);
+      EXPECT_TRUE(hv.ok());
+      if (hv.ok()) {
+        EXPECT_TRUE((*hv)->EnsureDomainRunning({domain, {id, "master-1", "master"}, 4, 4}).ok());
+      }
+    }
+    return std::nullopt;
+  });
+  env.StartEngine(Env::FastOptions(), &steps);
+  auto scaled = env.service().ScaleMasters(id, 3, "alice", false);
+  ASSERT_TRUE(scaled.ok()) << scaled.status().ToString();
+  store::Operation op = env.WaitForOperation(scaled->operation.id);
+  EXPECT_EQ(op.state, "succeeded") << op.error;
+  EXPECT_GE(steps.calls(), looks);
+  size_t gate = FirstIndexOf(op, "health_gate");
+  ASSERT_LT(gate, op.steps.size());
+  EXPECT_EQ(op.steps[gate].attempts, 1) << op.steps[gate].message;
+  EXPECT_EQ(op.steps[gate].state, "succeeded");
+}
+
+TEST(StepThrowTest, AStepThatThrowsFailsThatStepWithAClearMessageAndTheEngineKeepsRunning) {
+  Env env(TestName());
+  InterceptedSteps steps(env.steps(), "verify", [](int call) -> std::optional<StepResult> {
+    if (call == 1) throw std::runtime_error("boom: the disk said no");
+    return std::nullopt;
+  });
+  env.StartEngine(Env::FastOptions(), &steps);
+  auto created = env.Create(Env::DevRequest());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  store::Operation op = env.WaitForOperation(created->operation.id);
+  EXPECT_EQ(op.state, "failed");
+  const store::Step& verify = op.steps.back();
+  EXPECT_EQ(verify.state, "failed");
+  EXPECT_EQ(verify.attempts, 1) << "a throw is not retried";
+  EXPECT_NE(verify.message.find("threw"), std::string::npos) << verify.message;
+  EXPECT_NE(verify.message.find("boom: the disk said no"), std::string::npos) << verify.message;
+  EXPECT_NE(op.error.find("verify cluster"), std::string::npos) << op.error;
+  EXPECT_EQ(env.FindCluster(created->cluster.id)->status, "error");
+
+  // The engine is still there: a retry of the same operation and a new cluster both run.
+  EXPECT_TRUE(env.engine().running());
+  ASSERT_TRUE(env.service().Retry(op.id).ok());
+  EXPECT_EQ(env.WaitForOperation(op.id).state, "succeeded");
+  auto second = env.Create(Env::DevRequest("billing-two"));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(env.WaitForOperation(second->operation.id).state, "succeeded");
 }
 
 }  // namespace

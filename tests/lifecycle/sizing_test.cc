@@ -34,8 +34,8 @@ void ExpectMasterFlavor(int64_t workers) {
     auto f = MasterFlavorForWorkers(workers);
     ASSERT_TRUE(f.ok()) << workers << " workers: " << f.status().ToString();
     EXPECT_EQ(f->name, c.flavor) << workers << " workers";
-    EXPECT_EQ(f->role, "master") << workers << " workers";
-    EXPECT_EQ(f->kind, c.kind) << workers << " workers";
+    EXPECT_EQ(ToString(f->role), "master") << workers << " workers";
+    EXPECT_EQ(ToString(f->kind), c.kind) << workers << " workers";
     EXPECT_EQ(f->vcpus, c.vcpus) << workers << " workers";
     EXPECT_EQ(f->memory_gib, c.memory_gib) << workers << " workers";
     return;
@@ -121,8 +121,8 @@ TEST(SizingPolicyTest, WorkerFlavorsAreVmsOfGrowingSize) {
     auto f = WorkerFlavor(c.name);
     ASSERT_TRUE(f.ok()) << c.name;
     EXPECT_EQ(f->name, c.name);
-    EXPECT_EQ(f->role, "worker");
-    EXPECT_EQ(f->kind, "vm");
+    EXPECT_EQ(ToString(f->role), "worker");
+    EXPECT_EQ(ToString(f->kind), "vm");
     EXPECT_EQ(f->vcpus, c.vcpus) << c.name;
     EXPECT_EQ(f->memory_gib, c.memory_gib) << c.name;
   }

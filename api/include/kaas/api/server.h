@@ -14,6 +14,7 @@
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/provisioner/inventory.h"
 #include "kaas/quota/team_quotas.h"

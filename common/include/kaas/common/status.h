@@ -42,7 +42,8 @@ struct ResourceShortfall {
   int64_t limit = 0;
 };
 
-class Status {
+// [[nodiscard]]: a Status returned and dropped is a compile error (-Werror=unused-result).
+class [[nodiscard]] Status {
  public:
   Status() = default;
   Status(Code code, std::string message) : code_(code), message_(std::move(message)) {}
@@ -97,7 +98,7 @@ bool IsRetryable(Code code);
 
 // Result<T>: a value or a non-OK Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {}  // NOLINT

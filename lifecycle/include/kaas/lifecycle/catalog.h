@@ -4,14 +4,15 @@
 #include <vector>
 
 #include "kaas/common/status.h"
+#include "kaas/lifecycle/model.h"
 
 // The platform's sizing policy and catalogs (DESIGN.md §1), in one place.
 namespace kaas::lifecycle {
 
 struct Flavor {
   std::string name;
-  std::string role;  // master | worker
-  std::string kind;  // vm | physical
+  NodeRole role = NodeRole::kWorker;
+  NodeKind kind = NodeKind::kVm;
   int64_t vcpus = 0;
   int64_t memory_gib = 0;
 };

@@ -5,7 +5,8 @@
 #include <vector>
 
 #include "kaas/common/clock.h"
-#include "kaas/lifecycle/engine.h"
+#include "kaas/lifecycle/model.h"
+#include "kaas/lifecycle/operation_queue.h"
 #include "kaas/lifecycle/planner.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
@@ -26,9 +27,9 @@ struct Admitted {
 // last room. Authorization is the caller's job (api/ via auth/).
 class ClusterService {
  public:
-  ClusterService(store::Database& db, const quota::QuotaService& quota, Engine& engine,
+  ClusterService(store::Database& db, const quota::QuotaService& quota, OperationQueue& queue,
                  const Clock& clock)
-      : db_(db), quota_(quota), engine_(engine), clock_(clock) {}
+      : db_(db), quota_(quota), queue_(queue), clock_(clock) {}
 
   // With dry_run the same checks run and the plan is returned, but nothing is persisted.
   // Errors: kInvalidArgument (field named), kConflict (name taken in the team),
@@ -82,7 +83,7 @@ class ClusterService {
 
  private:
   // Runs `admit` read-only (dry run) or in one write transaction, then hands the admitted
-  // operation `op_id` to the engine. `on_unique_violation` is returned when a unique index
+  // operation `op_id` to the queue. `on_unique_violation` is returned when a unique index
   // refuses the insert (a concurrent admission won).
   Status Commit(bool dry_run, const std::function<Status(store::Tx&, bool persist)>& admit,
                 const Status& on_unique_violation, const std::string& op_id);
@@ -92,18 +93,15 @@ class ClusterService {
   // Shared admission of changes: `shape` fills in the change from the cluster's live nodes;
   // this then checks quota and capacity for the added nodes, places them, plans and persists.
   Result<Admitted> AdmitChange(
-      const std::string& cluster_id, const std::string& type, const std::string& requested_by,
+      const std::string& cluster_id, OperationType type, const std::string& requested_by,
       bool dry_run,
       const std::function<Status(store::Tx&, const store::Cluster&, const std::vector<store::Node>&,
                                  Change&)>& shape);
 
   store::Database& db_;
   const quota::QuotaService& quota_;
-  Engine& engine_;
+  OperationQueue& queue_;
   const Clock& clock_;
 };
-
-// Fraction of an operation's steps that have succeeded, 0..100.
-int Progress(const store::Operation& op);
 
 }  // namespace kaas::lifecycle

@@ -6,11 +6,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <set>
 #include <string>
 
 #include "kaas/common/clock.h"
-#include "kaas/lifecycle/faults.h"
+#include "kaas/lifecycle/engine_hooks.h"
+#include "kaas/lifecycle/model.h"
+#include "kaas/lifecycle/operation_queue.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/store/database.h"
 
@@ -21,11 +24,11 @@ struct EngineOptions {
   int max_attempts = 5;       // per step, for retryable (kUnavailable) errors
   int backoff_base_ms = 200;  // doubled per attempt, with jitter
   int backoff_max_ms = 10000;
-  // Test hook, called before each step starts. Returning false abandons the operation right
-  // there without writing anything, as a kill -9 would.
-  std::function<bool(const std::string& op_id, int64_t step_index)> before_step;
-  // Fault rules consulted before every step (nullptr: none).
-  FaultInjector* faults = nullptr;
+  // How long one step may keep waiting (StepResult::Wait) before its wait counts as a failed
+  // attempt (kUnavailable, naming what it waited for).
+  int64_t max_wait_ms = 10 * 60 * 1000;
+  // Fault injection and crash tests (engine_hooks.h); nullptr: none.
+  std::shared_ptr<EngineHooks> hooks;
 };
 
 // Runs persisted operations step by step on a worker pool (Boost.Asio thread_pool).
@@ -35,7 +38,7 @@ struct EngineOptions {
 // A step that was `running` when the process died runs again on resume (steps are
 // idempotent). On success the cluster's status becomes its resting state (running, or
 // deleted for a delete); on failure `error` with a status_reason naming the step.
-class Engine {
+class Engine : public OperationQueue {
  public:
   Engine(store::Database& db, StepRunner& runner, const Clock& clock, EngineOptions options);
   ~Engine();
@@ -43,7 +46,7 @@ class Engine {
   // Resumes every pending or running operation found in the database.
   Status Start();
   // Schedules an operation; a no-op when it is already scheduled or running here.
-  void Submit(const std::string& op_id);
+  void Submit(const std::string& op_id) override;
   // Stops taking work; running operations stop at their next step boundary (their state
   // stays `running` and a later Start resumes them). Blocks until the pool is idle.
   void Shutdown();
@@ -54,7 +57,7 @@ class Engine {
   // Interrupts the running step of an operation running here (its Ansible run is
   // terminated). The persisted cancel flag, which every replica checks at each step boundary,
   // is set by the caller.
-  void RequestCancel(const std::string& op_id);
+  void RequestCancel(const std::string& op_id) override;
 
  private:
   // Set by RunOperation when it stopped because the database went away: the step it was
@@ -70,13 +73,19 @@ class Engine {
   // Waits until the database answers again; false when shutdown interrupted the wait.
   bool WaitForDatabase();
   // Ends the operation in `state`, sets the cluster's resting status, emits events, settles.
-  Status Finish(store::Operation& op, const std::string& team_id, const std::string& state,
+  Status Finish(store::Operation& op, const std::string& team_id, OperationState state,
                 const std::string& why);
+  // Runs the step, turning an exception it throws into a failure of the step.
+  StepResult RunStep(const store::Operation& op, const store::Step& step,
+                     const StepControl& control);
   void Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
             const std::string& kind, const std::string& data);
   Status Persist(const std::function<void(store::Tx&)>& fn);
   // Sleeps for a retry backoff; returns false when shutdown interrupted it.
   bool Backoff(int attempt);
+  // Sleeps until a waiting step looks again; returns false when shutdown interrupted it.
+  // `cancel` (when given) ends the sleep early and returns true.
+  bool SleepBeforeLookingAgain(std::chrono::milliseconds again, const std::atomic<bool>* cancel);
 
   store::Database& db_;
   StepRunner& runner_;
@@ -91,9 +100,12 @@ class Engine {
   std::set<std::string> in_flight_;
   std::set<std::string> rerun_;  // submitted again while in flight
   std::map<std::string, std::shared_ptr<std::atomic<bool>>> cancel_flags_;
+  std::mt19937 rng_{std::random_device{}()};  // backoff jitter; guarded by mu_
 };
 
 // The cluster status an operation type leaves behind when it succeeds.
+ClusterStatus RestingStatus(OperationType type);
+// Same, for a stored type text (an unknown type rests like a change: running).
 std::string RestingStatus(const std::string& operation_type);
 
 }  // namespace kaas::lifecycle

@@ -1,10 +1,13 @@
 #pragma once
 
 #include <mutex>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kaas/common/status.h"
+#include "kaas/lifecycle/engine_hooks.h"
 #include "kaas/provisioner/hypervisor.h"
 
 namespace kaas::lifecycle {
@@ -43,6 +46,22 @@ class FaultInjector {
  private:
   mutable std::mutex mu_;
   std::vector<FaultRule> rules_;
+};
+
+// The engine hooks of fault injection (kaasd gives them to its engine with --fault-injection
+// true): before every step attempt the injector's "step" rules may delay it, fail it, or kill
+// kaasd with SIGKILL before the step starts ("crash") or after it acted but before its result
+// is recorded ("crash_after_act").
+class FaultHooks : public EngineHooks {
+ public:
+  explicit FaultHooks(FaultInjector& faults) : faults_(faults) {}
+  StepEntry BeforeStep(const store::Operation& op, const store::Step& step) override;
+  void AfterStep(const store::Operation& op, const store::Step& step) override;
+
+ private:
+  FaultInjector& faults_;
+  std::mutex mu_;
+  std::set<std::pair<std::string, int64_t>> crash_after_act_;  // (operation, step index)
 };
 
 // A Fleet whose hypervisors consult the injector before every call.

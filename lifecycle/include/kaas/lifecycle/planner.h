@@ -6,6 +6,7 @@
 #include "kaas/common/labels.h"
 #include "kaas/common/status.h"
 #include "kaas/lifecycle/catalog.h"
+#include "kaas/lifecycle/model.h"
 #include "kaas/store/records.h"
 
 namespace kaas::lifecycle {
@@ -29,8 +30,8 @@ struct CreateClusterRequest {
 };
 
 // A node row in state "reserved" of `flavor` (physical nodes: no flavor, sized by their host).
-store::Node ReservedNode(const store::Cluster& c, const std::string& name, const std::string& role,
-                         const Flavor* flavor, const std::string& kind, int64_t now);
+store::Node ReservedNode(const store::Cluster& c, const std::string& name, NodeRole role,
+                         const Flavor* flavor, NodeKind kind, int64_t now);
 
 // Semantic validation; kInvalidArgument naming the offending field.
 Status Validate(const CreateClusterRequest& request);
