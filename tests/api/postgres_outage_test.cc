@@ -16,6 +16,7 @@
 #include <sstream>
 #include <thread>
 
+#include "kaasd_clusters.h"
 #include "kaasd_process.h"
 
 namespace kaas::testing {
@@ -197,15 +198,7 @@ class PostgresOutageTest : public ::testing::Test {
   }
 
   std::pair<std::string, std::string> Create(const std::string& name, int workers) {
-    auto r = kaasd_->Call("POST", "/api/v1/clusters",
-                          Json{{"name", name},
-                               {"team", "payments"},
-                               {"purpose", "dev"},
-                               {"workers", {{"count", workers}}}}
-                              .dump());
-    EXPECT_EQ(r.status, 202) << r.raw;
-    if (r.status != 202) return {};
-    return {r.body["cluster"]["id"], r.body["operation"]["id"]};
+    return CreateDevCluster(*kaasd_, name, workers);
   }
 
   Server server_;

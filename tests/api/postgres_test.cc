@@ -8,6 +8,7 @@
 
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
+#include "kaasd_clusters.h"
 #include "kaasd_process.h"
 #include "scratch_database.h"
 #include "status_testing.h"
@@ -35,15 +36,7 @@ class PostgresKaasdTest : public ::testing::Test {
 
   // Creates a cluster; returns {cluster id, operation id}.
   std::pair<std::string, std::string> Create(const std::string& name, int workers) {
-    auto r = kaasd_->Call("POST", "/api/v1/clusters",
-                          Json{{"name", name},
-                               {"team", "payments"},
-                               {"purpose", "dev"},
-                               {"workers", {{"count", workers}}}}
-                              .dump());
-    EXPECT_EQ(r.status, 202) << r.raw;
-    if (r.status != 202) return {};
-    return {r.body["cluster"]["id"], r.body["operation"]["id"]};
+    return CreateDevCluster(*kaasd_, name, workers);
   }
 
   std::string server_, url_;
