@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <stdexcept>
 #include <thread>
 
 #include "kaas/common/ids.h"
@@ -192,9 +193,13 @@ void BenchBurst(int n) {
 // would also create their domains, which is what `burst` measures).
 void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
   auto db = kaas::store::Database::Open("sqlite://" + (dir / "kaas.db").string(), 1).value();
-  db->Migrate();
+  // A seed that did not reach the database would make every figure after it meaningless.
+  auto check = [](const char* what, const kaas::Status& st) {
+    if (!st.ok()) throw std::runtime_error(std::string(what) + ": " + st.ToString());
+  };
+  check("migrate", db->Migrate());
   std::vector<std::string> teams;
-  db->Write([&](kaas::store::Tx& tx) {
+  check("seed", db->Write([&](kaas::store::Tx& tx) {
     for (int t = 0; t < 100; ++t) {
       std::string id = kaas::NewId("tm");
       kaas::store::teams::Insert(tx, {id, "team-" + std::to_string(t), 1});
@@ -227,7 +232,7 @@ void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
       }
     }
     return kaas::Status::Ok();
-  });
+  }));
 }
 
 void BenchReads(int clusters, int nodes_per, int clients) {
