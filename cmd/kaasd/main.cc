@@ -16,6 +16,7 @@
 #include "kaas/auth/auth.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/log.h"
+#include "kaas/common/strings.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
@@ -197,13 +198,7 @@ int main(int argc, char** argv) {
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)
                                  : static_cast<provisioner::Bootstrapper&>(simulated_bootstrapper);
-  std::vector<std::string> etcd_names;
-  for (size_t at = 0; at < cfg.etcd_cert_extra_names.size();) {
-    size_t comma =
-        std::min(cfg.etcd_cert_extra_names.find(',', at), cfg.etcd_cert_extra_names.size());
-    if (comma > at) etcd_names.push_back(cfg.etcd_cert_extra_names.substr(at, comma - at));
-    at = comma + 1;
-  }
+  std::vector<std::string> etcd_names = Split(cfg.etcd_cert_extra_names, ',');
   lifecycle::ClusterSteps steps(
       {*db, fleet, bootstrapper, data / "work", clock, *box, std::move(etcd_names)});
   lifecycle::EngineOptions engine_options;

@@ -10,24 +10,6 @@
 namespace kaas::lifecycle {
 namespace internal {
 
-std::string Join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
-
-std::vector<std::string> SplitNames(const std::string& list) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= list.size()) {
-    size_t comma = list.find(',', start);
-    if (comma == std::string::npos) comma = list.size();
-    if (comma > start) out.push_back(list.substr(start, comma - start));
-    start = comma + 1;
-  }
-  return out;
-}
-
 std::string ParamOf(const store::Operation& op, const std::string& key) {
   auto j = nlohmann::json::parse(op.params, nullptr, false);
   if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";

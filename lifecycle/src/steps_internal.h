@@ -8,14 +8,15 @@
 #include <vector>
 
 #include "kaas/common/status.h"
+#include "kaas/common/strings.h"
 #include "kaas/store/records.h"
 
 namespace kaas::lifecycle::internal {
 
 // "a, b, c"
-std::string Join(const std::vector<std::string>& items);
-// "a,b,c" -> {a, b, c} (empty items dropped).
-std::vector<std::string> SplitNames(const std::string& list);
+inline std::string Join(const std::vector<std::string>& items) { return kaas::Join(items, ", "); }
+// A step's target "a,b,c" -> {a, b, c} (empty items dropped).
+inline std::vector<std::string> SplitNames(const std::string& list) { return Split(list, ','); }
 // A string parameter of the operation (its JSON params); "" when absent.
 std::string ParamOf(const store::Operation& op, const std::string& key);
 bool IsIpAddress(const std::string& s);

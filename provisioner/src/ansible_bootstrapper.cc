@@ -7,20 +7,11 @@
 #include <mutex>
 
 #include "kaas/common/log.h"
+#include "kaas/common/strings.h"
 #include "kaas/provisioner/kubernetes_config.h"
 #include "kaas/provisioner/process.h"
 
 namespace kaas::provisioner {
-namespace {
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
-}  // namespace
-
 AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver& resolver)
     : options_(std::move(options)), resolver_(resolver), renderer_(options_.templates_dir) {}
 

@@ -3,22 +3,13 @@
 #include <filesystem>
 
 #include "kaas/common/host_port.h"
+#include "kaas/common/strings.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/provisioner/real_vm.h"
 #include "kaas/templates/ansible_inventory.h"
 
 namespace kaas::provisioner {
-namespace {
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
-}  // namespace
-
 Result<NodeAccess> AddressResolver::Resolve(const std::string&, const BootstrapNode& node) {
   if (node.address.empty()) return NodeAccess{"", 22, 0, 0};
   KAAS_ASSIGN_OR_RETURN(HostPort at, ParseHostPort(node.address, 22));
