@@ -262,10 +262,7 @@ class CredentialServiceTest : public ::testing::Test {
     service_.reset();
     if (engine_) engine_->Shutdown();
     engine_.reset();
-    EngineOptions o;
-    o.threads = 2;
-    o.backoff_base_ms = 1;
-    o.backoff_max_ms = 5;
+    EngineOptions o = test_support::Env::FastOptions();
     if (crash_before >= 0) {
       o.hooks = std::make_shared<test_support::BeforeStepHooks>(
           [crash_before](const std::string&, int64_t i) { return i != crash_before; });
