@@ -1,9 +1,13 @@
 #include "kaas/provisioner/ansible_bootstrapper.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <mutex>
 
 #include "kaas/common/log.h"
@@ -107,6 +111,40 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
                     " in " + took + ": " + Join(recap, "; ");
   if (!notes.empty()) msg += "; " + Join(notes, "; ");
   return msg;
+}
+
+// etcd-status.yml prints etcdctl's two JSON answers base64-encoded after these markers.
+Result<EtcdView> AnsibleBootstrapper::AskEtcd(const BootstrapJob& job) {
+  if (job.targets.size() != 1) return InvalidArgument("targets", "etcd is asked on one member");
+  BootstrapJob ask = job;
+  ask.playbook = "etcd-status.yml";
+  ask.files.clear();
+  std::mutex mu;
+  std::map<std::string, std::string> answers;
+  ask.on_output = [&](const std::string& line) {
+    {
+      std::lock_guard lock(mu);
+      for (const char* marker : {"KAAS-ETCD-MEMBERS: ", "KAAS-ETCD-HEALTH: "}) {
+        auto p = line.find(marker);
+        if (p == std::string::npos) continue;
+        p += std::strlen(marker);
+        auto end = line.find_first_of(" \"", p);
+        answers[marker] = line.substr(p, end == std::string::npos ? std::string::npos : end - p);
+      }
+    }
+    if (job.on_output) job.on_output(line);
+  };
+  KAAS_ASSIGN_OR_RETURN(std::string ran, Run(ask));
+  std::lock_guard lock(mu);
+  if (answers.size() != 2) return Internal("etcd-status.yml did not report etcd's answers: " + ran);
+  auto decode = [](const std::string& b64) {
+    std::vector<unsigned char> bytes = YAML::DecodeBase64(b64);
+    return std::string(bytes.begin(), bytes.end());
+  };
+  KAAS_ASSIGN_OR_RETURN(EtcdView view, ParseEtcdAnswers(decode(answers["KAAS-ETCD-MEMBERS: "]),
+                                                        decode(answers["KAAS-ETCD-HEALTH: "])));
+  view.asked = job.targets[0];
+  return view;
 }
 
 }  // namespace kaas::provisioner

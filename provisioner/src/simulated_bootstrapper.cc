@@ -93,4 +93,24 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
          " passed ansible-playbook --syntax-check; nothing was executed on a real machine";
 }
 
+Result<EtcdView> SimulatedBootstrapper::AskEtcd(const BootstrapJob& job) {
+  if (job.cancel && job.cancel->load()) {
+    return Status(Code::kCancelled, "asking etcd was stopped by a cancel");
+  }
+  if (job.targets.size() != 1) return InvalidArgument("targets", "etcd is asked on one member");
+  EtcdView view{job.targets[0], {}};
+  bool voter = false;
+  for (const auto& n : job.nodes) {
+    if (n.role != "master" || !(n.etcd_voter || n.etcd_learner)) continue;
+    if (n.name == view.asked) voter = n.etcd_voter;
+    const std::string host = n.address.empty() ? n.name : n.address;
+    view.members.push_back({n.name, "https://" + host + ":2380", "https://" + host + ":2379",
+                            !n.etcd_voter, true, ""});
+  }
+  if (!voter) {
+    return Status(Code::kFailedPrecondition, view.asked + " is not a voting etcd member");
+  }
+  return view;
+}
+
 }  // namespace kaas::provisioner

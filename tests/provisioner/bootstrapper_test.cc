@@ -442,3 +442,102 @@ TEST(GuardrailsTest, ManifestsAreWellFormedKubernetesObjects) {
 
 }  // namespace
 }  // namespace kaas::provisioner
+
+namespace kaas::provisioner {
+namespace {
+
+// etcdctl 3.4's answers, as `member list -w json` and `endpoint health --cluster -w json` print
+// them: two voters (one unhealthy) and a learner that has not started (no name, no client URL).
+constexpr char kMemberList[] = R"({"header":{"cluster_id":17237436991929493444,
+  "member_id":9372538179322589801,"raft_term":2},"members":[
+  {"ID":9372538179322589801,"name":"master-1","peerURLs":["https://10.0.2.2:40001"],
+   "clientURLs":["https://10.0.2.2:40000"]},
+  {"ID":10501334649042878790,"name":"master-2","peerURLs":["https://10.0.2.2:40011"],
+   "clientURLs":["https://10.0.2.2:40010"]},
+  {"ID":18249187646912138824,"peerURLs":["https://10.0.2.2:40021"],"isLearner":true}]})";
+constexpr char kHealth[] = R"([{"endpoint":"https://10.0.2.2:40000","health":true,"took":"9ms"},
+  {"endpoint":"https://10.0.2.2:40010","health":false,"took":"5s",
+   "error":"context deadline exceeded"}])";
+
+TEST(EtcdAnswersTest, MembersLearnersAndHealthAsEtcdctlPrintsThem) {
+  auto view = ParseEtcdAnswers(kMemberList, kHealth);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  ASSERT_EQ(view->members.size(), 3u);
+  EXPECT_EQ(view->members[0].name, "master-1");
+  EXPECT_TRUE(view->members[0].healthy);
+  EXPECT_FALSE(view->members[0].learner);
+  EXPECT_EQ(view->members[1].name, "master-2");
+  EXPECT_FALSE(view->members[1].healthy);
+  EXPECT_EQ(view->members[1].error, "context deadline exceeded");
+  EXPECT_EQ(view->members[2].name, "");
+  EXPECT_TRUE(view->members[2].learner);
+  EXPECT_EQ(view->members[2].peer_url, "https://10.0.2.2:40021");
+  EXPECT_FALSE(view->members[2].healthy);
+  EXPECT_EQ(view->members[2].error, "not started");
+}
+
+TEST(EtcdAnswersTest, AnythingElseIsInvalid) {
+  for (auto [list, health] :
+       std::vector<std::pair<std::string, std::string>>{{"", "[]"},
+                                                        {"{}", "[]"},
+                                                        {kMemberList, "{}"},
+                                                        {kMemberList, "not json"},
+                                                        {R"({"members":[{"name":1}]})", "[]"}}) {
+    auto view = ParseEtcdAnswers(list, health);
+    EXPECT_EQ(view.status().code(), Code::kInvalidArgument) << list << " / " << health;
+  }
+}
+
+class EtcdQuestionTest : public JobTest {};
+
+// The simulation's etcd answers from kaas's record: voters and learners, all healthy; it is asked
+// on a voter only.
+TEST_F(EtcdQuestionTest, TheSimulatedEtcdAnswersFromTheJobsNodes) {
+  std::promise<SyntaxCheck> checked;
+  checked.set_value({Status::Ok(), {}});
+  templates::Renderer renderer(std::string(KAAS_SOURCE_DIR) + "/templates");
+  SimulatedBootstrapper sim(renderer, checked.get_future().share(), 0);
+  BootstrapJob job = Job("etcd-status.yml");
+  job.nodes[1].etcd_learner = true;  // master-2
+  job.targets = {"master-1"};
+  auto view = sim.AskEtcd(job);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  ASSERT_EQ(view->members.size(), 2u);
+  EXPECT_EQ(view->asked, "master-1");
+  EXPECT_FALSE(view->members[0].learner);
+  EXPECT_TRUE(view->members[1].learner);
+  EXPECT_TRUE(view->members[1].healthy);
+  job.targets = {"master-2"};
+  EXPECT_EQ(sim.AskEtcd(job).status().code(), Code::kFailedPrecondition) << "asked a learner";
+}
+
+// The real runner reads etcdctl's answers from etcd-status.yml's output (here a play on this
+// machine that prints the samples above the way the shipped playbook does).
+TEST_F(EtcdQuestionTest, AnsibleReadsEtcdctlsAnswersFromThePlaybook) {
+  std::filesystem::create_directories(dir_ / "playbooks");
+  auto b64 = [](const std::string& s) {
+    return YAML::EncodeBase64(reinterpret_cast<const unsigned char*>(s.data()), s.size());
+  };
+  std::ofstream(dir_ / "playbooks" / "etcd-status.yml")
+      << "- hosts: \"{{ target_node }}\"\n  connection: local\n  gather_facts: false\n"
+      << "  tasks:\n    - ansible.builtin.debug:\n        msg: \"KAAS-ETCD-MEMBERS: "
+      << b64(kMemberList) << " KAAS-ETCD-HEALTH: " << b64(kHealth) << "\"\n";
+  AddressResolver addresses;
+  AnsibleOptions options;
+  options.playbooks_dir = dir_ / "playbooks";
+  options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
+  options.timeout_seconds = 120;
+  AnsibleBootstrapper runner(options, addresses);
+  BootstrapJob job = Job("ignored.yml");
+  job.nodes[0].address = "127.0.0.1";
+  job.targets = {"master-1"};
+  auto view = runner.AskEtcd(job);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_EQ(view->asked, "master-1");
+  ASSERT_EQ(view->members.size(), 3u);
+  EXPECT_FALSE(view->members[1].healthy);
+  EXPECT_TRUE(view->members[2].learner);
+}
+
+}  // namespace
+}  // namespace kaas::provisioner

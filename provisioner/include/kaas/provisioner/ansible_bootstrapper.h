@@ -25,6 +25,7 @@ class AnsibleBootstrapper : public Bootstrapper {
  public:
   AnsibleBootstrapper(AnsibleOptions options, NodeResolver& resolver);
   Result<std::string> Run(const BootstrapJob& job) override;
+  Result<EtcdView> AskEtcd(const BootstrapJob& job) override;
 
  private:
   AnsibleOptions options_;

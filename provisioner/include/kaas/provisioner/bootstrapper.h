@@ -17,8 +17,30 @@ struct BootstrapNode {
   std::string name;
   std::string role;  // master | worker
   std::string address;
-  bool etcd_voter = false;  // a voting etcd member now: where membership changes are run
+  bool etcd_voter = false;    // a voting etcd member now: where membership changes are run
+  bool etcd_learner = false;  // added to etcd as a learner, not promoted yet
 };
+
+// One etcd member as etcd itself reports it.
+struct EtcdMember {
+  std::string name;  // "" for a learner whose etcd has not started yet
+  std::string peer_url;
+  std::string client_url;  // "" until the member has started
+  bool learner = false;
+  bool healthy = false;  // its client endpoint answered `etcdctl endpoint health`
+  std::string error;     // why not, as etcdctl said
+};
+
+// What etcd answered, asked on one member: its member list and every member's health.
+struct EtcdView {
+  std::string asked;  // the node that was asked
+  std::vector<EtcdMember> members;
+};
+
+// etcdctl's JSON answers (`member list -w json`, `endpoint health --cluster -w json`) as an
+// EtcdView; kInvalidArgument (field "etcd") when either is not what etcdctl prints.
+Result<EtcdView> ParseEtcdAnswers(const std::string& member_list_json,
+                                  const std::string& endpoint_health_json);
 
 // One Ansible run: a playbook from templates/ansible against an inventory of the cluster's
 // nodes, in its own work directory.
@@ -47,6 +69,9 @@ class Bootstrapper {
   virtual ~Bootstrapper() = default;
   // Runs the job; returns what the step should tell the user. Must be idempotent.
   virtual Result<std::string> Run(const BootstrapJob& job) = 0;
+  // Asks etcd itself, on job.targets[0] (a voting member), for its member list and the health
+  // of every member (the playbook is etcd-status.yml; job.playbook is ignored). Changes nothing.
+  virtual Result<EtcdView> AskEtcd(const BootstrapJob& job) = 0;
 };
 
 // job.files on disk for one run: <work_dir>/files (0700), each file 0600. The destructor
