@@ -39,8 +39,9 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
     if (!st.ok()) log::Warn("step log line not recorded", {{"error", st.message()}});
   };
   for (const auto& n : nodes) {
-    const bool voter = RoleOf(n) == NodeRole::kMaster && StateOf(n) == NodeState::kReady;
-    job.nodes.push_back({n.name, n.role, n.address, voter});
+    const bool master = RoleOf(n) == NodeRole::kMaster;
+    job.nodes.push_back({n.name, n.role, n.address, master && StateOf(n) == NodeState::kReady,
+                         master && StateOf(n) == NodeState::kLearner});
   }
   return job;
 }

@@ -107,6 +107,9 @@ class NoopBootstrapper : public provisioner::Bootstrapper {
   Result<std::string> Run(const provisioner::BootstrapJob& job) override {
     return "fake " + job.playbook;
   }
+  Result<provisioner::EtcdView> AskEtcd(const provisioner::BootstrapJob& job) override {
+    return provisioner::EtcdView{job.targets.at(0), {}};  // no membership changes here
+  }
 };
 
 // The time the credential service sees; set by each test.

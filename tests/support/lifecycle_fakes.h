@@ -231,6 +231,36 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
     jobs_.push_back(job);
     return "fake " + job.playbook + " on " + std::to_string(job.targets.size()) + " node(s)";
   }
+  // etcd as the fake keeps it: every voter and learner of the job a healthy member — unless a
+  // test answers instead (AnswerEtcd: it gets that view and returns what etcd says).
+  Result<provisioner::EtcdView> AskEtcd(const provisioner::BootstrapJob& job) override {
+    provisioner::EtcdView view{job.targets.at(0), {}};
+    for (const auto& n : job.nodes) {
+      if (!n.etcd_voter && !n.etcd_learner) continue;
+      view.members.push_back({n.name, "https://" + n.name + ":2380", "https://" + n.name + ":2379",
+                              !n.etcd_voter, true, ""});
+    }
+    EtcdAnswer answer;
+    {
+      std::lock_guard lock(mu_);
+      questions_.push_back(job);
+      answer = answer_;
+    }
+    if (job.cancel && job.cancel->load()) {
+      return Status(Code::kCancelled, "asking etcd was stopped by a cancel");
+    }
+    return answer ? answer(view) : view;
+  }
+  using EtcdAnswer = std::function<Result<provisioner::EtcdView>(provisioner::EtcdView)>;
+  void AnswerEtcd(EtcdAnswer answer) {
+    std::lock_guard lock(mu_);
+    answer_ = std::move(answer);
+  }
+  // Every job etcd was asked with, in order.
+  std::vector<provisioner::BootstrapJob> EtcdQuestions() const {
+    std::lock_guard lock(mu_);
+    return questions_;
+  }
   void OnRun(std::function<void(const provisioner::BootstrapJob&)> hook) {
     std::lock_guard lock(mu_);
     on_run_ = std::move(hook);
@@ -274,6 +304,8 @@ class FakeBootstrapper : public provisioner::Bootstrapper {
   std::vector<provisioner::BootstrapJob> cancelled_;
   std::function<void(const provisioner::BootstrapJob&)> on_run_;
   std::set<std::string> failing_;
+  EtcdAnswer answer_;
+  std::vector<provisioner::BootstrapJob> questions_;
 };
 
 // Engine hooks from a function, for the crash tests: `before_step(op_id, step_index)` returning
