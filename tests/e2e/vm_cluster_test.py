@@ -547,6 +547,12 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     if op["state"] != "succeeded":
         fail(f"master scale-out ended {op['state']}: {op.get('error')}")
     check_membership_steps(op, ["master-2", "master-3"])
+    # The health gates asked etcd itself (etcd-status.yml on master-1), not kaas's record.
+    gates = [st.get("message", "") for st in op["steps"] if st["name"].startswith("health gate")]
+    if len(gates) != 2 or not all(g.startswith("etcd (asked on master-1): ") and
+                                  "all healthy" in g for g in gates):
+        fail(f"the health gates did not report etcd's own answer: {gates}")
+    log(f"health gates: {gates}")
     members = etcd_members(key, m1, work)
     if members != [("master-1", False), ("master-2", False), ("master-3", False)]:
         fail(f"etcd members after 1 -> 3: {members}")
