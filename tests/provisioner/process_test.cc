@@ -103,9 +103,9 @@ TEST(CheckPlaybooksTest, ShippedPlaybooksPassAnsibleSyntaxCheck) {
   SyntaxCheck check = CheckPlaybooks(std::string(KAAS_SOURCE_DIR) + "/templates/ansible");
   EXPECT_TRUE(check.status.ok()) << check.status.ToString();
   EXPECT_EQ(check.playbooks,
-            (std::vector<std::string>{"bootstrap-master.yml", "drain-node.yml", "join-master.yml",
-                                      "join-worker.yml", "promote-master.yml", "remove-master.yml",
-                                      "upgrade-node.yml", "wipe-host.yml"}));
+            (std::vector<std::string>{"bootstrap-master.yml", "drain-node.yml", "etcd-status.yml",
+                                      "join-master.yml", "join-worker.yml", "promote-master.yml",
+                                      "remove-master.yml", "upgrade-node.yml", "wipe-host.yml"}));
 }
 
 TEST(CheckPlaybooksTest, BrokenPlaybookFailsWithAnsiblesOutput) {
