@@ -584,7 +584,7 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         start_etcd_watch(key, p, work, {o: q for o, q in ports.items() if o != n})
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
-    op = wait_operation(api, scaled["operation"]["id"], 600 * SCALE)
+    op = wait_operation(api, scaled["operation"]["id"], 1200 * SCALE)
     times["masters_3_to_1"] = time.monotonic() - t
     if op["state"] != "succeeded":
         fail(f"master scale-in ended {op['state']}: {op.get('error')}")
