@@ -371,8 +371,8 @@ TEST(ClusterEngineTest, EtcdMembersGetTlsFromTheClustersEtcdCa) {
   for (const auto& job : env.bootstrapper().Jobs()) {
     bool starts_etcd = job.playbook == "bootstrap-master.yml" || job.playbook == "join-master.yml";
     if (job.playbook == "join-worker.yml") {
-      EXPECT_EQ(job.files, (std::map<std::string, std::string>{
-                               {"kubernetes/ca.crt", secrets->ca_cert}}));
+      EXPECT_EQ(job.files,
+                (std::map<std::string, std::string>{{"kubernetes/ca.crt", secrets->ca_cert}}));
       continue;
     }
     if (!starts_etcd) {

@@ -174,8 +174,8 @@ TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
 
 TEST_F(StoreTest, ClusterLabelsAreStoredAndSelectorsFilterInSql) {
   auto cluster = [](const std::string& id, Labels labels) {
-    Cluster c{id, "t-1", id, "dev", "1.30.8", "running", "", 1, "m.small", "vm",
-              0,  "vm",  "w.medium", "admin", 1, 1};
+    Cluster c{id,        "t-1", id, "dev", "1.30.8",   "running", "", 1,
+              "m.small", "vm",  0,  "vm",  "w.medium", "admin",   1,  1};
     c.labels = std::move(labels);
     return c;
   };
