@@ -50,7 +50,10 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       "retries = 3\n"
       // Unix socket paths are short (108 bytes): SSH control sockets go to /tmp/.kaas-ssh-cp.
       "control_path_dir = /tmp/.kaas-ssh-cp\n"
-      "ssh_args = -o ControlMaster=auto -o ControlPersist=10s -o StrictHostKeyChecking=no "
+      // A run's SSH connections outlive it by a minute: the next step's run (promote after
+      // join, the health gate after both) reuses them instead of a new handshake, which takes
+      // seconds against a slow or emulated machine.
+      "ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no "
       "-o UserKnownHostsFile=" +
       (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "ansible.cfg", cfg));

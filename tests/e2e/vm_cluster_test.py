@@ -206,7 +206,7 @@ def etcd_members(key, port, work):
                   for m in etcd_member_list(key, port, work))
 
 
-# Runs inside a master: every ~1-2 s, on the guest's own clock, etcd's member list (with learner
+# Runs inside a master: every ~3-5 s, on the guest's own clock, etcd's member list (with learner
 # flags) and whether each peer machine's SSH port still answers (through the QEMU gateway).
 # Reading one clock for both is what lets the test order "member removed" against "machine
 # gone" without trusting kaas's own step names. The machines are probed before etcd is asked,
@@ -221,7 +221,7 @@ while :; do
   echo "M $(etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/kaas/pki/etcd/ca.crt \
       --cert=/etc/kaas/pki/etcd/client.crt --key=/etc/kaas/pki/etcd/client.key \
       --dial-timeout=2s --command-timeout=3s member list -w json 2>/dev/null | tr -d '\n')"
-  sleep 1
+  sleep 3  # each etcdctl start costs the emulated guest a second or more of its one CPU
 done >> /tmp/kaas-e2e-etcd-watch.log 2>&1
 """
 
@@ -577,11 +577,11 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         fail(f"expected one join token per joining master on master-1, saw "
              f"{tokens - tokens_after_create}")
 
-    # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone.
-    # Every master watches etcd and the others' machines; the survivor's record is read after.
+    # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone. The highest-numbered
+    # masters go (the contract, checked below), so master-1 watches etcd and the others' machines.
     ports = {n: master_ssh_port(cluster_id, n) for n in ("master-1", "master-2", "master-3")}
-    for n, p in ports.items():
-        start_etcd_watch(key, p, work, {o: q for o, q in ports.items() if o != n})
+    start_etcd_watch(key, ports["master-1"], work,
+                     {o: q for o, q in ports.items() if o != "master-1"})
     t = time.monotonic()
     _, scaled = api.call("POST", f"/clusters/{cluster_id}/masters", {"count": 1}, expect=202)
     op = wait_operation(api, scaled["operation"]["id"], 1200 * SCALE)
@@ -590,8 +590,8 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         fail(f"master scale-in ended {op['state']}: {op.get('error')}")
     _, cluster = api.call("GET", f"/clusters/{cluster_id}", expect=200)
     left = sorted(n["name"] for n in cluster["nodes"] if n["role"] == "master")
-    if len(left) != 1:
-        fail(f"masters after 3 -> 1: {left}")
+    if left != ["master-1"]:
+        fail(f"masters after 3 -> 1: {left}, expected master-1 (the highest-numbered go)")
     survivor = master_ssh_port(cluster_id, left[0])
     check_removed_before_destroyed(read_etcd_watch(key, survivor, work), names,
                                    [n for n in ports if n != left[0]])

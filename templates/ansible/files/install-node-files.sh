@@ -1,0 +1,53 @@
+#!/bin/sh
+# Installs the archive tasks/node-files.yml staged for this node (run as root by Ansible's
+# script module: no Python on the node). Files keep the archive's modes and become root's; etcd's
+# member certificate and key become etcd's. Then what every node needs before etcd and
+# Kubernetes: kernel settings, the binaries checked against the mirror's checksums, the kubelet
+# and container runtime enabled, etcd (re)started when its files changed. Idempotent: a second
+# run with the same archive changes nothing and prints no KAAS-CHANGED.
+set -eu
+archive=$1
+etcd_files="/etc/default/etcd /etc/kaas/pki/etcd/ca.crt /etc/kaas/pki/etcd/member.crt
+  /etc/kaas/pki/etcd/member.key /etc/kaas/pki/etcd/client.crt /etc/kaas/pki/etcd/client.key"
+fingerprint() { cat "$@" 2>/dev/null | sha256sum; }
+all_before=$(tar -tf "$archive" | sed -n 's|^\./\(.*[^/]\)$|/\1|p' | xargs -r cat 2>/dev/null | sha256sum)
+etcd_before=$(fingerprint $etcd_files)
+
+# Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
+tar -xf "$archive" -C / --no-same-owner --no-overwrite-dir
+all_after=$(tar -tf "$archive" | sed -n 's|^\./\(.*[^/]\)$|/\1|p' | xargs -r cat | sha256sum)
+rm -f "$archive"
+[ "$all_before" = "$all_after" ] || echo "KAAS-CHANGED: files"
+
+# Kernel settings for Kubernetes networking, swap off.
+printf 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n' > /etc/sysctl.d/90-kaas.conf
+printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/kaas.conf
+modprobe overlay 2>/dev/null || true
+modprobe br_netfilter 2>/dev/null || true
+sysctl -q -w net.ipv4.ip_forward=1
+swapoff -a
+
+if [ -f /etc/kaas/kubernetes.SHA256SUMS ]; then
+  grep -E ' (kubeadm|kubelet|kubectl)$' /etc/kaas/kubernetes.SHA256SUMS > /etc/kaas/kubernetes.node.SHA256SUMS
+  [ "$(wc -l < /etc/kaas/kubernetes.node.SHA256SUMS)" -eq 3 ] || {
+    echo "kaas: the mirror's SHA256SUMS does not list kubeadm, kubelet and kubectl" >&2; exit 1; }
+  (cd /usr/local/bin && sha256sum --quiet -c /etc/kaas/kubernetes.node.SHA256SUMS) || {
+    echo "kaas: Kubernetes binaries on the node do not match the mirror's SHA256SUMS" >&2; exit 1; }
+fi
+if [ -f /etc/systemd/system/kubelet.service ]; then
+  systemctl daemon-reload
+  systemctl enable --quiet kubelet containerd
+  # Not waited for: under software emulation containerd can take minutes to come up; kubeadm's
+  # preflight waits for its socket (and says so when it does not come).
+  systemctl start --no-block containerd
+fi
+if [ -f /etc/default/etcd ]; then
+  [ -e /etc/kaas/pki/etcd/member.key ] && chown etcd: /etc/kaas/pki/etcd/member.crt /etc/kaas/pki/etcd/member.key
+  systemctl enable --quiet etcd
+  if [ "$etcd_before" != "$(fingerprint $etcd_files)" ]; then
+    systemctl restart etcd
+    echo "KAAS-CHANGED: etcd restarted with its new files"
+  else
+    systemctl start etcd
+  fi
+fi
