@@ -34,6 +34,7 @@ const std::vector<Route>& RouteTable() {
       {{"GET", "/api/v1/clusters/{id}/events", Access::kUser}, ClusterEvents},
       {{"POST", "/api/v1/clusters/{id}/workers", Access::kUser}, ScaleWorkers},
       {{"POST", "/api/v1/clusters/{id}/masters", Access::kUser}, ChangeMasters},
+      {{"POST", "/api/v1/clusters/{id}/nodes/{name}/repair", Access::kUser}, RepairNode},
       {{"POST", "/api/v1/clusters/{id}/upgrade", Access::kUser}, UpgradeCluster},
       {{"POST", "/api/v1/operations/{id}/cancel", Access::kUser}, CancelOperation},
       {{"POST", "/api/v1/operations/{id}/retry", Access::kUser}, RetryOperation},

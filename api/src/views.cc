@@ -98,7 +98,11 @@ Json NodeJson(const store::Node& n) {
             {"vcpus", n.vcpus},
             {"memory_gib", n.memory_gib},
             {"address", n.address},
-            {"kubernetes_version", n.kubernetes_version}};
+            {"kubernetes_version", n.kubernetes_version},
+            {"health", n.health},
+            {"health_reason", n.health_reason},
+            {"unhealthy_since", n.unhealthy_since > 0 ? Json(FormatTime(n.unhealthy_since))
+                                                      : Json(nullptr)}};
   if (lifecycle::KindOf(n) == lifecycle::NodeKind::kVm) {
     j["hypervisor"] = n.hypervisor;
   } else {
@@ -146,6 +150,7 @@ Json ClusterJson(const store::Cluster& c, const std::string& team_name) {
           {"workers",
            {{"count", c.worker_count}, {"kind", c.worker_kind}, {"flavor", c.worker_flavor}}},
           {"labels", labels},
+          {"auto_repair", c.auto_repair != 0},
           {"created_by", c.created_by},
           {"created_at", FormatTime(c.created_at)},
           {"updated_at", FormatTime(c.updated_at)}};

@@ -101,6 +101,8 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"max_event_streams", &KaasdConfig::max_event_streams},
       {"session_ttl_seconds", &KaasdConfig::session_ttl_seconds},
       {"reconcile_interval_seconds", &KaasdConfig::reconcile_interval_seconds},
+      {"health_interval_s", &KaasdConfig::health_interval_s},
+      {"repair_grace_s", &KaasdConfig::repair_grace_s},
       {"login_rate_window_seconds", &KaasdConfig::login_rate_window_seconds},
       {"login_max_failures_per_user", &KaasdConfig::login_max_failures_per_user},
       {"login_max_failures_per_address", &KaasdConfig::login_max_failures_per_address},
@@ -182,7 +184,7 @@ const char* KaasdUsage() {
          "                    source tree kaasd was built from)\n"
          "  --simulated true|false, --sim-hypervisors N, --sim-hypervisor-vcpus N,\n"
          "  --sim-hypervisor-memory-gib N, --sim-hosts N, --sim-host-vcpus N,\n"
-         "  --sim-host-memory-gib N    the embedded simulated datacenter (3 x 128 vCPU/512 GiB,\n"
+         "  --sim-host-memory-gib N    the embedded simulated datacenter (6 x 128 vCPU/512 GiB,\n"
          "                    24 hosts of 32 vCPU/128 GiB)\n"
          "  --quota-defaults.clusters N (and .vcpus, .memory_gib, .physical_hosts)\n"
          "  --bootstrap simulated|ansible  render + syntax-check only (default), or run\n"
@@ -195,6 +197,9 @@ const char* KaasdUsage() {
          "                    real hypervisors are listed in the config file (hypervisors:)\n"
          "  --max-event-streams N   open event streams, all users together (default 256;\n"
          "                    8 per user)\n"
+         "  --health-interval-s N   a health sweep over every node this often (default 10;\n"
+         "                    0 = no health monitor, no automatic repair)\n"
+         "  --repair-grace-s N      a node unhealthy this long gets a repair (default 60)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

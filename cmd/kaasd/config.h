@@ -29,12 +29,14 @@ struct KaasdConfig {
   int kubeconfig_max_ttl_hours = 168;
   int max_event_streams = 256;          // open event streams, all users together (8 per user)
   int reconcile_interval_seconds = 60;  // 0 = no periodic orphan scan
+  int health_interval_s = 10;           // a health sweep this often; 0 = no health monitor
+  int repair_grace_s = 60;              // unhealthy this long before an automatic repair
   bool reap_orphans = false;            // destroy orphan domains / release orphan hosts
   bool fault_injection = false;         // tests and demos: GET/PUT /api/v1/faults
   quota::Limits quota_defaults{5, 64, 256, 0};
   // The embedded simulated datacenter (libvirt test:/// hypervisors and a host inventory).
   bool simulated = true;
-  int sim_hypervisors = 3;
+  int sim_hypervisors = 6;  // a prod cluster's 5 masters apart, and one spare to repair on
   int sim_hypervisor_vcpus = 128;
   int sim_hypervisor_memory_gib = 512;
   int sim_hosts = 24;

@@ -21,6 +21,7 @@
 #include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/engine.h"
 #include "kaas/lifecycle/faults.h"
+#include "kaas/lifecycle/health_monitor.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/pki/secret_box.h"
@@ -30,6 +31,7 @@
 #include "kaas/provisioner/libvirt_fleet.h"
 #include "kaas/provisioner/real_vm.h"
 #include "kaas/provisioner/simulated_bootstrapper.h"
+#include "kaas/provisioner/tcp_probe.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
@@ -215,6 +217,18 @@ int main(int argc, char** argv) {
   lifecycle::CredentialService credentials(*db, *box, clock,
                                            {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
   lifecycle::Reconciler reconciler(*db, fleet);
+  lifecycle::HealthOptions health_options;
+  health_options.interval_ms = int64_t{std::max(cfg.health_interval_s, 1)} * 1000;
+  health_options.grace_ms = int64_t{std::max(cfg.repair_grace_s, 0)} * 1000;
+  // Physical machines are probed only where kaas reaches them for real (Ansible over SSH).
+  lifecycle::HostProbe probe;
+  if (cfg.bootstrap == "ansible") {
+    probe = [](const std::vector<std::string>& addresses) {
+      return provisioner::ProbeTcp(addresses, 22, 3000);
+    };
+  }
+  lifecycle::HealthMonitor health(*db, fleet, clusters, clock, health_options,
+                                  cfg.fault_injection ? &faults : nullptr, probe);
   api::ApiDeps deps{*db,         auth,        teams,      audit,
                     team_quotas, machines,    clusters,   queries,
                     engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
@@ -237,6 +251,7 @@ int main(int argc, char** argv) {
   if (cfg.reconcile_interval_seconds > 0) {
     reconciler.StartPeriodic(int64_t{cfg.reconcile_interval_seconds} * 1000, cfg.reap_orphans);
   }
+  if (cfg.health_interval_s > 0) health.Start();
 
   std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
   log::Info("kaasd listening", {{"url", base},
@@ -264,6 +279,7 @@ int main(int argc, char** argv) {
   });
   server.Serve();
   // Running operations stop at their next step boundary and resume at the next start.
+  health.Stop();
   reconciler.Stop();
   engine.Shutdown();
   if (waiter.joinable()) {

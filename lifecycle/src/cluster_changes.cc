@@ -2,6 +2,7 @@
 // admission itself is ClusterService::AdmitChange (cluster_service.cc).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "cluster_change.h"
 #include "kaas/lifecycle/catalog.h"
@@ -171,6 +172,88 @@ Result<Admitted> ClusterService::ResizeMasters(const std::string& cluster_id,
         }
         ch.params["flavor"] = target.name;
         PlanMasterFlavor(c, masters, target, next, clock_.NowMs(), ch);
+        return Status::Ok();
+      });
+}
+
+Result<Admitted> ClusterService::Repair(const std::string& cluster_id, const std::string& node_name,
+                                        const std::string& requested_by, bool dry_run) {
+  return AdmitChange(
+      cluster_id, OperationType::kRepair, requested_by, dry_run,
+      [&](store::Tx&, const store::Cluster& c, const std::vector<store::Node>& nodes,
+          Change& ch) -> Status {
+        auto node = std::find_if(nodes.begin(), nodes.end(),
+                                 [&](const store::Node& n) { return n.name == node_name; });
+        if (node == nodes.end()) {
+          return NotFound("node " + node_name + " not found in cluster " + c.name);
+        }
+        if (StateOf(*node) != NodeState::kReady) {
+          return Conflict("node " + node_name + " is " + node->state +
+                          "; only a ready node is repaired");
+        }
+        int next = 1, voters = 0, healthy_voters = 0;
+        for (const auto& n : nodes) {
+          if (RoleOf(n) != RoleOf(*node)) continue;
+          next = std::max(next, NodeNumber(n.name) + 1);
+          if (RoleOf(n) == NodeRole::kMaster && StateOf(n) == NodeState::kReady) {
+            ++voters;
+            healthy_voters += n.name != node_name && HealthOf(n) != NodeHealth::kUnhealthy;
+          }
+        }
+        const bool dead = HealthOf(*node) == NodeHealth::kUnhealthy;
+        ch.params["node"] = node_name;
+        if (!node->health_reason.empty()) ch.params["reason"] = node->health_reason;
+        const int64_t now = clock_.NowMs();
+        const NodeKind kind = KindOf(*node).value_or(NodeKind::kVm);
+        if (RoleOf(*node) == NodeRole::kMaster) {
+          if (voters <= 1) {
+            return Status(
+                Code::kFailedPrecondition,
+                "cannot repair " + node_name +
+                    ": it is the cluster's only master, and etcd's data lives only there (restore "
+                    "it from a backup, or scale the masters to 3 first)");
+          }
+          // After the dead member leaves, the others must still be a majority of etcd.
+          if (dead && healthy_voters < (voters - 1) / 2 + 1) {
+            return Status(Code::kFailedPrecondition,
+                          "cannot repair " + node_name + ": only " +
+                              std::to_string(healthy_voters) + " of " + std::to_string(voters) +
+                              " masters are healthy, etcd would lose its quorum");
+          }
+          // The new master stays as far from the others as they are from each other: apart,
+          // unless the cluster's masters already share a hypervisor (allowed at their change).
+          std::set<std::string> hvs;
+          int vm_masters = 0;
+          for (const auto& m : nodes) {
+            if (RoleOf(m) != NodeRole::kMaster || m.name == node_name) continue;
+            if (KindOf(m) != NodeKind::kVm) continue;
+            ++vm_masters;
+            hvs.insert(m.hypervisor);
+          }
+          ch.allow_colocated_masters = static_cast<int>(hvs.size()) < vm_masters;
+          KAAS_ASSIGN_OR_RETURN(Flavor flavor, MasterFlavor(c.master_flavor));
+          store::Node n = ReservedNode(c, "master-" + std::to_string(next), NodeRole::kMaster,
+                                       &flavor, flavor.kind, now);
+          if (dead) {
+            ch.spec.repair_masters.emplace_back(node_name, n.name);
+          } else {
+            ch.spec.replace_masters.emplace_back(node_name, n.name);
+          }
+          ch.new_nodes.push_back(std::move(n));
+          return Status::Ok();
+        }
+        const Flavor* flavor = nullptr;
+        Flavor wf;
+        if (kind == NodeKind::kVm) {
+          KAAS_ASSIGN_OR_RETURN(
+              wf, WorkerFlavor(node->flavor.empty() ? kDefaultWorkerFlavor : node->flavor));
+          flavor = &wf;
+        }
+        store::Node n =
+            ReservedNode(c, "worker-" + std::to_string(next), NodeRole::kWorker, flavor, kind, now);
+        ch.spec.add_workers.push_back(n.name);
+        ch.spec.remove_workers.push_back(node_name);
+        ch.new_nodes.push_back(std::move(n));
         return Status::Ok();
       });
 }

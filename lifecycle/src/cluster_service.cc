@@ -218,16 +218,27 @@ Result<Admitted> ClusterService::AdmitChange(
       if (RoleOf(n) == NodeRole::kMaster && KindOf(n) == NodeKind::kVm)
         master_hvs.push_back(n.hypervisor);
     }
-    // Replaced masters leave; their hypervisors may take the replacements.
-    for (const auto& [old_name, new_name] : ch.spec.replace_masters) {
-      for (const auto& n : nodes) {
-        if (n.name == old_name) {
-          master_hvs.erase(std::remove(master_hvs.begin(), master_hvs.end(), n.hypervisor),
-                           master_hvs.end());
+    // Replaced and repaired masters leave; their hypervisors may take the replacements. A dead
+    // master's hypervisor only when no other one can: it may be why the machine died.
+    auto without = [&](std::vector<std::string> hvs,
+                       const std::vector<std::pair<std::string, std::string>>& leaving) {
+      for (const auto& [old_name, new_name] : leaving) {
+        for (const auto& n : nodes) {
+          if (n.name != old_name) continue;
+          // One entry per master: another master may share that hypervisor.
+          auto at = std::find(hvs.begin(), hvs.end(), n.hypervisor);
+          if (at != hvs.end()) hvs.erase(at);
         }
       }
+      return hvs;
+    };
+    master_hvs = without(master_hvs, ch.spec.replace_masters);
+    Status placed = PlaceVms(rooms, vms, ch.allow_colocated_masters, master_hvs);
+    if (!placed.ok() && !ch.spec.repair_masters.empty()) {
+      placed = PlaceVms(rooms, vms, ch.allow_colocated_masters,
+                        without(master_hvs, ch.spec.repair_masters));
     }
-    KAAS_RETURN_IF_ERROR(PlaceVms(rooms, vms, ch.allow_colocated_masters, master_hvs));
+    KAAS_RETURN_IF_ERROR(placed);
     KAAS_RETURN_IF_ERROR(AssignHosts(tx, physical));
 
     a.cluster = *c;
@@ -260,6 +271,22 @@ Result<Admitted> ClusterService::AdmitChange(
                               Status(Code::kOperationInProgress, "cluster has an active operation"),
                               a.operation.id));
   return a;
+}
+
+Result<store::Cluster> ClusterService::SetAutoRepair(const std::string& cluster_id, bool on) {
+  std::optional<store::Cluster> c;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    c = store::clusters::Find(tx, cluster_id);
+    if (!c) return NotFound("cluster " + cluster_id + " not found");
+    if (StatusOf(*c) == ClusterStatus::kDeleted) {
+      return Conflict("cluster " + cluster_id + " is deleted");
+    }
+    c->auto_repair = on ? 1 : 0;
+    c->updated_at = clock_.NowMs();
+    store::clusters::SetAutoRepair(tx, c->id, on, c->updated_at);
+    return Status::Ok();
+  }));
+  return *c;
 }
 
 Result<store::Cluster> ClusterService::EditLabels(const std::string& cluster_id, const Labels& set,

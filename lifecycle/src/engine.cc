@@ -8,6 +8,7 @@
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
 #include "kaas/store/repositories.h"
+#include "steps_internal.h"
 
 namespace kaas::lifecycle {
 
@@ -217,6 +218,13 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
     store::clusters::SetStatus(tx, op.cluster_id, status, reason, clock_.NowMs());
     Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
     Emit(tx, op.cluster_id, team_id, "cluster", ClusterEvent(status, reason));
+    if (state == OperationState::kSucceeded && TypeOf(op) == OperationType::kRepair) {
+      Emit(tx, op.cluster_id, team_id, "node",
+           nlohmann::json{{"event", "node.repaired"},
+                          {"node", internal::ParamOf(op, "node")},
+                          {"operation", op.id}}
+               .dump());
+    }
   }));
   if (state == OperationState::kSucceeded) {
     log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});

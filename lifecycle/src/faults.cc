@@ -47,6 +47,18 @@ Status FaultInjector::Check(const std::string& on, const std::string& name, cons
   return result;
 }
 
+std::vector<std::string> FaultInjector::TakeNodeCrashes() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out;
+  for (auto& r : rules_) {
+    if (r.on != "node" || r.action != "crash" || r.fired > 0) continue;
+    ++r.seen;
+    ++r.fired;
+    out.push_back(r.match);
+  }
+  return out;
+}
+
 namespace {
 
 // What a "crash" fault does: kaasd dies as a kill -9 would, nothing written after.
@@ -93,6 +105,7 @@ class FaultyHypervisor : public provisioner::Hypervisor {
     KAAS_RETURN_IF_ERROR(faults_.Check("hypervisor", inner_.name(), "destroy_domain"));
     return inner_.DestroyDomain(d);
   }
+  Status PowerOff(const std::string& d) override { return inner_.PowerOff(d); }
   Result<provisioner::DomainInfo> FindDomain(const std::string& d) override {
     KAAS_RETURN_IF_ERROR(faults_.Check("hypervisor", inner_.name(), "find_domain"));
     return inner_.FindDomain(d);

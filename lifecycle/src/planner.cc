@@ -238,6 +238,19 @@ std::vector<store::Step> PlanChange(const ChangeSpec& spec) {
   };
 
   auto masters = [&] {
+    // No health gate before the dead member leaves: etcd cannot report it healthy. etcd itself
+    // refuses a removal that would cost the others their quorum.
+    for (const auto& [dead, fresh] : spec.repair_masters) {
+      --voters;
+      add("remove " + dead + " from etcd (its machine is down)", StepKind::kEtcdRemove, dead);
+      add("destroy " + dead, StepKind::kDestroyNodes, dead);
+      add("provision " + fresh, StepKind::kProvisionNode, fresh);
+      gate();
+      add("add " + fresh + " to etcd as learner", StepKind::kEtcdAddLearner, fresh);
+      ++voters;
+      add("promote " + fresh + " to voter", StepKind::kEtcdPromote, fresh);
+      gate();
+    }
     for (const auto& [old_name, new_name] : spec.replace_masters) {
       add("provision " + new_name, StepKind::kProvisionNode, new_name);
       gate();

@@ -38,11 +38,16 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
     });
     if (!st.ok()) log::Warn("step log line not recorded", {{"error", st.message()}});
   };
+  std::vector<std::string> unreachable;
   for (const auto& n : nodes) {
     const bool master = RoleOf(n) == NodeRole::kMaster;
     job.nodes.push_back({n.name, n.role, n.address, master && StateOf(n) == NodeState::kReady,
                          master && StateOf(n) == NodeState::kLearner});
+    if (HealthOf(n) == NodeHealth::kUnhealthy) unreachable.push_back(n.name);
   }
+  // Nodes whose machine is down (a repair): the playbooks do their part on the others and skip
+  // the tasks that would have to reach them.
+  job.extra_vars["kaas_unreachable"] = Join(unreachable, ",");
   return job;
 }
 
@@ -53,7 +58,7 @@ Result<std::string> ClusterSteps::Transition(const Context& x, const std::string
                                              std::map<std::string, std::string> extra_vars) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(x.cluster.id));
   provisioner::BootstrapJob job = NewJob(x, playbook, nodes);
-  job.extra_vars = std::move(extra_vars);
+  for (auto& [k, v] : extra_vars) job.extra_vars[k] = std::move(v);
   std::vector<store::Node> todo;
   size_t skipped = 0;
   for (const auto& name : names) {
@@ -145,7 +150,7 @@ StepResult ClusterSteps::UpgradeNodes(const Context& x) {
   KAAS_ASSIGN_OR_RETURN(auto nodes, LiveNodes(x.cluster.id));
   provisioner::BootstrapJob job = NewJob(x, "upgrade-node.yml", nodes);
   job.kubernetes_version = version;
-  job.extra_vars = {{"max_unavailable", std::to_string(names.size())}};
+  job.extra_vars["max_unavailable"] = std::to_string(names.size());
   std::vector<store::Node> todo;
   for (const auto& n : nodes) {
     if (std::find(names.begin(), names.end(), n.name) == names.end()) continue;

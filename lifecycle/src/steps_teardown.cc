@@ -26,8 +26,13 @@ Status ClusterSteps::DestroyNode(const Context& x, const store::Node& n) {
     return Status::Ok();
   }));
   std::string after = "available";
-  // A reserved host never had anything installed.
-  if (ours && StateOf(n) != NodeState::kReserved) {
+  if (ours && HealthOf(n) == NodeHealth::kUnhealthy) {
+    // Down (a repair): it cannot be wiped now, and whatever killed it needs a person.
+    log::Warn("host is down and cannot be wiped; it goes to maintenance",
+              {{"host", n.host}, {"cluster", x.cluster.id}, {"reason", n.health_reason}});
+    after = "maintenance";
+  } else if (ours && StateOf(n) != NodeState::kReserved) {
+    // A reserved host never had anything installed.
     provisioner::BootstrapJob job = NewJob(x, "wipe-host.yml", {n});
     job.work_dir /= n.name;
     job.targets = {n.name};

@@ -148,6 +148,14 @@ Result<std::vector<DomainInfo>> Connection::List(const std::string& hypervisor) 
   return out;
 }
 
+Status Connection::PowerOff(const std::string& name) {
+  KAAS_ASSIGN_OR_RETURN(Domain dom, Lookup(name));
+  if (virDomainIsActive(dom.get()) == 1 && virDomainDestroy(dom.get()) < 0) {
+    return Unavailable(LastError("power off " + name));
+  }
+  return Status::Ok();
+}
+
 Status Connection::Destroy(const std::string& name) {
   auto dom = Lookup(name);
   if (dom.status().code() == Code::kNotFound) return Status::Ok();

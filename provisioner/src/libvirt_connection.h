@@ -88,6 +88,8 @@ class Connection {
   std::string OwnerMetadata(virDomainPtr d);
   // Every domain; `hypervisor` names the connection in errors.
   Result<std::vector<DomainInfo>> List(const std::string& hypervisor);
+  // Stops the domain at once (virDomainDestroy); OK when it is not running.
+  Status PowerOff(const std::string& name);
   // Stops and undefines the domain; OK when there is none.
   Status Destroy(const std::string& name);
   // Hypervisor::ResizeDomain: power off, redefine with the new vCPU/memory, start. Returns the

@@ -265,6 +265,11 @@ Status QemuHypervisor::DeleteVolumesLocked(const std::string& domain_name) {
   return DeleteVolumeIfExists(pool.get(), domain_name + "-seed.iso");
 }
 
+Status QemuHypervisor::PowerOff(const std::string& domain_name) {
+  std::lock_guard lock(mu_);
+  return conn_->PowerOff(domain_name);
+}
+
 Result<DomainInfo> QemuHypervisor::FindDomain(const std::string& domain_name) {
   std::lock_guard lock(mu_);
   KAAS_ASSIGN_OR_RETURN(libvirt::Domain dom, conn_->Lookup(domain_name));

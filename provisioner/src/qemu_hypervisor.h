@@ -27,6 +27,7 @@ class QemuHypervisor final : public Hypervisor {
   Result<DomainInfo> EnsureDomainRunning(const DomainSpec& spec) override;
   Result<DomainInfo> ResizeDomain(const DomainSpec& spec) override;
   Status DestroyDomain(const std::string& domain_name) override;
+  Status PowerOff(const std::string& domain_name) override;
   Result<DomainInfo> FindDomain(const std::string& domain_name) override;
   Result<std::vector<DomainInfo>> ListDomains() override;
 

@@ -79,6 +79,12 @@ Status SimulatedHypervisor::DestroyDomain(const std::string& domain_name) {
   return SaveLocked();
 }
 
+Status SimulatedHypervisor::PowerOff(const std::string& domain_name) {
+  std::lock_guard lock(mu_);
+  KAAS_RETURN_IF_ERROR(conn_->PowerOff(domain_name));
+  return SaveLocked();
+}
+
 Result<DomainInfo> SimulatedHypervisor::FindDomain(const std::string& domain_name) {
   std::lock_guard lock(mu_);
   KAAS_ASSIGN_OR_RETURN(libvirt::Domain dom, conn_->Lookup(domain_name));

@@ -197,6 +197,16 @@ const std::vector<Migration>& Migrations() {
                 PRIMARY KEY (cluster_id, label_key)))",
            "CREATE INDEX cluster_labels_key ON cluster_labels (label_key, label_value)",
        }},
+      {6,
+       "node health and automatic repair",
+       {
+           // healthy | unhealthy | unknown, as the health monitor last saw the node.
+           "ALTER TABLE nodes ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown'",
+           "ALTER TABLE nodes ADD COLUMN health_reason TEXT NOT NULL DEFAULT ''",
+           // Milliseconds since the epoch; 0 while the node is not unhealthy.
+           "ALTER TABLE nodes ADD COLUMN unhealthy_since BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE clusters ADD COLUMN auto_repair INTEGER NOT NULL DEFAULT 1",
+       }},
   };
   return kMigrations;
 }

@@ -113,7 +113,7 @@ void BindHost(soci::statement& st, Host& h) {
 constexpr const char* kClusterCols =
     "SELECT id, team_id, name, purpose, kubernetes_version, status, status_reason, "
     "master_count, master_flavor, master_kind, worker_count, worker_kind, worker_flavor, "
-    "created_by, created_at, updated_at FROM clusters";
+    "created_by, created_at, updated_at, auto_repair FROM clusters";
 void BindCluster(soci::statement& st, Cluster& c) {
   st.exchange(into(c.id));
   st.exchange(into(c.team_id));
@@ -131,11 +131,13 @@ void BindCluster(soci::statement& st, Cluster& c) {
   st.exchange(into(c.created_by));
   st.exchange(into(c.created_at));
   st.exchange(into(c.updated_at));
+  st.exchange(into(c.auto_repair));
 }
 
 constexpr const char* kNodeCols =
     "SELECT id, cluster_id, name, role, kind, flavor, state, hypervisor, host, vcpus, "
-    "memory_gib, address, kubernetes_version, created_at, updated_at FROM nodes";
+    "memory_gib, address, kubernetes_version, created_at, updated_at, health, health_reason, "
+    "unhealthy_since FROM nodes";
 void BindNode(soci::statement& st, Node& n) {
   st.exchange(into(n.id));
   st.exchange(into(n.cluster_id));
@@ -152,6 +154,9 @@ void BindNode(soci::statement& st, Node& n) {
   st.exchange(into(n.kubernetes_version));
   st.exchange(into(n.created_at));
   st.exchange(into(n.updated_at));
+  st.exchange(into(n.health));
+  st.exchange(into(n.health_reason));
+  st.exchange(into(n.unhealthy_since));
 }
 constexpr const char* kNodeOrder =
     " ORDER BY CASE WHEN role = 'master' THEN 0 ELSE 1 END, LENGTH(name), name";
@@ -686,13 +691,13 @@ std::string LabelCondition(const LabelRequirement& r, size_t n,
 void Insert(Tx& tx, const Cluster& c) {
   tx.sql() << "INSERT INTO clusters (id, team_id, name, purpose, kubernetes_version, status, "
               "status_reason, master_count, master_flavor, master_kind, worker_count, "
-              "worker_kind, worker_flavor, created_by, created_at, updated_at) VALUES (:id, "
-              ":team, :name, :purpose, :ver, :status, :reason, :mc, :mf, :mk, :wc, :wk, :wf, "
-              ":by, :ca, :ua)",
+              "worker_kind, worker_flavor, created_by, created_at, updated_at, auto_repair) "
+              "VALUES (:id, :team, :name, :purpose, :ver, :status, :reason, :mc, :mf, :mk, :wc, "
+              ":wk, :wf, :by, :ca, :ua, :ar)",
       use(c.id), use(c.team_id), use(c.name), use(c.purpose), use(c.kubernetes_version),
       use(c.status), use(c.status_reason), use(c.master_count), use(c.master_flavor),
       use(c.master_kind), use(c.worker_count), use(c.worker_kind), use(c.worker_flavor),
-      use(c.created_by), use(c.created_at), use(c.updated_at);
+      use(c.created_by), use(c.created_at), use(c.updated_at), use(c.auto_repair);
   InsertLabels(tx, c.id, c.labels);
 }
 std::optional<Cluster> Find(Tx& tx, const std::string& id) {
@@ -737,6 +742,14 @@ void SetLabels(Tx& tx, const std::string& id, const Labels& labels, int64_t now)
   tx.sql() << "DELETE FROM cluster_labels WHERE cluster_id = :c", use(id);
   InsertLabels(tx, id, labels);
   tx.sql() << "UPDATE clusters SET updated_at = :n WHERE id = :id", use(now), use(id);
+}
+std::vector<Cluster> ListAllLive(Tx& tx) {
+  return Select<Cluster>(tx, std::string(kClusterCols) + " WHERE status <> 'deleted'", BindCluster);
+}
+void SetAutoRepair(Tx& tx, const std::string& id, bool on, int64_t now) {
+  const int value = on ? 1 : 0;
+  tx.sql() << "UPDATE clusters SET auto_repair = :a, updated_at = :n WHERE id = :id", use(value),
+      use(now), use(id);
 }
 void SetShape(Tx& tx, const Cluster& c, int64_t now) {
   tx.sql() << "UPDATE clusters SET master_count = :mc, master_flavor = :mf, master_kind = :mk, "
@@ -790,6 +803,16 @@ void SetSize(Tx& tx, const std::string& id, const std::string& flavor, int64_t v
 void SetVersion(Tx& tx, const std::string& id, const std::string& version, int64_t now) {
   tx.sql() << "UPDATE nodes SET kubernetes_version = :v, updated_at = :n WHERE id = :id",
       use(version), use(now), use(id);
+}
+void SetHealth(Tx& tx, const std::string& id, const std::string& health, const std::string& reason,
+               int64_t unhealthy_since) {
+  tx.sql() << "UPDATE nodes SET health = :h, health_reason = :r, unhealthy_since = :s "
+              "WHERE id = :id",
+      use(health), use(reason), use(unhealthy_since), use(id);
+}
+std::vector<Node> ListLiveEverywhere(Tx& tx) {
+  return Select<Node>(tx, std::string(kNodeCols) + " WHERE state <> 'deleted' ORDER BY cluster_id",
+                      BindNode, [](soci::statement&) {});
 }
 void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64_t now) {
   tx.sql() << "UPDATE nodes SET address = :a, updated_at = :n WHERE id = :id", use(address),

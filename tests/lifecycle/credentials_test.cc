@@ -70,6 +70,7 @@ class MemoryFleet : public provisioner::Fleet {
       domains_.erase(domain_name);
       return Status::Ok();
     }
+    Status PowerOff(const std::string&) override { return Status::Ok(); }
     Result<provisioner::DomainInfo> FindDomain(const std::string& domain_name) override {
       std::lock_guard lock(mu_);
       auto it = domains_.find(domain_name);

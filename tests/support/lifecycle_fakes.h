@@ -94,6 +94,13 @@ class FakeFleet : public provisioner::Fleet {
       return d;
     }
 
+    Status PowerOff(const std::string& domain_name) override {
+      std::lock_guard lock(fleet_.mu_);
+      auto it = fleet_.domains_[name_].find(domain_name);
+      if (it == fleet_.domains_[name_].end()) return NotFound("domain " + domain_name);
+      it->second.running = false;
+      return Status::Ok();
+    }
     Status DestroyDomain(const std::string& domain_name) override {
       std::lock_guard lock(fleet_.mu_);
       KAAS_RETURN_IF_ERROR(fleet_.NextCallLocked());

@@ -163,17 +163,38 @@ Result<Reply> GetCluster(Context& ctx) {
   return Reply{200, ClusterDetailJson(detail)};
 }
 
-// A JSON merge patch of the cluster's editable fields; today the labels (a null value removes
-// a label, others are kept).
+// A JSON merge patch of the cluster's editable fields: the labels (a null value removes a
+// label, others are kept) and auto_repair.
 Result<Reply> PatchCluster(Context& ctx) {
-  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"labels"}));
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"labels", "auto_repair"}));
   Labels set;
   std::vector<std::string> remove;
   KAAS_RETURN_IF_ERROR(ParseLabels(body, true, set, remove));
+  const bool has_auto_repair = body.contains("auto_repair");
+  if (has_auto_repair && !body["auto_repair"].is_boolean()) {
+    return InvalidArgument("auto_repair", "auto_repair must be true or false");
+  }
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
-  KAAS_ASSIGN_OR_RETURN(store::Cluster changed,
-                        ctx.deps.clusters.EditLabels(c.cluster.id, set, remove));
+  store::Cluster changed = c.cluster;
+  if (body.contains("labels")) {
+    KAAS_ASSIGN_OR_RETURN(changed, ctx.deps.clusters.EditLabels(c.cluster.id, set, remove));
+  }
+  if (has_auto_repair) {
+    KAAS_ASSIGN_OR_RETURN(
+        changed, ctx.deps.clusters.SetAutoRepair(c.cluster.id, body["auto_repair"].get<bool>()));
+  }
   return Reply{200, ClusterJson(changed, c.team_name)};
+}
+
+// Replaces one node (ClusterService::Repair), as the health monitor does on its own.
+Result<Reply> RepairNode(Context& ctx) {
+  KAAS_ASSIGN_OR_RETURN(bool dry_run, ctx.DryRun());
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body.empty() ? "{}" : ctx.body, {}));
+  (void)body;
+  KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
+  KAAS_ASSIGN_OR_RETURN(auto a, ctx.deps.clusters.Repair(c.cluster.id, ctx.params["name"],
+                                                         ctx.principal.username, dry_run));
+  return Admitted(a, c.team_name, dry_run);
 }
 
 Result<Reply> DeleteCluster(Context& ctx) {

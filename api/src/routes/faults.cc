@@ -22,8 +22,13 @@ Result<lifecycle::FaultRule> ParseRule(const Json& r, const std::string& prefix)
   if (f.code != "unavailable" && f.code != "internal") {
     return InvalidArgument(prefix + "code", "code must be unavailable or internal");
   }
-  if (f.on != "step" && f.on != "hypervisor") {
-    return InvalidArgument(prefix + "on", "on must be step or hypervisor");
+  if (f.on != "step" && f.on != "hypervisor" && f.on != "node") {
+    return InvalidArgument(prefix + "on", "on must be step, hypervisor or node");
+  }
+  if (f.on == "node" && (f.action != "crash" || f.match.find('/') == std::string::npos)) {
+    return InvalidArgument(prefix + "match",
+                           "a node rule is {\"on\": \"node\", \"match\": \"CLUSTER/NODE\", "
+                           "\"action\": \"crash\"}");
   }
   if (f.action != "fail" && f.action != "delay" && f.action != "crash" &&
       f.action != "crash_after_act") {

@@ -54,6 +54,7 @@ Result<Reply> PatchCluster(Context& ctx);
 Result<Reply> DeleteCluster(Context& ctx);
 Result<Reply> ScaleWorkers(Context& ctx);
 Result<Reply> ChangeMasters(Context& ctx);
+Result<Reply> RepairNode(Context& ctx);
 Result<Reply> UpgradeCluster(Context& ctx);
 Result<Reply> GetKubeconfig(Context& ctx);
 Result<Reply> ClusterEvents(Context& ctx);

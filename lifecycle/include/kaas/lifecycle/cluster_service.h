@@ -63,6 +63,20 @@ class ClusterService {
   Result<Admitted> Upgrade(const std::string& cluster_id, const std::string& version,
                            int64_t max_unavailable, const std::string& requested_by, bool dry_run);
 
+  // Replaces one node (a repair): a new node of the same role, kind and size joins and the old
+  // one goes. A worker: the new one joins first, then the old one is drained and removed (a
+  // physical host that cannot be wiped goes to maintenance). A master whose machine is down:
+  // it leaves etcd first, then the new one joins as a learner and is promoted; this needs the
+  // remaining masters to keep etcd's quorum (kFailedPrecondition otherwise, and always for a
+  // cluster's only master). A healthy master: the new one joins before the old one leaves.
+  // Errors as for the other changes; kNotFound for an unknown node.
+  Result<Admitted> Repair(const std::string& cluster_id, const std::string& node_name,
+                          const std::string& requested_by, bool dry_run);
+
+  // Turns the health monitor's automatic repair on or off for the cluster. kNotFound,
+  // kConflict (deleted).
+  Result<store::Cluster> SetAutoRepair(const std::string& cluster_id, bool on);
+
   // Edits the labels of a cluster that is not deleted, as a JSON merge patch does (RFC 7386):
   // `set` adds or replaces, `remove` deletes (absent keys are fine), other labels stay. No
   // operation: labels are the platform's metadata, not the cluster's shape, so they may change

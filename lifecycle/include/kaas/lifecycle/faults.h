@@ -15,9 +15,10 @@ namespace kaas::lifecycle {
 // A fault to inject (tests and demos only; kaasd enables it with --fault-injection true).
 struct FaultRule {
   // Which calls it applies to: "step" (an operation step starts), "hypervisor" (any
-  // hypervisor call).
+  // hypervisor call), "node" (the health monitor's next sweep: action "crash" powers the
+  // node's machine off, as if it had died).
   std::string on = "step";
-  std::string match;  // step name or kind ("" = any)
+  std::string match;  // step name or kind ("" = any); for "node": CLUSTER/NODE (id or name)
   // fail: the call fails with `code`; delay: it takes delay_ms longer; crash: kaasd kills itself
   // with SIGKILL before the step starts; crash_after_act: SIGKILL after the step acted but
   // before its result was recorded (a mid-step crash).
@@ -42,6 +43,9 @@ class FaultInjector {
   // "crash_after_act"), left to the caller.
   Status Check(const std::string& on, const std::string& name, const std::string& kind,
                std::string* crash = nullptr);
+
+  // The CLUSTER/NODE of every "node" crash rule that has not fired yet; each fires once.
+  std::vector<std::string> TakeNodeCrashes();
 
  private:
   mutable std::mutex mu_;

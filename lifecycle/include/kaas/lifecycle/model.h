@@ -20,7 +20,8 @@ enum class OperationType {
   kScaleWorkers,
   kScaleMasters,
   kResizeMasters,
-  kUpgrade
+  kUpgrade,
+  kRepair  // replace one node (the health monitor's, or a person's)
 };
 // pending -> running -> succeeded | failed | cancelled (a retry moves failed/cancelled back
 // to pending).
@@ -55,13 +56,16 @@ enum class NodeState { kReserved, kProvisioned, kLearner, kReady, kDraining, kRe
 
 enum class ClusterStatus { kProvisioning, kRunning, kUpdating, kDeleting, kDeleted, kError };
 
+// What the health monitor last saw of a node's machine.
+enum class NodeHealth { kHealthy, kUnhealthy, kUnknown };
+
 // The text of each value, indexed by the enum's value (the stored and shown form).
 template <typename E>
 struct EnumNames;
 template <>
 struct EnumNames<OperationType> {
-  static constexpr std::array<std::string_view, 6> kNames = {
-      "create", "delete", "scale_workers", "scale_masters", "resize_masters", "upgrade"};
+  static constexpr std::array<std::string_view, 7> kNames = {
+      "create", "delete", "scale_workers", "scale_masters", "resize_masters", "upgrade", "repair"};
 };
 template <>
 struct EnumNames<OperationState> {
@@ -112,6 +116,11 @@ struct EnumNames<ClusterStatus> {
                                                              "deleting",     "deleted", "error"};
 };
 
+template <>
+struct EnumNames<NodeHealth> {
+  static constexpr std::array<std::string_view, 3> kNames = {"healthy", "unhealthy", "unknown"};
+};
+
 // The stored / shown text of a value.
 template <typename E>
 std::string ToString(E value) {
@@ -141,6 +150,9 @@ inline std::optional<StepState> StateOf(const store::Step& s) { return Parse<Ste
 inline std::optional<NodeRole> RoleOf(const store::Node& n) { return Parse<NodeRole>(n.role); }
 inline std::optional<NodeKind> KindOf(const store::Node& n) { return Parse<NodeKind>(n.kind); }
 inline std::optional<NodeState> StateOf(const store::Node& n) { return Parse<NodeState>(n.state); }
+inline std::optional<NodeHealth> HealthOf(const store::Node& n) {
+  return Parse<NodeHealth>(n.health);
+}
 inline std::optional<ClusterStatus> StatusOf(const store::Cluster& c) {
   return Parse<ClusterStatus>(c.status);
 }

@@ -75,6 +75,9 @@ struct ChangeSpec {
   std::vector<std::string> remove_masters;  // removed one by one, etcd member first
   // (old, new): the new member joins, then the old one leaves; one pair at a time.
   std::vector<std::pair<std::string, std::string>> replace_masters;
+  // (dead, new): a master whose machine is down leaves etcd first (the others keep quorum),
+  // then the new one joins; one pair at a time (a repair).
+  std::vector<std::pair<std::string, std::string>> repair_masters;
   std::vector<std::string> resize_masters;  // in place, one at a time, health gate between
   bool single_master_downtime = false;      // a 1-master cluster is briefly unavailable
   std::vector<std::string> add_workers;

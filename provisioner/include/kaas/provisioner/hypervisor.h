@@ -52,6 +52,10 @@ class Hypervisor {
   // Stops and undefines the domain; OK when it does not exist.
   virtual Status DestroyDomain(const std::string& domain_name) = 0;
 
+  // Powers the domain off at once, as a dead machine would be (it stays defined); OK when it
+  // is not running. kNotFound when absent. Fault injection ("crash" of a node) uses it.
+  virtual Status PowerOff(const std::string& domain_name) = 0;
+
   // Looks a domain up; kNotFound when absent.
   virtual Result<DomainInfo> FindDomain(const std::string& domain_name) = 0;
 

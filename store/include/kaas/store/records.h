@@ -126,6 +126,7 @@ struct Cluster {
   int64_t created_at = 0;
   int64_t updated_at = 0;
   Labels labels;  // table cluster_labels; read and written with the cluster
+  int auto_repair = 1;  // 1: the health monitor repairs unhealthy nodes on its own
 };
 
 struct Node {
@@ -146,6 +147,11 @@ struct Node {
   std::string kubernetes_version;
   int64_t created_at = 0;
   int64_t updated_at = 0;
+  // As the health monitor last saw it: healthy | unhealthy | unknown (not looked at yet, or a
+  // node without a machine to look at), why, and since when it is unhealthy (ms; 0 otherwise).
+  std::string health = "unknown";
+  std::string health_reason;
+  int64_t unhealthy_since = 0;
 };
 
 struct Step {

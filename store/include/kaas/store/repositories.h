@@ -141,6 +141,9 @@ void SetStatus(Tx& tx, const std::string& id, const std::string& status, const s
 void SetShape(Tx& tx, const Cluster& c, int64_t now);
 // Replaces the cluster's labels with `labels`.
 void SetLabels(Tx& tx, const std::string& id, const Labels& labels, int64_t now);
+void SetAutoRepair(Tx& tx, const std::string& id, bool on, int64_t now);
+// Every cluster that is not deleted, of every team, without labels (a health sweep).
+std::vector<Cluster> ListAllLive(Tx& tx);
 }  // namespace clusters
 
 namespace nodes {
@@ -153,6 +156,11 @@ void SetAddress(Tx& tx, const std::string& id, const std::string& address, int64
 void SetSize(Tx& tx, const std::string& id, const std::string& flavor, int64_t vcpus,
              int64_t memory_gib, int64_t now);
 void SetVersion(Tx& tx, const std::string& id, const std::string& version, int64_t now);
+// What the health monitor saw (unhealthy_since: ms, 0 unless unhealthy).
+void SetHealth(Tx& tx, const std::string& id, const std::string& health,
+               const std::string& reason, int64_t unhealthy_since);
+// Every live node of every cluster, by cluster (one query for a health sweep).
+std::vector<Node> ListLiveEverywhere(Tx& tx);
 // Every live node of every cluster on a hypervisor (for reconciliation).
 std::vector<Node> ListLiveOnHypervisor(Tx& tx, const std::string& hypervisor);
 }  // namespace nodes

@@ -1,0 +1,84 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kaas/common/clock.h"
+#include "kaas/common/status.h"
+#include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/faults.h"
+#include "kaas/provisioner/hypervisor.h"
+#include "kaas/store/database.h"
+
+namespace kaas::lifecycle {
+
+struct HealthOptions {
+  int64_t interval_ms = 10'000;  // one sweep at least this often (DESIGN §6.3: ≤ 10 s)
+  int64_t grace_ms = 60'000;     // unhealthy this long before an automatic repair
+  // More unhealthy workers than this share of a cluster's workers (and more than one) is an
+  // incident for a person, not a storm of replacements.
+  double max_unhealthy_worker_share = 0.4;
+};
+
+// Whether each physical node's machine answers ("host:port" of its SSH); nullptr when kaas has
+// no way to reach physical machines (the simulated bootstrapper): they stay `unknown`.
+using HostProbe = std::function<std::vector<bool>(const std::vector<std::string>& addresses)>;
+
+// What one sweep saw and did.
+struct SweepReport {
+  int64_t nodes = 0;
+  int64_t unhealthy = 0;
+  int64_t changed = 0;                 // nodes whose health changed
+  std::vector<std::string> repairs;    // operation ids admitted
+  std::vector<std::string> incidents;  // cluster ids that wait for a person
+  std::vector<std::string> unreachable_hypervisors;
+};
+
+// Watches every node of every cluster: a VM by its libvirt domain (one ListDomains per
+// hypervisor per sweep, never a call per node: shut off, crashed or gone is unhealthy), a
+// physical node by whether its SSH port answers (HostProbe, all at once). Health changes are
+// recorded on the node (health, health_reason, unhealthy_since) with a `node` event
+// (node.unhealthy / node.healthy). A node unhealthy for longer than the grace period gets a
+// repair operation (ClusterService::Repair) when its cluster has auto_repair on, is running and
+// has no other operation — unless too many nodes are down: more workers than the limit, or
+// masters whose loss threatens etcd's quorum. Then the cluster's status_reason names the
+// incident (and an event says so) and nothing is repaired until a person acts.
+class HealthMonitor {
+ public:
+  HealthMonitor(store::Database& db, provisioner::Fleet& fleet, ClusterService& clusters,
+                const Clock& clock, HealthOptions options, FaultInjector* faults = nullptr,
+                HostProbe probe = nullptr);
+  ~HealthMonitor();
+
+  // One sweep (the background thread runs it every interval_ms).
+  Result<SweepReport> Sweep();
+
+  void Start();
+  void Stop();
+
+ private:
+  void CrashInjectedNodes();
+
+  store::Database& db_;
+  provisioner::Fleet& fleet_;
+  ClusterService& clusters_;
+  const Clock& clock_;
+  const HealthOptions options_;
+  FaultInjector* faults_;
+  HostProbe probe_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// The status_reason prefix of a health incident (the monitor clears only its own reasons).
+inline constexpr const char* kIncidentPrefix = "automatic repair paused: ";
+
+}  // namespace kaas::lifecycle

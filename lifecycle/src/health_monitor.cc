@@ -1,0 +1,290 @@
+#include "kaas/lifecycle/health_monitor.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "kaas/common/ids.h"
+#include "kaas/common/log.h"
+#include "kaas/lifecycle/model.h"
+#include "kaas/store/repositories.h"
+
+namespace kaas::lifecycle {
+namespace {
+
+// Who asks for the repairs the monitor starts (the operation's requested_by, the audit trail).
+constexpr const char* kMonitor = "kaas-health-monitor";
+
+struct Seen {
+  NodeHealth health = NodeHealth::kUnknown;
+  std::string reason;
+};
+
+bool Watched(const store::Node& n) {
+  const auto s = StateOf(n);
+  return s == NodeState::kProvisioned || s == NodeState::kLearner || s == NodeState::kReady;
+}
+
+}  // namespace
+
+HealthMonitor::HealthMonitor(store::Database& db, provisioner::Fleet& fleet,
+                             ClusterService& clusters, const Clock& clock, HealthOptions options,
+                             FaultInjector* faults, HostProbe probe)
+    : db_(db),
+      fleet_(fleet),
+      clusters_(clusters),
+      clock_(clock),
+      options_(options),
+      faults_(faults),
+      probe_(std::move(probe)) {}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+// A "node" crash rule powers the node's machine off, as if it had died (tests and demos).
+void HealthMonitor::CrashInjectedNodes() {
+  if (!faults_) return;
+  for (const auto& match : faults_->TakeNodeCrashes()) {
+    const auto slash = match.find('/');
+    const std::string cluster = match.substr(0, slash), node = match.substr(slash + 1);
+    std::optional<store::Node> n;
+    std::optional<store::Hypervisor> hv;
+    Status st = db_.Read([&](store::Tx& tx) {
+      auto c = store::clusters::Find(tx, cluster);
+      if (!c) {
+        for (const auto& candidate : store::clusters::ListAllLive(tx)) {
+          if (candidate.name == cluster) c = candidate;
+        }
+      }
+      if (!c) return NotFound("no cluster " + cluster);
+      n = store::nodes::FindLive(tx, c->id, node);
+      if (!n) return NotFound("no node " + node + " in " + cluster);
+      if (KindOf(*n) != NodeKind::kVm) return InvalidArgument("node", node + " is not a VM");
+      hv = store::hypervisors::Find(tx, n->hypervisor);
+      if (!hv) return NotFound("no hypervisor " + n->hypervisor);
+      return Status::Ok();
+    });
+    if (st.ok()) {
+      auto conn = fleet_.Get(hv->name, hv->uri);
+      st = conn.ok() ? (*conn)->PowerOff(provisioner::DomainName(n->cluster_id, n->name))
+                     : conn.status();
+    }
+    if (st.ok()) {
+      log::Warn("fault injection: node crashed", {{"node", match}});
+    } else {
+      log::Warn("fault injection: cannot crash node", {{"node", match}, {"error", st.message()}});
+    }
+  }
+}
+
+Result<SweepReport> HealthMonitor::Sweep() {
+  CrashInjectedNodes();
+  SweepReport report;
+  // Nodes first, then the machines: a node is provisioned only after its domain exists, so a
+  // node read here has its domain in the listing below.
+  std::vector<store::Node> nodes;
+  std::vector<store::Hypervisor> hypervisors;
+  std::map<std::string, store::Cluster> clusters;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    nodes = store::nodes::ListLiveEverywhere(tx);
+    hypervisors = store::hypervisors::List(tx);
+    // Only clusters at rest: an operation changes its nodes and machines on purpose (a machine
+    // destroyed before its node is marked deleted is not a dead machine).
+    for (auto& c : store::clusters::ListAllLive(tx)) {
+      const auto s = StatusOf(c);
+      if (s == ClusterStatus::kRunning || s == ClusterStatus::kError)
+        clusters.emplace(c.id, std::move(c));
+    }
+    return Status::Ok();
+  }));
+
+  // One listing per hypervisor: domain name -> running.
+  std::map<std::string, std::map<std::string, bool>> domains;
+  std::set<std::string> unreachable;
+  for (const auto& hv : hypervisors) {
+    auto conn = fleet_.Get(hv.name, hv.uri);
+    auto list = conn.ok() ? (*conn)->ListDomains()
+                          : Result<std::vector<provisioner::DomainInfo>>(conn.status());
+    if (!list.ok()) {
+      unreachable.insert(hv.name);
+      report.unreachable_hypervisors.push_back(hv.name);
+      continue;
+    }
+    auto& m = domains[hv.name];
+    for (const auto& d : *list) m[d.name] = d.running;
+  }
+
+  // Physical machines: all probes at once.
+  std::vector<size_t> physical;
+  std::vector<std::string> addresses;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (Watched(nodes[i]) && KindOf(nodes[i]) == NodeKind::kPhysical && probe_ &&
+        !nodes[i].address.empty()) {
+      physical.push_back(i);
+      addresses.push_back(nodes[i].address);
+    }
+  }
+  std::vector<bool> answers = addresses.empty() ? std::vector<bool>{} : probe_(addresses);
+
+  std::vector<Seen> seen(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const store::Node& n = nodes[i];
+    if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
+    ++report.nodes;
+    if (KindOf(n) == NodeKind::kVm) {
+      if (unreachable.count(n.hypervisor)) {
+        seen[i] = {NodeHealth::kUnknown, "hypervisor " + n.hypervisor + " does not answer"};
+        continue;
+      }
+      const auto& m = domains[n.hypervisor];
+      auto d = m.find(provisioner::DomainName(n.cluster_id, n.name));
+      if (d == m.end()) {
+        seen[i] = {NodeHealth::kUnhealthy, "its VM is gone from hypervisor " + n.hypervisor};
+      } else if (!d->second) {
+        seen[i] = {NodeHealth::kUnhealthy, "its VM is not running on " + n.hypervisor};
+      } else {
+        seen[i] = {NodeHealth::kHealthy, ""};
+      }
+    } else if (!probe_) {
+      seen[i] = {NodeHealth::kUnknown, "physical hosts are not probed here"};
+    }
+  }
+  for (size_t k = 0; k < physical.size(); ++k) {
+    const bool up = k < answers.size() && answers[k];
+    seen[physical[k]] =
+        up ? Seen{NodeHealth::kHealthy, ""}
+           : Seen{NodeHealth::kUnhealthy, "host " + nodes[physical[k]].host +
+                                              " does not answer on " + nodes[physical[k]].address};
+  }
+
+  // Record what changed, with an event per change.
+  const int64_t now = clock_.NowMs();
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      store::Node& n = nodes[i];
+      if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
+      const std::string health = ToString(seen[i].health);
+      report.unhealthy += seen[i].health == NodeHealth::kUnhealthy;
+      if (health == n.health && seen[i].reason == n.health_reason) continue;
+      const int64_t since = seen[i].health != NodeHealth::kUnhealthy ? 0
+                            : HealthOf(n) == NodeHealth::kUnhealthy && n.unhealthy_since > 0
+                                ? n.unhealthy_since
+                                : now;
+      store::nodes::SetHealth(tx, n.id, health, seen[i].reason, since);
+      const bool was_unhealthy = HealthOf(n) == NodeHealth::kUnhealthy;
+      n.health = health;
+      n.health_reason = seen[i].reason;
+      n.unhealthy_since = since;
+      ++report.changed;
+      if (seen[i].health == NodeHealth::kUnhealthy || was_unhealthy) {
+        const std::string what =
+            seen[i].health == NodeHealth::kUnhealthy ? "node.unhealthy" : "node." + health;
+        store::events::Insert(
+            tx,
+            {NewId("ev"), n.cluster_id, clusters[n.cluster_id].team_id, now, "node",
+             nlohmann::json{
+                 {"event", what}, {"node", n.name}, {"health", health}, {"reason", seen[i].reason}}
+                 .dump()});
+        log::Warn(what, {{"cluster", n.cluster_id}, {"node", n.name}, {"reason", seen[i].reason}});
+      }
+    }
+    return Status::Ok();
+  }));
+
+  // What to repair, per cluster.
+  std::map<std::string, std::vector<const store::Node*>> by_cluster;
+  for (const auto& n : nodes) {
+    if (StateOf(n) == NodeState::kReady && clusters.count(n.cluster_id))
+      by_cluster[n.cluster_id].push_back(&n);
+  }
+  for (auto& [id, members] : by_cluster) {
+    const store::Cluster& c = clusters[id];
+    int masters = 0, dead_masters = 0, workers = 0, dead_workers = 0;
+    const store::Node* candidate = nullptr;
+    for (const store::Node* n : members) {
+      const bool master = RoleOf(*n) == NodeRole::kMaster;
+      const bool dead = HealthOf(*n) == NodeHealth::kUnhealthy;
+      (master ? masters : workers)++;
+      (master ? dead_masters : dead_workers) += dead;
+      if (!dead || now - n->unhealthy_since < options_.grace_ms) continue;
+      // Masters first (quorum), then the node down the longest.
+      auto rank = [](const store::Node* x) { return RoleOf(*x) == NodeRole::kMaster ? 0 : 1; };
+      if (!candidate || rank(n) < rank(candidate) ||
+          (rank(n) == rank(candidate) && n->unhealthy_since < candidate->unhealthy_since)) {
+        candidate = n;
+      }
+    }
+    std::string incident;
+    if (dead_masters > 0 && masters - dead_masters < masters / 2 + 1) {
+      incident = std::to_string(dead_masters) + " of " + std::to_string(masters) +
+                 " masters are down and etcd has lost its quorum";
+    } else if (dead_workers > 1 &&
+               dead_workers > options_.max_unhealthy_worker_share * static_cast<double>(workers)) {
+      incident = std::to_string(dead_workers) + " of " + std::to_string(workers) +
+                 " workers are down (more than " +
+                 std::to_string(static_cast<int>(options_.max_unhealthy_worker_share * 100)) +
+                 " %)";
+    }
+    const bool ours = c.status_reason.rfind(kIncidentPrefix, 0) == 0;
+    const std::string reason = incident.empty() ? "" : kIncidentPrefix + incident;
+    if (StatusOf(c) == ClusterStatus::kRunning && c.auto_repair && reason != c.status_reason &&
+        (!reason.empty() || ours)) {
+      KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+        auto fresh = store::clusters::Find(tx, id);
+        if (!fresh || StatusOf(*fresh) != ClusterStatus::kRunning) return Status::Ok();
+        store::clusters::SetStatus(tx, id, fresh->status, reason, now);
+        store::events::Insert(
+            tx, {NewId("ev"), id, c.team_id, now, "cluster",
+                 nlohmann::json{{"status", fresh->status}, {"status_reason", reason}}.dump()});
+        return Status::Ok();
+      }));
+      if (!reason.empty()) log::Error("health incident", {{"cluster", id}, {"reason", reason}});
+    }
+    if (!incident.empty()) {
+      report.incidents.push_back(id);
+      continue;
+    }
+    if (!candidate || !c.auto_repair || StatusOf(c) != ClusterStatus::kRunning) continue;
+    auto admitted = clusters_.Repair(id, candidate->name, kMonitor, false);
+    if (admitted.ok()) {
+      report.repairs.push_back(admitted->operation.id);
+      log::Warn("automatic repair", {{"cluster", id},
+                                     {"node", candidate->name},
+                                     {"operation", admitted->operation.id},
+                                     {"reason", candidate->health_reason}});
+    } else if (admitted.status().code() != Code::kOperationInProgress) {
+      log::Warn(
+          "automatic repair not admitted",
+          {{"cluster", id}, {"node", candidate->name}, {"error", admitted.status().message()}});
+    }
+  }
+  return report;
+}
+
+void HealthMonitor::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      auto r = Sweep();
+      if (!r.ok()) log::Warn("health sweep failed", {{"error", r.status().message()}});
+      lock.lock();
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
+                   [&] { return stopping_; });
+    }
+  });
+}
+
+void HealthMonitor::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace kaas::lifecycle
