@@ -393,6 +393,18 @@ int CmdClusterResizeMasters(Env& env) {
   return Apply(env, change, Always);
 }
 
+// `kaas cluster repair CLUSTER NODE`: the node is replaced (POST .../nodes/NODE/repair), as
+// the health monitor does on its own for a node that stays unhealthy.
+int CmdClusterRepair(Env& env) {
+  const std::string& node = env.args.positional[1];
+  Change change;
+  change.endpoint = "nodes/" + UrlEncode(node) + "/repair";
+  change.body = Json::object();
+  change.what = "replace node " + node;
+  change.doing = "Replacing node " + node + " in cluster";
+  return Apply(env, change, Always);
+}
+
 int CmdClusterUpgrade(Env& env) {
   const ParsedArgs& a = env.args;
   if (!a.Has("version")) return UsageError(env, "--version is required (see kaas versions)");

@@ -137,6 +137,10 @@ const std::vector<Command>& Commands() {
                kDryRun,
                kYes,
                kWatch}),
+      Command("cluster repair", 2, 2, CmdClusterRepair,
+              "CLUSTER NODE [--team T] [--dry-run] [--yes] [--watch]",
+              "Replace a node (as kaas does on its own for a dead one, see auto repair)",
+              {kTeam, kDryRun, kYes, kWatch}),
       Command("operations", 1, 1, CmdOperations, "CLUSTER [--team T]",
               "List a cluster's operations, newest first", {kTeam}),
       Command("operation show", 1, 1, CmdOperationShow, "ID [--watch]",
@@ -320,6 +324,13 @@ std::string Details(const std::string& command) {
        "KEY=VALUE sets a label, KEY- removes it; other labels stay. Keys are [prefix/]name (name\n"
        "up to 63 of [A-Za-z0-9_.-], prefix a DNS subdomain), values up to 63 of the same or\n"
        "empty. Find clusters by label with: kaas clusters -l KEY=VALUE\n"},
+      {"cluster repair",
+       "A worker: a new one joins, then the old one is drained and removed (a dead physical\n"
+       "host goes to maintenance). A dead master leaves etcd first, then a new one joins as a\n"
+       "learner and is promoted; the only master of a cluster is never replaced. kaas does this\n"
+       "on its own for a node unhealthy longer than its grace period, unless the cluster's\n"
+       "auto repair is off (PATCH /api/v1/clusters/ID {\"auto_repair\": false}).\n" +
+           std::string(kAsks)},
       {"cluster upgrade",
        "Masters first, one at a time, then the workers in batches of --max-unavailable.\n"
        "One minor version at a time: see kaas versions.\n" +

@@ -93,11 +93,18 @@ void PrintPlan(Env& env, const Json& cluster, const Json& operation) {
 std::string NodeTable(const Json& nodes, bool with_state) {
   std::vector<std::vector<std::string>> rows = {
       {"NAME", "ROLE", "KIND", "PLACEMENT", "VCPU", "MEM"}};
-  if (with_state) rows[0].push_back("STATE");
+  if (with_state) {
+    rows[0].push_back("STATE");
+    rows[0].push_back("HEALTH");
+  }
   for (const auto& n : nodes) {
     rows.push_back({Str(n, "name"), Str(n, "role"), Str(n, "kind"), Placement(n), Num(n, "vcpus"),
                     Num(n, "memory_gib") + " GiB"});
-    if (with_state) rows.back().push_back(Str(n, "state"));
+    if (!with_state) continue;
+    rows.back().push_back(Str(n, "state"));
+    std::string health = Str(n, "health").empty() ? "-" : Str(n, "health");
+    if (!Str(n, "health_reason").empty()) health += " (" + Str(n, "health_reason") + ")";
+    rows.back().push_back(health);
   }
   return RenderTable(rows);
 }
@@ -224,6 +231,7 @@ int CmdClusterShow(Env& env) {
       {"Workers:",
        CountTimesFlavor(Field(c, "workers")) + " (" + Str(Field(c, "workers"), "kind") + ")"},
       {"Labels:", LabelsText(c).empty() ? "<none>" : LabelsText(c)},
+      {"Auto repair:", c.value("auto_repair", true) ? "on" : "off"},
       {"Created:", Str(c, "created_at") + " by " + Str(c, "created_by")},
   });
   const Json& nodes = c.value("nodes", Json::array());

@@ -98,6 +98,7 @@ int CmdClusterLabel(Env& env);
 int CmdClusterScale(Env& env);
 int CmdClusterResizeMasters(Env& env);
 int CmdClusterUpgrade(Env& env);
+int CmdClusterRepair(Env& env);
 int CmdClusterDelete(Env& env);
 // contexts.cc
 int CmdKubeconfig(Env& env);
