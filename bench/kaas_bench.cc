@@ -14,12 +14,17 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <stdexcept>
 #include <thread>
 
+#include "kaas/common/clock.h"
 #include "kaas/common/ids.h"
+#include "kaas/lifecycle/health_monitor.h"
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "kaasd_process.h"
@@ -273,6 +278,116 @@ void BenchReads(int clusters, int nodes_per, int clients) {
   server.join();
 }
 
+// A fleet of hypervisors that list the domains they were given (the seeded nodes, all running
+// but every `dead_every`-th one): what kaasd's own sweep costs, without libvirt's listing.
+class ListingFleet : public kaas::provisioner::Fleet {
+ public:
+  class Listing : public kaas::provisioner::Hypervisor {
+   public:
+    explicit Listing(std::string name) : name_(std::move(name)) {}
+    const std::string& name() const override { return name_; }
+    kaas::Result<kaas::provisioner::DomainInfo> EnsureDomainRunning(
+        const kaas::provisioner::DomainSpec&) override {
+      return kaas::Internal("not in this benchmark");
+    }
+    kaas::Result<kaas::provisioner::DomainInfo> ResizeDomain(
+        const kaas::provisioner::DomainSpec&) override {
+      return kaas::Internal("not in this benchmark");
+    }
+    kaas::Status DestroyDomain(const std::string&) override { return kaas::Status::Ok(); }
+    kaas::Status PowerOff(const std::string&) override { return kaas::Status::Ok(); }
+    kaas::Result<kaas::provisioner::DomainInfo> FindDomain(const std::string& d) override {
+      return kaas::NotFound(d);
+    }
+    kaas::Result<std::vector<kaas::provisioner::DomainInfo>> ListDomains() override {
+      return domains;
+    }
+    std::vector<kaas::provisioner::DomainInfo> domains;
+
+   private:
+    std::string name_;
+  };
+  kaas::Result<kaas::provisioner::Hypervisor*> Get(const std::string& name,
+                                                   const std::string&) override {
+    auto& h = hvs[name];
+    if (!h) h = std::make_unique<Listing>(name);
+    return h.get();
+  }
+  std::map<std::string, std::unique_ptr<Listing>> hvs;
+};
+
+// One health sweep over `clusters` x `nodes_per` nodes on 3 hypervisors: the first (every node
+// goes unknown -> healthy: one write each), then steady ones (nothing changed), then one with
+// a dead worker VM in every 100th cluster (grace 0: each gets its repair in the same sweep).
+void BenchHealth(int clusters, int nodes_per) {
+  auto dir =
+      std::filesystem::temp_directory_path() / ("kaas-bench-health-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  Seed(dir, clusters, nodes_per);
+  auto db = kaas::store::Database::Open("sqlite://" + (dir / "kaas.db").string(), 4).value();
+  ListingFleet fleet;
+  std::vector<kaas::store::Node> nodes;
+  if (!db->Write([&](kaas::store::Tx& tx) {
+           for (int i = 1; i <= 3; ++i) {
+             kaas::store::hypervisors::Insert(tx, {"sim-" + std::to_string(i), "test:///default",
+                                                   100000000, 100000000, "active", 1});
+           }
+           nodes = kaas::store::nodes::ListLiveEverywhere(tx);
+           return kaas::Status::Ok();
+         }).ok()) {
+    throw std::runtime_error("cannot register the hypervisors");
+  }
+  for (const auto& n : nodes) {
+    auto* h = static_cast<ListingFleet::Listing*>(fleet.Get(n.hypervisor, "").value());
+    h->domains.push_back({kaas::provisioner::DomainName(n.cluster_id, n.name), true});
+  }
+  kaas::SystemClock clock;
+  kaas::quota::QuotaService quota(
+      kaas::quota::Limits{1000000, 100000000, 100000000, 0});  // no quota in the way
+  struct NoQueue : kaas::lifecycle::OperationQueue {
+    void Submit(const std::string&) override {}
+    void RequestCancel(const std::string&) override {}
+  } queue;
+  kaas::lifecycle::ClusterService service(*db, quota, queue, clock);
+  kaas::lifecycle::HealthOptions options;
+  options.grace_ms = 0;
+  kaas::lifecycle::HealthMonitor monitor(*db, fleet, service, clock, options);
+  auto cpu_now = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+  };
+  std::printf("\nhealth sweep: %d clusters / %zu nodes on 3 hypervisors (listings in memory)\n",
+              clusters, nodes.size());
+  std::printf("| sweep                               | wall s | CPU s | changed | repairs |\n");
+  std::printf("|-------------------------------------|--------|-------|---------|---------|\n");
+  auto sweep = [&](const char* what) {
+    double c0 = cpu_now();
+    auto t0 = Clock::now();
+    auto r = monitor.Sweep();
+    if (!r.ok()) throw std::runtime_error("sweep: " + r.status().ToString());
+    std::printf("| %-35s | %6.2f | %5.2f | %7lld | %7zu |\n", what,
+                std::chrono::duration<double>(Clock::now() - t0).count(), cpu_now() - c0,
+                static_cast<long long>(r->changed), r->repairs.size());
+  };
+  sweep("first (every node unknown -> healthy)");
+  sweep("steady (nothing changed)");
+  sweep("steady again");
+  // One worker VM in every 100th cluster (each cluster has nodes_per / 3 domains per
+  // hypervisor, in order; the second one on sim-1 is a worker).
+  int dead = 0;
+  auto& first = fleet.hvs["sim-1"]->domains;
+  const size_t per_cluster = static_cast<size_t>(nodes_per) / 3;
+  for (size_t i = 1; i < first.size(); i += 100 * per_cluster) {
+    first[i].running = false;
+    ++dead;
+  }
+  sweep("dead VMs seen, repairs admitted");
+  sweep("the next one (repairs pending)");
+  std::printf("(%d VMs powered off)\n", dead);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -282,6 +397,7 @@ int main(int argc, char** argv) {
     if (only == "all" || only == "engine") BenchEngine();
     if (only == "all" || only == "burst") BenchBurst(1000);
     if (only == "all" || only == "reads") BenchReads(clusters, 12, 50);
+    if (only == "all" || only == "health") BenchHealth(clusters, 12);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;
