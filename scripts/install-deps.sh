@@ -19,6 +19,7 @@ PACKAGES=(
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
   chromium                             # the portal's browser tests (headless, via playwright-core)
   clang-format                         # the house format (.clang-format)
+  prometheus                           # the observability test's throwaway Prometheus + promtool
 )
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder).

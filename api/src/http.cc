@@ -161,41 +161,19 @@ Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, i
   return it->get<int64_t>();
 }
 
-namespace {
+HttpMetrics::HttpMetrics(metrics::Registry& registry)
+    : requests_(registry.Counter("kaas_http_requests_total",
+                                 "HTTP requests by method, route pattern and status.",
+                                 {"method", "route", "status"})),
+      duration_(registry.Histogram("kaas_http_request_duration_seconds",
+                                   "Time to answer an HTTP request, by method and route pattern "
+                                   "(event streams: until the stream was handed off).",
+                                   {"method", "route"}, metrics::RequestBuckets())) {}
 
-struct HttpStats {
-  uint64_t count = 0;
-  double seconds = 0;
-};
-std::mutex g_metrics_mu;
-std::map<std::tuple<std::string, std::string, int>, HttpStats> g_requests;
-
-}  // namespace
-
-void RecordRequest(const std::string& method, const std::string& route, int status, double secs) {
-  std::lock_guard lock(g_metrics_mu);
-  auto& s = g_requests[{method, route, status}];
-  s.count++;
-  s.seconds += secs;
-}
-
-std::string RenderHttpMetrics() {
-  std::lock_guard lock(g_metrics_mu);
-  std::string out =
-      "# HELP kaas_http_requests_total HTTP requests by route, method and status.\n"
-      "# TYPE kaas_http_requests_total counter\n";
-  std::string dur =
-      "# HELP kaas_http_request_duration_seconds_sum Time spent serving requests.\n"
-      "# TYPE kaas_http_request_duration_seconds_sum counter\n";
-  for (const auto& [key, s] : g_requests) {
-    const auto& [method, route, status] = key;
-    std::string labels = "{method=\"" + method + "\",route=\"" + route + "\",status=\"" +
-                         std::to_string(status) + "\"}";
-    out += "kaas_http_requests_total" + labels + " " + std::to_string(s.count) + "\n";
-    dur +=
-        "kaas_http_request_duration_seconds_sum" + labels + " " + std::to_string(s.seconds) + "\n";
-  }
-  return out + dur;
+void HttpMetrics::Record(const std::string& method, const std::string& route, int status,
+                         double secs) {
+  requests_.Inc({method, route, std::to_string(status)});
+  duration_.Observe({method, route}, secs);
 }
 
 }  // namespace kaas::api

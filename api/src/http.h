@@ -9,6 +9,7 @@
 #include <string>
 
 #include "kaas/api/server.h"
+#include "kaas/common/metrics.h"
 #include "kaas/common/status.h"
 #include "kaas/common/text.h"
 
@@ -24,6 +25,7 @@ struct Context {
   std::multimap<std::string, std::string> query;
   std::string body;
   std::string remote_addr;
+  std::string request_id;                       // X-Request-Id of the answer; in every log line
   std::string last_event_id;                    // Last-Event-ID header of an SSE reconnect
   std::string authorization;                    // the Authorization header (streams re-check it)
   const std::atomic<bool>* stopping = nullptr;  // set while the server shuts down
@@ -82,8 +84,20 @@ Result<std::string> GetText(const Json& obj, const std::string& key, bool requir
 Result<int64_t> GetInt(const Json& obj, const std::string& key, bool required, int64_t def,
                        const std::string& field_prefix = "");
 
-// Request metrics, recorded by the dispatcher, rendered by GET /metrics.
-void RecordRequest(const std::string& method, const std::string& route, int status, double secs);
-std::string RenderHttpMetrics();
+// Request metrics, recorded by the dispatcher into the process's registry. `route` is the
+// route pattern ("static", "unmatched" otherwise), never a path: the series stay bounded.
+class HttpMetrics {
+ public:
+  explicit HttpMetrics(metrics::Registry& registry);
+  void Record(const std::string& method, const std::string& route, int status, double secs);
+
+ private:
+  metrics::CounterFamily& requests_;
+  metrics::HistogramFamily& duration_;
+};
+
+// The request id of a request: the client's X-Request-Id when it is a sane token (at most 64
+// characters of letters, digits and -_.:), else a new one.
+std::string RequestIdOf(const std::string& header);
 
 }  // namespace kaas::api

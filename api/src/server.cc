@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -163,20 +164,59 @@ class StreamSlots {
   size_t open_ = 0;
 };
 
+// What the request line in the log says beyond the request itself.
+struct RequestLog {
+  std::string request_id;
+  std::string route = "unmatched";  // the route pattern, "static" or "unmatched": never a path
+  std::string user;
+  std::string object;     // the audited object (a cluster id, a team, ...)
+  std::string operation;  // the operation a 202 answer started
+};
+
+constexpr double kSlowRequestSeconds = 1.0;
+
 }  // namespace
+
+std::string RequestIdOf(const std::string& header) {
+  // A client's (or proxy's) id is kept when it is a short token that cannot forge log fields
+  // or headers; anything else gets an id of ours.
+  if (!header.empty() && header.size() <= 64 &&
+      std::all_of(header.begin(), header.end(), [](unsigned char c) {
+        return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
+      })) {
+    return header;
+  }
+  return NewId("req");
+}
 
 struct ApiServer::Impl {
   Impl(ApiDeps d, ApiOptions o) : deps(d), options(o) {}
 
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
     auto start = std::chrono::steady_clock::now();
-    std::string route = "unmatched";
-    Handle(req, res, route);
+    RequestLog info;
+    info.request_id = RequestIdOf(req.get_header_value("X-Request-Id"));
+    res.set_header("X-Request-Id", info.request_id);
+    Handle(req, res, info);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    RecordRequest(req.method, route, res.status, secs);
+    http_metrics.Record(req.method, info.route, res.status, secs);
+    // Mutations, server errors and slow requests get a line; the many fast reads are counted
+    // in /metrics only.
+    if (req.method != "GET" || res.status >= 500 || secs >= kSlowRequestSeconds) {
+      const std::string status = std::to_string(res.status);
+      const std::string ms = std::to_string(static_cast<int64_t>(secs * 1000));
+      log::Info("request", {{"request_id", info.request_id},
+                            {"method", req.method},
+                            {"route", info.route},
+                            {"status", status},
+                            {"duration_ms", ms},
+                            {"user", info.user},
+                            {"object", info.object},
+                            {"operation", info.operation}});
+    }
   }
 
-  void Handle(const httplib::Request& req, httplib::Response& res, std::string& route_name) {
+  void Handle(const httplib::Request& req, httplib::Response& res, RequestLog& info) {
     // Tokens, kubeconfigs and everything else the API answers stay out of every cache.
     if (IsApiPath(req.path)) res.set_header("Cache-Control", "no-store");
     auto segments = Split(req.path);
@@ -195,7 +235,7 @@ struct ApiServer::Impl {
     }
     if (!route) {
       if (!path_known && ServeStatic(req, res)) {
-        route_name = "static";
+        info.route = "static";
         return;
       }
       if (path_known) {
@@ -205,7 +245,7 @@ struct ApiServer::Impl {
       WriteError(res, NotFound("no route for " + req.method + " " + Sanitized(req.path, 200)));
       return;
     }
-    route_name = route->info.pattern;
+    info.route = route->info.pattern;
     // Only JSON bodies: a cross-site form or no-cors fetch (text/plain, form encodings) is
     // refused before anything runs.
     if (!req.body.empty() &&
@@ -214,6 +254,7 @@ struct ApiServer::Impl {
                              "a request body must be sent as Content-Type: application/json");
     }
     Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr};
+    ctx.request_id = info.request_id;
     Status strings = CheckRequestStrings(req, ctx.params);
     if (!strings.ok()) ctx.params.clear();  // never audited
     ctx.last_event_id = req.get_header_value("Last-Event-ID");
@@ -231,6 +272,15 @@ struct ApiServer::Impl {
       }
     }
     if (req.method != "GET") Audit(ctx, route->info, reply);
+    info.user = ctx.audit_actor.empty() ? ctx.principal.username : ctx.audit_actor;
+    info.object = ctx.audit_object;
+    if (reply.ok() && reply->body.is_object()) {
+      auto op = reply->body.find("operation");
+      if (op != reply->body.end() && op->is_object() && op->contains("id") &&
+          (*op)["id"].is_string()) {
+        info.operation = (*op)["id"].get<std::string>();
+      }
+    }
     if (!reply.ok()) return WriteError(res, reply.status());
     res.status = reply->status;
     if (reply->status == 204) return;
@@ -315,7 +365,9 @@ struct ApiServer::Impl {
     try {
       return route.handler(ctx);
     } catch (const std::exception& e) {
-      log::Error("handler failed", {{"route", route.info.pattern}, {"error", e.what()}});
+      log::Error(
+          "handler failed",
+          {{"request_id", ctx.request_id}, {"route", route.info.pattern}, {"error", e.what()}});
       return Internal("internal error");
     }
   }
@@ -334,11 +386,15 @@ struct ApiServer::Impl {
     e.status = reply.ok() ? reply->status : HttpStatus(reply.status().code());
     e.result = reply.ok() ? "ok" : CodeName(reply.status().code());
     Status st = deps.audit.Record(e);
-    if (!st.ok()) log::Error("audit entry not written", {{"error", st.ToString()}});
+    if (!st.ok()) {
+      log::Error("audit entry not written",
+                 {{"request_id", ctx.request_id}, {"error", st.ToString()}});
+    }
   }
 
   ApiDeps deps;
   ApiOptions options;
+  HttpMetrics http_metrics{deps.metrics};
   StreamSlots streams{options.max_event_streams_per_user, options.max_event_streams};
   std::atomic<RequestPool*> pool{nullptr};
   httplib::Server server;

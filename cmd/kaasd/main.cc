@@ -16,6 +16,7 @@
 #include "kaas/auth/auth.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/log.h"
+#include "kaas/common/metrics.h"
 #include "kaas/common/strings.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
@@ -138,6 +139,9 @@ int main(int argc, char** argv) {
   }
 
   const SystemClock& clock = SystemClock::Instance();
+  // Counters and histograms the engine, the bootstrapper and the API record into; GET /metrics
+  // renders them with the database's gauges.
+  metrics::Registry metrics;
   auth::AuthOptions auth_options;
   auth_options.session_ttl_ms = cfg.session_ttl_seconds > 0
                                     ? int64_t{cfg.session_ttl_seconds} * 1000
@@ -195,7 +199,7 @@ int main(int argc, char** argv) {
   provisioner::VmNodeResolver resolver(libvirt, std::move(configured));
   provisioner::AnsibleBootstrapper ansible_bootstrapper(
       {fs::absolute(fs::path(cfg.templates_dir) / "ansible"), fs::absolute(cfg.templates_dir),
-       inventory, cfg.ansible_timeout_seconds},
+       inventory, cfg.ansible_timeout_seconds, &metrics},
       resolver);
   provisioner::Bootstrapper& bootstrapper =
       cfg.bootstrap == "ansible" ? static_cast<provisioner::Bootstrapper&>(ansible_bootstrapper)
@@ -205,6 +209,7 @@ int main(int argc, char** argv) {
       {*db, fleet, bootstrapper, data / "work", clock, *box, std::move(etcd_names)});
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
+  engine_options.metrics = &metrics;
   if (cfg.fault_injection) engine_options.hooks = std::make_shared<lifecycle::FaultHooks>(faults);
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
@@ -232,7 +237,7 @@ int main(int argc, char** argv) {
   api::ApiDeps deps{*db,         auth,        teams,      audit,
                     team_quotas, machines,    clusters,   queries,
                     engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
-                    clock};
+                    clock,       metrics};
   deps.readiness_checks["ansible"] = [syntax] {
     if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       return Unavailable("ansible-playbook --syntax-check still running");

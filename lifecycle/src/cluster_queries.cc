@@ -88,13 +88,13 @@ Result<std::vector<store::Event>> ClusterQueries::EventsAfter(const std::string&
   return events;
 }
 
-Result<std::map<std::pair<std::string, std::string>, int64_t>> ClusterQueries::OperationCounts() {
-  std::map<std::pair<std::string, std::string>, int64_t> counts;
+Result<store::PlatformStats> ClusterQueries::Stats() {
+  store::PlatformStats stats;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
-    counts = store::operations::CountByTypeAndState(tx);
+    stats = store::stats::Read(tx);
     return Status::Ok();
   }));
-  return counts;
+  return stats;
 }
 
 }  // namespace kaas::lifecycle

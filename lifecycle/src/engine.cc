@@ -26,9 +26,53 @@ std::string RestingStatus(const std::string& operation_type) {
       RestingStatus(Parse<OperationType>(operation_type).value_or(OperationType::kCreate)));
 }
 
+namespace {
+
+metrics::Registry& RegistryOf(EngineOptions& options, std::unique_ptr<metrics::Registry>& own) {
+  if (!options.metrics) {
+    own = std::make_unique<metrics::Registry>();
+    options.metrics = own.get();
+  }
+  return *options.metrics;
+}
+
+}  // namespace
+
 Engine::Engine(store::Database& db, StepRunner& runner, const Clock& clock, EngineOptions options)
-    : db_(db), runner_(runner), clock_(clock), options_(std::move(options)) {
+    : db_(db),
+      runner_(runner),
+      clock_(clock),
+      options_(std::move(options)),
+      operation_duration_(RegistryOf(options_, own_metrics_)
+                              .Histogram("kaas_operation_duration_seconds",
+                                         "Time from an operation's request to its end, by type "
+                                         "and outcome (succeeded, failed, cancelled).",
+                                         {"type", "outcome"}, metrics::LongBuckets())),
+      step_duration_(RegistryOf(options_, own_metrics_)
+                         .Histogram("kaas_step_duration_seconds",
+                                    "Time of one step attempt (waits included), by step kind and "
+                                    "outcome (succeeded, failed, retried, cancelled).",
+                                    {"kind", "outcome"}, metrics::LongBuckets())),
+      step_failures_(RegistryOf(options_, own_metrics_)
+                         .Counter("kaas_step_failures_total",
+                                  "Failed step attempts (retried ones included) by step kind and "
+                                  "error code.",
+                                  {"kind", "code"})),
+      step_retries_(RegistryOf(options_, own_metrics_)
+                        .Counter("kaas_step_retries_total",
+                                 "Step attempts that failed with a transient error and were "
+                                 "retried after a backoff, by step kind.",
+                                 {"kind"})) {
   pool_ = std::make_unique<Pool>(std::max<size_t>(options_.threads, 1));
+}
+
+void Engine::CountAttempt(const store::Step& step, const char* outcome, double seconds,
+                          const Status& err) {
+  const std::optional<StepKind> kind = KindOf(step);
+  const std::string kind_text = kind ? std::string(ToString(*kind)) : "unknown";
+  step_duration_.Observe({kind_text, outcome}, seconds);
+  if (!err.ok()) step_failures_.Inc({kind_text, std::string(CodeName(err.code()))});
+  if (std::string_view(outcome) == "retried") step_retries_.Inc({kind_text});
 }
 
 Engine::~Engine() { Shutdown(); }
@@ -145,7 +189,10 @@ StepResult Engine::RunStep(const store::Operation& op, const store::Step& step,
   try {
     return runner_.Run(op, step, control);
   } catch (const std::exception& e) {
-    log::Error("step threw", {{"operation", op.id}, {"step", step.name}, {"error", e.what()}});
+    log::Error("step threw", {{"operation", op.id},
+                              {"cluster", op.cluster_id},
+                              {"step", step.name},
+                              {"error", e.what()}});
     return Internal("step '" + step.name + "' threw an exception: " + e.what());
   }
 }
@@ -206,8 +253,10 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
   }
   // The cluster record describes its live nodes before anyone can see the operation ended.
   Status settled = runner_.Settle(op);
-  if (!settled.ok())
-    log::Error("settle failed", {{"operation", op.id}, {"error", settled.ToString()}});
+  if (!settled.ok()) {
+    log::Error("settle failed",
+               {{"operation", op.id}, {"cluster", op.cluster_id}, {"error", settled.ToString()}});
+  }
   auto [resting, reason] = Resting(op, state, why);
   const std::string status = ToString(resting);
   KAAS_RETURN_IF_ERROR(Persist([&](store::Tx& tx) {
@@ -226,10 +275,20 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
                .dump());
     }
   }));
+  const double seconds = std::max<int64_t>(clock_.NowMs() - op.created_at, 0) / 1000.0;
+  operation_duration_.Observe({op.type, op.state}, seconds);
+  const std::string ms = std::to_string(static_cast<int64_t>(seconds * 1000));
   if (state == OperationState::kSucceeded) {
-    log::Info("operation succeeded", {{"operation", op.id}, {"type", op.type}});
+    log::Info(
+        "operation succeeded",
+        {{"operation", op.id}, {"cluster", op.cluster_id}, {"type", op.type}, {"duration_ms", ms}});
   } else {
-    log::Warn("operation ended", {{"operation", op.id}, {"state", op.state}, {"reason", why}});
+    log::Warn("operation ended", {{"operation", op.id},
+                                  {"cluster", op.cluster_id},
+                                  {"type", op.type},
+                                  {"state", op.state},
+                                  {"duration_ms", ms},
+                                  {"reason", why}});
   }
   return Status::Ok();
 }
@@ -287,6 +346,8 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         }))) {
       return;
     }
+    log::Info("operation started",
+              {{"operation", op.id}, {"cluster", op.cluster_id}, {"type", op.type}});
   }
 
   // Records the step's state and emits its event (and the operation's, for `with_operation`).
@@ -306,6 +367,11 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
     }
     bool looking_again = false;  // the step waited and runs again without a new attempt
     int64_t waited_ms = 0;
+    auto attempt_start = std::chrono::steady_clock::now();
+    auto attempt_seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - attempt_start)
+          .count();
+    };
     while (true) {
       if (stopping_) return;  // checkpoint: the step resumes after restart
       // A cancel takes effect at a step boundary where the cluster can rest.
@@ -337,6 +403,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
       outage.attempts = step.attempts;
       int64_t outages_before = db_.health().outages;
       if (!looking_again) {
+        attempt_start = std::chrono::steady_clock::now();
         step.state = ToString(StepState::kRunning);
         step.attempts += 1;
         if (step.started_at == 0) step.started_at = clock_.NowMs();
@@ -354,6 +421,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
       StepResult result = entry.fault.ok() ? RunStep(op, step, control) : StepResult(entry.fault);
       if (options_.hooks) options_.hooks->AfterStep(op, step);
       if (result.done()) {
+        CountAttempt(step, "succeeded", attempt_seconds(), Status::Ok());
         step.state = ToString(StepState::kSucceeded);
         step.message = result.message();
         step.finished_at = clock_.NowMs();
@@ -386,6 +454,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         return;
       }
       if (err.code() == Code::kCancelled) {
+        CountAttempt(step, "cancelled", attempt_seconds(), Status::Ok());
         step.state = ToString(StepState::kCancelled);
         step.message = err.message();
         step.finished_at = clock_.NowMs();
@@ -394,13 +463,28 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
                     op.type + " cancelled during step '" + step.name + "'"));
         return;
       }
+      const std::string attempt = std::to_string(step.attempts);
       if (IsRetryable(err.code()) && step.attempts < options_.max_attempts) {
+        CountAttempt(step, "retried", attempt_seconds(), err);
+        log::Warn("step attempt failed, retrying", {{"operation", op.id},
+                                                    {"cluster", op.cluster_id},
+                                                    {"step", step.name},
+                                                    {"attempt", attempt},
+                                                    {"code", CodeName(err.code())},
+                                                    {"error", err.message()}});
         step.message =
             "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
         if (record(step)) return;
         if (!Backoff(static_cast<int>(step.attempts))) return;
         continue;
       }
+      CountAttempt(step, "failed", attempt_seconds(), err);
+      log::Warn("step failed", {{"operation", op.id},
+                                {"cluster", op.cluster_id},
+                                {"step", step.name},
+                                {"attempt", attempt},
+                                {"code", CodeName(err.code())},
+                                {"error", err.message()}});
       step.state = ToString(StepState::kFailed);
       step.message = err.message();
       step.finished_at = clock_.NowMs();

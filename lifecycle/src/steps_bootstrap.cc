@@ -16,6 +16,7 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
   provisioner::BootstrapJob job;
   job.playbook = playbook;
   job.cluster_id = c.id;
+  job.operation_id = x.op.id;
   job.cluster_name = c.name;
   job.kubernetes_version = c.kubernetes_version;
   job.work_dir = d_.work_root / x.op.id / (std::to_string(x.step.index) + "-" + x.step.kind);
@@ -36,7 +37,10 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
       store::events::Insert(tx, e);
       return Status::Ok();
     });
-    if (!st.ok()) log::Warn("step log line not recorded", {{"error", st.message()}});
+    if (!st.ok()) {
+      log::Warn("step log line not recorded",
+                {{"operation", op_id}, {"cluster", cluster_id}, {"error", st.message()}});
+    }
   };
   std::vector<std::string> unreachable;
   for (const auto& n : nodes) {

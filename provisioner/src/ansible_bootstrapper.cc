@@ -16,8 +16,27 @@
 #include "kaas/provisioner/process.h"
 
 namespace kaas::provisioner {
+namespace {
+
+metrics::Registry& RegistryOf(AnsibleOptions& options, std::unique_ptr<metrics::Registry>& own) {
+  if (!options.metrics) {
+    own = std::make_unique<metrics::Registry>();
+    options.metrics = own.get();
+  }
+  return *options.metrics;
+}
+
+}  // namespace
+
 AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver& resolver)
-    : options_(std::move(options)), resolver_(resolver), renderer_(options_.templates_dir) {}
+    : options_(std::move(options)),
+      runs_(RegistryOf(options_, own_metrics_)
+                .Histogram("kaas_ansible_run_duration_seconds",
+                           "ansible-playbook runs by playbook and exit status (the exit code, "
+                           "timeout or cancelled).",
+                           {"playbook", "status"}, metrics::LongBuckets())),
+      resolver_(resolver),
+      renderer_(options_.templates_dir) {}
 
 Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (job.cancel && job.cancel->load()) {
@@ -71,7 +90,10 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   auto on_line = [&](const std::string& line) {
     std::lock_guard lock(mu);
     log << line << std::endl;  // flushed: the file is read while the run goes on
-    log::Info("ansible", {{"cluster", job.cluster_id}, {"playbook", job.playbook}, {"line", line}});
+    log::Info("ansible", {{"operation", job.operation_id},
+                          {"cluster", job.cluster_id},
+                          {"playbook", job.playbook},
+                          {"line", line}});
     if (line.rfind("PLAY RECAP", 0) == 0)
       in_recap = true;
     else if (in_recap && line.find(':') != std::string::npos) {
@@ -98,6 +120,10 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
                         work.string(), options_.timeout_seconds * 1000, on_line, job.cancel);
   if (!run.ok()) return run.status();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  runs_.Observe({job.playbook, run->cancelled   ? "cancelled"
+                               : run->timed_out ? "timeout"
+                                                : std::to_string(run->exit_code)},
+                secs);
   char took[32];
   std::snprintf(took, sizeof took, "%.1f s", secs);
   if (run->cancelled) return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");

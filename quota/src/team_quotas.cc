@@ -39,6 +39,23 @@ Result<TeamQuota> TeamQuotas::Get(const std::string& team_id) {
   return q;
 }
 
+Result<std::map<std::string, TeamQuota>> TeamQuotas::All() {
+  std::map<std::string, TeamQuota> out;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    auto limits = store::quotas::ListAll(tx);
+    auto usage = store::quotas::UsageByTeam(tx);
+    for (const auto& team : store::teams::List(tx)) {
+      TeamQuota& q = out[team.name];
+      auto l = limits.find(team.id);
+      q.limits = l != limits.end() ? l->second : quota_.defaults();
+      auto u = usage.find(team.id);
+      if (u != usage.end()) q.usage = u->second;
+    }
+    return Status::Ok();
+  }));
+  return out;
+}
+
 Result<TeamQuota> TeamQuotas::Set(const std::string& team_id, const LimitsChange& change) {
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     Limits limits = Apply(quota_.LimitsOf(tx, team_id), change);

@@ -313,7 +313,14 @@ struct Database::Impl {
     size_t index;
     {
       std::unique_lock lock(pool_mu);
-      pool_cv.wait(lock, [&] { return !free.empty(); });
+      if (free.empty()) {
+        auto start = std::chrono::steady_clock::now();
+        pool_cv.wait(lock, [&] { return !free.empty(); });
+        pool_wait_seconds +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        pool_waits++;
+      }
+      pool_acquisitions++;
       index = free.back();
       free.pop_back();
     }
@@ -439,6 +446,10 @@ struct Database::Impl {
 
   std::mutex pool_mu;
   std::condition_variable pool_cv;
+  // Guarded by pool_mu.
+  uint64_t pool_acquisitions = 0;
+  uint64_t pool_waits = 0;
+  double pool_wait_seconds = 0;
   std::vector<std::unique_ptr<Slot>> slots;
   std::vector<size_t> free;
   // Bumped whenever a connection is found broken: every session last probed before that is
@@ -490,6 +501,17 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& url, Databas
 }
 
 int64_t Database::LatestSchemaVersion() { return Migrations().back().version; }
+
+PoolStats Database::pool_stats() const {
+  std::lock_guard lock(impl_->pool_mu);
+  PoolStats p;
+  p.size = impl_->slots.size();
+  p.in_use = p.size - impl_->free.size();
+  p.acquisitions = impl_->pool_acquisitions;
+  p.waits = impl_->pool_waits;
+  p.wait_seconds = impl_->pool_wait_seconds;
+  return p;
+}
 
 DatabaseHealth Database::health() const {
   std::lock_guard lock(impl_->health_mu);

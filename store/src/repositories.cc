@@ -472,6 +472,63 @@ QuotaUsage Usage(Tx& tx, const std::string& team_id) {
   u.physical_hosts = hosts;
   return u;
 }
+std::map<std::string, QuotaUsage> UsageByTeam(Tx& tx) {
+  struct Row {
+    std::string team;
+    long a = 0, b = 0;
+  };
+  auto bind2 = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.team));
+    st.exchange(into(r.a));
+    st.exchange(into(r.b));
+  };
+  auto bind1 = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.team));
+    st.exchange(into(r.a));
+  };
+  std::map<std::string, QuotaUsage> out;
+  for (auto& r : Select<Row>(tx,
+                             "SELECT team_id, COUNT(*) FROM clusters WHERE status <> 'deleted' "
+                             "GROUP BY team_id",
+                             bind1)) {
+    out[r.team].clusters = r.a;
+  }
+  for (auto& r : Select<Row>(tx,
+                             "SELECT c.team_id, COALESCE(SUM(n.vcpus), 0), "
+                             "COALESCE(SUM(n.memory_gib), 0) FROM nodes n "
+                             "JOIN clusters c ON c.id = n.cluster_id "
+                             "WHERE n.state <> 'deleted' AND n.kind = 'vm' GROUP BY c.team_id",
+                             bind2)) {
+    out[r.team].vcpus = r.a;
+    out[r.team].memory_gib = r.b;
+  }
+  for (auto& r : Select<Row>(tx,
+                             "SELECT c.team_id, COUNT(*) FROM hosts h "
+                             "JOIN clusters c ON c.id = h.cluster_id GROUP BY c.team_id",
+                             bind1)) {
+    out[r.team].physical_hosts = r.a;
+  }
+  return out;
+}
+std::map<std::string, QuotaLimits> ListAll(Tx& tx) {
+  struct Row {
+    std::string team;
+    QuotaLimits q;
+  };
+  auto bind = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.team));
+    st.exchange(into(r.q.clusters));
+    st.exchange(into(r.q.vcpus));
+    st.exchange(into(r.q.memory_gib));
+    st.exchange(into(r.q.physical_hosts));
+  };
+  std::map<std::string, QuotaLimits> out;
+  for (auto& r : Select<Row>(
+           tx, "SELECT team_id, clusters, vcpus, memory_gib, physical_hosts FROM quotas", bind)) {
+    out[r.team] = r.q;
+  }
+  return out;
+}
 }  // namespace quotas
 
 // ============================== inventory ==============================
@@ -914,6 +971,37 @@ std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& t
   return out;
 }
 }  // namespace operations
+
+namespace stats {
+PlatformStats Read(Tx& tx) {
+  PlatformStats out;
+  struct Row {
+    std::string key;
+    long n = 0;
+  };
+  auto bind = +[](soci::statement& st, Row& r) {
+    st.exchange(into(r.key));
+    st.exchange(into(r.n));
+  };
+  for (auto& r : Select<Row>(tx, "SELECT status, COUNT(*) FROM clusters GROUP BY status", bind)) {
+    out.clusters_by_status[r.key] = r.n;
+  }
+  for (auto& r : Select<Row>(tx, "SELECT state, COUNT(*) FROM hosts GROUP BY state", bind)) {
+    out.hosts_by_state[r.key] = r.n;
+  }
+  out.operations = operations::CountByTypeAndState(tx);
+  // An operation's updated_at is when its state last changed: for a running one, when it
+  // started running (steps do not touch it).
+  long long pending = 0, running = 0;
+  tx.sql() << "SELECT COALESCE(MIN(created_at), 0) FROM operations WHERE state = 'pending'",
+      into(pending);
+  tx.sql() << "SELECT COALESCE(MIN(updated_at), 0) FROM operations WHERE state = 'running'",
+      into(running);
+  out.oldest_pending_created_at = pending;
+  out.oldest_running_since = running;
+  return out;
+}
+}  // namespace stats
 
 namespace events {
 void Insert(Tx& tx, const Event& e) {

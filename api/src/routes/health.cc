@@ -1,5 +1,7 @@
 // Liveness, readiness and Prometheus metrics: open to anyone, for load balancers and scrapers.
 
+#include <chrono>
+
 #include "routes.h"
 
 namespace kaas::api {
@@ -23,27 +25,139 @@ Result<Reply> Readyz(Context& ctx) {
   return Reply{ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}, {"checks", checks}}};
 }
 
-Result<Reply> Metrics(Context& ctx) {
-  std::string out = RenderHttpMetrics();
-  auto ops = ctx.deps.queries.OperationCounts();
-  out += "# HELP kaas_operations Operations by type and state.\n# TYPE kaas_operations gauge\n";
-  if (ops.ok()) {
-    for (const auto& [key, n] : *ops) {
-      out += "kaas_operations{type=\"" + key.first + "\",state=\"" + key.second + "\"} " +
-             std::to_string(n) + "\n";
+namespace {
+
+constexpr double kGiB = 1024.0 * 1024 * 1024;
+
+// Gauges read from the database at scrape time: a fixed number of aggregate queries however
+// many clusters there are (store::stats, quota::TeamQuotas::All, the inventory's lists).
+// Returns false when the database did not answer.
+bool DatabaseGauges(Context& ctx, metrics::Exposition& out) {
+  const int64_t now = ctx.deps.clock.NowMs();
+  auto stats = ctx.deps.queries.Stats();
+  auto hypervisors = ctx.deps.inventory.ListHypervisors();
+  auto quotas = ctx.deps.quotas.All();
+  if (stats.ok()) {
+    out.Family("kaas_operations", "Operations in the database by type and state.", "gauge");
+    int64_t queued = 0;
+    for (const auto& [key, n] : stats->operations) {
+      out.Sample("kaas_operations", {{"type", key.first}, {"state", key.second}}, n);
+      if (key.second == "pending") queued += n;
+    }
+    out.Family("kaas_operations_queued", "Operations waiting to start (pending).", "gauge");
+    out.Sample("kaas_operations_queued", {}, queued);
+    auto age = [now](int64_t since) { return since > 0 ? (now - since) / 1000.0 : 0.0; };
+    out.Family("kaas_operation_oldest_pending_age_seconds",
+               "Age of the oldest pending operation (0: none).", "gauge");
+    out.Sample("kaas_operation_oldest_pending_age_seconds", {},
+               age(stats->oldest_pending_created_at));
+    out.Family("kaas_operation_oldest_running_age_seconds",
+               "How long the longest-running operation has been running (0: none).", "gauge");
+    out.Sample("kaas_operation_oldest_running_age_seconds", {}, age(stats->oldest_running_since));
+    out.Family("kaas_clusters", "Clusters by status.", "gauge");
+    for (const auto& [status, n] : stats->clusters_by_status) {
+      out.Sample("kaas_clusters", {{"status", status}}, n);
+    }
+    out.Family("kaas_hosts", "Physical hosts by state.", "gauge");
+    for (const auto& [state, n] : stats->hosts_by_state) {
+      out.Sample("kaas_hosts", {{"state", state}}, n);
     }
   }
-  out +=
-      "# HELP kaas_engine_operations_in_flight Operations running in this process.\n"
-      "# TYPE kaas_engine_operations_in_flight gauge\n"
-      "kaas_engine_operations_in_flight " +
-      std::to_string(ctx.deps.engine.InFlight()) + "\n";
-  out +=
-      "# HELP kaas_up Whether the database answered the metrics scrape.\n# TYPE kaas_up gauge\n"
-      "kaas_up " +
-      std::string(ops.ok() ? "1" : "0") + "\n";
+  if (hypervisors.ok()) {
+    out.Family("kaas_hypervisor_vcpus", "vCPU capacity of a hypervisor.", "gauge");
+    for (const auto& h : *hypervisors) {
+      out.Sample("kaas_hypervisor_vcpus",
+                 {{"hypervisor", h.hypervisor.name}, {"state", h.hypervisor.state}},
+                 h.hypervisor.vcpus);
+    }
+    out.Family("kaas_hypervisor_vcpus_allocated",
+               "vCPUs of the live nodes placed on a hypervisor (reserved ones included).", "gauge");
+    for (const auto& h : *hypervisors) {
+      out.Sample("kaas_hypervisor_vcpus_allocated", {{"hypervisor", h.hypervisor.name}},
+                 h.used.vcpus);
+    }
+    out.Family("kaas_hypervisor_memory_bytes", "Memory capacity of a hypervisor.", "gauge");
+    for (const auto& h : *hypervisors) {
+      out.Sample("kaas_hypervisor_memory_bytes",
+                 {{"hypervisor", h.hypervisor.name}, {"state", h.hypervisor.state}},
+                 h.hypervisor.memory_gib * kGiB);
+    }
+    out.Family("kaas_hypervisor_memory_allocated_bytes",
+               "Memory of the live nodes placed on a hypervisor.", "gauge");
+    for (const auto& h : *hypervisors) {
+      out.Sample("kaas_hypervisor_memory_allocated_bytes", {{"hypervisor", h.hypervisor.name}},
+                 h.used.memory_gib * kGiB);
+    }
+  }
+  if (quotas.ok()) {
+    // memory in bytes (base units); the API's memory_gib times 2^30.
+    auto resources = [](const quota::Limits& l) {
+      return std::vector<std::pair<std::string, double>>{
+          {"clusters", static_cast<double>(l.clusters)},
+          {"vcpus", static_cast<double>(l.vcpus)},
+          {"memory_bytes", l.memory_gib * kGiB},
+          {"physical_hosts", static_cast<double>(l.physical_hosts)}};
+    };
+    out.Family("kaas_quota_limit", "A team's quota limit by resource.", "gauge");
+    for (const auto& [team, q] : *quotas) {
+      for (const auto& [resource, v] : resources(q.limits)) {
+        out.Sample("kaas_quota_limit", {{"team", team}, {"resource", resource}}, v);
+      }
+    }
+    out.Family("kaas_quota_usage", "A team's quota usage by resource.", "gauge");
+    for (const auto& [team, q] : *quotas) {
+      quota::Limits used{q.usage.clusters, q.usage.vcpus, q.usage.memory_gib,
+                         q.usage.physical_hosts};
+      for (const auto& [resource, v] : resources(used)) {
+        out.Sample("kaas_quota_usage", {{"team", team}, {"resource", resource}}, v);
+      }
+    }
+  }
+  return stats.ok() && hypervisors.ok() && quotas.ok();
+}
+
+}  // namespace
+
+Result<Reply> Metrics(Context& ctx) {
+  auto start = std::chrono::steady_clock::now();
+  metrics::Exposition out;
+  out.Append(ctx.deps.metrics.Render());
+  bool db_ok = DatabaseGauges(ctx, out);
+  out.Family("kaas_engine_operations_in_flight", "Operations running in this process.", "gauge");
+  out.Sample("kaas_engine_operations_in_flight", {},
+             static_cast<double>(ctx.deps.engine.InFlight()));
+  const store::DatabaseHealth health = ctx.deps.db.health();
+  const store::PoolStats pool = ctx.deps.db.pool_stats();
+  out.Family("kaas_up", "Whether the database answered this scrape's queries.", "gauge");
+  out.Sample("kaas_up", {}, db_ok ? 1 : 0);
+  out.Family("kaas_database_up",
+             "Whether the database answers (0 during an outage, as /readyz says).", "gauge");
+  out.Sample("kaas_database_up", {}, db_ok && health.available ? 1 : 0);
+  out.Family("kaas_database_outages_total", "Database outages since kaasd started.", "counter");
+  out.Sample("kaas_database_outages_total", {}, static_cast<double>(health.outages));
+  out.Family("kaas_db_pool_connections", "Database sessions in the pool.", "gauge");
+  out.Sample("kaas_db_pool_connections", {}, static_cast<double>(pool.size));
+  out.Family("kaas_db_pool_in_use", "Database sessions in use.", "gauge");
+  out.Sample("kaas_db_pool_in_use", {}, static_cast<double>(pool.in_use));
+  out.Family("kaas_db_pool_acquisitions_total", "Database sessions taken from the pool.",
+             "counter");
+  out.Sample("kaas_db_pool_acquisitions_total", {}, static_cast<double>(pool.acquisitions));
+  out.Family("kaas_db_pool_waits_total", "Times a request had to wait for a free database session.",
+             "counter");
+  out.Sample("kaas_db_pool_waits_total", {}, static_cast<double>(pool.waits));
+  out.Family("kaas_db_pool_wait_seconds_total", "Time spent waiting for a free database session.",
+             "counter");
+  out.Sample("kaas_db_pool_wait_seconds_total", {}, pool.wait_seconds);
+  out.Family("kaas_build_info", "kaasd's version and database kind; always 1.", "gauge");
+  out.Sample(
+      "kaas_build_info",
+      {{"version", KAAS_VERSION}, {"database", ctx.deps.db.sqlite() ? "sqlite" : "postgresql"}}, 1);
+  out.Family("kaas_metrics_collect_seconds", "Time this scrape took to collect its metrics.",
+             "gauge");
+  out.Sample("kaas_metrics_collect_seconds", {},
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   Reply r;
-  r.raw = out;
+  r.raw = out.text();
   r.content_type = "text/plain; version=0.0.4";
   return r;
 }

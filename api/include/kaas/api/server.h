@@ -10,6 +10,7 @@
 #include "kaas/auth/auth.h"
 #include "kaas/auth/teams.h"
 #include "kaas/common/clock.h"
+#include "kaas/common/metrics.h"
 #include "kaas/lifecycle/cluster_queries.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/credentials.h"
@@ -38,6 +39,9 @@ struct ApiDeps {
   // Fault injection for tests and demos (GET/PUT /api/v1/faults); nullptr = disabled.
   lifecycle::FaultInjector* faults;
   const Clock& clock;
+  // Where request metrics are recorded and what GET /metrics renders (with the database's
+  // gauges, which the handler adds).
+  metrics::Registry& metrics;
   // Extra /readyz checks by name (e.g. "ansible": the playbooks passed --syntax-check).
   std::map<std::string, std::function<Status()>> readiness_checks = {};
 };

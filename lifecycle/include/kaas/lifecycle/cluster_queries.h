@@ -10,6 +10,7 @@
 #include "kaas/common/status.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
+#include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
 
@@ -54,8 +55,9 @@ class ClusterQueries {
   // The cluster's events after `after_id` ("" = from the start), oldest first, at most `limit`.
   Result<std::vector<store::Event>> EventsAfter(const std::string& cluster_id,
                                                 const std::string& after_id, int64_t limit);
-  // Operations by (type, state), for /metrics.
-  Result<std::map<std::pair<std::string, std::string>, int64_t>> OperationCounts();
+  // Clusters by status, operations by (type, state), the queue's oldest entries and hosts by
+  // state, in one read transaction of aggregate queries (for /metrics).
+  Result<store::PlatformStats> Stats();
 
  private:
   store::Database& db_;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "kaas/common/clock.h"
+#include "kaas/common/metrics.h"
 #include "kaas/lifecycle/engine_hooks.h"
 #include "kaas/lifecycle/model.h"
 #include "kaas/lifecycle/operation_queue.h"
@@ -29,6 +30,9 @@ struct EngineOptions {
   int64_t max_wait_ms = 10 * 60 * 1000;
   // Fault injection and crash tests (engine_hooks.h); nullptr: none.
   std::shared_ptr<EngineHooks> hooks;
+  // Where operation and step metrics go (kaasd's /metrics); nullptr: a registry of the
+  // engine's own that nobody scrapes.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Runs persisted operations step by step on a worker pool (Boost.Asio thread_pool).
@@ -87,10 +91,20 @@ class Engine : public OperationQueue {
   // `cancel` (when given) ends the sleep early and returns true.
   bool SleepBeforeLookingAgain(std::chrono::milliseconds again, const std::atomic<bool>* cancel);
 
+  // What a step attempt that just ended is counted as: its duration by outcome (succeeded,
+  // failed, retried, cancelled) and, unless it succeeded, a failure with its error code.
+  void CountAttempt(const store::Step& step, const char* outcome, double seconds,
+                    const Status& err);
+
   store::Database& db_;
   StepRunner& runner_;
   const Clock& clock_;
   EngineOptions options_;
+  std::unique_ptr<metrics::Registry> own_metrics_;  // when options_.metrics is null
+  metrics::HistogramFamily& operation_duration_;
+  metrics::HistogramFamily& step_duration_;
+  metrics::CounterFamily& step_failures_;
+  metrics::CounterFamily& step_retries_;
   struct Pool;
   std::unique_ptr<Pool> pool_;
   std::atomic<bool> started_{false};

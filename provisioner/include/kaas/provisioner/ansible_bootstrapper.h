@@ -1,8 +1,10 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
+#include "kaas/common/metrics.h"
 #include "kaas/provisioner/ansible_inventory.h"
 #include "kaas/provisioner/bootstrapper.h"
 #include "kaas/templates/renderer.h"
@@ -14,6 +16,9 @@ struct AnsibleOptions {
   std::filesystem::path templates_dir;  // templates/ (kubeadm/*, rendered into each run's files)
   InventoryOptions inventory;
   int timeout_seconds = 900;  // per ansible-playbook run
+  // Where run durations go (kaas_ansible_run_duration_seconds); nullptr: a registry of the
+  // bootstrapper's own.
+  metrics::Registry* metrics = nullptr;
 };
 
 // The real bootstrap: writes inventory.yml (RenderJobInventory, nodes reached as `resolver`
@@ -29,6 +34,8 @@ class AnsibleBootstrapper : public Bootstrapper {
 
  private:
   AnsibleOptions options_;
+  std::unique_ptr<metrics::Registry> own_metrics_;  // when options_.metrics is null
+  metrics::HistogramFamily& runs_;
   NodeResolver& resolver_;
   templates::Renderer renderer_;  // options_.templates_dir
 };

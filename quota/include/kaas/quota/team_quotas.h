@@ -1,5 +1,6 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,9 @@ class TeamQuotas {
       : db_(db), quota_(quota), clock_(clock) {}
 
   Result<TeamQuota> Get(const std::string& team_id);
+  // Every team's quota by team name, as Get reports it, in a few aggregate queries (for
+  // /metrics).
+  Result<std::map<std::string, TeamQuota>> All();
   // Sets the limits `change` names. kInvalidArgument (field limits.<name>) for a negative one.
   Result<TeamQuota> Set(const std::string& team_id, const LimitsChange& change);
 

@@ -49,6 +49,15 @@ struct DatabaseHealth {
   int64_t outages = 0;   // outages since the process started
 };
 
+// The session pool as /metrics shows it.
+struct PoolStats {
+  size_t size = 0;
+  size_t in_use = 0;
+  uint64_t acquisitions = 0;  // sessions handed out since start
+  uint64_t waits = 0;         // of which had to wait for a free session
+  double wait_seconds = 0;    // total time spent waiting for one
+};
+
 // Connections to the database, and the transactions run on them.
 //
 // Lost connections: a session whose connection broke (server restarted or killed, failover,
@@ -97,6 +106,7 @@ class Database {
   Status Ping();
 
   DatabaseHealth health() const;
+  PoolStats pool_stats() const;
 
  private:
   struct Impl;

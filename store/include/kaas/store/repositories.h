@@ -73,6 +73,11 @@ void Put(Tx& tx, const std::string& team_id, const QuotaLimits& limits, int64_t 
 // Usage derived from what is allocated: live clusters, the vCPU and memory of live VM nodes,
 // and the physical hosts allocated to the team's clusters.
 QuotaUsage Usage(Tx& tx, const std::string& team_id);
+// Usage of every team with any (team id -> usage), counted as Usage does, in three aggregate
+// queries (for /metrics: no per-team or per-cluster loop).
+std::map<std::string, QuotaUsage> UsageByTeam(Tx& tx);
+// Every team's own limits (teams without a row use the configured defaults).
+std::map<std::string, QuotaLimits> ListAll(Tx& tx);
 }  // namespace quotas
 
 struct HypervisorUsage {
@@ -184,6 +189,19 @@ void Reopen(Tx& tx, const std::string& id, int64_t now);
 // (type, state) -> count, for /metrics.
 std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& tx);
 }  // namespace operations
+
+// Platform-wide counts for /metrics, each one aggregate query (GROUP BY / MIN), so that a
+// scrape costs the same few statements at 10 clusters and at 10,000.
+struct PlatformStats {
+  std::map<std::string, int64_t> clusters_by_status;                  // deleted clusters included
+  std::map<std::pair<std::string, std::string>, int64_t> operations;  // (type, state) -> count
+  int64_t oldest_pending_created_at = 0;                              // 0: no pending operation
+  int64_t oldest_running_since = 0;  // when the longest-running one started; 0: none
+  std::map<std::string, int64_t> hosts_by_state;
+};
+namespace stats {
+PlatformStats Read(Tx& tx);
+}  // namespace stats
 
 namespace events {
 void Insert(Tx& tx, const Event& e);
