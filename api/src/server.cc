@@ -171,6 +171,7 @@ struct RequestLog {
   std::string user;
   std::string object;     // the audited object (a cluster id, a team, ...)
   std::string operation;  // the operation a 202 answer started
+  std::string cluster;    // and its cluster
 };
 
 constexpr double kSlowRequestSeconds = 1.0;
@@ -212,7 +213,8 @@ struct ApiServer::Impl {
                             {"duration_ms", ms},
                             {"user", info.user},
                             {"object", info.object},
-                            {"operation", info.operation}});
+                            {"operation", info.operation},
+                            {"cluster", info.cluster}});
     }
   }
 
@@ -279,6 +281,7 @@ struct ApiServer::Impl {
       if (op != reply->body.end() && op->is_object() && op->contains("id") &&
           (*op)["id"].is_string()) {
         info.operation = (*op)["id"].get<std::string>();
+        info.cluster = op->value("cluster_id", "");
       }
     }
     if (!reply.ok()) return WriteError(res, reply.status());

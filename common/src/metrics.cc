@@ -112,6 +112,12 @@ void HistogramFamily::Observe(const LabelValues& values, double value) {
   s.count++;
 }
 
+void HistogramFamily::Touch(const LabelValues& values) {
+  std::lock_guard lock(mu_);
+  Series& s = series_[values];
+  if (s.buckets.empty()) s.buckets.assign(bounds_.size() + 1, 0);
+}
+
 uint64_t HistogramFamily::Count(const LabelValues& values) const {
   std::lock_guard lock(mu_);
   auto it = series_.find(values);

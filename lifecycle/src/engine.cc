@@ -64,6 +64,14 @@ Engine::Engine(store::Database& db, StepRunner& runner, const Clock& clock, Engi
                                  "retried after a backoff, by step kind.",
                                  {"kind"})) {
   pool_ = std::make_unique<Pool>(std::max<size_t>(options_.threads, 1));
+  // Every (type, outcome) series exists from the start: the failure-ratio alert's rate() sees
+  // the first failure of a kind.
+  for (std::string_view type : EnumNames<OperationType>::kNames) {
+    for (OperationState outcome :
+         {OperationState::kSucceeded, OperationState::kFailed, OperationState::kCancelled}) {
+      operation_duration_.Touch({std::string(type), ToString(outcome)});
+    }
+  }
 }
 
 void Engine::CountAttempt(const store::Step& step, const char* outcome, double seconds,

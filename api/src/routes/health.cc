@@ -54,14 +54,20 @@ bool DatabaseGauges(Context& ctx, metrics::Exposition& out) {
     out.Family("kaas_operation_oldest_running_age_seconds",
                "How long the longest-running operation has been running (0: none).", "gauge");
     out.Sample("kaas_operation_oldest_running_age_seconds", {}, age(stats->oldest_running_since));
+    // Every status and state has a sample, 0 included: "no host available" is a value an
+    // alert can compare, not a missing series.
     out.Family("kaas_clusters", "Clusters by status.", "gauge");
-    for (const auto& [status, n] : stats->clusters_by_status) {
-      out.Sample("kaas_clusters", {{"status", status}}, n);
+    auto clusters = stats->clusters_by_status;
+    for (std::string_view status : lifecycle::EnumNames<lifecycle::ClusterStatus>::kNames) {
+      clusters.try_emplace(std::string(status), 0);
     }
+    for (const auto& [status, n] : clusters) out.Sample("kaas_clusters", {{"status", status}}, n);
     out.Family("kaas_hosts", "Physical hosts by state.", "gauge");
-    for (const auto& [state, n] : stats->hosts_by_state) {
-      out.Sample("kaas_hosts", {{"state", state}}, n);
+    auto hosts = stats->hosts_by_state;
+    for (const char* state : {"available", "allocated", "wiping", "maintenance"}) {
+      hosts.try_emplace(state, 0);
     }
+    for (const auto& [state, n] : hosts) out.Sample("kaas_hosts", {{"state", state}}, n);
   }
   if (hypervisors.ok()) {
     out.Family("kaas_hypervisor_vcpus", "vCPU capacity of a hypervisor.", "gauge");

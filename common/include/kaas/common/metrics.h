@@ -59,6 +59,9 @@ class HistogramFamily {
   HistogramFamily(std::string name, std::string help, std::vector<std::string> label_names,
                   std::vector<double> bounds);
   void Observe(const LabelValues& values, double value);
+  // Makes the combination's series exist at zero, so that its first observation is an
+  // increase Prometheus' rate() and increase() can see (a series born at 1 looks flat).
+  void Touch(const LabelValues& values);
   void Render(Exposition& out) const;
   // Observations so far for a combination; for tests.
   uint64_t Count(const LabelValues& values) const;
