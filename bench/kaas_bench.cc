@@ -386,6 +386,41 @@ void BenchHealth(int clusters, int nodes_per) {
   sweep("the next one (repairs pending)");
   std::printf("(%d VMs powered off)\n", dead);
   std::filesystem::remove_all(dir);
+// What one Prometheus scrape costs at scale: GET /metrics on `clusters` seeded clusters, one
+// scraper (as Prometheus does), then once more while 50 clients read clusters.
+void BenchMetrics(int clusters, int nodes_per) {
+  KaasdProcess kaasd;
+  auto t0 = Clock::now();
+  Seed(kaasd.data_dir(), clusters, nodes_per);
+  std::printf("\nmetrics: %d clusters / %d nodes / 100 teams seeded in %.1f s\n", clusters,
+              clusters * nodes_per, std::chrono::duration<double>(Clock::now() - t0).count());
+  kaasd.SetArgs({"--config", Config(kaasd.data_dir(), 100000000)});
+  if (!kaasd.Start()) throw std::runtime_error("kaasd did not start");
+  std::string token = kaasd.LoginAdmin();
+  auto scrape = kaasd.Call("GET", "/metrics", "", "");
+  if (scrape.status != 200) throw std::runtime_error("GET /metrics failed");
+  size_t lines = std::count(scrape.raw.begin(), scrape.raw.end(), '\n');
+  std::printf("exposition: %zu bytes, %zu lines\n", scrape.raw.size(), lines);
+  std::printf("| %-34s | p50 ms   | p99 ms   | req/s     | errors |\n", "request");
+  std::printf(
+      "|------------------------------------|----------|----------|-----------|--------|\n");
+  Report("GET /metrics, one scraper",
+         RunLoad(kaasd.port(), 1, 100, "", [](int) { return std::string("/metrics"); }));
+  // Scrapes while the API is busy: what a scrape adds to a loaded kaasd, and what the load adds
+  // to a scrape.
+  auto page = kaasd.Call("GET", "/api/v1/clusters?limit=500");
+  std::vector<std::string> ids;
+  for (const auto& c : page.body["items"]) ids.push_back(c["id"]);
+  Load scrapes;
+  std::thread scraper([&] {
+    scrapes = RunLoad(kaasd.port(), 1, 30, "", [](int) { return std::string("/metrics"); });
+  });
+  Report("GET /api/v1/clusters/{id}, 50 clients", RunLoad(kaasd.port(), 50, 200, token, [&](int i) {
+           return "/api/v1/clusters/" + ids[i % ids.size()];
+         }));
+  scraper.join();
+  Report("GET /metrics during that load", scrapes);
+  std::printf("kaasd RSS after the load: %ld MiB\n", RssKib(kaasd.port()) / 1024);
 }
 
 }  // namespace
@@ -398,6 +433,7 @@ int main(int argc, char** argv) {
     if (only == "all" || only == "burst") BenchBurst(1000);
     if (only == "all" || only == "reads") BenchReads(clusters, 12, 50);
     if (only == "all" || only == "health") BenchHealth(clusters, 12);
+    if (only == "all" || only == "metrics") BenchMetrics(clusters, 12);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;

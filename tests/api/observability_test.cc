@@ -258,6 +258,20 @@ TEST_F(ObservabilityTest, PrometheusSeesOperationsCapacityQuotaAndTheFailureAler
     }
     return false;
   })) << prom.Get("/api/v1/rules").dump();
+  // Every query of the Grafana dashboard is one Prometheus accepts.
+  std::ifstream dashboard_file(fs::path(KAAS_SOURCE_DIR) / "deploy/grafana/kaas-dashboard.json");
+  Json dashboard = Json::parse(dashboard_file, nullptr, false);
+  ASSERT_TRUE(dashboard.is_object());
+  int queries = 0;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel.value("targets", Json::array())) {
+      const std::string expr = target["expr"];
+      Json r = prom.Get("/api/v1/query", {{"query", expr}});
+      EXPECT_EQ(r.is_object() ? r.value("status", "") : "", "success") << expr;
+      ++queries;
+    }
+  }
+  EXPECT_GT(queries, 20);
   // And the other alerts stay quiet on a healthy, mostly empty platform.
   Json alerts = prom.Get("/api/v1/alerts");
   for (const auto& a : alerts["data"]["alerts"]) {
