@@ -172,6 +172,78 @@ TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
   }));
 }
 
+TEST_F(StoreTest, AggregatesForMetricsAgreeWithThePerTeamReads) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    teams::Insert(tx, {"t-1", "payments", 1});
+    teams::Insert(tx, {"t-2", "search", 1});
+    teams::Insert(tx, {"t-3", "idle", 1});
+    quotas::Put(tx, "t-2", {7, 70, 700, 1}, 1);
+    for (const char* id : {"cl-1", "cl-2"}) {
+      clusters::Insert(tx, {id, "t-1", id, "dev", "1.30.8", "running", "", 1, "m.small", "vm", 1,
+                            "vm", "w.medium", "admin", 1, 1});
+    }
+    clusters::Insert(tx, {"cl-3", "t-2", "c", "dev", "1.30.8", "error", "", 1, "m.small", "vm", 1,
+                          "physical", "w.medium", "admin", 1, 1});
+    clusters::Insert(tx, {"cl-4", "t-2", "d", "dev", "1.30.8", "deleted", "", 1, "m.small", "vm", 0,
+                          "vm", "w.medium", "admin", 1, 1});
+    int n = 0;
+    for (const char* c : {"cl-1", "cl-2", "cl-3"}) {
+      for (const char* role : {"master", "worker"}) {
+        const bool physical = std::string(c) == "cl-3" && std::string(role) == "worker";
+        nodes::Insert(tx,
+                      {"n-" + std::to_string(++n), c, std::string(role) + "-1", role,
+                       physical ? "physical" : "vm", "m.small", "ready", physical ? "" : "sim-1",
+                       physical ? "h-1" : "", 4, 8, "", "1.30.8", 1, 1});
+      }
+    }
+    nodes::Insert(tx, {"n-gone", "cl-1", "worker-9", "worker", "vm", "m.small", "deleted", "sim-1",
+                       "", 4, 8, "", "1.30.8", 1, 1});
+    hosts::Upsert(tx, {"h-1", "127.0.0.1", 32, 128, "{}", "allocated", "cl-3", 1});
+    hosts::Upsert(tx, {"h-2", "127.0.0.2", 32, 128, "{}", "available", "", 1});
+    Operation op;
+    op.id = "op-1";
+    op.cluster_id = "cl-1";
+    op.type = "create";
+    op.state = "pending";
+    op.created_at = 1000;
+    op.updated_at = 1000;
+    operations::Insert(tx, op);
+    op.id = "op-2";
+    op.cluster_id = "cl-2";
+    op.state = "running";
+    op.created_at = 500;
+    op.updated_at = 2000;
+    operations::Insert(tx, op);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    auto usage = quotas::UsageByTeam(tx);
+    for (const char* team : {"t-1", "t-2", "t-3"}) {
+      QuotaUsage one = quotas::Usage(tx, team);
+      QuotaUsage all = usage.count(team) ? usage[team] : QuotaUsage{};
+      EXPECT_EQ(all.clusters, one.clusters) << team;
+      EXPECT_EQ(all.vcpus, one.vcpus) << team;
+      EXPECT_EQ(all.memory_gib, one.memory_gib) << team;
+      EXPECT_EQ(all.physical_hosts, one.physical_hosts) << team;
+    }
+    EXPECT_EQ(usage["t-1"].vcpus, 16);
+    EXPECT_EQ(usage["t-2"].physical_hosts, 1);
+    auto limits = quotas::ListAll(tx);
+    EXPECT_EQ(limits.size(), 1u);
+    EXPECT_EQ(limits["t-2"].vcpus, 70);
+    PlatformStats stats = stats::Read(tx);
+    EXPECT_EQ(stats.clusters_by_status["running"], 2);
+    EXPECT_EQ(stats.clusters_by_status["error"], 1);
+    EXPECT_EQ(stats.clusters_by_status["deleted"], 1);
+    EXPECT_EQ(stats.hosts_by_state["allocated"], 1);
+    EXPECT_EQ(stats.hosts_by_state["available"], 1);
+    EXPECT_EQ((stats.operations[{"create", "pending"}]), 1);
+    EXPECT_EQ(stats.oldest_pending_created_at, 1000);
+    EXPECT_EQ(stats.oldest_running_since, 2000);
+    return Status::Ok();
+  }));
+}
+
 TEST_F(StoreTest, ClusterLabelsAreStoredAndSelectorsFilterInSql) {
   auto cluster = [](const std::string& id, Labels labels) {
     Cluster c{id,        "t-1", id, "dev", "1.30.8",   "running", "", 1,
