@@ -40,7 +40,10 @@ Status ClusterSteps::DestroyNode(const Context& x, const store::Node& n) {
     if (!wiped.ok()) {
       if (wiped.status().code() == Code::kCancelled) return wiped.status();
       log::Warn("host wipe failed; the host goes to maintenance",
-                {{"host", n.host}, {"cluster", x.cluster.id}, {"error", wiped.status().message()}});
+                {{"operation", x.op.id},
+                 {"cluster", x.cluster.id},
+                 {"host", n.host},
+                 {"error", wiped.status().message()}});
       after = "maintenance";
     }
   }
@@ -86,7 +89,7 @@ StepResult ClusterSteps::ReleaseCluster(const Context& x) {
       if (h.cluster_id != c.id) continue;
       store::hosts::SetState(tx, h.name, "maintenance", "");
       log::Warn("leftover host allocation goes to maintenance (wipe it before reuse)",
-                {{"host", h.name}, {"cluster", c.id}});
+                {{"operation", x.op.id}, {"cluster", c.id}, {"host", h.name}});
       ++released;
     }
     return Status::Ok();
