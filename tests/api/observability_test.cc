@@ -183,6 +183,12 @@ TEST_F(ObservabilityTest, PrometheusSeesOperationsCapacityQuotaAndTheFailureAler
       Eventually([&] { return prom.Scalar("sum(kaas_operation_duration_seconds_count)") == 0; }));
 
   EXPECT_EQ(Create("one"), "succeeded");
+  // A transient failure, retried after a backoff: the create still succeeds.
+  ASSERT_EQ(kaasd_
+                ->Call("PUT", "/api/v1/faults",
+                       R"({"rules":[{"on":"step","match":"issue_pki","code":"unavailable"}]})")
+                .status,
+            200);
   EXPECT_EQ(Create("two"), "succeeded");
   // A permanent failure of the last step of the next create.
   ASSERT_EQ(kaasd_
@@ -202,8 +208,23 @@ TEST_F(ObservabilityTest, PrometheusSeesOperationsCapacityQuotaAndTheFailureAler
                1;
   })) << prom.Get("/api/v1/query", {{"query", "kaas_operation_duration_seconds_count"}}).dump();
   EXPECT_TRUE(Eventually([&] {
-    return prom.Scalar("sum(kaas_step_failures_total{kind=\"verify\",code=\"internal\"})") == 1;
+    return prom.Scalar("sum(kaas_step_failures_total{kind=\"verify\",code=\"internal\"})") == 1 &&
+           prom.Scalar("sum(kaas_step_failures_total{kind=\"issue_pki\",code=\"unavailable\"})") ==
+               1 &&
+           prom.Scalar("sum(kaas_step_retries_total{kind=\"issue_pki\"})") == 1 &&
+           prom.Scalar(
+               "sum(kaas_step_duration_seconds_count{kind=\"issue_pki\",outcome=\"retried\"})") ==
+               1 &&
+           prom.Scalar(
+               "sum(kaas_step_duration_seconds_count{kind=\"verify\",outcome=\"failed\"})") == 1;
+  })) << prom.Get("/api/v1/query", {{"query", "kaas_step_failures_total"}}).dump();
+  // The HTTP histogram has the route pattern, never the cluster id.
+  EXPECT_TRUE(Eventually([&] {
+    return prom.Scalar(
+               "sum(kaas_http_request_duration_seconds_count{method=\"POST\",route=\"/api/v1/"
+               "clusters\"})") == 3;
   }));
+  EXPECT_TRUE(prom.Query("{__name__=~\"kaas_.+\",route=~\".*cl-.*\"}").empty());
   // Buckets are cumulative and end at +Inf = _count.
   EXPECT_EQ(prom.Scalar("sum(kaas_operation_duration_seconds_bucket{type=\"create\",le=\"+Inf\"})"),
             3);
