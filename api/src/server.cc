@@ -437,6 +437,9 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     if (IsApiPath(req.path) && !res.has_header("Cache-Control")) {
       res.set_header("Cache-Control", "no-store");
     }
+    if (!res.has_header("X-Request-Id")) {
+      res.set_header("X-Request-Id", RequestIdOf(req.get_header_value("X-Request-Id")));
+    }
     if (!res.body.empty()) return;
     Code code = res.status == 413   ? Code::kPayloadTooLarge
                 : res.status == 404 ? Code::kNotFound

@@ -322,6 +322,12 @@ TEST_F(ObservabilityTest, EveryAnswerCarriesARequestIdThatTheLogRepeats) {
   auto generated = cli.Get("/api/v1/me");
   ASSERT_TRUE(generated);
   EXPECT_EQ(generated->get_header_value("X-Request-Id").rfind("req-", 0), 0u);
+  // Also on answers the HTTP layer gives before any handler runs (a body over 1 MiB).
+  auto too_big = cli.Post("/api/v1/clusters", httplib::Headers{{"X-Request-Id", "big-1"}},
+                          std::string(2 << 20, 'x'), "application/json");
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+  EXPECT_EQ(too_big->get_header_value("X-Request-Id"), "big-1");
 
   // One request id leads to the operation, and the operation's lines carry it and the cluster.
   httplib::Headers headers = {{"Authorization", "Bearer " + kaasd_->admin_token()},
