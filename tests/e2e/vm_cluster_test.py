@@ -434,9 +434,97 @@ def check_membership_steps(op, expected_names):
             fail(f"step {nxt[:2]} started before {prev[:2]} finished")
 
 
-def lifecycle_checks(api, key, work, pool, bare_port, times, current):
-    """Steps 2-4: create (1 master VM + the physical worker), etcd over TLS, masters
-    1 -> 3 -> 1, delete. `current["cluster"]` names the cluster for the cleanup."""
+def wait_repairs(api, cluster_id, count, timeout):
+    """The cluster's first `count` repair operations, oldest first, once all have ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _, ops = api.call("GET", f"/clusters/{cluster_id}/operations", expect=200)
+        repairs = [o for o in reversed(ops["items"]) if o["type"] == "repair"]
+        if len(repairs) >= count and all(o["state"] not in ("pending", "running")
+                                         for o in repairs[:count]):
+            return repairs[:count]
+        time.sleep(3)
+    fail(f"{count} repair operation(s) did not end within {timeout} s: "
+         f"{[(o['id'], o['state']) for o in repairs]}")
+
+
+def repair_checks(api, key, work, cluster_id, bare, bare_port, bare2_port, times):
+    """A master's VM and the physical worker's machine die (virsh destroy); kaas's health
+    monitor notices both and repairs them, master first: the dead etcd member is removed on a
+    survivor, a new VM joins as a learner and is promoted; the worker moves to the spare host
+    pm-2 and the dead pm-1 goes to maintenance. Returns the masters afterwards."""
+    m1 = master_ssh_port(cluster_id, "master-1")
+    t = time.monotonic()
+    virsh("destroy", f"kaas-{cluster_id}-master-2")
+    virsh("destroy", bare)
+    log("destroyed the VM of master-2 and the physical worker's machine (pm-1)")
+    seen = set()
+    deadline = time.monotonic() + 120 * SCALE
+    while len(seen) < 2 and time.monotonic() < deadline:
+        _, c = api.call("GET", f"/clusters/{cluster_id}", expect=200)
+        for n in c["nodes"]:
+            if n["name"] in ("master-2", "worker-1") and n["health"] == "unhealthy":
+                if n["name"] not in seen:
+                    log(f"kaas sees {n['name']} unhealthy: {n['health_reason']}")
+                seen.add(n["name"])
+        _, ops = api.call("GET", f"/clusters/{cluster_id}/operations", expect=200)
+        if any(o["type"] == "repair" for o in ops["items"]):
+            seen.add("master-2")  # the repair began before the poll saw the node
+        time.sleep(2)
+    if "master-2" not in seen:
+        fail("kaas did not see master-2 unhealthy after its VM was destroyed")
+    master_op, worker_op = wait_repairs(api, cluster_id, 2, 1500 * SCALE)
+    times["repair_master_and_worker"] = time.monotonic() - t
+    for op in (master_op, worker_op):
+        if op["state"] != "succeeded":
+            fail(f"repair {op['id']} ended {op['state']}: {op.get('error')}")
+        if op["requested_by"] != "kaas-health-monitor":
+            fail(f"repair {op['id']} was not started by the health monitor: {op['requested_by']}")
+    names = [st["name"] for st in master_op["steps"]]
+    log(f"master repair steps: {names}")
+    if names[:3] != ["remove master-2 from etcd (its machine is down)", "destroy master-2",
+                     "provision master-4"]:
+        fail(f"the master repair did not remove the dead member first: {names}")
+    check_membership_steps(master_op, ["master-4"])
+    names = [st["name"] for st in worker_op["steps"]]
+    log(f"worker repair steps: {names}")
+    if "remove worker-1" not in names or "join workers" not in names:
+        fail(f"the worker repair did not replace worker-1: {names}")
+
+    # etcd itself: three healthy voters, the dead one gone, the new one among them.
+    members = etcd_members(key, m1, work)
+    if members != [("master-1", False), ("master-3", False), ("master-4", False)]:
+        fail(f"etcd members after the repair: {members}")
+    r = ssh(key, m1, ETCDCTL + " endpoint health --cluster", work)
+    if r.returncode != 0 or (r.stdout + r.stderr).count("is healthy") != 3:
+        fail(f"not every member is healthy after the repair: {r.stdout} {r.stderr}")
+    doms = sorted(d for d in virsh("list", "--all", "--name").stdout.split() if cluster_id in d)
+    if doms != [f"kaas-{cluster_id}-master-{i}" for i in (1, 3, 4)]:
+        fail(f"domains after the repair: {doms}")
+    _, c = api.call("GET", f"/clusters/{cluster_id}", expect=200)
+    workers = [n for n in c["nodes"] if n["role"] == "worker"]
+    if [(w["name"], w.get("host"), w["state"]) for w in workers] != [("worker-2", "pm-2", "ready")]:
+        fail(f"workers after the repair: {workers}")
+    _, hosts = api.call("GET", "/hosts", expect=200)
+    states = {h["name"]: h["state"] for h in hosts["items"]}
+    if states.get("pm-1") != "maintenance" or states.get("pm-2") != "allocated":
+        fail(f"hosts after the repair: {states} (the dead pm-1 must wait for a person)")
+    r = ssh(key, bare2_port, "cat /etc/kaas/bootstrap.yaml", work)
+    if f"cluster_id: {cluster_id}" not in r.stdout or "node: worker-2" not in r.stdout:
+        fail(f"pm-2 was not bootstrapped as worker-2: {r.stdout} {r.stderr}")
+    r = ssh(key, bare2_port, WIPE_PROBE, work)
+    if "left /etc/kaas" not in r.stdout:
+        fail(f"the wipe probe does not see what kaas installed on pm-2: {r.stdout}")
+    log(f"master-2 and worker-1 repaired in {times['repair_master_and_worker']:.1f} s; "
+        f"etcd: {members}; worker-2 on pm-2, pm-1 in maintenance")
+    return ["master-1", "master-3", "master-4"]
+
+
+def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current):
+    """Steps 2-4: create (1 master VM + the physical worker), etcd over TLS, masters 1 -> 3,
+    a dead master and a dead physical worker repaired, masters 3 -> 1, delete.
+    `current["cluster"]` names the cluster for the cleanup."""
+    bare, bare_port = bare_host
     # 2. Create: 1 master VM + 1 physical worker, bootstrapped by Ansible.
     t = time.monotonic()
     _, created = api.call("POST", "/clusters", {
@@ -577,9 +665,13 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
         fail(f"expected one join token per joining master on master-1, saw "
              f"{tokens - tokens_after_create}")
 
+    # A dead master and a dead physical worker, repaired by kaas on its own.
+    masters = repair_checks(api, key, work, cluster_id, bare, bare_port, bare2_port, times)
+    names = {m["peerURLs"][0]: m["name"] for m in etcd_member_list(key, m1, work)}
+
     # Masters 3 -> 1: etcd keeps one member, the removed VMs are gone. The highest-numbered
     # masters go (the contract, checked below), so master-1 watches etcd and the others' machines.
-    ports = {n: master_ssh_port(cluster_id, n) for n in ("master-1", "master-2", "master-3")}
+    ports = {n: master_ssh_port(cluster_id, n) for n in masters}
     start_etcd_watch(key, ports["master-1"], work,
                      {o: q for o, q in ports.items() if o != "master-1"})
     t = time.monotonic()
@@ -610,7 +702,8 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
                                     for _, t, a in calls):
             fail(f"the Node object of {n} was not deleted on {left[0]}")
 
-    # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free.
+    # 4. Delete: nothing of the cluster is left in libvirt; the host is wiped and free (pm-2,
+    # which took the worker over; the dead pm-1 stays in maintenance).
     t = time.monotonic()
     _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
     op = wait_operation(api, deleted["operation"]["id"], 400 * SCALE)
@@ -622,19 +715,19 @@ def lifecycle_checks(api, key, work, pool, bare_port, times, current):
     if left or vols:
         fail(f"left behind after delete: domains {left}, volumes {vols}")
     _, hosts = api.call("GET", "/hosts", expect=200)
-    pm = next(h for h in hosts["items"] if h["name"] == "pm-1")
+    pm = next(h for h in hosts["items"] if h["name"] == "pm-2")
     if pm["state"] != "available":
-        fail(f"host pm-1 is {pm['state']} after delete, expected available")
+        fail(f"host pm-2 is {pm['state']} after delete, expected available")
     # Everything wipe-host.yml promises: every path kaas wrote is gone, the services it
     # started are stopped and disabled. Positive control: the same probe found them while the
     # host was allocated (checked after the create above).
-    expect_calls_in_order(standin_calls(key, bare_port, work, "pm-1"), "pm-1",
+    expect_calls_in_order(standin_calls(key, bare2_port, work, "pm-2"), "pm-2",
                           [("kubeadm", "join "), ("kubeadm", "reset -f")])
-    r = ssh(key, bare_port, WIPE_PROBE, work)
+    r = ssh(key, bare2_port, WIPE_PROBE, work)
     if r.returncode != 0 or r.stdout.split() != ["wiped"]:
         fail(f"the host still holds kaas's state after release: {r.stdout} {r.stderr}")
     log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
-        "pm-1 wiped and available")
+        "pm-2 wiped and available")
 
 
 def three_master_create(api, key, work, times, current):
@@ -698,6 +791,7 @@ def main():
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key], check=True)
     pool = "kaas-e2e-" + suffix
     bare = "kaas-e2e-bare-" + suffix
+    bare2 = "kaas-e2e-bare2-" + suffix  # the spare physical machine a dead worker moves to
     port = free_port()
     config = os.path.join(work, "kaasd.yaml")
     with open(config, "w") as f:
@@ -719,6 +813,8 @@ vm_boot_timeout_seconds: {int(500 * SCALE)}
 vm_max_vcpus: 1
 vm_max_memory_mib: 768
 ansible_timeout_seconds: {int(500 * SCALE)}
+health_interval_s: 5
+repair_grace_s: 15
 hypervisors:
   - {{name: hv-local, uri: "{URI}", vcpus: 64, memory_gib: 256}}
 """)
@@ -734,6 +830,7 @@ hypervisors:
         # kaasd starts.
         t = time.monotonic()
         bare_port = boot_bare_host(image, work, key, bare)
+        bare2_port = boot_bare_host(image, work, key, bare2)
         for _ in range(100):
             try:
                 urllib.request.urlopen(api.base + "/healthz", timeout=2)
@@ -751,7 +848,7 @@ hypervisors:
         build_standin_mirror(args.source_dir, os.path.join(work, "kubernetes"),
                              [v["version"] for v in versions["items"]])
         api.call("POST", "/teams", {"name": "e2e"}, expect=201)
-        api.call("PUT", "/teams/e2e/quota", {"limits": {"physical_hosts": 1, "vcpus": 64,
+        api.call("PUT", "/teams/e2e/quota", {"limits": {"physical_hosts": 2, "vcpus": 64,
                                                         "memory_gib": 64}}, expect=200)
         wait_ssh(key, bare_port, work, 500 * SCALE)
         times["bare_host_boot"] = time.monotonic() - t
@@ -759,11 +856,15 @@ hypervisors:
             f"{times['bare_host_boot']:.1f} s")
         api.call("POST", "/hosts", {"name": "pm-1", "address": f"127.0.0.1:{bare_port}",
                                     "vcpus": 2, "memory_gib": 2}, expect=201)
+        wait_ssh(key, bare2_port, work, 500 * SCALE)
+        api.call("POST", "/hosts", {"name": "pm-2", "address": f"127.0.0.1:{bare2_port}",
+                                    "vcpus": 2, "memory_gib": 2}, expect=201)
 
         if args.three_masters:
             three_master_create(api, key, work, times, current)
         else:
-            lifecycle_checks(api, key, work, pool, bare_port, times, current)
+            lifecycle_checks(api, key, work, pool, (bare, bare_port), bare2_port, times,
+                             current)
         print("TIMES " + json.dumps({k: round(v, 1) for k, v in times.items()}), flush=True)
         ok = True
     finally:
@@ -774,7 +875,7 @@ hypervisors:
             kaasd.kill()
         # Never leave guests or volumes behind, whatever happened above.
         for d in virsh("list", "--all", "--name", check=False).stdout.split():
-            if (current["cluster"] and current["cluster"] in d) or d == bare:
+            if (current["cluster"] and current["cluster"] in d) or d in (bare, bare2):
                 virsh("destroy", d, check=False)
                 virsh("undefine", d, check=False)
         if virsh("pool-info", pool, check=False).returncode == 0:
