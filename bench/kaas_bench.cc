@@ -386,6 +386,8 @@ void BenchHealth(int clusters, int nodes_per) {
   sweep("the next one (repairs pending)");
   std::printf("(%d VMs powered off)\n", dead);
   std::filesystem::remove_all(dir);
+}
+
 // What one Prometheus scrape costs at scale: GET /metrics on `clusters` seeded clusters, one
 // scraper (as Prometheus does), then once more while 50 clients read clusters.
 void BenchMetrics(int clusters, int nodes_per) {

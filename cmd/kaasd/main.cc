@@ -225,6 +225,7 @@ int main(int argc, char** argv) {
   lifecycle::HealthOptions health_options;
   health_options.interval_ms = int64_t{std::max(cfg.health_interval_s, 1)} * 1000;
   health_options.grace_ms = int64_t{std::max(cfg.repair_grace_s, 0)} * 1000;
+  health_options.metrics = &metrics;
   // Physical machines are probed only where kaas reaches them for real (Ansible over SSH).
   lifecycle::HostProbe probe;
   if (cfg.bootstrap == "ansible") {

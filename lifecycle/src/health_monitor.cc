@@ -1,6 +1,7 @@
 #include "kaas/lifecycle/health_monitor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -37,7 +38,29 @@ HealthMonitor::HealthMonitor(store::Database& db, provisioner::Fleet& fleet,
       clock_(clock),
       options_(options),
       faults_(faults),
-      probe_(std::move(probe)) {}
+      probe_(std::move(probe)) {
+  if (!options_.metrics) return;
+  sweep_seconds_ = &options_.metrics->Histogram(
+      "kaas_health_sweep_duration_seconds",
+      "One health sweep over every node of every cluster at rest (and its repairs)", {},
+      metrics::RequestBuckets());
+  repairs_ = &options_.metrics->Counter("kaas_repairs_started_total",
+                                        "Repair operations the health monitor started", {"role"});
+  incidents_ = &options_.metrics->Counter(
+      "kaas_health_incidents_total",
+      "Clusters found with too many dead nodes for automatic repair (per sweep that found one)",
+      {});
+  options_.metrics->AddCollector([this](metrics::Exposition& out) {
+    out.Family("kaas_nodes_by_health", "Nodes of clusters at rest by health, as last swept",
+               "gauge");
+    std::lock_guard lock(last_mu_);
+    for (const char* h : {"healthy", "unhealthy", "unknown"}) {
+      auto it = last_by_health_.find(h);
+      out.Sample("kaas_nodes_by_health", {{"health", h}},
+                 static_cast<double>(it == last_by_health_.end() ? 0 : it->second));
+    }
+  });
+}
 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
@@ -78,6 +101,7 @@ void HealthMonitor::CrashInjectedNodes() {
 }
 
 Result<SweepReport> HealthMonitor::Sweep() {
+  const auto started = std::chrono::steady_clock::now();
   CrashInjectedNodes();
   SweepReport report;
   // Nodes first, then the machines: a node is provisioned only after its domain exists, so a
@@ -159,11 +183,13 @@ Result<SweepReport> HealthMonitor::Sweep() {
 
   // Record what changed, with an event per change.
   const int64_t now = clock_.NowMs();
+  std::map<std::string, int64_t> by_health;
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     for (size_t i = 0; i < nodes.size(); ++i) {
       store::Node& n = nodes[i];
       if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
       const std::string health = ToString(seen[i].health);
+      ++by_health[health];
       report.unhealthy += seen[i].health == NodeHealth::kUnhealthy;
       if (health == n.health && seen[i].reason == n.health_reason) continue;
       const int64_t since = seen[i].health != NodeHealth::kUnhealthy ? 0
@@ -242,12 +268,14 @@ Result<SweepReport> HealthMonitor::Sweep() {
     }
     if (!incident.empty()) {
       report.incidents.push_back(id);
+      if (incidents_) incidents_->Inc({});
       continue;
     }
     if (!candidate || !c.auto_repair || StatusOf(c) != ClusterStatus::kRunning) continue;
     auto admitted = clusters_.Repair(id, candidate->name, kMonitor, false);
     if (admitted.ok()) {
       report.repairs.push_back(admitted->operation.id);
+      if (repairs_) repairs_->Inc({candidate->role});
       log::Warn("automatic repair", {{"cluster", id},
                                      {"node", candidate->name},
                                      {"operation", admitted->operation.id},
@@ -257,6 +285,14 @@ Result<SweepReport> HealthMonitor::Sweep() {
           "automatic repair not admitted",
           {{"cluster", id}, {"node", candidate->name}, {"error", admitted.status().message()}});
     }
+  }
+  {
+    std::lock_guard lock(last_mu_);
+    last_by_health_ = std::move(by_health);
+  }
+  if (sweep_seconds_) {
+    sweep_seconds_->Observe(
+        {}, std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   return report;
 }

@@ -194,6 +194,14 @@ TEST_F(HealthTest, DeadWorkerIsSeenUnhealthyThenReplacedByARepairOperation) {
   auto events = NodeEvents(id);
   EXPECT_NE(std::find(events.begin(), events.end(), "node.unhealthy worker-1"), events.end());
   EXPECT_NE(std::find(events.begin(), events.end(), "node.repaired worker-1"), events.end());
+  // What an on-call engineer's Prometheus sees.
+  auto metrics = kaasd_->Call("GET", "/metrics").raw;
+  EXPECT_NE(metrics.find("kaas_repairs_started_total{role=\"worker\"} 1"), std::string::npos)
+      << metrics.substr(0, 2000);
+  EXPECT_NE(metrics.find("kaas_health_sweep_duration_seconds_count"), std::string::npos);
+  auto swept =
+      WaitCluster(id, [](const Json& c) { return NodeOf(c, "worker-3")["health"] == "healthy"; });
+  EXPECT_EQ(NodeOf(swept, "worker-3")["health"], "healthy") << "the new worker was never swept";
 }
 
 TEST_F(HealthTest, DeadMasterOfAFiveMasterClusterIsReplacedWithQuorumKeptAndMastersApart) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kaas/common/clock.h"
+#include "kaas/common/metrics.h"
 #include "kaas/common/status.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/faults.h"
@@ -23,6 +24,9 @@ struct HealthOptions {
   // More unhealthy workers than this share of a cluster's workers (and more than one) is an
   // incident for a person, not a storm of replacements.
   double max_unhealthy_worker_share = 0.4;
+  // kaas_health_sweep_duration_seconds, kaas_repairs_started_total{role},
+  // kaas_health_incidents_total and kaas_nodes_by_health{health} (from the last sweep).
+  metrics::Registry* metrics = nullptr;
 };
 
 // Whether each physical node's machine answers ("host:port" of its SSH); nullptr when kaas has
@@ -71,6 +75,12 @@ class HealthMonitor {
   const HealthOptions options_;
   FaultInjector* faults_;
   HostProbe probe_;
+
+  metrics::HistogramFamily* sweep_seconds_ = nullptr;
+  metrics::CounterFamily* repairs_ = nullptr;
+  metrics::CounterFamily* incidents_ = nullptr;
+  std::mutex last_mu_;
+  std::map<std::string, int64_t> last_by_health_;  // the last sweep's node count per health
 
   std::mutex mu_;
   std::condition_variable cv_;
