@@ -39,11 +39,9 @@ class ApiTest : public ::testing::Test {
   // kaas-owned domains on all simulated hypervisors, name -> hypervisor.
   std::map<std::string, std::string> Domains() {
     std::map<std::string, std::string> out;
-    for (int i = 1; i <= 3; ++i) {
-      std::string hv = "sim-" + std::to_string(i);
-      for (const auto& [name, running] : SimDomains(kaasd_->data_dir() / "sim" / (hv + ".xml"))) {
-        out[name] = hv;
-      }
+    for (const auto& file : SimFiles(kaasd_->data_dir())) {
+      std::string hv = file.stem().string();
+      for (const auto& [name, running] : SimDomains(file)) out[name] = hv;
     }
     return out;
   }

@@ -52,9 +52,8 @@ class CrashTest : public ::testing::Test {
   // Every domain on every simulated hypervisor: name -> count (a duplicate would be > 1).
   std::multiset<std::string> Domains() {
     std::multiset<std::string> out;
-    for (int i = 1; i <= 3; ++i) {
-      for (const auto& [name, running] :
-           SimDomains(kaasd_->data_dir() / "sim" / ("sim-" + std::to_string(i) + ".xml"))) {
+    for (const auto& file : SimFiles(kaasd_->data_dir())) {
+      for (const auto& [name, running] : SimDomains(file)) {
         EXPECT_TRUE(running) << name;
         out.insert(name);
       }

@@ -22,8 +22,9 @@ using std::chrono::milliseconds;
 class HealthTest : public ::testing::Test {
  protected:
   void StartKaasd(std::vector<std::string> extra = {}) {
+    // kaasd's default datacenter: 6 simulated hypervisors (a prod cluster and a spare).
     std::vector<std::string> args = {"--fault-injection", "true", "--health-interval-s", "1",
-                                     "--repair-grace-s",  "1"};
+                                     "--repair-grace-s",  "1",    "--sim-hypervisors",   "6"};
     args.insert(args.end(), extra.begin(), extra.end());
     if (!kaasd_) kaasd_ = std::make_unique<KaasdProcess>(args);
     kaasd_->SetArgs(args);

@@ -64,11 +64,8 @@ class LifecycleTest : public ::testing::Test {
   // Every domain on the simulated hypervisors (name -> count).
   std::map<std::string, int> Domains() {
     std::map<std::string, int> out;
-    for (int i = 1; i <= 3; ++i) {
-      for (const auto& [name, running] :
-           SimDomains(kaasd_->data_dir() / "sim" / ("sim-" + std::to_string(i) + ".xml"))) {
-        out[name]++;
-      }
+    for (const auto& file : SimFiles(kaasd_->data_dir())) {
+      for (const auto& [name, running] : SimDomains(file)) out[name]++;
     }
     return out;
   }

@@ -28,8 +28,8 @@ void ExpectRoundTrip(const std::vector<std::string>& texts) {
 
 // The texts are the REST contract (openapi.yaml) and the stored rows: they never change.
 TEST(ModelTest, EveryValueHasItsStoredAndShownText) {
-  ExpectRoundTrip<OperationType>(
-      {"create", "delete", "scale_workers", "scale_masters", "resize_masters", "upgrade"});
+  ExpectRoundTrip<OperationType>({"create", "delete", "scale_workers", "scale_masters",
+                                  "resize_masters", "upgrade", "repair"});
   ExpectRoundTrip<OperationState>({"pending", "running", "succeeded", "failed", "cancelled"});
   ExpectRoundTrip<StepState>({"pending", "running", "succeeded", "failed", "cancelled"});
   ExpectRoundTrip<StepKind>({"reserve", "issue_pki", "provision_nodes", "provision_node",

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -58,6 +59,10 @@ bool KaasdProcess::Start() {
   std::vector<std::string> args = {KaasdBinary(), "--listen", "127.0.0.1:" + std::to_string(port_),
                                    "--data-dir", data_dir_.string()};
   args.insert(args.end(), extra_args_.begin(), extra_args_.end());
+  if (std::find(extra_args_.begin(), extra_args_.end(), "--sim-hypervisors") == extra_args_.end() &&
+      std::find(extra_args_.begin(), extra_args_.end(), "--config") == extra_args_.end()) {
+    args.insert(args.end(), {"--sim-hypervisors", "3"});
+  }
   std::string log = (data_dir_ / "kaasd.log").string();
   pid_ = fork();
   if (pid_ == 0) {
@@ -166,6 +171,15 @@ Json KaasdProcess::WaitOperation(const std::string& op_id, int timeout_ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return last;
+}
+
+std::vector<std::filesystem::path> SimFiles(const std::filesystem::path& data_dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& f : std::filesystem::directory_iterator(data_dir / "sim")) {
+    if (f.path().extension() == ".xml") out.push_back(f.path());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path& sim_file) {

@@ -24,7 +24,10 @@ struct HttpResult {
 
 class KaasdProcess {
  public:
-  // `extra_args` are appended to kaasd's command line (e.g. {"--sim-delay-ms", "200"}).
+  // `extra_args` are appended to kaasd's command line (e.g. {"--sim-delay-ms", "200"}). The
+  // tests' simulated datacenter has 3 hypervisors (their placement and capacity cases are
+  // written for 3) unless the arguments name --sim-hypervisors or a --config; kaasd's own
+  // default is 6.
   explicit KaasdProcess(std::vector<std::string> extra_args = {});
   ~KaasdProcess();
 
@@ -84,5 +87,7 @@ int FreePort();
 // kaas): name -> running. Throws when the file cannot be opened, so that "no domain left" can
 // never pass without looking.
 std::vector<std::pair<std::string, bool>> SimDomains(const std::filesystem::path& sim_file);
+// Every simulated hypervisor's file in kaasd's data dir (sim/sim-N.xml), by name.
+std::vector<std::filesystem::path> SimFiles(const std::filesystem::path& data_dir);
 
 }  // namespace kaas::testing

@@ -331,6 +331,30 @@ describe('a team member', () => {
       assert.match(yaml, /client-certificate-data:/);
     });
 
+    await step('replace a node from the node list: its plan, then a repair operation', async () => {
+      const c = await admin.get(`/clusters/${id}`);
+      const workers = c.nodes.filter((n) => n.role === 'worker').map((n) => n.name);
+      const num = (name) => Number(name.split('-').pop());
+      const old = workers.slice().sort((a, b) => num(a) - num(b))[0];
+      const fresh = `worker-${Math.max(...workers.map(num)) + 1}`;
+      const rows = await page.locator('table.nodes tbody tr').count();
+      assert.match(await page.locator(`[data-health="${old}"]`).textContent(), /healthy|unknown/);
+      const before = (await opsOf()).length;
+      const sent = changes.length;
+      await page.locator(`button[data-repair="${old}"]`).click();
+      await dialog.locator('.plan-steps li').first().waitFor();
+      const steps = await dialog.locator('.plan-steps li').allTextContents();
+      assert.deepEqual(steps, [`provision ${fresh}`, 'join workers', `drain ${old}`, `remove ${old}`,
+        'verify cluster']);
+      await waitText(dialog.locator('.plan-added'), fresh);
+      await waitText(dialog.locator('.plan-removed'), old);
+      for (const x of changes.slice(sent)) assert.match(x, /[?&]dry_run=true$/, `only dry runs before confirm: ${x}`);
+      assert.equal((await opsOf()).length, before, 'the preview created no operation');
+      await confirm(steps, 'repair');
+      assert.equal(await page.locator(`button[data-repair="${old}"]`).count(), 0, `${old} is gone`);
+      assert.equal(await page.locator('table.nodes tbody tr').count(), rows);
+    });
+
     await step('delete: the plan, then the name, then confirm', async () => {
       const form = page.locator('form[data-action="delete"]');
       const steps = await planOf(form, 'Preview delete');

@@ -33,8 +33,8 @@ export function removedNames(type, steps, nodes) {
   for (const s of steps) {
     const name = typeof s === 'string' ? s : s.name;
     let m = /^destroy (.+)$/.exec(name);
-    if (!m) m = /^remove (?!.* from etcd$)(.+)$/.exec(name);
-    if (m) for (const n of labelNames(m[1], nodes)) if (!out.includes(n)) out.push(n);
+    if (!m) m = /^remove (?!.* from etcd( \(.*\))?$)(.+)$/.exec(name);
+    if (m) for (const n of labelNames(m[m.length - 1], nodes)) if (!out.includes(n)) out.push(n);
   }
   return out;
 }
@@ -187,6 +187,7 @@ export function titleOf(change, cluster) {
     case 'flavor': return `Resize the masters of ${cluster.name}: ${cluster.masters.flavor} → ${change.flavor}`;
     case 'upgrade': return `Upgrade ${cluster.name}: Kubernetes ${cluster.kubernetes_version} → ${change.version}`;
     case 'delete': return `Delete ${cluster.name}`;
+    case 'repair': return `Replace node ${change.node} of ${cluster.name}`;
     default: return change.type;
   }
 }

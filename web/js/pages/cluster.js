@@ -126,9 +126,16 @@ export async function clusterPage(ctx) {
     const nodes = cluster.nodes || [];
     clear(nodesSection, h('h2', {id: 'nodes-title'}, `Nodes (${nodes.length})`),
       nodes.length === 0 ? h('p', {class: 'muted'}, 'No nodes.') : table(
-        ['Name', 'Role', 'Kind', 'Hypervisor / host', 'vCPU', 'Memory', 'Version', 'State'],
+        ['Name', 'Role', 'Kind', 'Hypervisor / host', 'vCPU', 'Memory', 'Version', 'State', 'Health', ''],
         nodes.map((n) => [h('span', {class: 'nowrap', title: n.address || ''}, n.name), n.role, kindLabel(n.kind),
-          n.hypervisor || n.host || '', String(n.vcpus), `${n.memory_gib} GiB`, n.kubernetes_version, badge(n.state)]),
+          n.hypervisor || n.host || '', String(n.vcpus), `${n.memory_gib} GiB`, n.kubernetes_version, badge(n.state),
+          h('span', {'data-health': n.name, title: n.health_reason || ''}, badge(n.health || 'unknown'),
+            n.health_reason ? h('span', {class: 'muted small'}, ` ${n.health_reason}`) : null),
+          operator && n.state === 'ready' && cluster.status === 'running'
+            ? h('button', {type: 'button', class: 'btn btn-small', 'data-repair': n.name,
+              'aria-label': `Replace node ${n.name}`,
+              onclick: (e) => openPlan({type: 'repair', node: n.name}, e.currentTarget)}, 'Replace…')
+            : '']),
         {class: 'nodes'}));
   }
 
@@ -315,6 +322,7 @@ export async function clusterPage(ctx) {
     flavor: (c) => ({method: 'POST', path: 'masters', body: {flavor: c.flavor}}),
     upgrade: (c) => ({method: 'POST', path: 'upgrade', body: {kubernetes_version: c.version, max_unavailable: c.maxUnavailable || 1}}),
     delete: () => ({method: 'DELETE', path: '', body: undefined}),
+    repair: (c) => ({method: 'POST', path: `nodes/${enc(c.node)}/repair`, body: {}}),
   };
 
   function send(change, dryRun) {
@@ -338,6 +346,7 @@ export async function clusterPage(ctx) {
     flavor: (c) => `Resize masters to ${c.flavor}`,
     upgrade: (c) => `Upgrade to ${c.version}`,
     delete: () => `Delete ${cluster.name}`,
+    repair: (c) => `Replace ${c.node}`,
   };
 
   // The plan dialog (a modal <dialog>: focus moves into it, Escape closes it, the page behind
