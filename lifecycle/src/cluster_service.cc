@@ -101,6 +101,7 @@ Status ClusterService::AdmitCreate(store::Tx& tx, Admitted& a, bool persist,
       NewOperation(c, OperationType::kCreate, c.created_by, PlanCreate(c, a.nodes), clock_.NowMs());
   if (!persist) return Status::Ok();
 
+  quota_.NotifyNearlyFull(tx, c.team_id, demand, c.created_by, clock_.NowMs());
   store::clusters::Insert(tx, c);
   for (const auto& n : a.nodes) {
     store::nodes::Insert(tx, n);
@@ -254,6 +255,7 @@ Result<Admitted> ClusterService::AdmitChange(
     if (!persist) return Status::Ok();
 
     int64_t now = clock_.NowMs();
+    if (!demand.empty()) quota_.NotifyNearlyFull(tx, c->team_id, demand, requested_by, now);
     for (const auto& n : ch.new_nodes) {
       store::nodes::Insert(tx, n);
       if (KindOf(n) == NodeKind::kPhysical) store::hosts::SetState(tx, n.host, "allocated", c->id);

@@ -7,6 +7,7 @@
 
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
+#include "kaas/notify/notify.h"
 #include "kaas/store/repositories.h"
 #include "steps_internal.h"
 
@@ -250,6 +251,26 @@ std::pair<ClusterStatus, std::string> Resting(const store::Operation& op, Operat
 
 }  // namespace
 
+void Engine::Notify(store::Tx& tx, const store::Operation& op, const std::string& team_id,
+                    OperationState state) {
+  auto c = store::clusters::Find(tx, op.cluster_id);
+  const std::string name = c ? c->name : "";
+  const int64_t now = clock_.NowMs();
+  std::string data =
+      nlohmann::json{{"type", op.type}, {"state", op.state}, {"error", op.error}}.dump();
+  notify::Enqueue(
+      tx, {"operation." + op.state, team_id, op.cluster_id, name, op.id, op.requested_by, data},
+      now);
+  if (state != OperationState::kSucceeded) return;
+  const auto type = TypeOf(op);
+  if (type != OperationType::kCreate && type != OperationType::kDelete) return;
+  notify::Enqueue(tx,
+                  {type == OperationType::kCreate ? "cluster.created" : "cluster.deleted", team_id,
+                   op.cluster_id, name, op.id, op.requested_by,
+                   nlohmann::json{{"status", c ? c->status : ""}}.dump()},
+                  now);
+}
+
 Status Engine::Finish(store::Operation& op, const std::string& team_id, OperationState state,
                       const std::string& why) {
   op.state = ToString(state);
@@ -282,6 +303,7 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
                           {"operation", op.id}}
                .dump());
     }
+    Notify(tx, op, team_id, state);
   }));
   const double seconds = std::max<int64_t>(clock_.NowMs() - op.created_at, 0) / 1000.0;
   operation_duration_.Observe({op.type, op.state}, seconds);

@@ -1,6 +1,9 @@
 #include "kaas/quota/quota.h"
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "kaas/notify/notify.h"
 
 namespace kaas::quota {
 
@@ -67,6 +70,34 @@ Usage QuotaService::UsageOf(store::Tx& tx, const std::string& team_id) const {
 
 Status QuotaService::Admit(store::Tx& tx, const std::string& team_id, const Demand& demand) const {
   return Check(LimitsOf(tx, team_id), UsageOf(tx, team_id), demand);
+}
+
+std::vector<NearlyFull> CrossingNinetyPercent(const Limits& limits, const Usage& usage,
+                                              const Demand& demand) {
+  std::vector<NearlyFull> out;
+  auto check = [&](const char* name, int64_t limit, int64_t used, int64_t more) {
+    if (limit <= 0 || more <= 0) return;
+    // used*10 <= limit*9: at most 90 % (integers, no rounding).
+    if (used * 10 <= limit * 9 && (used + more) * 10 > limit * 9) {
+      out.push_back({name, used + more, limit});
+    }
+  };
+  check("clusters", limits.clusters, usage.clusters, demand.clusters);
+  check("vcpus", limits.vcpus, usage.vcpus, demand.vcpus);
+  check("memory_gib", limits.memory_gib, usage.memory_gib, demand.memory_gib);
+  check("physical_hosts", limits.physical_hosts, usage.physical_hosts, demand.physical_hosts);
+  return out;
+}
+
+void QuotaService::NotifyNearlyFull(store::Tx& tx, const std::string& team_id, const Demand& demand,
+                                    const std::string& actor, int64_t now) const {
+  for (const auto& n : CrossingNinetyPercent(LimitsOf(tx, team_id), UsageOf(tx, team_id), demand)) {
+    nlohmann::json data{{"resource", n.resource},
+                        {"used", n.used},
+                        {"limit", n.limit},
+                        {"percent", n.used * 100 / n.limit}};
+    notify::Enqueue(tx, {"quota.nearly_full", team_id, "", "", "", actor, data.dump()}, now);
+  }
 }
 
 Status QuotaService::Validate(const Limits& l) {

@@ -1,8 +1,10 @@
 #include "kaas/quota/team_quotas.h"
 
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "kaas/common/ids.h"
+#include "kaas/notify/notify.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::quota {
@@ -17,6 +19,27 @@ Limits ToRequested(const LimitsChange& c) {
 LimitsChange FromRequested(const Limits& l) {
   auto set = [](int64_t v) { return v >= 0 ? std::optional<int64_t>(v) : std::nullopt; };
   return {set(l.clusters), set(l.vcpus), set(l.memory_gib), set(l.physical_hosts)};
+}
+
+// What a quota request's webhooks are told (limits of -1 are unchanged ones).
+notify::Notification RequestNotification(const std::string& type, const store::QuotaRequest& r,
+                                         const std::string& actor, const std::string& comment) {
+  nlohmann::json limits{{"clusters", r.limits.clusters},
+                        {"vcpus", r.limits.vcpus},
+                        {"memory_gib", r.limits.memory_gib},
+                        {"physical_hosts", r.limits.physical_hosts}};
+  return {type,
+          r.team_id,
+          "",
+          "",
+          "",
+          actor,
+          nlohmann::json{{"request", r.id},
+                         {"state", r.state},
+                         {"limits", limits},
+                         {"reason", r.reason},
+                         {"comment", comment}}
+              .dump()};
 }
 
 }  // namespace
@@ -96,6 +119,8 @@ Result<QuotaRequestRecord> TeamQuotas::Request(const store::Team& team, const Li
   r.created_at = clock_.NowMs();
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     store::quota_requests::Insert(tx, r);
+    notify::Enqueue(tx, RequestNotification("quota_request.created", r, requested_by, ""),
+                    r.created_at);
     return Status::Ok();
   }));
   return QuotaRequestRecord{r, team.name};
@@ -146,6 +171,11 @@ Result<QuotaRequestRecord> TeamQuotas::Decide(const std::string& id, Decision de
       store::quotas::Put(tx, r->team_id, limits, now);
     }
     decided.request = *store::quota_requests::Find(tx, id);
+    notify::Enqueue(
+        tx,
+        RequestNotification(approve ? "quota_request.approved" : "quota_request.rejected",
+                            decided.request, decided_by, comment),
+        now);
     auto team = store::teams::FindById(tx, r->team_id);
     decided.team_name = team ? team->name : "";
     return Status::Ok();

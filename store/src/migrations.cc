@@ -207,6 +207,48 @@ const std::vector<Migration>& Migrations() {
            "ALTER TABLE nodes ADD COLUMN unhealthy_since BIGINT NOT NULL DEFAULT 0",
            "ALTER TABLE clusters ADD COLUMN auto_repair INTEGER NOT NULL DEFAULT 1",
        }},
+      {7,
+       "webhooks, notification outbox, deliveries",
+       {
+           // team_id '' = platform-wide. events: comma-separated event types.
+           R"(CREATE TABLE webhooks (
+                id TEXT PRIMARY KEY,
+                team_id TEXT NOT NULL,
+                url TEXT NOT NULL,
+                format TEXT NOT NULL,
+                events TEXT NOT NULL,
+                secret TEXT NOT NULL,
+                enabled INTEGER NOT NULL DEFAULT 1,
+                disabled_reason TEXT NOT NULL DEFAULT '',
+                failing_since BIGINT NOT NULL DEFAULT 0,
+                created_by TEXT NOT NULL,
+                created_at BIGINT NOT NULL))",
+           "CREATE INDEX webhooks_team ON webhooks (team_id, id)",
+           // Written in the transaction of the change it tells about; removed once delivered
+           // or given up.
+           R"(CREATE TABLE webhook_outbox (
+                id TEXT PRIMARY KEY,
+                webhook_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                attempts BIGINT NOT NULL DEFAULT 0,
+                next_attempt_at BIGINT NOT NULL,
+                lease_until BIGINT NOT NULL DEFAULT 0,
+                created_at BIGINT NOT NULL))",
+           "CREATE INDEX webhook_outbox_due ON webhook_outbox (next_attempt_at)",
+           R"(CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                webhook_id TEXT NOT NULL,
+                event_id TEXT NOT NULL,
+                type TEXT NOT NULL,
+                attempt BIGINT NOT NULL,
+                at BIGINT NOT NULL,
+                status_code BIGINT NOT NULL,
+                error TEXT NOT NULL,
+                next_retry_at BIGINT NOT NULL))",
+           "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id)",
+       }},
   };
   return kMigrations;
 }

@@ -84,6 +84,10 @@ class Engine : public OperationQueue {
                      const StepControl& control);
   void Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
             const std::string& kind, const std::string& data);
+  // Queues the webhook notifications of an operation that ended (notify::Enqueue), on the
+  // transaction that records the end.
+  void Notify(store::Tx& tx, const store::Operation& op, const std::string& team_id,
+              OperationState state);
   Status Persist(const std::function<void(store::Tx&)>& fn);
   // Sleeps for a retry backoff; returns false when shutdown interrupted it.
   bool Backoff(int attempt);

@@ -36,6 +36,15 @@ Demand GrowthOf(const store::Node& before, const store::Node& after);
 // resource with {resource, requested, used, limit}.
 Status Check(const Limits& limits, const Usage& usage, const Demand& demand);
 
+// A resource that a demand takes past 90 % of its limit (it was at or below 90 % before).
+struct NearlyFull {
+  std::string resource;  // clusters | vcpus | memory_gib | physical_hosts
+  int64_t used = 0;      // after the demand
+  int64_t limit = 0;
+};
+std::vector<NearlyFull> CrossingNinetyPercent(const Limits& limits, const Usage& usage,
+                                              const Demand& demand);
+
 // Team quotas. Reads and checks run on the caller's transaction, so that admission (check,
 // then reserve by inserting nodes) is one atomic step.
 class QuotaService {
@@ -46,6 +55,10 @@ class QuotaService {
   Limits LimitsOf(store::Tx& tx, const std::string& team_id) const;
   Usage UsageOf(store::Tx& tx, const std::string& team_id) const;
   Status Admit(store::Tx& tx, const std::string& team_id, const Demand& demand) const;
+  // Queues a `quota.nearly_full` notification on `tx` for every resource `demand` takes past
+  // 90 % of the team's limit. Call it with the usage before the demand is inserted.
+  void NotifyNearlyFull(store::Tx& tx, const std::string& team_id, const Demand& demand,
+                        const std::string& actor, int64_t now) const;
   // kInvalidArgument (naming the field) for negative limits.
   static Status Validate(const Limits& limits);
 

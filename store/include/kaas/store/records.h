@@ -196,4 +196,49 @@ struct Event {
   std::string data;  // JSON object
 };
 
+// A webhook (DESIGN.md §6.4): team_id "" = platform-wide. `events` is the subscribed event
+// types, comma-separated. `failing_since` is the first failed attempt of the current run of
+// failures (0 while deliveries succeed).
+struct Webhook {
+  std::string id;
+  std::string team_id;
+  std::string url;
+  std::string format;  // slack | json
+  std::string events;
+  std::string secret;  // "" = unsigned
+  bool enabled = true;
+  std::string disabled_reason;
+  int64_t failing_since = 0;
+  std::string created_by;
+  int64_t created_at = 0;
+};
+
+// One notification waiting to be delivered to one webhook: written in the transaction of the
+// change it tells about, removed when delivered or given up. `lease_until`: a worker holds it
+// until then (a crashed worker's claim simply expires).
+struct OutboxEntry {
+  std::string id;
+  std::string webhook_id;
+  std::string event_id;  // the payload's id: the same across retries, for de-duplication
+  std::string type;
+  std::string payload;  // the structured event, JSON
+  int64_t attempts = 0;
+  int64_t next_attempt_at = 0;
+  int64_t lease_until = 0;
+  int64_t created_at = 0;
+};
+
+// One delivery attempt. `next_retry_at` 0: no retry (delivered or given up).
+struct Delivery {
+  std::string id;
+  std::string webhook_id;
+  std::string event_id;
+  std::string type;
+  int64_t attempt = 0;
+  int64_t at = 0;
+  int64_t status_code = 0;  // 0 when no HTTP answer came
+  std::string error;
+  int64_t next_retry_at = 0;
+};
+
 }  // namespace kaas::store

@@ -210,4 +210,33 @@ std::vector<Event> ListForCluster(Tx& tx, const std::string& cluster_id,
                                   const std::string& after_id, int64_t limit);
 }  // namespace events
 
+namespace webhooks {
+void Insert(Tx& tx, const Webhook& w);
+std::optional<Webhook> Find(Tx& tx, const std::string& id);
+// team_id "": the platform-wide ones. Oldest first.
+std::vector<Webhook> ListForTeam(Tx& tx, const std::string& team_id);
+// The enabled webhooks that hear about a team's events: the team's and the platform-wide ones.
+std::vector<Webhook> ListEnabledFor(Tx& tx, const std::string& team_id);
+// Removes the webhook with its outbox entries and delivery log.
+void Delete(Tx& tx, const std::string& id);
+void SetFailingSince(Tx& tx, const std::string& id, int64_t since);
+void Disable(Tx& tx, const std::string& id, const std::string& reason);
+}  // namespace webhooks
+
+namespace outbox {
+void Insert(Tx& tx, const OutboxEntry& e);
+// Entries due at `now` and not held by a worker, oldest due first; each is held until
+// `lease_until` (run it in a write transaction so that two workers never take the same one).
+std::vector<OutboxEntry> Claim(Tx& tx, int64_t now, int64_t lease_until, int64_t limit);
+void Reschedule(Tx& tx, const std::string& id, int64_t attempts, int64_t next_attempt_at);
+void Delete(Tx& tx, const std::string& id);
+int64_t CountPending(Tx& tx);
+}  // namespace outbox
+
+namespace deliveries {
+void Insert(Tx& tx, const Delivery& d);
+// Newest first.
+std::vector<Delivery> ListForWebhook(Tx& tx, const std::string& webhook_id, int64_t limit);
+}  // namespace deliveries
+
 }  // namespace kaas::store
