@@ -1,6 +1,7 @@
 #include "views.h"
 
 #include "kaas/common/clock.h"
+#include "kaas/common/strings.h"
 
 namespace kaas::api {
 
@@ -73,6 +74,33 @@ Json QuotaRequestJson(const quota::QuotaRequestRecord& record) {
           {"comment", r.comment},
           {"created_at", FormatTime(r.created_at)},
           {"decided_at", FormatTime(r.decided_at)}};
+}
+
+Json WebhookJson(const store::Webhook& w, const std::string& team_name) {
+  Json events = Json::array();
+  for (const auto& e : Split(w.events, ',')) events.push_back(e);
+  return {{"id", w.id},
+          {"team", team_name.empty() ? Json(nullptr) : Json(team_name)},
+          {"url", w.url},
+          {"format", w.format},
+          {"events", events},
+          {"signed", !w.secret.empty()},
+          {"enabled", w.enabled},
+          {"disabled_reason", w.disabled_reason},
+          {"failing_since", FormatTime(w.failing_since)},
+          {"created_by", w.created_by},
+          {"created_at", FormatTime(w.created_at)}};
+}
+
+Json DeliveryJson(const store::Delivery& d) {
+  return {{"id", d.id},
+          {"event_id", d.event_id},
+          {"type", d.type},
+          {"attempt", d.attempt},
+          {"at", FormatTime(d.at)},
+          {"status_code", d.status_code ? Json(d.status_code) : Json(nullptr)},
+          {"error", d.error},
+          {"next_retry_at", FormatTime(d.next_retry_at)}};
 }
 
 Json FlavorJson(const lifecycle::Flavor& f) {

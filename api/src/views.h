@@ -13,6 +13,7 @@
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/reconciler.h"
+#include "kaas/notify/webhooks.h"
 #include "kaas/provisioner/inventory.h"
 #include "kaas/quota/team_quotas.h"
 #include "kaas/store/records.h"
@@ -42,6 +43,10 @@ Json LimitsJson(const quota::Limits& l);
 Json UsageJson(const quota::Usage& u);
 Json TeamQuotaJson(const std::string& team_name, const quota::TeamQuota& q);
 Json QuotaRequestJson(const quota::QuotaRequestRecord& r);
+
+// Webhooks (team_name "" = platform-wide: team null). The secret is never shown.
+Json WebhookJson(const store::Webhook& w, const std::string& team_name);
+Json DeliveryJson(const store::Delivery& d);
 
 // Catalogs.
 Json FlavorJson(const lifecycle::Flavor& f);

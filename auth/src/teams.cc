@@ -32,6 +32,16 @@ Result<store::Team> TeamService::FindByName(const std::string& name) {
   return *team;
 }
 
+Result<store::Team> TeamService::FindById(const std::string& id) {
+  std::optional<store::Team> team;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    team = store::teams::FindById(tx, id);
+    return Status::Ok();
+  }));
+  if (!team) return NotFound("team " + id + " not found");
+  return *team;
+}
+
 Result<std::vector<store::Team>> TeamService::List(const Principal& who) {
   std::vector<store::Team> teams;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {

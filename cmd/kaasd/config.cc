@@ -50,6 +50,12 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
     c.fault_injection = value == "true";
     return Status::Ok();
   }
+  if (key == "webhook_allow_loopback") {
+    if (value != "true" && value != "false")
+      return InvalidArgument(key, "webhook_allow_loopback must be true or false");
+    c.webhook_allow_loopback = value == "true";
+    return Status::Ok();
+  }
   if (key == "reap_orphans") {
     if (value != "true" && value != "false")
       return InvalidArgument(key, "reap_orphans must be true or false");
@@ -83,6 +89,7 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"vm_pool_dir", &KaasdConfig::vm_pool_dir},
       {"vm_console_dir", &KaasdConfig::vm_console_dir},
       {"etcd_cert_extra_names", &KaasdConfig::etcd_cert_extra_names},
+      {"portal_url", &KaasdConfig::portal_url},
   };
   if (auto it = kStrings.find(key); it != kStrings.end()) {
     c.*(it->second) = value;
@@ -96,6 +103,9 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
       {"database_timeout_seconds", &KaasdConfig::database_timeout_seconds},
       {"engine_threads", &KaasdConfig::engine_threads},
+      {"webhook_workers", &KaasdConfig::webhook_workers},
+      {"webhook_timeout_ms", &KaasdConfig::webhook_timeout_ms},
+      {"webhook_retry_base_ms", &KaasdConfig::webhook_retry_base_ms},
       {"session_ttl_hours", &KaasdConfig::session_ttl_hours},
       {"kubeconfig_max_ttl_hours", &KaasdConfig::kubeconfig_max_ttl_hours},
       {"max_event_streams", &KaasdConfig::max_event_streams},

@@ -33,6 +33,14 @@ struct KaasdConfig {
   int repair_grace_s = 60;              // unhealthy this long before an automatic repair
   bool reap_orphans = false;            // destroy orphan domains / release orphan hosts
   bool fault_injection = false;         // tests and demos: GET/PUT /api/v1/faults
+  // Webhooks (DESIGN.md §6.4): loopback and link-local targets only when allowed (tests,
+  // demos); delivery workers, each attempt's timeout, the first retry's delay (doubling, at
+  // most an hour, for 24 h); the portal address in chat links ("" = the listen address).
+  bool webhook_allow_loopback = false;
+  int webhook_workers = 2;
+  int webhook_timeout_ms = 5000;
+  int webhook_retry_base_ms = 10000;
+  std::string portal_url;
   quota::Limits quota_defaults{5, 64, 256, 0};
   // The embedded simulated datacenter (libvirt test:/// hypervisors and a host inventory).
   bool simulated = true;

@@ -25,6 +25,8 @@
 #include "kaas/lifecycle/health_monitor.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/lifecycle/steps.h"
+#include "kaas/notify/delivery.h"
+#include "kaas/notify/webhooks.h"
 #include "kaas/pki/secret_box.h"
 #include "kaas/provisioner/ansible_bootstrapper.h"
 #include "kaas/provisioner/bootstrapper.h"
@@ -235,10 +237,11 @@ int main(int argc, char** argv) {
   }
   lifecycle::HealthMonitor health(*db, fleet, clusters, clock, health_options,
                                   cfg.fault_injection ? &faults : nullptr, probe);
+  notify::WebhookService webhooks(*db, clock, cfg.webhook_allow_loopback);
   api::ApiDeps deps{*db,         auth,        teams,      audit,
                     team_quotas, machines,    clusters,   queries,
                     engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
-                    clock,       metrics};
+                    clock,       metrics,     webhooks};
   deps.readiness_checks["ansible"] = [syntax] {
     if (syntax.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       return Unavailable("ansible-playbook --syntax-check still running");
@@ -260,6 +263,14 @@ int main(int argc, char** argv) {
   if (cfg.health_interval_s > 0) health.Start();
 
   std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
+  notify::DeliveryOptions delivery_options;
+  delivery_options.workers = static_cast<size_t>(std::max(cfg.webhook_workers, 1));
+  delivery_options.timeout_ms = std::max(cfg.webhook_timeout_ms, 100);
+  delivery_options.retry_base_ms = std::max(cfg.webhook_retry_base_ms, 100);
+  delivery_options.allow_loopback = cfg.webhook_allow_loopback;
+  delivery_options.portal_url = cfg.portal_url.empty() ? base : cfg.portal_url;
+  notify::DeliveryWorkers deliveries(*db, clock, delivery_options);
+  deliveries.Start();
   log::Info("kaasd listening", {{"url", base},
                                 {"database", db->sqlite() ? "sqlite" : "postgresql"},
                                 {"data_dir", data.string()}});
@@ -287,6 +298,7 @@ int main(int argc, char** argv) {
   // Running operations stop at their next step boundary and resume at the next start.
   health.Stop();
   reconciler.Stop();
+  deliveries.Stop();
   engine.Shutdown();
   if (waiter.joinable()) {
     pthread_kill(waiter.native_handle(), SIGTERM);

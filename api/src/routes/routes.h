@@ -44,6 +44,16 @@ Result<Reply> ListQuotaRequests(Context& ctx);
 Result<Reply> ApproveQuotaRequest(Context& ctx);
 Result<Reply> RejectQuotaRequest(Context& ctx);
 
+// ---- webhooks.cc: team and platform-wide webhooks, their tests and delivery logs ----
+Result<Reply> CreateTeamWebhook(Context& ctx);
+Result<Reply> ListTeamWebhooks(Context& ctx);
+Result<Reply> CreatePlatformWebhook(Context& ctx);
+Result<Reply> ListPlatformWebhooks(Context& ctx);
+Result<Reply> GetWebhook(Context& ctx);
+Result<Reply> DeleteWebhook(Context& ctx);
+Result<Reply> TestWebhook(Context& ctx);
+Result<Reply> ListWebhookDeliveries(Context& ctx);
+
 // ---- clusters.cc: catalogs, clusters, their changes, kubeconfig, events ----
 Result<Reply> Versions(Context& ctx);
 Result<Reply> Flavors(Context& ctx);

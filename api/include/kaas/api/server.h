@@ -17,6 +17,7 @@
 #include "kaas/lifecycle/engine.h"
 #include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/reconciler.h"
+#include "kaas/notify/webhooks.h"
 #include "kaas/provisioner/inventory.h"
 #include "kaas/quota/team_quotas.h"
 #include "kaas/store/database.h"
@@ -42,6 +43,7 @@ struct ApiDeps {
   // Where request metrics are recorded and what GET /metrics renders (with the database's
   // gauges, which the handler adds).
   metrics::Registry& metrics;
+  notify::WebhookService& webhooks;
   // Extra /readyz checks by name (e.g. "ansible": the playbooks passed --syntax-check).
   std::map<std::string, std::function<Status()>> readiness_checks = {};
 };

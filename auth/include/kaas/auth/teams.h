@@ -31,6 +31,7 @@ class TeamService {
   Result<store::Team> Create(const std::string& name);
   // kNotFound for an unknown name.
   Result<store::Team> FindByName(const std::string& name);
+  Result<store::Team> FindById(const std::string& id);
   // Every team (for platform admins) or the teams the user is a member of, by name.
   Result<std::vector<store::Team>> List(const Principal& who);
   // Team id -> name of every team, for rendering records that carry team ids.
