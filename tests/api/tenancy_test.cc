@@ -145,6 +145,14 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       {"GET /api/v1/quota-requests", {401, 200, 200, 200, 200, 200}},
       {"POST /api/v1/quota-requests/{id}/approve", {401, 403, 403, 403, 403, 200}},
       {"POST /api/v1/quota-requests/{id}/reject", {401, 403, 403, 403, 403, 200}},
+      {"POST /api/v1/teams/{team}/webhooks", {401, 404, 403, 403, 201, 201}},
+      {"GET /api/v1/teams/{team}/webhooks", {401, 404, 403, 403, 200, 200}},
+      {"POST /api/v1/webhooks", {401, 403, 403, 403, 403, 201}},
+      {"GET /api/v1/webhooks", {401, 403, 403, 403, 403, 200}},
+      {"GET /api/v1/webhooks/{id}", {401, 404, 403, 403, 200, 200}},
+      {"DELETE /api/v1/webhooks/{id}", {401, 404, 403, 403, 204, 204}},
+      {"POST /api/v1/webhooks/{id}/test", {401, 404, 403, 403, 202, 202}},
+      {"GET /api/v1/webhooks/{id}/deliveries", {401, 404, 403, 403, 200, 200}},
       {"GET /healthz", {200, 200, 200, 200, 200, 200}},
       {"GET /readyz", {200, 200, 200, 200, 200, 200}},
       {"GET /metrics", {200, 200, 200, 200, 200, 200}},
@@ -193,6 +201,14 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
         auto t = kaasd_->Call("POST", "/api/v1/tokens", R"({"name":"tmp","ttl_hours":1})",
                               role == kAnonymous ? tokens[kMember] : token);
         replace("{id}", t.body.value("id", "tok-none"));
+      }
+      // A documentation address (TEST-NET-1): allowed, and nothing ever answers there.
+      const std::string hook_body =
+          R"({"url":"http://192.0.2.1/hook","format":"json","events":["operation.failed"]})";
+      if (route.pattern.find("/webhooks/{id}") != std::string::npos) {
+        auto w = kaasd_->Call("POST", "/api/v1/teams/payments/webhooks", hook_body,
+                              kaasd_->admin_token());
+        replace("{id}", w.body.value("id", "wh-none"));
       }
       replace("{id}", cluster);
       if (route.pattern.find("/nodes/{name}") != std::string::npos) {
@@ -256,6 +272,8 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       } else if (key == "POST /api/v1/clusters/{id}/upgrade") {
         body = R"({"kubernetes_version":"1.31.4"})";
         query = "?dry_run=true";
+      } else if (key == "POST /api/v1/teams/{team}/webhooks" || key == "POST /api/v1/webhooks") {
+        body = hook_body;
       } else if (key == "PUT /api/v1/faults") {
         body = R"({"rules":[]})";
       }
