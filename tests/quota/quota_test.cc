@@ -128,3 +128,31 @@ TEST(QuotaValidateTest, NegativeLimitIsRejectedWithTheFieldNamed) {
 
 }  // namespace
 }  // namespace kaas::quota
+
+namespace kaas::quota {
+namespace {
+
+TEST(QuotaTest, NearlyFullOnlyWhenADemandCrossesNinetyPercent) {
+  const Limits limits{/*clusters=*/10, /*vcpus=*/100, /*memory_gib=*/0, /*hosts=*/1};
+  struct Case {
+    Usage usage;
+    Demand demand;
+    std::vector<std::string> crossed;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{8, 80, 0, 0}, {1, 10, 0, 0}, {}},                     // exactly 90 %: not past it
+           {{8, 80, 0, 0}, {2, 11, 0, 0}, {"clusters", "vcpus"}},  // past 90 %
+           {{9, 95, 0, 0}, {0, 1, 0, 0}, {}},                      // was past it already
+           {{0, 0, 50, 0}, {0, 0, 10, 0}, {}},                     // no limit: never full
+           {{0, 0, 0, 0}, {0, 0, 0, 1}, {"physical_hosts"}},
+       }) {
+    std::vector<std::string> got;
+    for (const auto& n : CrossingNinetyPercent(limits, c.usage, c.demand)) {
+      got.push_back(n.resource);
+    }
+    EXPECT_EQ(got, c.crossed);
+  }
+}
+
+}  // namespace
+}  // namespace kaas::quota
