@@ -218,6 +218,27 @@ const std::vector<Command>& Commands() {
               "Unregister a host no cluster holds (platform admin)"),
       Command("orphans", 0, 0, CmdOrphans, "",
               "List VMs and hosts that kaas owns but no cluster accounts for (platform admin)"),
+      Command("webhook add", 1, 1, CmdWebhookAdd,
+              "URL (--team T | --platform) --events E,... [--format json|slack] [--secret-stdin]",
+              "Post the team's (or, platform admin, every team's) events to URL (team admin)",
+              {{"team", "T", "the team whose events are posted"},
+               {"platform", "", "a platform-wide webhook: every team's events (platform admin)"},
+               {"events", "E,...",
+                "event types, comma-separated: operation.succeeded|failed|cancelled, "
+                "cluster.created|deleted, quota_request.created|approved|rejected, "
+                "quota.nearly_full, node.unhealthy|repaired, webhook.disabled (required)"},
+               {"format", "F", "json (the structured event, default) or slack ({\"text\"})"},
+               {"secret-stdin", "",
+                "read a secret from stdin: each post carries X-Kaas-Signature: sha256=HMAC"}}),
+      Command("webhook list", 0, 0, CmdWebhookList, "(--team T | --platform)",
+              "List a team's webhooks, or the platform-wide ones",
+              {{"team", "T", "the team's webhooks"},
+               {"platform", "", "the platform-wide webhooks (platform admin)"}}),
+      Command("webhook remove", 1, 1, CmdWebhookRemove, "ID", "Remove a webhook"),
+      Command("webhook test", 1, 1, CmdWebhookTest, "ID", "Send a webhook a test notification"),
+      Command("webhook deliveries", 1, 1, CmdWebhookDeliveries, "ID [--limit N]",
+              "Show a webhook's delivery attempts, newest first: status, error, next retry",
+              {{"limit", "N", "at most N attempts (default 100)"}}),
       Command("audit", 0, 0, CmdAudit, "[--team T] [--limit N]",
               "Show the audit log: who did what, when, from where (platform or team admin)",
               {{"team", "T", "only the entries about team T"},
@@ -229,17 +250,16 @@ const std::vector<Command>& Commands() {
 // Words that are the start of a two-word command ("cluster create").
 bool IsGroup(const std::string& word) {
   return word == "cluster" || word == "operation" || word == "team" || word == "token" ||
-         word == "user" || word == "quota" || word == "hypervisor" || word == "host";
+         word == "user" || word == "quota" || word == "hypervisor" || word == "host" ||
+         word == "webhook";
 }
 
 const Command* FindCommand(const std::string& name) {
-  static const std::map<std::string, std::string> kAliases = {{"cluster list", "clusters"},
-                                                              {"team list", "teams"},
-                                                              {"user list", "users"},
-                                                              {"tokens", "token list"},
-                                                              {"operation list", "operations"},
-                                                              {"hypervisor list", "hypervisors"},
-                                                              {"host list", "hosts"}};
+  static const std::map<std::string, std::string> kAliases = {
+      {"cluster list", "clusters"},     {"team list", "teams"},
+      {"user list", "users"},           {"tokens", "token list"},
+      {"operation list", "operations"}, {"hypervisor list", "hypervisors"},
+      {"host list", "hosts"},           {"webhooks", "webhook list"}};
   std::string canonical = name;
   if (auto it = kAliases.find(name); it != kAliases.end()) canonical = it->second;
   for (const auto& c : Commands()) {

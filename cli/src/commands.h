@@ -142,5 +142,11 @@ int CmdHostMaintenance(Env& env);
 int CmdHostAvailable(Env& env);
 int CmdHostRemove(Env& env);
 int CmdOrphans(Env& env);
+// webhooks.cc
+int CmdWebhookAdd(Env& env);
+int CmdWebhookList(Env& env);
+int CmdWebhookRemove(Env& env);
+int CmdWebhookTest(Env& env);
+int CmdWebhookDeliveries(Env& env);
 
 }  // namespace kaas::cli

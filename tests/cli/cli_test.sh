@@ -737,6 +737,35 @@ expect_rc 0
 if grep -qE '^[* ] +demo ' <<<"$OUT"; then fail "demo is still listed after delete:
 $OUT"; fi
 
+echo "== webhooks: add (signed), list, test, deliveries, remove"
+kaas webhook add http://127.0.0.1:9/hook --team payments --events cluster.created
+expect_rc 1
+expect_out "loopback"
+kaas webhook add http://192.0.2.1/hook --events cluster.created
+expect_rc 2
+expect_out "--team"
+kaas_stdin "hook-secret" webhook add http://192.0.2.1/hook --team payments --format slack \
+  --events cluster.created,operation.failed --secret-stdin
+expect_rc 0
+expect_out "(slack, signed)"
+hook=$(sed -n 's/^Added webhook \([^ ]*\) .*/\1/p' <<<"$OUT")
+[[ -n $hook ]] || fail "no webhook id in: $OUT"
+kaas webhook list --team payments
+expect_rc 0
+expect_out "$hook"
+expect_out "cluster.created,operation.failed"
+kaas -o json webhook list --team payments
+if grep -q "hook-secret" <<<"$OUT"; then fail "the secret is shown: $OUT"; fi
+kaas webhook test "$hook"
+expect_rc 0
+expect_out "Queued test notification"
+kaas webhook deliveries "$hook"
+expect_rc 0
+kaas webhook remove "$hook"
+expect_rc 0
+kaas webhook list --team payments
+expect_out "No webhooks."
+
 echo "== logout revokes the token"
 token=$(sed -n 's/^token: //p' "$KAAS_CONFIG")
 [[ $(http_status "$token" /api/v1/me) == 200 ]] || fail "the session token is refused"
