@@ -237,7 +237,7 @@ int main(int argc, char** argv) {
   }
   lifecycle::HealthMonitor health(*db, fleet, clusters, clock, health_options,
                                   cfg.fault_injection ? &faults : nullptr, probe);
-  notify::WebhookService webhooks(*db, clock, cfg.webhook_allow_loopback);
+  notify::WebhookService webhooks(*db, clock, *box, cfg.webhook_allow_loopback);
   api::ApiDeps deps{*db,         auth,        teams,      audit,
                     team_quotas, machines,    clusters,   queries,
                     engine,      credentials, reconciler, cfg.fault_injection ? &faults : nullptr,
@@ -269,7 +269,7 @@ int main(int argc, char** argv) {
   delivery_options.retry_base_ms = std::max(cfg.webhook_retry_base_ms, 100);
   delivery_options.allow_loopback = cfg.webhook_allow_loopback;
   delivery_options.portal_url = cfg.portal_url.empty() ? base : cfg.portal_url;
-  notify::DeliveryWorkers deliveries(*db, clock, delivery_options);
+  notify::DeliveryWorkers deliveries(*db, clock, *box, delivery_options);
   deliveries.Start();
   log::Info("kaasd listening", {{"url", base},
                                 {"database", db->sqlite() ? "sqlite" : "postgresql"},

@@ -120,8 +120,9 @@ struct Outcome {
   bool ok() const { return error.empty(); }
 };
 
-Outcome Post(const store::Webhook& w, const std::string& event_id, const std::string& type,
-             const std::string& body, const DeliveryOptions& o) {
+// Posts `body` to `w`, signed with `secret` when it is not empty.
+Outcome Post(const store::Webhook& w, const std::string& secret, const std::string& event_id,
+             const std::string& type, const std::string& body, const DeliveryOptions& o) {
   if (Status st = CheckTarget(w.url, o.allow_loopback); !st.ok()) return {0, st.message()};
   Target t = Split(w.url);
   httplib::Client cli(t.origin);
@@ -135,7 +136,7 @@ Outcome Post(const store::Webhook& w, const std::string& event_id, const std::st
   cli.enable_server_certificate_verification(true);
   httplib::Headers headers{
       {"User-Agent", "kaas-webhooks/1"}, {"X-Kaas-Event", type}, {"X-Kaas-Delivery", event_id}};
-  if (!w.secret.empty()) headers.emplace("X-Kaas-Signature", Signature(w.secret, body));
+  if (!secret.empty()) headers.emplace("X-Kaas-Signature", Signature(secret, body));
   auto res = cli.Post(t.path, headers, body, "application/json");
   if (!res) return {0, "no answer: " + httplib::to_string(res.error())};
   if (res->status < 200 || res->status > 299) {
@@ -174,8 +175,9 @@ int64_t RetryDelayMs(const DeliveryOptions& o, int64_t attempt) {
   return std::min(delay, o.retry_max_ms);
 }
 
-DeliveryWorkers::DeliveryWorkers(store::Database& db, const Clock& clock, DeliveryOptions options)
-    : db_(db), clock_(clock), options_(std::move(options)) {}
+DeliveryWorkers::DeliveryWorkers(store::Database& db, const Clock& clock, const pki::SecretBox& box,
+                                 DeliveryOptions options)
+    : db_(db), clock_(clock), box_(box), options_(std::move(options)) {}
 
 DeliveryWorkers::~DeliveryWorkers() { Stop(); }
 
@@ -246,12 +248,24 @@ void DeliveryWorkers::Attempt(const store::OutboxEntry& e) {
     return;
   }
   const std::string body = RenderBody(hook->format, e.payload, options_.portal_url);
-  Outcome out = Post(*hook, e.event_id, e.type, body, options_);
+  Outcome out;
+  std::string secret;
+  if (!hook->secret.empty()) {
+    auto opened = box_.Open(hook->secret);
+    if (opened.ok()) secret = std::move(opened).value();
+    if (!opened.ok()) out.error = "cannot open the webhook's secret: " + opened.status().message();
+  }
+  // Never unsigned when a secret was set: an unreadable secret is a failed attempt.
+  if (out.ok()) out = Post(*hook, secret, e.event_id, e.type, body, options_);
   const int64_t now = clock_.NowMs();
   const int64_t attempt = e.attempts + 1;
   store::Delivery d{NewId("dl"), hook->id,        e.event_id, e.type, attempt,
                     now,         out.status_code, out.error,  0};
   st = db_.Write([&](store::Tx& tx) {
+    if (!store::webhooks::Find(tx, hook->id)) {  // removed while we posted
+      store::outbox::Delete(tx, e.id);
+      return Status::Ok();
+    }
     if (out.ok()) {
       store::outbox::Delete(tx, e.id);
       store::deliveries::Insert(tx, d);

@@ -27,7 +27,11 @@ Result<store::Webhook> WebhookService::Create(const WebhookRequest& r) {
     events += (events.empty() ? "" : ",") + e;
   }
   KAAS_RETURN_IF_ERROR(CheckText("secret", r.secret, kMaxSecretBytes));
-  store::Webhook w{NewId("wh"), r.team_id, r.url, r.format,     events,        r.secret,
+  std::string sealed;
+  if (!r.secret.empty()) {
+    KAAS_ASSIGN_OR_RETURN(sealed, box_.Seal(r.secret));
+  }
+  store::Webhook w{NewId("wh"), r.team_id, r.url, r.format,     events,        sealed,
                    true,        "",        0,     r.created_by, clock_.NowMs()};
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     store::webhooks::Insert(tx, w);

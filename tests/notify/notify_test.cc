@@ -5,8 +5,11 @@
 #include "kaas/notify/notify.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "../support/sqlite_database.h"
@@ -119,9 +122,19 @@ class OutboxTest : public ::testing::Test {
     return n;
   }
 
+  static pki::SecretBox Box() {
+    auto path = std::filesystem::temp_directory_path() /
+                ("kaas-notify-key-" + std::to_string(getpid()) + "-" + std::to_string(rand()));
+    auto box = pki::SecretBox::LoadOrCreate(path.string());
+    std::filesystem::remove(path);
+    if (!box.ok()) throw std::runtime_error(box.status().ToString());
+    return std::move(box).value();
+  }
+
   testing::SqliteDatabase db_{"notify"};
   MovableClock clock_;
-  WebhookService hooks_{*db_, clock_, true};
+  pki::SecretBox box_ = Box();
+  WebhookService hooks_{*db_, clock_, box_, true};
 };
 
 TEST_F(OutboxTest, ANotificationIsQueuedOnlyWhenTheChangeCommits) {
@@ -147,7 +160,7 @@ TEST_F(OutboxTest, ANotificationIsQueuedOnlyWhenTheChangeCommits) {
 TEST_F(OutboxTest, AWebhookFailingFor24HoursIsDisabledAndTheTeamIsTold) {
   WebhookReceiver receiver;
   receiver.Then({500, 0});
-  std::string failing = Add("tm-1", receiver.url("/failing"), {"operation.failed"});
+  std::string failing = Add("tm-1", receiver.url("/failing"), {"operation.failed"}, "k3y");
   // The team's other webhook hears that the first one was disabled.
   std::string watcher = Add("tm-1", receiver.url("/watcher"), {"webhook.disabled"});
   DeliveryOptions o;
@@ -155,7 +168,7 @@ TEST_F(OutboxTest, AWebhookFailingFor24HoursIsDisabledAndTheTeamIsTold) {
   o.poll_ms = 20;
   o.timeout_ms = 2000;
   o.allow_loopback = true;
-  DeliveryWorkers workers(*db_, clock_, o);
+  DeliveryWorkers workers(*db_, clock_, box_, o);
   workers.Start();
   ASSERT_TRUE(db_->Write([&](store::Tx& tx) {
                    Enqueue(tx, {"operation.failed", "tm-1", "cl-1", "billing", "op-1", "bob", "{}"},
@@ -167,6 +180,16 @@ TEST_F(OutboxTest, AWebhookFailingFor24HoursIsDisabledAndTheTeamIsTold) {
     return [n](const std::vector<testing::ReceivedRequest>& r) { return r.size() >= n; };
   };
   ASSERT_TRUE(receiver.WaitFor(count(1), 10000));
+  // The secret is sealed at rest, and the post is signed with the secret itself.
+  auto first = receiver.received()[0];
+  EXPECT_EQ(first.headers["X-Kaas-Signature"], testing::HmacSha256Signature("k3y", first.body));
+  ASSERT_TRUE(db_->Read([&](store::Tx& tx) {
+                   auto row = store::webhooks::Find(tx, failing);
+                   EXPECT_NE(row->secret, "k3y");
+                   EXPECT_EQ(box_.Open(row->secret).value(), "k3y");
+                   return Status::Ok();
+                 })
+                  .ok());
   // Nothing more until the retry is due (an hour later on this clock).
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_EQ(receiver.received().size(), 1u);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kaas/common/clock.h"
+#include "kaas/pki/secret_box.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
 
@@ -46,7 +47,9 @@ int64_t RetryDelayMs(const DeliveryOptions& options, int64_t attempt);
 // worst one more delivery of the same payload id. Every attempt is in the delivery log.
 class DeliveryWorkers {
  public:
-  DeliveryWorkers(store::Database& db, const Clock& clock, DeliveryOptions options);
+  // `box` opens the webhooks' sealed secrets.
+  DeliveryWorkers(store::Database& db, const Clock& clock, const pki::SecretBox& box,
+                  DeliveryOptions options);
   ~DeliveryWorkers();
 
   void Start();
@@ -61,6 +64,7 @@ class DeliveryWorkers {
 
   store::Database& db_;
   const Clock& clock_;
+  const pki::SecretBox& box_;
   DeliveryOptions options_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

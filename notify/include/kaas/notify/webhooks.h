@@ -6,6 +6,7 @@
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
+#include "kaas/pki/secret_box.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
 
@@ -22,7 +23,7 @@ struct WebhookRequest {
   std::string url;
   std::string format;  // slack | json
   std::vector<std::string> events;
-  std::string secret;  // "" = deliveries are not signed
+  std::string secret;  // "" = deliveries are not signed; stored sealed
   std::string created_by;
 };
 
@@ -30,8 +31,10 @@ struct WebhookRequest {
 // (auth::Authorizer); this owns the rules on the values.
 class WebhookService {
  public:
-  WebhookService(store::Database& db, const Clock& clock, bool allow_loopback)
-      : db_(db), clock_(clock), allow_loopback_(allow_loopback) {}
+  // Secrets are sealed under `box` (kaasd's master key) before they are stored.
+  WebhookService(store::Database& db, const Clock& clock, const pki::SecretBox& box,
+                 bool allow_loopback)
+      : db_(db), clock_(clock), box_(box), allow_loopback_(allow_loopback) {}
 
   // kInvalidArgument naming the field: url (CheckTarget, ≤ 1,000 bytes), format, events (known
   // types, at least one), secret (≤ 256).
@@ -48,6 +51,7 @@ class WebhookService {
  private:
   store::Database& db_;
   const Clock& clock_;
+  const pki::SecretBox& box_;
   bool allow_loopback_;
 };
 
