@@ -217,10 +217,18 @@ bool DeliveryWorkers::Pass() {
   // Held for longer than an attempt can take (three timeouts), so two workers or replicas
   // never post the same entry at once; a killed worker's entries are free again after it.
   const int64_t lease = now + 3 * options_.timeout_ms + 5000;
-  Status st = db_.Write([&](store::Tx& tx) {
-    due = store::outbox::Claim(tx, now, lease, 4);
+  bool any = false;
+  Status st = db_.Read([&](store::Tx& tx) {
+    any = store::outbox::AnyDue(tx, now);
     return Status::Ok();
   });
+  if (st.ok() && !any) return false;
+  if (st.ok()) {
+    st = db_.Write([&](store::Tx& tx) {
+      due = store::outbox::Claim(tx, now, lease, 4);
+      return Status::Ok();
+    });
+  }
   if (!st.ok()) {
     log::Warn("cannot read the webhook outbox", {{"error", st.ToString()}});
     return false;

@@ -1141,6 +1141,13 @@ std::vector<OutboxEntry> Claim(Tx& tx, int64_t now, int64_t lease_until, int64_t
   }
   return due;
 }
+bool AnyDue(Tx& tx, int64_t now) {
+  long n = 0;
+  tx.sql() << "SELECT COUNT(*) FROM (SELECT 1 FROM webhook_outbox WHERE next_attempt_at <= :n "
+              "AND lease_until <= :n2 LIMIT 1) due",
+      use(now), use(now), into(n);
+  return n > 0;
+}
 void Reschedule(Tx& tx, const std::string& id, int64_t attempts, int64_t next_attempt_at) {
   tx.sql() << "UPDATE webhook_outbox SET attempts = :a, next_attempt_at = :n, lease_until = 0 "
               "WHERE id = :id",

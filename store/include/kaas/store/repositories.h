@@ -228,6 +228,8 @@ void Insert(Tx& tx, const OutboxEntry& e);
 // Entries due at `now` and not held by a worker, oldest due first; each is held until
 // `lease_until` (run it in a write transaction so that two workers never take the same one).
 std::vector<OutboxEntry> Claim(Tx& tx, int64_t now, int64_t lease_until, int64_t limit);
+// Whether any entry is due and free: a read, so idle workers never take the write lock.
+bool AnyDue(Tx& tx, int64_t now);
 void Reschedule(Tx& tx, const std::string& id, int64_t attempts, int64_t next_attempt_at);
 void Delete(Tx& tx, const std::string& id);
 int64_t CountPending(Tx& tx);
