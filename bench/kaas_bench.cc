@@ -6,6 +6,8 @@
 //   reads       GET /clusters/{id} and a page of GET /clusters under C concurrent clients,
 //               on a database seeded with many clusters; p50/p99 and throughput; kaasd RSS
 //   baseline    a bare cpp-httplib hello-world served from this process, same load
+//   webhooks    notifications delivered per second to a receiver on loopback (10 webhooks),
+//               and POST /clusters latency and engine time with 0 and with 10 webhooks
 
 #include <httplib.h>
 #include <unistd.h>
@@ -28,6 +30,7 @@
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "kaasd_process.h"
+#include "webhook_receiver.h"
 
 using namespace kaas::testing;
 using Clock = std::chrono::steady_clock;
@@ -427,6 +430,81 @@ void BenchMetrics(int clusters, int nodes_per) {
 
 }  // namespace
 
+// POST /clusters latency and engine time of `n` sequential personal creates.
+std::pair<std::vector<double>, std::vector<double>> Creates(KaasdProcess& kaasd,
+                                                            const std::string& prefix, int n) {
+  std::vector<double> post_ms, engine_ms;
+  for (int i = 0; i < n; ++i) {
+    auto t0 = Clock::now();
+    auto r = kaasd.Call("POST", "/api/v1/clusters",
+                        Json{{"name", prefix + std::to_string(i)},
+                             {"team", "hooks"},
+                             {"purpose", "personal"},
+                             {"workers", {{"count", 1}}}}
+                            .dump());
+    post_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (r.status != 202) throw std::runtime_error("create refused: " + r.raw);
+    Json op = kaasd.WaitOperation(r.body["operation"]["id"]);
+    engine_ms.push_back(
+        static_cast<double>(ParseMs(op["finished_at"]) - ParseMs(op["created_at"])));
+  }
+  return {post_ms, engine_ms};
+}
+
+void BenchWebhooks() {
+  KaasdProcess kaasd;
+  kaasd.SetArgs({"--config", Config(kaasd.data_dir(), 100000), "--webhook-allow-loopback", "true"});
+  if (!kaasd.Start()) throw std::runtime_error("kaasd did not start");
+  kaasd.LoginAdmin();
+  kaasd.Call("POST", "/api/v1/teams", R"({"name":"hooks"})");
+  auto [post0, engine0] = Creates(kaasd, "none", 30);
+
+  WebhookReceiver receiver;
+  std::vector<std::string> hooks;
+  for (int i = 0; i < 10; ++i) {
+    auto r = kaasd.Call("POST", "/api/v1/teams/hooks/webhooks",
+                        Json{{"url", receiver.url("/" + std::to_string(i))},
+                             {"format", i % 2 ? "slack" : "json"},
+                             {"events", {"operation.succeeded", "cluster.created"}},
+                             {"secret", "bench"}}
+                            .dump());
+    if (r.status != 201) throw std::runtime_error("webhook refused: " + r.raw);
+    hooks.push_back(r.body["id"]);
+  }
+  auto [post10, engine10] = Creates(kaasd, "ten", 30);
+  // 30 creates x 2 events x 10 webhooks.
+  receiver.WaitFor([](const auto& r) { return r.size() >= 600; }, 60000);
+
+  // Throughput: 2,000 test notifications queued as fast as the API takes them.
+  const size_t before = receiver.received().size();
+  const int per_hook = 200;
+  auto t0 = Clock::now();
+  std::vector<std::thread> threads;
+  for (const auto& id : hooks) {
+    threads.emplace_back([&, id] {
+      httplib::Client cli("127.0.0.1", kaasd.port());
+      httplib::Headers h = {{"Authorization", "Bearer " + kaasd.admin_token()}};
+      for (int i = 0; i < per_hook; ++i) cli.Post("/api/v1/webhooks/" + id + "/test", h, "", "");
+    });
+  }
+  for (auto& t : threads) t.join();
+  double queued_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const size_t want = before + hooks.size() * per_hook;
+  bool all = receiver.WaitFor([&](const auto& r) { return r.size() >= want; }, 300000);
+  double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::printf("\nwebhooks: 10 webhooks on a receiver on loopback, 2 delivery workers\n");
+  std::printf("  %d test notifications queued in %.1f s, %s delivered after %.1f s: %.0f/s\n",
+              static_cast<int>(hooks.size()) * per_hook, queued_s, all ? "all" : "NOT all", total_s,
+              (receiver.received().size() - before) / total_s);
+  std::printf(
+      "  POST /clusters p50 %.1f ms, p99 %.1f ms with no webhook; p50 %.1f ms, p99 %.1f ms "
+      "with 10\n",
+      Percentile(post0, 0.5), Percentile(post0, 0.99), Percentile(post10, 0.5),
+      Percentile(post10, 0.99));
+  std::printf("  engine time of a create p50 %.0f ms with no webhook, %.0f ms with 10\n",
+              Percentile(engine0, 0.5), Percentile(engine10, 0.5));
+}
+
 int main(int argc, char** argv) {
   std::string only = argc > 1 ? argv[1] : "all";
   int clusters = argc > 2 ? std::atoi(argv[2]) : 10000;
@@ -436,6 +514,7 @@ int main(int argc, char** argv) {
     if (only == "all" || only == "reads") BenchReads(clusters, 12, 50);
     if (only == "all" || only == "health") BenchHealth(clusters, 12);
     if (only == "all" || only == "metrics") BenchMetrics(clusters, 12);
+    if (only == "all" || only == "webhooks") BenchWebhooks();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;
