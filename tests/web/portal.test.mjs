@@ -12,11 +12,12 @@ let browser;
 let admin;
 
 before(async () => {
-  kaasd = await startKaasd(['--fault-injection', 'true']);
+  kaasd = await startKaasd(['--fault-injection', 'true', '--webhook-allow-loopback', 'true',
+    '--webhook-retry-base-ms', '300']);
   admin = await client(kaasd.url).login('admin', ADMIN_PASSWORD);
   for (const team of ['payments', 'logistics']) await admin.post('/teams', {name: team});
   for (const [user, team, role] of [['alice', 'payments', 'member'], ['victor', 'payments', 'viewer'],
-    ['olga', 'logistics', 'member']]) {
+    ['olga', 'logistics', 'member'], ['tina', 'payments', 'admin']]) {
     await admin.post('/users', {username: user, password: PASSWORD});
     await admin.put(`/teams/${team}/members/${user}`, {role});
   }
@@ -420,6 +421,50 @@ describe('roles', () => {
     await page.goto(`${kaasd.url}/admin`);
     await waitText(page.locator('h1'), 'Not found');
     await page.close();
+  });
+});
+
+describe('webhooks', () => {
+  test('a team admin adds a webhook, tests it and reads its delivery log; a viewer cannot', async () => {
+    const received = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => { body += c; });
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.writeHead(received.length === 1 ? 500 : 200).end('{}'); // the first attempt fails
+      });
+    });
+    await new Promise((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+
+    const tina = await loginPage(browser.context, kaasd.url, 'tina', PASSWORD);
+    await tina.getByRole('link', {name: 'Webhooks'}).click();
+    await tina.waitForURL(/\/webhooks\/payments$/);
+    const form = tina.getByRole('form', {name: 'Add a webhook'});
+    await form.getByLabel('URL').fill(url);
+    await form.getByLabel('Format').selectOption('slack');
+    await form.getByLabel('A cluster is ready').check();
+    await tina.getByRole('button', {name: 'Add webhook'}).click();
+    const hooks = tina.locator('table.webhooks');
+    await waitText(hooks, url);
+    await waitText(hooks, 'cluster.created');
+    await hooks.getByRole('button', {name: 'Test'}).click();
+    const log = tina.locator('table.deliveries');
+    await waitText(log, '500');
+    await waitText(log, '200', 20000); // the retry, picked up by the page itself
+    assert.equal(received.length, 2);
+    assert.equal(received[0].text, received[1].text);
+    assert.match(received[0].text, /test notification from kaas for team payments — by tina/);
+    assert.deepEqual(tina.errors, []);
+    await tina.close();
+
+    const victor = await loginPage(browser.context, kaasd.url, 'victor', PASSWORD);
+    assert.equal(await victor.getByRole('link', {name: 'Webhooks'}).count(), 0);
+    await victor.goto(`${kaasd.url}/webhooks/payments`);
+    await waitText(victor.locator('main'), /not found/i);
+    await victor.close();
+    receiver.close();
   });
 });
 

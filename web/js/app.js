@@ -88,6 +88,8 @@ export function renderHeader(user) {
       (user.is_admin || user.teams.some((t) => t.role !== 'viewer')) &&
         link('/clusters/new', 'Create cluster', (p) => p === '/clusters/new'),
       link('/quota', 'Quota', (p) => p.startsWith('/quota')),
+      (user.is_admin || user.teams.some((t) => t.role === 'admin')) &&
+        link('/webhooks', 'Webhooks', (p) => p.startsWith('/webhooks')),
       user.is_admin && link('/admin', 'Admin', (p) => p.startsWith('/admin'))),
     user && h('div', {class: 'who'},
       h('span', {class: 'who-name', title: user.is_admin ? 'platform admin' : ''},

@@ -9,6 +9,7 @@ import {createPage} from './pages/create.js';
 import {clusterPage} from './pages/cluster.js';
 import {quotaPage} from './pages/quota.js';
 import {adminPage} from './pages/admin.js';
+import {webhooksPage} from './pages/webhooks.js';
 
 route('/login', loginPage);
 route('/', clustersPage);
@@ -17,6 +18,8 @@ route('/clusters/new', createPage);
 route('/clusters/:id', clusterPage);
 route('/quota', quotaPage);
 route('/quota/:team', quotaPage);
+route('/webhooks', webhooksPage);
+route('/webhooks/:team', webhooksPage);
 route('/admin', adminPage);
 route('/admin/:tab', adminPage);
 route('*', (ctx) => notFound(ctx));
