@@ -12,6 +12,7 @@
 #include "kaasd_process.h"
 #include "scratch_database.h"
 #include "status_testing.h"
+#include "webhook_receiver.h"
 
 namespace kaas::testing {
 namespace {
@@ -94,6 +95,44 @@ TEST_F(PostgresKaasdTest, ClustersConvergeAcrossKillNineAndDeleteCleanly) {
   auto quota = kaasd_->Call("GET", "/api/v1/teams/payments/quota");
   EXPECT_EQ(quota.body["usage"]["clusters"], 0);
   EXPECT_EQ(quota.body["usage"]["vcpus"], 0);
+}
+
+// Notifications on PostgreSQL: the outbox query, the claim and the delivery log, and an outbox
+// entry that waited through kill -9 delivered (signed) after the restart.
+TEST_F(PostgresKaasdTest, NotificationsWaitInTheOutboxThroughKillNine) {
+  ASSERT_TRUE(kaasd_->Kill());
+  kaasd_->SetArgs({"--database", url_, "--sim-delay-ms", "100", "--webhook-allow-loopback", "true",
+                   "--webhook-retry-base-ms", "300", "--webhook-timeout-ms", "1000"});
+  ASSERT_TRUE(kaasd_->Start());
+  ASSERT_FALSE(kaasd_->LoginAdmin().empty());
+  ASSERT_EQ(kaasd_->Call("POST", "/api/v1/teams", R"({"name":"payments"})").status, 201);
+  const int port = FreePort();  // nobody listens yet
+  auto hook = kaasd_->Call("POST", "/api/v1/teams/payments/webhooks",
+                           Json{{"url", "http://127.0.0.1:" + std::to_string(port) + "/h"},
+                                {"format", "json"},
+                                {"events", {"cluster.created"}},
+                                {"secret", "pg"}}
+                               .dump());
+  ASSERT_EQ(hook.status, 201) << hook.raw;
+  const std::string id = hook.body["id"];
+  auto [cluster, op] = Create("hooked", 1);
+  ASSERT_EQ(kaasd_->WaitOperation(op, 60000)["state"], "succeeded");
+  Json log;
+  for (int i = 0; i < 200 && log.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    log = kaasd_->Call("GET", "/api/v1/webhooks/" + id + "/deliveries").body["items"];
+  }
+  ASSERT_FALSE(log.empty()) << "no attempt recorded";
+  EXPECT_TRUE(log[0]["status_code"].is_null()) << log;
+
+  ASSERT_TRUE(kaasd_->Kill());
+  WebhookReceiver receiver(port);
+  ASSERT_TRUE(kaasd_->Start());
+  ASSERT_TRUE(receiver.WaitFor([](const auto& r) { return !r.empty(); }, 30000));
+  auto got = receiver.received()[0];
+  EXPECT_EQ(got.json["id"], log[0]["event_id"]);
+  EXPECT_EQ(got.json["cluster"]["id"], cluster);
+  EXPECT_EQ(got.headers["X-Kaas-Signature"], HmacSha256Signature("pg", got.body));
 }
 
 }  // namespace
