@@ -123,10 +123,13 @@ struct Outcome {
 // Posts `body` to `w`, signed with `secret` when it is not empty.
 Outcome Post(const store::Webhook& w, const std::string& secret, const std::string& event_id,
              const std::string& type, const std::string& body, const DeliveryOptions& o) {
-  if (Status st = CheckTarget(w.url, o.allow_loopback); !st.ok()) return {0, st.message()};
+  auto checked = ResolveTarget(w.url, o.allow_loopback);
+  if (!checked.ok()) return {0, checked.status().message()};
   Target t = Split(w.url);
   httplib::Client cli(t.origin);
   if (!cli.is_valid()) return {0, "invalid url"};
+  // Connect to the address that was checked; TLS still verifies the certificate for the name.
+  if (!checked->address.empty()) cli.set_hostname_addr_map({{checked->host, checked->address}});
   const time_t sec = o.timeout_ms / 1000;
   const time_t usec = (o.timeout_ms % 1000) * 1000;
   cli.set_connection_timeout(sec, usec);

@@ -66,8 +66,12 @@ bool Forbidden(const sockaddr* sa) {
 }  // namespace
 
 Status CheckTarget(const std::string& url, bool allow_loopback) {
+  return ResolveTarget(url, allow_loopback).status();
+}
+
+Result<CheckedTarget> ResolveTarget(const std::string& url, bool allow_loopback) {
   KAAS_ASSIGN_OR_RETURN(Url u, ParseUrl(url));
-  if (allow_loopback) return Status::Ok();
+  if (allow_loopback) return CheckedTarget{u.host, ""};
   addrinfo hints{};
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* found = nullptr;
@@ -75,14 +79,24 @@ Status CheckTarget(const std::string& url, bool allow_loopback) {
     return InvalidArgument("url", "url's host " + u.host + " does not resolve");
   }
   bool forbidden = false;
-  for (addrinfo* a = found; a; a = a->ai_next) forbidden = forbidden || Forbidden(a->ai_addr);
+  char first[INET6_ADDRSTRLEN] = "";
+  for (addrinfo* a = found; a; a = a->ai_next) {
+    forbidden = forbidden || Forbidden(a->ai_addr);
+    if (first[0]) continue;
+    const void* raw =
+        a->ai_family == AF_INET
+            ? static_cast<const void*>(&reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr)
+            : static_cast<const void*>(
+                  &reinterpret_cast<const sockaddr_in6*>(a->ai_addr)->sin6_addr);
+    inet_ntop(a->ai_family, raw, first, sizeof first);
+  }
   freeaddrinfo(found);
   if (forbidden) {
     return InvalidArgument("url", "url's host " + u.host +
                                       " is a loopback or link-local address (kaasd refuses them "
                                       "unless started with --webhook-allow-loopback true)");
   }
-  return Status::Ok();
+  return CheckedTarget{u.host, first};
 }
 
 }  // namespace kaas::notify

@@ -73,6 +73,14 @@ TEST(NotifyTest, TargetsAreHttpOrHttpsAndNeverLoopbackOrLinkLocal) {
   }
   EXPECT_TRUE(CheckTarget("http://127.0.0.1:9/", true).ok()) << "allowed by the flag";
   EXPECT_FALSE(CheckTarget("ftp://127.0.0.1/", true).ok()) << "the flag never allows ftp";
+  // The delivery connects to the address that was checked, not to a second lookup's answer.
+  auto v4 = ResolveTarget("http://192.0.2.1:8080/x", false);
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "192.0.2.1");
+  EXPECT_EQ(v4->address, "192.0.2.1");
+  auto v6 = ResolveTarget("https://[2001:db8::1]/", false);
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->address, "2001:db8::1");
 }
 
 TEST(NotifyTest, SlackTextSaysWhatToWhichClusterOfWhichTeamByWhomWithALink) {

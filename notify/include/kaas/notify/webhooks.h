@@ -18,6 +18,15 @@ namespace kaas::notify {
 // (field "url") saying why.
 Status CheckTarget(const std::string& url, bool allow_loopback);
 
+// CheckTarget, keeping what the host resolved to: the delivery connects to exactly the address
+// that was checked (no second lookup a rebinding DNS server could answer differently).
+// `address` is "" when `allow_loopback` skipped the lookup.
+struct CheckedTarget {
+  std::string host;
+  std::string address;
+};
+Result<CheckedTarget> ResolveTarget(const std::string& url, bool allow_loopback);
+
 struct WebhookRequest {
   std::string team_id;  // "" = platform-wide
   std::string url;
