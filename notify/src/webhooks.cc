@@ -79,6 +79,15 @@ Result<std::string> WebhookService::Test(const std::string& id, const std::strin
   return event_id;
 }
 
+Result<int64_t> WebhookService::Pending() {
+  int64_t n = 0;
+  KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+    n = store::outbox::CountPending(tx);
+    return Status::Ok();
+  }));
+  return n;
+}
+
 Result<std::vector<store::Delivery>> WebhookService::Deliveries(const std::string& id,
                                                                 int64_t limit) {
   std::vector<store::Delivery> out;

@@ -199,6 +199,8 @@ TEST_F(WebhooksTest, ANotificationQueuedBeforeKill9ArrivesAfterTheRestart) {
   EXPECT_TRUE(log[0]["status_code"].is_null());
   EXPECT_NE(log[0]["next_retry_at"], "");
   std::string event = log[0]["event_id"];
+  auto metrics = kaasd_->Call("GET", "/metrics", "", "");
+  EXPECT_NE(metrics.raw.find("kaas_webhook_outbox_pending 1\n"), std::string::npos) << metrics.raw;
 
   ASSERT_TRUE(kaasd_->Kill());
   WebhookReceiver receiver(port);

@@ -132,6 +132,11 @@ Result<Reply> Metrics(Context& ctx) {
   out.Family("kaas_engine_operations_in_flight", "Operations running in this process.", "gauge");
   out.Sample("kaas_engine_operations_in_flight", {},
              static_cast<double>(ctx.deps.engine.InFlight()));
+  if (auto pending = ctx.deps.webhooks.Pending(); pending.ok()) {
+    out.Family("kaas_webhook_outbox_pending", "Notifications not yet delivered (all webhooks).",
+               "gauge");
+    out.Sample("kaas_webhook_outbox_pending", {}, static_cast<double>(*pending));
+  }
   const store::DatabaseHealth health = ctx.deps.db.health();
   const store::PoolStats pool = ctx.deps.db.pool_stats();
   out.Family("kaas_up", "Whether the database answered this scrape's queries.", "gauge");

@@ -54,6 +54,8 @@ class WebhookService {
   Status Delete(const std::string& id);
   // Queues a `webhook.test` notification to this webhook only; returns its payload id.
   Result<std::string> Test(const std::string& id, const std::string& actor);
+  // Notifications waiting in the outbox (all webhooks): /metrics.
+  Result<int64_t> Pending();
   // Every attempt, newest first.
   Result<std::vector<store::Delivery>> Deliveries(const std::string& id, int64_t limit);
 
