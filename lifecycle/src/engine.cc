@@ -263,6 +263,13 @@ void Engine::Notify(store::Tx& tx, const store::Operation& op, const std::string
       now);
   if (state != OperationState::kSucceeded) return;
   const auto type = TypeOf(op);
+  if (type == OperationType::kRepair) {
+    notify::Enqueue(tx,
+                    {"node.repaired", team_id, op.cluster_id, name, op.id, op.requested_by,
+                     nlohmann::json{{"node", internal::ParamOf(op, "node")}}.dump()},
+                    now);
+    return;
+  }
   if (type != OperationType::kCreate && type != OperationType::kDelete) return;
   notify::Enqueue(tx,
                   {type == OperationType::kCreate ? "cluster.created" : "cluster.deleted", team_id,

@@ -9,6 +9,7 @@
 #include "kaas/common/ids.h"
 #include "kaas/common/log.h"
 #include "kaas/lifecycle/model.h"
+#include "kaas/notify/notify.h"
 #include "kaas/store/repositories.h"
 
 namespace kaas::lifecycle {
@@ -211,6 +212,13 @@ Result<SweepReport> HealthMonitor::Sweep() {
              nlohmann::json{
                  {"event", what}, {"node", n.name}, {"health", health}, {"reason", seen[i].reason}}
                  .dump()});
+        if (seen[i].health == NodeHealth::kUnhealthy) {
+          const store::Cluster& c = clusters[n.cluster_id];
+          notify::Enqueue(tx,
+                          {what, c.team_id, c.id, c.name, "", "kaas",
+                           nlohmann::json{{"node", n.name}, {"reason", seen[i].reason}}.dump()},
+                          now);
+        }
         log::Warn(what, {{"cluster", n.cluster_id}, {"node", n.name}, {"reason", seen[i].reason}});
       }
     }

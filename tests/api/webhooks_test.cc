@@ -313,5 +313,28 @@ TEST_F(WebhooksTest, ASlowReceiverDoesNotSlowPostClusters) {
   std::cout << "POST /clusters took " << took << " ms while the receiver slept\n";
 }
 
+TEST_F(WebhooksTest, ADeadNodeAndItsRepairAreTold) {
+  Start({"--webhook-allow-loopback", "true", "--fault-injection", "true", "--health-interval-s",
+         "1", "--repair-grace-s", "1"});
+  WebhookReceiver receiver;
+  AddHook(receiver.url(), "slack", {"node.unhealthy", "node.repaired"});
+  auto [cluster, op] = CreateDevCluster(*kaasd_, "healing", 2);
+  ASSERT_EQ(kaasd_->WaitOperation(op)["state"], "succeeded");
+  auto r = kaasd_->Call(
+      "PUT", "/api/v1/faults",
+      Json{{"rules", {{{"on", "node"}, {"match", cluster + "/worker-1"}, {"action", "crash"}}}}}
+          .dump());
+  ASSERT_EQ(r.status, 200) << r.raw;
+  ASSERT_TRUE(receiver.WaitFor(AtLeast(2), 60000)) << receiver.received().size();
+  auto got = receiver.received();
+  std::string first = got[0].json["text"], second = got[1].json["text"];
+  EXPECT_NE(first.find("node worker-1 of cluster *healing* (team payments) is unhealthy"),
+            std::string::npos)
+      << first;
+  EXPECT_NE(second.find("node worker-1 of cluster *healing* (team payments) was repaired"),
+            std::string::npos)
+      << second;
+}
+
 }  // namespace
 }  // namespace kaas::testing
