@@ -428,8 +428,6 @@ void BenchMetrics(int clusters, int nodes_per) {
   std::printf("kaasd RSS after the load: %ld MiB\n", RssKib(kaasd.port()) / 1024);
 }
 
-}  // namespace
-
 // POST /clusters latency and engine time of `n` sequential personal creates.
 std::pair<std::vector<double>, std::vector<double>> Creates(KaasdProcess& kaasd,
                                                             const std::string& prefix, int n) {
@@ -504,6 +502,8 @@ void BenchWebhooks() {
   std::printf("  engine time of a create p50 %.0f ms with no webhook, %.0f ms with 10\n",
               Percentile(engine0, 0.5), Percentile(engine10, 0.5));
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   std::string only = argc > 1 ? argv[1] : "all";
