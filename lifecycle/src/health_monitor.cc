@@ -182,48 +182,64 @@ Result<SweepReport> HealthMonitor::Sweep() {
                                               " does not answer on " + nodes[physical[k]].address};
   }
 
-  // Record what changed, with an event per change.
+  // What changed, decided before the transaction (a rerun of the transaction must write the
+  // same thing), recorded with an event per change, applied to `nodes` once committed.
   const int64_t now = clock_.NowMs();
+  struct Change {
+    size_t i;
+    std::string health;
+    int64_t since;
+    std::string event;  // "" = none (unknown <-> healthy is not news)
+  };
+  std::vector<Change> changes;
   std::map<std::string, int64_t> by_health;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    const store::Node& n = nodes[i];
+    if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
+    const std::string health = ToString(seen[i].health);
+    ++by_health[health];
+    report.unhealthy += seen[i].health == NodeHealth::kUnhealthy;
+    if (health == n.health && seen[i].reason == n.health_reason) continue;
+    const bool dead = seen[i].health == NodeHealth::kUnhealthy;
+    const bool was_dead = HealthOf(n) == NodeHealth::kUnhealthy;
+    const int64_t since = !dead ? 0 : was_dead && n.unhealthy_since > 0 ? n.unhealthy_since : now;
+    changes.push_back({i, health, since,
+                       dead && !was_dead   ? "node.unhealthy"
+                       : !dead && was_dead ? "node." + health
+                                           : ""});
+  }
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
-    for (size_t i = 0; i < nodes.size(); ++i) {
-      store::Node& n = nodes[i];
-      if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
-      const std::string health = ToString(seen[i].health);
-      ++by_health[health];
-      report.unhealthy += seen[i].health == NodeHealth::kUnhealthy;
-      if (health == n.health && seen[i].reason == n.health_reason) continue;
-      const int64_t since = seen[i].health != NodeHealth::kUnhealthy ? 0
-                            : HealthOf(n) == NodeHealth::kUnhealthy && n.unhealthy_since > 0
-                                ? n.unhealthy_since
-                                : now;
-      store::nodes::SetHealth(tx, n.id, health, seen[i].reason, since);
-      const bool was_unhealthy = HealthOf(n) == NodeHealth::kUnhealthy;
-      n.health = health;
-      n.health_reason = seen[i].reason;
-      n.unhealthy_since = since;
-      ++report.changed;
-      if (seen[i].health == NodeHealth::kUnhealthy || was_unhealthy) {
-        const std::string what =
-            seen[i].health == NodeHealth::kUnhealthy ? "node.unhealthy" : "node." + health;
-        store::events::Insert(
-            tx,
-            {NewId("ev"), n.cluster_id, clusters[n.cluster_id].team_id, now, "node",
-             nlohmann::json{
-                 {"event", what}, {"node", n.name}, {"health", health}, {"reason", seen[i].reason}}
-                 .dump()});
-        if (seen[i].health == NodeHealth::kUnhealthy) {
-          const store::Cluster& c = clusters[n.cluster_id];
-          notify::Enqueue(tx,
-                          {what, c.team_id, c.id, c.name, "", "kaas",
-                           nlohmann::json{{"node", n.name}, {"reason", seen[i].reason}}.dump()},
-                          now);
-        }
-        log::Warn(what, {{"cluster", n.cluster_id}, {"node", n.name}, {"reason", seen[i].reason}});
+    for (const auto& ch : changes) {
+      const store::Node& n = nodes[ch.i];
+      const std::string& reason = seen[ch.i].reason;
+      store::nodes::SetHealth(tx, n.id, ch.health, reason, ch.since);
+      if (ch.event.empty()) continue;
+      const store::Cluster& c = clusters[n.cluster_id];
+      store::events::Insert(
+          tx, {NewId("ev"), n.cluster_id, c.team_id, now, "node",
+               nlohmann::json{
+                   {"event", ch.event}, {"node", n.name}, {"health", ch.health}, {"reason", reason}}
+                   .dump()});
+      if (ch.event == "node.unhealthy") {
+        notify::Enqueue(tx,
+                        {ch.event, c.team_id, c.id, c.name, "", "kaas",
+                         nlohmann::json{{"node", n.name}, {"reason", reason}}.dump()},
+                        now);
       }
     }
     return Status::Ok();
   }));
+  for (const auto& ch : changes) {
+    store::Node& n = nodes[ch.i];
+    n.health = ch.health;
+    n.health_reason = seen[ch.i].reason;
+    n.unhealthy_since = ch.since;
+    ++report.changed;
+    if (!ch.event.empty()) {
+      log::Warn(ch.event,
+                {{"cluster", n.cluster_id}, {"node", n.name}, {"reason", n.health_reason}});
+    }
+  }
 
   // What to repair, per cluster.
   std::map<std::string, std::vector<const store::Node*>> by_cluster;
