@@ -275,7 +275,8 @@ Result<Admitted> ClusterService::AdmitChange(
   return a;
 }
 
-Result<store::Cluster> ClusterService::SetAutoRepair(const std::string& cluster_id, bool on) {
+Result<store::Cluster> ClusterService::EditCluster(
+    const std::string& cluster_id, const std::function<Status(store::Tx&, store::Cluster&)>& edit) {
   std::optional<store::Cluster> c;
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     c = store::clusters::Find(tx, cluster_id);
@@ -283,32 +284,30 @@ Result<store::Cluster> ClusterService::SetAutoRepair(const std::string& cluster_
     if (StatusOf(*c) == ClusterStatus::kDeleted) {
       return Conflict("cluster " + cluster_id + " is deleted");
     }
-    c->auto_repair = on ? 1 : 0;
     c->updated_at = clock_.NowMs();
-    store::clusters::SetAutoRepair(tx, c->id, on, c->updated_at);
-    return Status::Ok();
+    return edit(tx, *c);
   }));
   return *c;
+}
+
+Result<store::Cluster> ClusterService::SetAutoRepair(const std::string& cluster_id, bool on) {
+  return EditCluster(cluster_id, [&](store::Tx& tx, store::Cluster& c) {
+    c.auto_repair = on ? 1 : 0;
+    store::clusters::SetAutoRepair(tx, c.id, on, c.updated_at);
+    return Status::Ok();
+  });
 }
 
 Result<store::Cluster> ClusterService::EditLabels(const std::string& cluster_id, const Labels& set,
                                                   const std::vector<std::string>& remove) {
   KAAS_RETURN_IF_ERROR(CheckLabels("labels", set));
-  std::optional<store::Cluster> c;
-  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
-    c = store::clusters::Find(tx, cluster_id);
-    if (!c) return NotFound("cluster " + cluster_id + " not found");
-    if (StatusOf(*c) == ClusterStatus::kDeleted) {
-      return Conflict("cluster " + cluster_id + " is deleted");
-    }
-    for (const auto& key : remove) c->labels.erase(key);
-    for (const auto& [key, value] : set) c->labels[key] = value;
-    KAAS_RETURN_IF_ERROR(CheckLabels("labels", c->labels));  // the count, after merging
-    c->updated_at = clock_.NowMs();
-    store::clusters::SetLabels(tx, c->id, c->labels, c->updated_at);
+  return EditCluster(cluster_id, [&](store::Tx& tx, store::Cluster& c) {
+    for (const auto& key : remove) c.labels.erase(key);
+    for (const auto& [key, value] : set) c.labels[key] = value;
+    KAAS_RETURN_IF_ERROR(CheckLabels("labels", c.labels));  // the count, after merging
+    store::clusters::SetLabels(tx, c.id, c.labels, c.updated_at);
     return Status::Ok();
-  }));
-  return *c;
+  });
 }
 
 Result<store::Operation> ClusterService::Cancel(const std::string& operation_id) {

@@ -104,6 +104,12 @@ class ClusterService {
 
   Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist, bool allow_colocated_masters);
 
+  // Edits a cluster that is not deleted in one write transaction (its updated_at set first):
+  // kNotFound, kConflict (deleted), or what `edit` returns.
+  Result<store::Cluster> EditCluster(
+      const std::string& cluster_id,
+      const std::function<Status(store::Tx&, store::Cluster&)>& edit);
+
   // Shared admission of changes: `shape` fills in the change from the cluster's live nodes;
   // this then checks quota and capacity for the added nodes, places them, plans and persists.
   Result<Admitted> AdmitChange(
