@@ -55,7 +55,9 @@ Result<LoginResult> AuthService::Login(const std::string& username, const std::s
     limiter_.RecordFailure(username, remote_addr);
     return Status(Code::kUnauthenticated, "invalid username or password");
   }
-  limiter_.RecordSuccess(username);
+  limiter_.RecordSuccess(username, remote_addr);
+  // Said only to whoever knows the password.
+  if (user->disabled_at != 0) return Status(Code::kUnauthenticated, "this account is disabled");
 
   LoginResult result;
   result.token = "kaas_" + RandomHex(24);
@@ -83,7 +85,9 @@ Result<Principal> AuthService::Authenticate(const std::string& header) {
       return Status(Code::kUnauthenticated, "invalid or expired token");
     }
     auto user = store::users::FindById(tx, token->user_id);
-    if (!user) return Status(Code::kUnauthenticated, "invalid or expired token");
+    if (!user || user->disabled_at != 0) {
+      return Status(Code::kUnauthenticated, "invalid or expired token");
+    }
     p.user_id = user->id;
     p.username = user->username;
     p.is_admin = user->is_admin;
@@ -114,6 +118,14 @@ bool IsUsername(const std::string& s) {
   return true;
 }
 
+Status CheckNewPassword(const std::string& field, const std::string& password) {
+  if (password.size() < 12) {
+    return InvalidArgument(field, field + " must be at least 12 characters");
+  }
+  if (password.size() > kMaxPasswordBytes) return InvalidArgument(field, field + " is too long");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<store::User> AuthService::CreateUser(const std::string& username,
@@ -123,11 +135,7 @@ Result<store::User> AuthService::CreateUser(const std::string& username,
                            "username must be 1-64 lowercase letters, digits, '-', '.' or '_', "
                            "starting with a letter or digit");
   }
-  if (password.size() < 12) {
-    return InvalidArgument("password", "password must be at least 12 characters");
-  }
-  if (password.size() > kMaxPasswordBytes)
-    return InvalidArgument("password", "password is too long");
+  KAAS_RETURN_IF_ERROR(CheckNewPassword("password", password));
   store::User user{NewId("usr"), username, HashPassword(password), is_admin, clock_.NowMs()};
   if (user.password_hash.empty()) return Internal("password hashing failed");
   Status st = db_.Write([&](store::Tx& tx) {
@@ -148,6 +156,63 @@ Result<std::vector<store::User>> AuthService::ListUsers() {
     return Status::Ok();
   }));
   return users;
+}
+
+Result<store::User> AuthService::SetDisabled(const Principal& who, const std::string& username,
+                                             bool disabled) {
+  if (disabled && username == who.username) {
+    return Status(Code::kConflict, "you cannot disable yourself");
+  }
+  store::User user;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    auto found = store::users::FindByUsername(tx, username);
+    if (!found) return NotFound("user " + username + " not found");
+    user = *found;
+    int64_t now = clock_.NowMs();
+    if (!disabled) {
+      user.disabled_at = 0;
+    } else if (user.disabled_at == 0) {
+      user.disabled_at = now;
+    }
+    store::users::SetDisabled(tx, user.id, user.disabled_at);
+    if (disabled) store::tokens::RevokeForUser(tx, user.id, "", "", now);
+    return Status::Ok();
+  }));
+  return user;
+}
+
+Status AuthService::ChangePassword(const Principal& who, const std::string& username,
+                                   const std::string& old_password, const std::string& new_password,
+                                   const std::string& remote_addr) {
+  bool self = username == who.username;
+  if (!self && !who.is_admin) {
+    return {Code::kPermissionDenied, "only a platform administrator sets another user's password"};
+  }
+  KAAS_RETURN_IF_ERROR(CheckNewPassword("new_password", new_password));
+  if (old_password.size() > kMaxPasswordBytes) {
+    return InvalidArgument("old_password", "old_password is too long");
+  }
+  if (self) {
+    KAAS_RETURN_IF_ERROR(limiter_.Check(username, remote_addr));
+    std::optional<store::User> me;
+    KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
+      me = store::users::FindById(tx, who.user_id);
+      return Status::Ok();
+    }));
+    if (!me || !VerifyPassword(me->password_hash, old_password)) {
+      limiter_.RecordFailure(username, remote_addr);
+      return {Code::kPermissionDenied, "old_password is not the current password"};
+    }
+  }
+  std::string hash = HashPassword(new_password);
+  if (hash.empty()) return Internal("password hashing failed");
+  return db_.Write([&](store::Tx& tx) {
+    auto user = store::users::FindByUsername(tx, username);
+    if (!user) return NotFound("user " + username + " not found");
+    store::users::SetPasswordHash(tx, user->id, hash);
+    store::tokens::RevokeForUser(tx, user->id, "session", self ? who.token_id : "", clock_.NowMs());
+    return Status::Ok();
+  });
 }
 
 Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::string& name,
@@ -172,10 +237,21 @@ Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::st
   return out;
 }
 
-Result<std::vector<store::Token>> AuthService::ListTokens(const Principal& who) {
+Result<std::vector<store::Token>> AuthService::ListTokens(const Principal& who,
+                                                          const std::string& username) {
+  bool other = !username.empty() && username != who.username;
+  if (other && !who.is_admin) {
+    return Status(Code::kPermissionDenied, "only a platform administrator lists others' tokens");
+  }
   std::vector<store::Token> tokens;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
-    tokens = store::tokens::ListLive(tx, who.user_id, "api", clock_.NowMs());
+    std::string user_id = who.user_id;
+    if (other) {
+      auto user = store::users::FindByUsername(tx, username);
+      if (!user) return NotFound("user " + username + " not found");
+      user_id = user->id;
+    }
+    tokens = store::tokens::ListLive(tx, user_id, "api", clock_.NowMs());
     return Status::Ok();
   }));
   return tokens;

@@ -19,10 +19,11 @@ Status LoginRateLimiter::Limited(const Window& w, int limit, int64_t now, const 
 Status LoginRateLimiter::Check(const std::string& username, const std::string& address) {
   std::lock_guard lock(mu_);
   int64_t now = clock_.NowMs();
-  auto u = users_.find(username);
-  if (u != users_.end()) {
+  auto u = user_addresses_.find({username, address});
+  if (u != user_addresses_.end()) {
     Trim(u->second, now);
-    KAAS_RETURN_IF_ERROR(Limited(u->second, options_.max_failures_per_user, now, "user"));
+    KAAS_RETURN_IF_ERROR(
+        Limited(u->second, options_.max_failures_per_user, now, "user from this address"));
   }
   auto a = addresses_.find(address);
   if (a != addresses_.end()) {
@@ -36,21 +37,21 @@ void LoginRateLimiter::RecordFailure(const std::string& username, const std::str
   std::lock_guard lock(mu_);
   int64_t now = clock_.NowMs();
   // Bounded memory: forget idle entries when the maps grow large.
-  if (users_.size() > 100000 || addresses_.size() > 100000) {
-    for (auto* m : {&users_, &addresses_}) {
-      for (auto it = m->begin(); it != m->end();) {
-        Trim(it->second, now);
-        it = it->second.empty() ? m->erase(it) : std::next(it);
-      }
+  auto forget_idle = [&](auto& m) {
+    for (auto it = m.begin(); it != m.end();) {
+      Trim(it->second, now);
+      it = it->second.empty() ? m.erase(it) : std::next(it);
     }
-  }
-  users_[username].push_back(now);
+  };
+  if (user_addresses_.size() > 100000) forget_idle(user_addresses_);
+  if (addresses_.size() > 100000) forget_idle(addresses_);
+  user_addresses_[{username, address}].push_back(now);
   addresses_[address].push_back(now);
 }
 
-void LoginRateLimiter::RecordSuccess(const std::string& username) {
+void LoginRateLimiter::RecordSuccess(const std::string& username, const std::string& address) {
   std::lock_guard lock(mu_);
-  users_.erase(username);
+  user_addresses_.erase({username, address});
 }
 
 }  // namespace kaas::auth

@@ -249,6 +249,12 @@ const std::vector<Migration>& Migrations() {
                 next_retry_at BIGINT NOT NULL))",
            "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries (webhook_id, id)",
        }},
+      {8,
+       "disabled users",
+       {
+           // Milliseconds since the epoch when a platform admin disabled the user; 0 = enabled.
+           "ALTER TABLE users ADD COLUMN disabled_at BIGINT NOT NULL DEFAULT 0",
+       }},
   };
   return kMigrations;
 }

@@ -51,7 +51,7 @@ void BindTeam(soci::statement& st, Team& t) {
 }
 
 constexpr const char* kUserCols =
-    "SELECT id, username, password_hash, is_admin, created_at FROM users";
+    "SELECT id, username, password_hash, is_admin, created_at, disabled_at FROM users";
 struct UserRow {
   User u;
   int is_admin = 0;
@@ -62,6 +62,7 @@ void BindUser(soci::statement& st, UserRow& r) {
   st.exchange(into(r.u.password_hash));
   st.exchange(into(r.is_admin));
   st.exchange(into(r.u.created_at));
+  st.exchange(into(r.u.disabled_at));
 }
 std::optional<User> FirstUser(std::vector<UserRow> rows) {
   if (rows.empty()) return std::nullopt;
@@ -289,6 +290,12 @@ std::vector<User> List(Tx& tx) {
   }
   return out;
 }
+void SetDisabled(Tx& tx, const std::string& id, int64_t disabled_at) {
+  tx.sql() << "UPDATE users SET disabled_at = :d WHERE id = :id", use(disabled_at), use(id);
+}
+void SetPasswordHash(Tx& tx, const std::string& id, const std::string& password_hash) {
+  tx.sql() << "UPDATE users SET password_hash = :p WHERE id = :id", use(password_hash), use(id);
+}
 }  // namespace users
 
 namespace memberships {
@@ -357,6 +364,20 @@ std::optional<Token> FindByHash(Tx& tx, const std::string& token_hash) {
 void Revoke(Tx& tx, const std::string& id, int64_t now) {
   tx.sql() << "UPDATE tokens SET revoked_at = :n WHERE id = :id AND revoked_at = 0", use(now),
       use(id);
+}
+int64_t RevokeForUser(Tx& tx, const std::string& user_id, const std::string& kind,
+                      const std::string& except_id, int64_t now) {
+  std::string sql =
+      "UPDATE tokens SET revoked_at = :n WHERE user_id = :u AND revoked_at = 0 AND id <> :e";
+  if (kind.empty()) {
+    soci::statement st = (tx.sql().prepare << sql, use(now), use(user_id), use(except_id));
+    st.execute(true);
+    return st.get_affected_rows();
+  }
+  soci::statement st = (tx.sql().prepare << sql + " AND kind = :k", use(now), use(user_id),
+                        use(except_id), use(kind));
+  st.execute(true);
+  return st.get_affected_rows();
 }
 }  // namespace tokens
 

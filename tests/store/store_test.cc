@@ -450,6 +450,46 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
   }));
 }
 
+// Disabling users and revoking a user's tokens at once (migration 7), on both backends.
+TEST_F(StoreTest, UsersAreDisabledAndTheirTokensRevokedTogether) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    users::Insert(tx, {"u-1", "alice", "hash-a", false, 1});
+    users::Insert(tx, {"u-2", "bob", "hash-b", false, 2});
+    tokens::Insert(tx, {"tok-1", "u-1", "login", "h1", 10, 1000, 0, "session"});
+    tokens::Insert(tx, {"tok-2", "u-1", "login", "h2", 11, 1000, 0, "session"});
+    tokens::Insert(tx, {"tok-3", "u-1", "ci", "h3", 12, 1000, 0, "api"});
+    tokens::Insert(tx, {"tok-4", "u-2", "login", "h4", 13, 1000, 0, "session"});
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    // Sessions except the caller's own.
+    EXPECT_EQ(tokens::RevokeForUser(tx, "u-1", "session", "tok-1", 50), 1);
+    users::SetPasswordHash(tx, "u-1", "hash-new");
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(tokens::Find(tx, "tok-1")->revoked_at, 0);
+    EXPECT_EQ(tokens::Find(tx, "tok-2")->revoked_at, 50);
+    EXPECT_EQ(tokens::Find(tx, "tok-3")->revoked_at, 0);
+    EXPECT_EQ(users::FindById(tx, "u-1")->password_hash, "hash-new");
+    EXPECT_EQ(users::FindById(tx, "u-1")->disabled_at, 0);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    users::SetDisabled(tx, "u-1", 60);
+    EXPECT_EQ(tokens::RevokeForUser(tx, "u-1", "", "", 60), 2);  // tok-1 and tok-3
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(users::FindByUsername(tx, "alice")->disabled_at, 60);
+    EXPECT_EQ(users::FindByUsername(tx, "bob")->disabled_at, 0);
+    EXPECT_EQ(tokens::Find(tx, "tok-1")->revoked_at, 60);
+    EXPECT_EQ(tokens::Find(tx, "tok-2")->revoked_at, 50);  // already revoked: kept
+    EXPECT_EQ(tokens::Find(tx, "tok-4")->revoked_at, 0);   // another user's
+    return Status::Ok();
+  }));
+}
+
 TEST_F(StoreTest, InventoryRoundTrip) {
   ASSERT_TRUE(
       db_->Write([](Tx& tx) {

@@ -53,7 +53,8 @@ class AuthService {
       : db_(db), clock_(clock), options_(options), limiter_(clock, options.rate_limit) {}
 
   // kUnauthenticated for an unknown user or a wrong password (same message and similar time
-  // for both); kRateLimited after too many failures for the user or the client address.
+  // for both) and for a disabled user; kRateLimited after too many failures for the user from
+  // this client address, or for the address.
   Result<LoginResult> Login(const std::string& username, const std::string& password,
                             const std::string& remote_addr);
   // Revokes the token the principal authenticated with.
@@ -65,13 +66,29 @@ class AuthService {
                                  bool is_admin);
   // Every user, by name.
   Result<std::vector<store::User>> ListUsers();
+  // Disables (every token and session of the user revoked in the same transaction, so their
+  // next request is 401) or enables the user. kNotFound for an unknown user; kConflict for a
+  // caller disabling themself. The caller's rights are checked by the route (platform admin).
+  Result<store::User> SetDisabled(const Principal& who, const std::string& username, bool disabled);
+  // A user changes their own password (old_password required and checked like a login: a wrong
+  // one counts as a failed login from `remote_addr`, kPermissionDenied), or a platform admin
+  // sets anyone else's (old_password ignored). Every other login session of the user is
+  // revoked; API tokens stay. kPermissionDenied for someone else's password without being a
+  // platform admin; kNotFound for an unknown user; kInvalidArgument for a bad new password.
+  Status ChangePassword(const Principal& who, const std::string& username,
+                        const std::string& old_password, const std::string& new_password,
+                        const std::string& remote_addr);
 
   // API tokens of the caller. ttl_hours in 1..max_token_ttl_hours.
   Result<IssuedToken> CreateToken(const Principal& who, const std::string& name, int64_t ttl_hours);
-  Result<std::vector<store::Token>> ListTokens(const Principal& who);
+  // The live API tokens of the caller, or with `username` of that user (platform admins only,
+  // else kPermissionDenied; kNotFound for an unknown user).
+  Result<std::vector<store::Token>> ListTokens(const Principal& who,
+                                               const std::string& username = "");
   // kNotFound unless the token is the caller's (platform admins may revoke any).
   Status RevokeToken(const Principal& who, const std::string& token_id);
-  // Resolves "Bearer <token>"; kUnauthenticated when missing, unknown, expired or revoked.
+  // Resolves "Bearer <token>"; kUnauthenticated when missing, unknown, expired or revoked, or
+  // when its user is disabled.
   Result<Principal> Authenticate(const std::string& authorization_header);
 
   // Creates the platform admin `admin` on an empty database. Uses `password` when given,

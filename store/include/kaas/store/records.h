@@ -22,6 +22,7 @@ struct User {
   std::string password_hash;
   bool is_admin = false;
   int64_t created_at = 0;
+  int64_t disabled_at = 0;  // 0 = enabled; a disabled user can neither log in nor use a token
 };
 
 struct Membership {
@@ -125,7 +126,7 @@ struct Cluster {
   std::string created_by;
   int64_t created_at = 0;
   int64_t updated_at = 0;
-  Labels labels;  // table cluster_labels; read and written with the cluster
+  Labels labels;        // table cluster_labels; read and written with the cluster
   int auto_repair = 1;  // 1: the health monitor repairs unhealthy nodes on its own
 };
 

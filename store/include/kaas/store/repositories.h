@@ -27,6 +27,9 @@ std::optional<User> FindByUsername(Tx& tx, const std::string& username);
 std::optional<User> FindById(Tx& tx, const std::string& id);
 int64_t Count(Tx& tx);
 std::vector<User> List(Tx& tx);
+// disabled_at 0 enables the user again.
+void SetDisabled(Tx& tx, const std::string& id, int64_t disabled_at);
+void SetPasswordHash(Tx& tx, const std::string& id, const std::string& password_hash);
 }  // namespace users
 
 namespace memberships {
@@ -45,6 +48,10 @@ std::optional<Token> Find(Tx& tx, const std::string& id);
 std::vector<Token> ListLive(Tx& tx, const std::string& user_id, const std::string& kind,
                             int64_t now);
 void Revoke(Tx& tx, const std::string& id, int64_t now);
+// Revokes the user's live tokens of `kind` ("" = every kind) except `except_id`; returns how
+// many.
+int64_t RevokeForUser(Tx& tx, const std::string& user_id, const std::string& kind,
+                      const std::string& except_id, int64_t now);
 }  // namespace tokens
 
 namespace audit {
@@ -162,8 +169,8 @@ void SetSize(Tx& tx, const std::string& id, const std::string& flavor, int64_t v
              int64_t memory_gib, int64_t now);
 void SetVersion(Tx& tx, const std::string& id, const std::string& version, int64_t now);
 // What the health monitor saw (unhealthy_since: ms, 0 unless unhealthy).
-void SetHealth(Tx& tx, const std::string& id, const std::string& health,
-               const std::string& reason, int64_t unhealthy_since);
+void SetHealth(Tx& tx, const std::string& id, const std::string& health, const std::string& reason,
+               int64_t unhealthy_since);
 // Every live node of every cluster, by cluster (one query for a health sweep).
 std::vector<Node> ListLiveEverywhere(Tx& tx);
 // Every live node of every cluster on a hypervisor (for reconciliation).
