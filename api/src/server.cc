@@ -191,7 +191,13 @@ std::string RequestIdOf(const std::string& header) {
 }
 
 struct ApiServer::Impl {
-  Impl(ApiDeps d, ApiOptions o) : deps(d), options(o) {}
+  Impl(ApiDeps d, ApiOptions o) : deps(d), options(o), server(MakeServer(options)) {}
+
+  // HTTPS only when a certificate is given (OpenSSL through cpp-httplib's SSLServer).
+  static std::unique_ptr<httplib::Server> MakeServer(const ApiOptions& o) {
+    if (o.tls_cert.empty()) return std::make_unique<httplib::Server>();
+    return std::make_unique<httplib::SSLServer>(o.tls_cert.c_str(), o.tls_key.c_str());
+  }
 
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
     auto start = std::chrono::steady_clock::now();
@@ -255,7 +261,14 @@ struct ApiServer::Impl {
       return WriteCodedError(res, 415, "unsupported_media_type",
                              "a request body must be sent as Content-Type: application/json");
     }
-    Context ctx{deps, req.method, req.path, std::move(params), {}, req.body, req.remote_addr};
+    Context ctx{deps,
+                req.method,
+                req.path,
+                std::move(params),
+                {},
+                req.body,
+                options.trusted_proxies.ClientAddress(req.remote_addr,
+                                                      req.get_header_value("X-Forwarded-For"))};
     ctx.request_id = info.request_id;
     Status strings = CheckRequestStrings(req, ctx.params);
     if (!strings.ok()) ctx.params.clear();  // never audited
@@ -273,7 +286,7 @@ struct ApiServer::Impl {
         reply = slot.status();
       }
     }
-    if (req.method != "GET") Audit(ctx, route->info, reply);
+    if (req.method != "GET" || route->info.audit_get) Audit(ctx, route->info, reply);
     info.user = ctx.audit_actor.empty() ? ctx.principal.username : ctx.audit_actor;
     info.object = ctx.audit_object;
     if (reply.ok() && reply->body.is_object()) {
@@ -400,7 +413,7 @@ struct ApiServer::Impl {
   HttpMetrics http_metrics{deps.metrics};
   StreamSlots streams{options.max_event_streams_per_user, options.max_event_streams};
   std::atomic<RequestPool*> pool{nullptr};
-  httplib::Server server;
+  std::unique_ptr<httplib::Server> server;
   std::atomic<bool> stopping{false};
   int port = 0;
   int listen_fd = -1;
@@ -408,7 +421,7 @@ struct ApiServer::Impl {
 
 ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
     : impl_(std::make_unique<Impl>(deps, options)) {
-  auto& s = impl_->server;
+  auto& s = *impl_->server;
   size_t threads = options.http_threads;
   s.new_task_queue = [this, threads] {
     auto* p = new RequestPool(threads);
@@ -454,11 +467,12 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
 ApiServer::~ApiServer() { Stop(); }
 
 bool ApiServer::Bind(const std::string& host, int port) {
+  if (!impl_->server->is_valid()) return false;  // the certificate or key did not load
   if (port == 0) {
-    impl_->port = impl_->server.bind_to_any_port(host);
+    impl_->port = impl_->server->bind_to_any_port(host);
     if (impl_->port <= 0) return false;
   } else {
-    if (!impl_->server.bind_to_port(host, port)) return false;
+    if (!impl_->server->bind_to_port(host, port)) return false;
     impl_->port = port;
   }
   // Calling listen() again on a listening socket only changes its backlog (Linux).
@@ -469,13 +483,13 @@ bool ApiServer::Bind(const std::string& host, int port) {
 int ApiServer::port() const { return impl_->port; }
 
 void ApiServer::Serve() {
-  impl_->server.listen_after_bind();
+  impl_->server->listen_after_bind();
   impl_->pool = nullptr;  // httplib has shut it down and deleted it
 }
 
 void ApiServer::Stop() {
   impl_->stopping = true;  // event streams end, so the worker threads can be joined
-  impl_->server.stop();
+  impl_->server->stop();
 }
 
 std::vector<RouteInfo> ApiServer::Routes() {

@@ -6,8 +6,12 @@
 namespace kaas::api {
 
 Json UserJson(const store::User& u) {
-  return {
-      {"username", u.username}, {"is_admin", u.is_admin}, {"created_at", FormatTime(u.created_at)}};
+  Json j = {{"username", u.username},
+            {"is_admin", u.is_admin},
+            {"created_at", FormatTime(u.created_at)},
+            {"disabled", u.disabled_at != 0}};
+  if (u.disabled_at != 0) j["disabled_at"] = FormatTime(u.disabled_at);
+  return j;
 }
 
 Json TokenJson(const store::Token& t) {
@@ -129,8 +133,8 @@ Json NodeJson(const store::Node& n) {
             {"kubernetes_version", n.kubernetes_version},
             {"health", n.health},
             {"health_reason", n.health_reason},
-            {"unhealthy_since", n.unhealthy_since > 0 ? Json(FormatTime(n.unhealthy_since))
-                                                      : Json(nullptr)}};
+            {"unhealthy_since",
+             n.unhealthy_since > 0 ? Json(FormatTime(n.unhealthy_since)) : Json(nullptr)}};
   if (lifecycle::KindOf(n) == lifecycle::NodeKind::kVm) {
     j["hypervisor"] = n.hypervisor;
   } else {

@@ -90,6 +90,9 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"vm_console_dir", &KaasdConfig::vm_console_dir},
       {"etcd_cert_extra_names", &KaasdConfig::etcd_cert_extra_names},
       {"portal_url", &KaasdConfig::portal_url},
+      {"trusted_proxies", &KaasdConfig::trusted_proxies},
+      {"tls_cert", &KaasdConfig::tls_cert},
+      {"tls_key", &KaasdConfig::tls_key},
   };
   if (auto it = kStrings.find(key); it != kStrings.end()) {
     c.*(it->second) = value;
@@ -210,6 +213,13 @@ const char* KaasdUsage() {
          "  --health-interval-s N   a health sweep over every node this often (default 10;\n"
          "                    0 = no health monitor, no automatic repair)\n"
          "  --repair-grace-s N      a node unhealthy this long gets a repair (default 60)\n"
+         "  --login-max-failures-per-user N, --login-max-failures-per-address N,\n"
+         "  --login-rate-window-seconds N   failed logins allowed per (user, client address)\n"
+         "                    and per client address in the window (5, 20, 300)\n"
+         "  --tls-cert FILE --tls-key FILE   serve HTTPS only (PEM certificate chain and key);\n"
+         "                    without them kaasd serves plain HTTP (warned about off loopback)\n"
+         "  --trusted-proxies CIDR,...  reverse proxies whose X-Forwarded-For names the\n"
+         "                    client (default: none; the socket's peer is the client)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 
@@ -252,6 +262,10 @@ Result<KaasdConfig> ParseKaasdConfig(int argc, char** argv, bool* help) {
   for (const auto& [k, v] : flags) KAAS_RETURN_IF_ERROR(Apply(c, k, v));
   if (c.templates_dir.empty()) c.templates_dir = KAAS_DEFAULT_TEMPLATES_DIR;
   if (c.web_dir.empty()) c.web_dir = KAAS_DEFAULT_WEB_DIR;
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return InvalidArgument(c.tls_cert.empty() ? "tls_cert" : "tls_key",
+                           "--tls-cert and --tls-key are given together");
+  }
   return c;
 }
 

@@ -24,8 +24,13 @@ struct KaasdConfig {
   int session_ttl_hours = 12;
   int session_ttl_seconds = 0;          // overrides session_ttl_hours when set
   int login_rate_window_seconds = 300;  // failed logins are counted over this window
-  int login_max_failures_per_user = 5;
+  int login_max_failures_per_user = 5;  // per (username, client address)
   int login_max_failures_per_address = 20;
+  // PEM certificate (chain) and private key: both set = HTTPS only on `listen`.
+  std::string tls_cert;
+  std::string tls_key;
+  // CIDRs (comma-separated) of reverse proxies whose X-Forwarded-For names the client.
+  std::string trusted_proxies;
   int kubeconfig_max_ttl_hours = 168;
   int max_event_streams = 256;          // open event streams, all users together (8 per user)
   int reconcile_interval_seconds = 60;  // 0 = no periodic orphan scan

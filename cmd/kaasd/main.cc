@@ -87,6 +87,11 @@ Status RegisterHypervisors(const KaasdConfig& cfg, store::Database& db) {
   });
 }
 
+// 127.0.0.0/8, ::1 and localhost: plain HTTP there does not leave the machine.
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
 int Fail(const std::string& what, const Status& st) {
   log::Error(what, {{"error", st.ToString()}});
   std::cerr << "kaasd: " << what << ": " << st.ToString() << "\n";
@@ -250,10 +255,21 @@ int main(int argc, char** argv) {
   };
   api::ApiOptions api_options;
   api_options.web_dir = cfg.web_dir;
+  auto proxies = api::TrustedProxies::Parse(cfg.trusted_proxies);
+  if (!proxies.ok()) return Fail("bad --trusted-proxies", proxies.status());
+  api_options.trusted_proxies = std::move(proxies).value();
+  api_options.tls_cert = cfg.tls_cert;
+  api_options.tls_key = cfg.tls_key;
   api_options.max_event_streams = static_cast<size_t>(cfg.max_event_streams);
   api::ApiServer server(deps, api_options);
 
   if (!server.Bind(cfg.host(), cfg.port())) {
+    if (!cfg.tls_cert.empty()) {
+      return Fail(
+          "cannot serve HTTPS on " + cfg.listen,
+          Unavailable("the address is taken, or --tls-cert " + cfg.tls_cert + " / --tls-key " +
+                      cfg.tls_key + " could not be loaded (PEM, readable, a matching pair)"));
+    }
     return Fail("cannot listen on " + cfg.listen, Unavailable("address in use or not available"));
   }
   if (Status st = engine.Start(); !st.ok()) return Fail("engine did not start", st);
@@ -262,7 +278,15 @@ int main(int argc, char** argv) {
   }
   if (cfg.health_interval_s > 0) health.Start();
 
-  std::string base = "http://" + cfg.host() + ":" + std::to_string(server.port());
+  const bool tls = !cfg.tls_cert.empty();
+  std::string base =
+      (tls ? "https://" : "http://") + cfg.host() + ":" + std::to_string(server.port());
+  if (!tls && !IsLoopback(cfg.host())) {
+    log::Warn(
+        "serving plain HTTP on a non-loopback address: passwords, tokens and kubeconfigs "
+        "cross the network unencrypted; use --tls-cert/--tls-key or a TLS proxy",
+        {{"listen", cfg.listen}});
+  }
   notify::DeliveryOptions delivery_options;
   delivery_options.workers = static_cast<size_t>(std::max(cfg.webhook_workers, 1));
   delivery_options.timeout_ms = std::max(cfg.webhook_timeout_ms, 100);

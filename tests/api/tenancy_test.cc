@@ -101,6 +101,8 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       {"GET /api/v1/me", {401, 200, 200, 200, 200, 200}},
       {"POST /api/v1/users", {401, 403, 403, 403, 403, 201}},
       {"GET /api/v1/users", {401, 403, 403, 403, 403, 200}},
+      {"PATCH /api/v1/users/{username}", {401, 403, 403, 403, 403, 200}},
+      {"PUT /api/v1/users/{username}/password", {401, 403, 403, 403, 403, 204}},
       {"POST /api/v1/tokens", {401, 201, 201, 201, 201, 201}},
       {"GET /api/v1/tokens", {401, 200, 200, 200, 200, 200}},
       {"DELETE /api/v1/tokens/{id}", {401, 204, 204, 204, 204, 204}},
@@ -231,6 +233,10 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
             {"vcpus", 8},
             {"memory_gib",
              8}}.dump();
+      } else if (key == "PATCH /api/v1/users/{username}") {
+        body = R"({"disabled":false})";
+      } else if (key == "PUT /api/v1/users/{username}/password") {
+        body = Json{{"new_password", kPassword}}.dump();
       } else if (key == "PUT /api/v1/hypervisors/{name}") {
         body = R"({"state":"draining"})";
       } else if (key == "POST /api/v1/hosts") {
@@ -382,7 +388,9 @@ TEST_F(TenancyTest, SessionsExpire) {
   EXPECT_EQ(expired.body["error"]["code"], "unauthenticated");
 }
 
-TEST_F(TenancyTest, FailedLoginsAreRateLimitedPerUserWithoutLockingOutForever) {
+// Failures count per (user, client address): the guesser is slowed down, the owner logging in
+// from elsewhere is not (accounts_test.cc has the other address, through a trusted proxy).
+TEST_F(TenancyTest, FailedLoginsAreRateLimitedPerUserAndAddressWithoutLockingOutForever) {
   kaasd_->Terminate();
   // A window long enough that five slow (argon2id) failures on a loaded machine all count.
   Start({"--login-rate-window-seconds", "8"});
@@ -393,6 +401,7 @@ TEST_F(TenancyTest, FailedLoginsAreRateLimitedPerUserWithoutLockingOutForever) {
                   .status,
               401);
   }
+  // From this address, even the right password waits now.
   auto limited = kaasd_->Call("POST", "/api/v1/auth/login",
                               Json{{"username", "bob"}, {"password", kPassword}}.dump(), "");
   EXPECT_EQ(limited.status, 429);

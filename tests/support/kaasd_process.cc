@@ -52,7 +52,15 @@ KaasdProcess::~KaasdProcess() {
   std::filesystem::remove_all(data_dir_, ec);
 }
 
-std::string KaasdProcess::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+std::string KaasdProcess::base_url() const {
+  return (ca_file_.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(port_);
+}
+
+void KaasdProcess::Configure(httplib::Client& cli) const {
+  if (ca_file_.empty()) return;
+  cli.set_ca_cert_path(ca_file_.c_str());
+  cli.enable_server_certificate_verification(true);
+}
 
 bool KaasdProcess::Start() {
   port_ = FreePort();
@@ -76,7 +84,8 @@ bool KaasdProcess::Start() {
     execv(argv[0], argv.data());
     _exit(127);
   }
-  httplib::Client cli("127.0.0.1", port_);
+  httplib::Client cli(base_url());
+  Configure(cli);
   cli.set_connection_timeout(0, 200000);
   for (int i = 0; i < 150; ++i) {
     if (auto res = cli.Get("/readyz"); res && res->status == 200) return true;
@@ -132,7 +141,8 @@ std::string KaasdProcess::Login(const std::string& username, const std::string& 
 
 HttpResult KaasdProcess::Call(const std::string& method, const std::string& path,
                               const std::string& body, const std::string& token) {
-  httplib::Client cli("127.0.0.1", port_);
+  httplib::Client cli(base_url());
+  Configure(cli);
   cli.set_read_timeout(30, 0);
   httplib::Headers headers;
   std::string t = token == "use-admin" ? admin_token_ : token;

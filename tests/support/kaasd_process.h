@@ -40,6 +40,9 @@ class KaasdProcess {
   int Terminate(int timeout_ms = 20000);
   bool running() const { return pid_ > 0; }
   void SetArgs(std::vector<std::string> extra_args) { extra_args_ = std::move(extra_args); }
+  // kaasd serves HTTPS (its args carry --tls-cert/--tls-key): Start and Call speak TLS and
+  // verify kaasd's certificate against `ca_file`.
+  void UseTls(std::string ca_file) { ca_file_ = std::move(ca_file); }
 
   const std::filesystem::path& data_dir() const { return data_dir_; }
   int port() const { return port_; }
@@ -59,7 +62,10 @@ class KaasdProcess {
   static constexpr const char* kAdminPassword = "correct-horse-battery";
 
  private:
+  void Configure(httplib::Client& cli) const;
+
   std::vector<std::string> extra_args_;
+  std::string ca_file_;
   std::filesystem::path data_dir_;
   int port_ = 0;
   int pid_ = -1;

@@ -42,6 +42,32 @@ Result<Reply> ListUsers(Context& ctx) {
   return Reply{200, Items(users, UserJson)};
 }
 
+Result<Reply> PatchUser(Context& ctx) {
+  const std::string& username = ctx.params["username"];
+  ctx.audit_object = username;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"disabled"}));
+  auto d = body.find("disabled");
+  if (d == body.end() || !d->is_boolean()) {
+    return InvalidArgument("disabled", "disabled must be given as true or false");
+  }
+  KAAS_ASSIGN_OR_RETURN(store::User user,
+                        ctx.deps.auth.SetDisabled(ctx.principal, username, d->get<bool>()));
+  return Reply{200, UserJson(user)};
+}
+
+Result<Reply> PutPassword(Context& ctx) {
+  const std::string& username = ctx.params["username"];
+  ctx.audit_object = username;
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"old_password", "new_password"}));
+  KAAS_ASSIGN_OR_RETURN(std::string old_password,
+                        GetString(body, "old_password", false, kMaxPasswordBytes));
+  KAAS_ASSIGN_OR_RETURN(std::string new_password,
+                        GetString(body, "new_password", true, kMaxPasswordBytes));
+  KAAS_RETURN_IF_ERROR(ctx.deps.auth.ChangePassword(ctx.principal, username, old_password,
+                                                    new_password, ctx.remote_addr));
+  return Reply{204, nullptr};
+}
+
 Result<Reply> CreateToken(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "ttl_hours"}));
   KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true, kMaxNameBytes));
@@ -54,7 +80,7 @@ Result<Reply> CreateToken(Context& ctx) {
 }
 
 Result<Reply> ListTokens(Context& ctx) {
-  KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal));
+  KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal, ctx.Query("user")));
   return Reply{200, Items(tokens, TokenJson)};
 }
 

@@ -251,7 +251,10 @@ Result<Reply> UpgradeCluster(Context& ctx) {
 }
 
 Result<Reply> GetKubeconfig(Context& ctx) {
+  // Audited (route table): who took a credential for which cluster.
+  ctx.audit_object = ctx.params["id"];
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterFor(ctx, ctx.params["id"], Action::kRead));
+  ctx.audit_team_id = c.cluster.team_id;
   // 0 = the configured default; the credential service enforces the maximum.
   KAAS_ASSIGN_OR_RETURN(int64_t ttl,
                         ctx.QueryInt("ttl_hours", 0, 1, std::numeric_limits<int64_t>::max()));

@@ -24,6 +24,8 @@ Result<Reply> Logout(Context& ctx);
 Result<Reply> Me(Context& ctx);
 Result<Reply> CreateUser(Context& ctx);
 Result<Reply> ListUsers(Context& ctx);
+Result<Reply> PatchUser(Context& ctx);
+Result<Reply> PutPassword(Context& ctx);
 Result<Reply> CreateToken(Context& ctx);
 Result<Reply> ListTokens(Context& ctx);
 Result<Reply> DeleteToken(Context& ctx);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "kaas/api/client_address.h"
 #include "kaas/auth/audit.h"
 #include "kaas/auth/auth.h"
 #include "kaas/auth/teams.h"
@@ -57,6 +58,11 @@ struct ApiOptions {
   // The web portal's files (web/ in the source tree), served for GET requests outside /api/;
   // "" serves no portal.
   std::string web_dir;
+  // PEM files: with both set kaasd serves HTTPS only (DESIGN.md §6.1); "" serves plain HTTP.
+  std::string tls_cert;
+  std::string tls_key;
+  // Proxies whose X-Forwarded-For names the client (login throttling, audit); none by default.
+  TrustedProxies trusted_proxies;
 };
 
 // Who may call a route at all. Finer, per-team decisions are made by auth::Authorizer inside
@@ -67,6 +73,8 @@ struct RouteInfo {
   std::string method;
   std::string pattern;  // "/api/v1/clusters/{id}"
   Access access;
+  // Audited although it is a GET (it hands out a credential); every other method always is.
+  bool audit_get = false;
 };
 
 // The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health, metrics and the portal's
@@ -78,7 +86,8 @@ class ApiServer {
   ApiServer(ApiDeps deps, ApiOptions options);
   ~ApiServer();
 
-  // Binds host:port (port 0 picks a free one). False when the address is taken.
+  // Binds host:port (port 0 picks a free one). False when the address is taken, or when TLS
+  // was asked for and the certificate or key could not be loaded.
   bool Bind(const std::string& host, int port);
   int port() const;
   // Serves until Stop(); blocks.
