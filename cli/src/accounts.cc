@@ -1,5 +1,7 @@
-// token create|list|revoke, users, user create, team members|add-member|remove-member, audit.
+// token create|list|revoke, users, user create|disable|enable, passwd, team
+// members|add-member|remove-member, audit.
 
+#include <istream>
 #include <ostream>
 
 #include "commands.h"
@@ -42,8 +44,10 @@ int CmdTokenCreate(Env& env) {
 }
 
 int CmdTokenList(Env& env) {
-  return PrintList(env, env.Api().Get("/api/v1/tokens"), "No tokens.",
-                   {"ID", "NAME", "CREATED", "EXPIRES"}, [](const Json& t) {
+  std::string path = "/api/v1/tokens";
+  if (env.args.Has("user")) path += "?user=" + UrlEncode(env.args.Get("user"));
+  return PrintList(env, env.Api().Get(path), "No tokens.", {"ID", "NAME", "CREATED", "EXPIRES"},
+                   [](const Json& t) {
                      return std::vector<std::string>{Str(t, "id"), Str(t, "name"),
                                                      Str(t, "created_at"), Str(t, "expires_at")};
                    });
@@ -70,10 +74,10 @@ int CmdUsers(Env& env) {
     PrintJson(env, r.body);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ADMIN", "CREATED"}};
+  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ADMIN", "DISABLED", "CREATED"}};
   for (const auto& u : Field(r.body, "items")) {
-    rows.push_back(
-        {Str(u, "username"), u.value("is_admin", false) ? "yes" : "", Str(u, "created_at")});
+    rows.push_back({Str(u, "username"), u.value("is_admin", false) ? "yes" : "",
+                    u.value("disabled", false) ? "yes" : "", Str(u, "created_at")});
   }
   env.io.out << RenderTable(rows);
   return 0;
@@ -96,6 +100,73 @@ int CmdUserCreate(Env& env) {
              << (r.body.value("is_admin", false) ? " (platform admin)" : "") << "\n"
              << "Add them to a team with: kaas team add-member TEAM " << Str(r.body, "username")
              << " --role member\n";
+  return 0;
+}
+
+namespace {
+
+int SetUserDisabled(Env& env, bool disabled) {
+  const std::string& name = env.args.positional[0];
+  ApiResult r = env.Api().Patch("/api/v1/users/" + UrlEncode(name), {{"disabled", disabled}});
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  if (disabled) {
+    env.io.out << "Disabled user " << name
+               << ": their sessions and API tokens no longer work, and they cannot log in.\n";
+  } else {
+    env.io.out << "Enabled user " << name << ": they can log in again (old tokens stay revoked).\n";
+  }
+  return 0;
+}
+
+}  // namespace
+
+int CmdUserDisable(Env& env) { return SetUserDisabled(env, true); }
+int CmdUserEnable(Env& env) { return SetUserDisabled(env, false); }
+
+// With --password-stdin: one line for a reset by an admin (kaas passwd NAME), else two lines,
+// the current password and the new one.
+int CmdPasswd(Env& env) {
+  std::string me = env.config.username;
+  std::string name = env.args.positional.empty() ? me : env.args.positional[0];
+  if (name.empty()) return UsageError(env, "not logged in: run 'kaas login' first");
+  bool self = name == me;
+  Json body;
+  if (env.args.Has("password-stdin")) {
+    std::string line;
+    if (self) {
+      std::getline(env.io.in, line);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      body["old_password"] = line;
+    }
+    std::getline(env.io.in, line);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    body["new_password"] = line;
+  } else {
+    if (self) {
+      auto old = ReadPassword(env, name + " (current)", false);
+      if (!old.ok()) return UsageError(env, old.status().message());
+      body["old_password"] = *old;
+    }
+    auto fresh = ReadPassword(env, name + " (new)", true);
+    if (!fresh.ok()) return UsageError(env, fresh.status().message());
+    body["new_password"] = *fresh;
+  }
+  if (body["new_password"].get<std::string>().empty()) {
+    return UsageError(env, "the new password is empty");
+  }
+  ApiResult r = env.Api().Put("/api/v1/users/" + UrlEncode(name) + "/password", body);
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, {{"username", name}, {"password_changed", true}});
+    return 0;
+  }
+  env.io.out << "Changed the password of " << name
+             << (self ? "; your other sessions were logged out.\n"
+                      : "; their sessions were logged out.\n");
   return 0;
 }
 

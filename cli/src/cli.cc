@@ -62,9 +62,13 @@ const std::vector<Command>& Commands() {
   static const FlagSpec kTtl{"ttl-hours", "N",
                              "lifetime of the client certificate in hours (default: the server's)"};
   static const std::vector<Command> kCommands = {
-      Command("login", 0, 0, CmdLogin, "[--server URL] [--user NAME] [--password-stdin]",
+      Command("login", 0, 0, CmdLogin,
+              "[--server URL] [--user NAME] [--password-stdin] [--ca-file FILE]",
               "Log in to kaasd and remember the session token",
               {{"user", "NAME", "user to log in as (default: admin)"},
+               {"ca-file", "FILE",
+                "PEM CA certificate(s) kaasd's https certificate must chain to (a private CA); "
+                "remembered for later commands"},
                {"password-stdin", "", "read the password from stdin instead of prompting"}}),
       Command("logout", 0, 0, CmdLogout, "", "Revoke the session token and forget it"),
       Command("whoami", 0, 0, CmdWhoami, "", "Show the logged-in user, their teams and roles"),
@@ -183,10 +187,23 @@ const std::vector<Command>& Commands() {
               "Create a user (platform admin)",
               {{"admin", "", "make the user a platform admin"},
                {"password-stdin", "", "read the password from stdin instead of prompting"}}),
+      Command("user disable", 1, 1, CmdUserDisable, "NAME",
+              "Disable a user: their sessions and API tokens stop working at once and they "
+              "cannot log in (platform admin)"),
+      Command("user enable", 1, 1, CmdUserEnable, "NAME",
+              "Let a disabled user log in again (platform admin)"),
+      Command("passwd", 0, 1, CmdPasswd, "[NAME] [--password-stdin]",
+              "Change your password (asks for the current one), or as a platform admin set "
+              "NAME's; the user's other sessions are logged out",
+              {{"password-stdin", "",
+                "read from stdin: the current and the new password, one per line (only the new "
+                "one for another user)"}}),
       Command("token create", 1, 1, CmdTokenCreate, "NAME [--ttl-hours N]",
               "Create an API token for automation; it is shown only once",
               {{"ttl-hours", "N", "lifetime in hours (default: 720, 30 days)"}}),
-      Command("token list", 0, 0, CmdTokenList, "", "List your API tokens"),
+      Command("token list", 0, 0, CmdTokenList, "[--user NAME]",
+              "List your API tokens (a platform admin: anyone's with --user)",
+              {{"user", "NAME", "the tokens of another user (platform admin)"}}),
       Command("token revoke", 1, 1, CmdTokenRevoke, "ID", "Revoke an API token"),
       Command("hypervisors", 0, 0, CmdHypervisors, "",
               "List hypervisors with their capacity and use (platform admin)"),
@@ -423,7 +440,9 @@ int Help(Io& io, const std::vector<std::string>& words) {
 ApiClient& Env::Api() {
   if (!api_) {
     bool own_server = Trimmed(config.server) == server;
-    api_ = std::make_unique<ApiClient>(server, own_server ? config.token : "");
+    // The CA from login goes with the server it was given for; --ca-file overrides it.
+    std::string ca = args.Get("ca-file", own_server ? config.ca_file : "");
+    api_ = std::make_unique<ApiClient>(server, own_server ? config.token : "", ca);
   }
   return *api_;
 }

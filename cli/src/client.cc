@@ -61,8 +61,21 @@ ApiResult FromHttp(const std::string& server, const httplib::Result& res) {
 
 }  // namespace
 
-ApiClient::ApiClient(std::string server, std::string token)
-    : server_(std::move(server)), impl_(std::make_unique<Impl>(server_)) {
+namespace {
+
+void Trust(httplib::Client& http, const std::string& ca_file) {
+  if (ca_file.empty()) return;
+  http.set_ca_cert_path(ca_file.c_str());
+  http.enable_server_certificate_verification(true);
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::string server, std::string token, std::string ca_file)
+    : server_(std::move(server)),
+      ca_file_(std::move(ca_file)),
+      impl_(std::make_unique<Impl>(server_)) {
+  Trust(impl_->http, ca_file_);
   impl_->http.set_connection_timeout(5);
   impl_->http.set_read_timeout(30);
   impl_->http.set_keep_alive(true);
@@ -107,6 +120,7 @@ ApiResult ApiClient::Stream(const std::string& path, const std::string& last_eve
                             const std::function<bool(std::string_view)>& on_data, bool& accepted) {
   accepted = false;
   httplib::Client http(server_);
+  Trust(http, ca_file_);
   http.set_connection_timeout(5);
   // kaasd sends a keep-alive comment after 10 idle seconds: a longer silence is a dead link.
   http.set_read_timeout(30);

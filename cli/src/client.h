@@ -33,7 +33,9 @@ struct ApiResult {
 class ApiClient {
  public:
   // `server` is a base URL that passed IsServerUrl(); `token` may be empty (not logged in).
-  ApiClient(std::string server, std::string token);
+  // `ca_file`: PEM CA certificates that an https server's certificate must chain to instead
+  // of the system's (a private CA); "" = the system's trust store.
+  ApiClient(std::string server, std::string token, std::string ca_file = "");
   ~ApiClient();
 
   const std::string& server() const { return server_; }
@@ -60,6 +62,7 @@ class ApiClient {
  private:
   struct Impl;
   std::string server_;
+  std::string ca_file_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -47,6 +47,7 @@ Result<ClientConfig> LoadConfig(const std::string& path) {
     c.token = get("token");
     c.username = get("username");
     c.expires_at = get("expires_at");
+    c.ca_file = get("ca_file");
     return c;
   } catch (const YAML::Exception& e) {
     return Internal("cannot read config " + path + ": " + e.what());
@@ -74,6 +75,7 @@ Status SaveConfig(const std::string& path, const ClientConfig& config) {
   yaml << YAML::Key << "token" << YAML::Value << config.token;
   yaml << YAML::Key << "username" << YAML::Value << config.username;
   yaml << YAML::Key << "expires_at" << YAML::Value << config.expires_at;
+  if (!config.ca_file.empty()) yaml << YAML::Key << "ca_file" << YAML::Value << config.ca_file;
   yaml << YAML::EndMap;
   return WritePrivateFile(path, std::string(yaml.c_str()) + "\n");
 }

@@ -5,6 +5,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 #include <iterator>
 
@@ -87,11 +88,20 @@ int CmdLogin(Env& env) {
   if (!password.ok()) return UsageError(env, password.status().message());
   if (password->empty()) return UsageError(env, "the password is empty");
 
-  ApiClient anonymous(env.server, "");
+  std::string ca_file;
+  if (env.args.Has("ca-file")) {
+    std::error_code ec;
+    ca_file = std::filesystem::absolute(env.args.Get("ca-file"), ec).string();
+    if (ec || !std::filesystem::is_regular_file(ca_file, ec)) {
+      return UsageError(env, "--ca-file " + env.args.Get("ca-file") + " is not a readable file");
+    }
+  }
+  ApiClient anonymous(env.server, "", ca_file);
   ApiResult r = anonymous.Post("/api/v1/auth/login", {{"username", user}, {"password", *password}});
   if (!r.ok()) return Fail(env, *r.error);
 
-  ClientConfig saved{env.server, r.body.value("token", ""), user, r.body.value("expires_at", "")};
+  ClientConfig saved{env.server, r.body.value("token", ""), user, r.body.value("expires_at", ""),
+                     ca_file};
   if (r.body.contains("user") && r.body["user"].is_object()) {
     saved.username = r.body["user"].value("username", user);
   }

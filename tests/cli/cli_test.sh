@@ -426,6 +426,35 @@ expect_rc 0
 python3 -c 'import json, sys; assert len(json.load(sys.stdin)["items"]) == 1' <<<"$OUT" ||
   fail "kaas audit --limit 1 -o json did not give one entry: $OUT"
 
+echo "== passwd, user disable and enable, another user's tokens"
+ALICE_CONFIG=$WORK/alice/config.yaml
+KAAS_CONFIG=$ALICE_CONFIG kaas_stdin "$ALICE_PASSWORD
+cli-test-alice-new-password" passwd --password-stdin
+expect_rc 0
+expect_out "Changed the password of alice"
+ALICE_PASSWORD=cli-test-alice-new-password
+KAAS_CONFIG=$ALICE_CONFIG kaas whoami
+expect_rc 0  # the session that changed it stays
+KAAS_CONFIG=$ALICE_CONFIG kaas_stdin "alice-sets-the-admin-password" passwd admin --password-stdin
+expect_rc 1  # only a platform admin sets another user's password
+kaas token list --user alice
+expect_rc 0
+kaas user disable alice
+expect_rc 0
+expect_out "Disabled user alice"
+kaas users
+grep -qE '^alice +yes ' <<<"$OUT" || fail "kaas users does not show alice as disabled:
+$OUT"
+KAAS_CONFIG=$ALICE_CONFIG kaas whoami
+expect_rc 1
+expect_out "kaas login"
+KAAS_CONFIG=$ALICE_CONFIG kaas_stdin "$ALICE_PASSWORD" login --server "$SERVER" --user alice --password-stdin
+expect_rc 1
+kaas user enable alice
+expect_rc 0
+KAAS_CONFIG=$ALICE_CONFIG kaas_stdin "$ALICE_PASSWORD" login --server "$SERVER" --user alice --password-stdin
+expect_rc 0
+
 echo "== inventory"
 kaas hosts
 expect_rc 0

@@ -12,6 +12,7 @@ struct ClientConfig {
   std::string token;
   std::string username;
   std::string expires_at;
+  std::string ca_file;  // kaas login --ca-file: the private CA the server's certificate is from
 };
 
 // Where the config lives: $KAAS_CONFIG if set, else $XDG_CONFIG_HOME/kaas/config.yaml, else
