@@ -96,8 +96,8 @@ class HttpMetrics {
   metrics::HistogramFamily& duration_;
 };
 
-// The request id of a request: the client's X-Request-Id when it is a sane token (at most 64
-// characters of letters, digits and -_.:), else a new one.
-std::string RequestIdOf(const std::string& header);
+// The request id of a request: the X-Request-Id a trusted proxy (--trusted-proxies) sent when
+// it is a sane token (at most 64 characters of letters, digits and -_.:), else a new one.
+std::string RequestIdOf(const std::string& header, bool from_trusted_proxy);
 
 }  // namespace kaas::api

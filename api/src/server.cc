@@ -178,10 +178,11 @@ constexpr double kSlowRequestSeconds = 1.0;
 
 }  // namespace
 
-std::string RequestIdOf(const std::string& header) {
-  // A client's (or proxy's) id is kept when it is a short token that cannot forge log fields
-  // or headers; anything else gets an id of ours.
-  if (!header.empty() && header.size() <= 64 &&
+std::string RequestIdOf(const std::string& header, bool from_trusted_proxy) {
+  // A trusted proxy's id is kept when it is a short token that cannot forge log fields or
+  // headers (so one id follows the request through the proxy's logs and ours); anyone else's
+  // gets an id of ours: a client must not choose what our log lines are found by.
+  if (from_trusted_proxy && !header.empty() && header.size() <= 64 &&
       std::all_of(header.begin(), header.end(), [](unsigned char c) {
         return std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == ':';
       })) {
@@ -202,7 +203,8 @@ struct ApiServer::Impl {
   void Dispatch(const httplib::Request& req, httplib::Response& res) {
     auto start = std::chrono::steady_clock::now();
     RequestLog info;
-    info.request_id = RequestIdOf(req.get_header_value("X-Request-Id"));
+    info.request_id = RequestIdOf(req.get_header_value("X-Request-Id"),
+                                  options.trusted_proxies.Contains(req.remote_addr));
     res.set_header("X-Request-Id", info.request_id);
     Handle(req, res, info);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -446,12 +448,14 @@ ApiServer::ApiServer(ApiDeps deps, ApiOptions options)
   s.Delete(".*", dispatch);
   s.Patch(".*", dispatch);
   // Errors httplib produces itself (oversized or unreadable bodies) get the JSON error shape.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (IsApiPath(req.path) && !res.has_header("Cache-Control")) {
       res.set_header("Cache-Control", "no-store");
     }
     if (!res.has_header("X-Request-Id")) {
-      res.set_header("X-Request-Id", RequestIdOf(req.get_header_value("X-Request-Id")));
+      res.set_header("X-Request-Id",
+                     RequestIdOf(req.get_header_value("X-Request-Id"),
+                                 impl_->options.trusted_proxies.Contains(req.remote_addr)));
     }
     if (!res.body.empty()) return;
     Code code = res.status == 413   ? Code::kPayloadTooLarge

@@ -147,7 +147,9 @@ class ObservabilityTest : public ::testing::Test {
     if (!fs::exists("/usr/bin/prometheus") || !fs::exists("/usr/bin/promtool")) {
       GTEST_FAIL() << "Debian's prometheus package is needed (scripts/install-deps.sh)";
     }
-    kaasd_ = std::make_unique<KaasdProcess>(std::vector<std::string>{"--fault-injection", "true"});
+    // The test client on 127.0.0.1 plays the reverse proxy whose request ids kaasd keeps.
+    kaasd_ = std::make_unique<KaasdProcess>(
+        std::vector<std::string>{"--fault-injection", "true", "--trusted-proxies", "127.0.0.1"});
     ASSERT_TRUE(kaasd_->Start());
     ASSERT_FALSE(kaasd_->LoginAdmin().empty());
     ASSERT_EQ(kaasd_->Call("POST", "/api/v1/teams", R"({"name":"payments"})").status, 201);
@@ -311,7 +313,17 @@ TEST_F(ObservabilityTest, PromtoolAcceptsTheRulesAndTheExposition) {
 }
 
 TEST_F(ObservabilityTest, EveryAnswerCarriesARequestIdThatTheLogRepeats) {
-  // A sane client id is kept; a hostile one is replaced.
+  // From a trusted proxy a sane id is kept; a hostile one is replaced. From anyone else even a
+  // sane one is replaced (a second kaasd that trusts no proxy).
+  {
+    KaasdProcess untrusting;
+    ASSERT_TRUE(untrusting.Start());
+    httplib::Client direct("127.0.0.1", untrusting.port());
+    auto mine = direct.Get("/healthz", {{"X-Request-Id", "trace-42.a_b"}});
+    ASSERT_TRUE(mine);
+    EXPECT_EQ(mine->get_header_value("X-Request-Id").rfind("req-", 0), 0u)
+        << mine->get_header_value("X-Request-Id");
+  }
   httplib::Client cli("127.0.0.1", kaasd_->port());
   auto kept = cli.Get("/healthz", {{"X-Request-Id", "trace-42.a_b"}});
   ASSERT_TRUE(kept);
