@@ -255,6 +255,14 @@ const std::vector<Migration>& Migrations() {
            // Milliseconds since the epoch when a platform admin disabled the user; 0 = enabled.
            "ALTER TABLE users ADD COLUMN disabled_at BIGINT NOT NULL DEFAULT 0",
        }},
+      {9,
+       "deploy tokens",
+       {
+           // A deploy token's team, role ("deployer") and label selector; "" for other tokens.
+           "ALTER TABLE tokens ADD COLUMN team_id TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE tokens ADD COLUMN selector TEXT NOT NULL DEFAULT ''",
+       }},
   };
   return kMigrations;
 }

@@ -71,7 +71,8 @@ std::optional<User> FirstUser(std::vector<UserRow> rows) {
 }
 
 constexpr const char* kTokenCols =
-    "SELECT id, user_id, name, token_hash, created_at, expires_at, revoked_at, kind FROM tokens";
+    "SELECT id, user_id, name, token_hash, created_at, expires_at, revoked_at, kind, team_id, "
+    "role, selector FROM tokens";
 void BindToken(soci::statement& st, Token& t) {
   st.exchange(into(t.id));
   st.exchange(into(t.user_id));
@@ -81,6 +82,9 @@ void BindToken(soci::statement& st, Token& t) {
   st.exchange(into(t.expires_at));
   st.exchange(into(t.revoked_at));
   st.exchange(into(t.kind));
+  st.exchange(into(t.team_id));
+  st.exchange(into(t.role));
+  st.exchange(into(t.selector));
 }
 
 // ---- inventory ----
@@ -337,9 +341,11 @@ bool Delete(Tx& tx, const std::string& team_id, const std::string& user_id) {
 namespace tokens {
 void Insert(Tx& tx, const Token& t) {
   tx.sql() << "INSERT INTO tokens (id, user_id, name, token_hash, created_at, expires_at, "
-              "revoked_at, kind) VALUES (:id, :u, :n, :h, :c, :e, :r, :k)",
+              "revoked_at, kind, team_id, role, selector) VALUES (:id, :u, :n, :h, :c, :e, :r, "
+              ":k, :t, :ro, :s)",
       use(t.id), use(t.user_id), use(t.name), use(t.token_hash), use(t.created_at),
-      use(t.expires_at), use(t.revoked_at), use(t.kind);
+      use(t.expires_at), use(t.revoked_at), use(t.kind), use(t.team_id), use(t.role),
+      use(t.selector);
 }
 std::optional<Token> Find(Tx& tx, const std::string& id) {
   return First(Select<Token>(tx, std::string(kTokenCols) + " WHERE id = :id", BindToken,

@@ -405,6 +405,8 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
            tokens::Insert(tx, {"tok-1", "u-2", "login", "h1", 10, 1000, 0, "session"});
            tokens::Insert(tx, {"tok-2", "u-2", "ci", "h2", 20, 1000, 0, "api"});
            tokens::Insert(tx, {"tok-3", "u-2", "old", "h3", 30, 50, 0, "api"});
+           tokens::Insert(tx, {"tok-4", "u-2", "deploy", "h4", 35, 1000, 0, "api", "t-1",
+                               "deployer", "env=prod,tier in (web)"});
            audit::Insert(tx, {"a-1", 1, "alice", "t-1", "POST /x", "c", "::1", 201, "ok"});
            audit::Insert(tx, {"a-2", 2, "alice", "t-2", "POST /y", "d", "::1", 403, "forbidden"});
            audit::Insert(tx, {"a-3", 3, "admin", "", "POST /z", "", "::1", 200, "ok"});
@@ -437,7 +439,15 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
     EXPECT_EQ(tokens::Find(tx, "tok-1")->revoked_at, 40);
     EXPECT_EQ(tokens::FindByHash(tx, "h2")->name, "ci");
     auto live = tokens::ListLive(tx, "u-2", "api", 100);
-    EXPECT_EQ(live.size(), 1u);
+    EXPECT_EQ(live.size(), 2u);
+    auto deploy = tokens::FindByHash(tx, "h4");
+    EXPECT_TRUE(deploy.has_value());
+    if (deploy) {
+      EXPECT_EQ(deploy->team_id, "t-1");
+      EXPECT_EQ(deploy->role, "deployer");
+      EXPECT_EQ(deploy->selector, "env=prod,tier in (web)");
+    }
+    EXPECT_EQ(tokens::Find(tx, "tok-2")->role, "");
     EXPECT_TRUE(tokens::ListLive(tx, "u-2", "session", 100).empty());
     auto all = audit::List(tx, {}, true, 2);
     EXPECT_EQ(all.size(), 2u);

@@ -42,6 +42,11 @@ struct Token {
   int64_t expires_at = 0;
   int64_t revoked_at = 0;
   std::string kind = "session";  // session (from login) | api (POST /tokens)
+  // A deploy token (role "deployer", DESIGN.md §6.5) is an api token narrowed to one team's
+  // clusters matching `selector` (label selector text); all three are "" for other tokens.
+  std::string team_id;
+  std::string role;
+  std::string selector;
 };
 
 struct AuditEntry {
