@@ -376,8 +376,18 @@ struct ApiServer::Impl {
       auto principal = deps.auth.Authenticate(req.get_header_value("Authorization"));
       if (!principal.ok()) return principal.status();
       ctx.principal = std::move(principal).value();
+      // The audit (under the token's team) and the request log say which token acted.
+      if (ctx.principal.IsDeployer()) {
+        ctx.audit_actor = ctx.principal.username + " (deploy token " + ctx.principal.token_id + ")";
+        ctx.audit_team_id = ctx.principal.memberships.front().team_id;
+      }
       if (route.info.access == Access::kPlatformAdmin && !ctx.principal.is_admin) {
         return Status(Code::kPermissionDenied, "this needs a platform administrator");
+      }
+      if (ctx.principal.IsDeployer() && !route.info.deploy_token) {
+        return Status(Code::kPermissionDenied,
+                      "a deploy token may only list its deploy targets and fetch their "
+                      "kubeconfigs");
       }
     }
     try {

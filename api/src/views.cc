@@ -14,11 +14,25 @@ Json UserJson(const store::User& u) {
   return j;
 }
 
-Json TokenJson(const store::Token& t) {
-  return {{"id", t.id},
-          {"name", t.name},
-          {"created_at", FormatTime(t.created_at)},
-          {"expires_at", FormatTime(t.expires_at)}};
+Json TokenJson(const store::Token& t, const std::string& team_name) {
+  Json out = {{"id", t.id},
+              {"name", t.name},
+              {"created_at", FormatTime(t.created_at)},
+              {"expires_at", FormatTime(t.expires_at)}};
+  if (!t.role.empty()) {
+    out["role"] = t.role;
+    out["team"] = team_name;
+    out["selector"] = t.selector;
+  }
+  return out;
+}
+
+Json DeployTargetJson(const store::Cluster& c, const lifecycle::ClusterEndpoint& endpoint) {
+  Json labels = Json::object();
+  for (const auto& [key, value] : c.labels) labels[key] = value;
+  return {{"cluster", {{"id", c.id}, {"name", c.name}, {"labels", labels}}},
+          {"server", endpoint.server},
+          {"certificate_authority", endpoint.certificate_authority}};
 }
 
 Json MeJson(const auth::Principal& p) {

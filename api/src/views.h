@@ -11,6 +11,7 @@
 #include "kaas/lifecycle/catalog.h"
 #include "kaas/lifecycle/cluster_queries.h"
 #include "kaas/lifecycle/cluster_service.h"
+#include "kaas/lifecycle/credentials.h"
 #include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/notify/webhooks.h"
@@ -32,7 +33,10 @@ Json Items(const List& list, View view) {
 
 // Accounts.
 Json UserJson(const store::User& u);
-Json TokenJson(const store::Token& t);
+// team_name: the deploy token's team ("" for other tokens).
+Json TokenJson(const store::Token& t, const std::string& team_name);
+// One item of GET /deploy-targets.
+Json DeployTargetJson(const store::Cluster& c, const lifecycle::ClusterEndpoint& endpoint);
 Json MeJson(const auth::Principal& p);
 Json TeamJson(const store::Team& t);
 Json MemberJson(const store::Membership& m);

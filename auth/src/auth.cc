@@ -92,7 +92,16 @@ Result<Principal> AuthService::Authenticate(const std::string& header) {
     p.username = user->username;
     p.is_admin = user->is_admin;
     p.token_id = token->id;
-    p.memberships = store::memberships::ListForUser(tx, user->id);
+    if (token->role != kDeployerRole) {
+      p.memberships = store::memberships::ListForUser(tx, user->id);
+      return Status::Ok();
+    }
+    auto team = store::teams::FindById(tx, token->team_id);
+    auto selector = ParseLabelSelector(token->selector);
+    if (!team || !selector.ok()) return Status(Code::kUnauthenticated, "invalid or expired token");
+    p.is_admin = false;
+    p.memberships = {{team->id, team->name, user->id, user->username, kDeployerRole}};
+    p.deploy_selector = std::move(selector).value();
     return Status::Ok();
   });
   if (!st.ok()) return st;
@@ -217,6 +226,25 @@ Status AuthService::ChangePassword(const Principal& who, const std::string& user
 
 Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::string& name,
                                              int64_t ttl_hours) {
+  store::Token record;
+  record.kind = "api";
+  return IssueApiToken(who, name, ttl_hours, std::move(record));
+}
+
+Result<IssuedToken> AuthService::CreateDeployToken(const Principal& who, const std::string& name,
+                                                   int64_t ttl_hours, const std::string& team_id,
+                                                   const std::string& selector) {
+  KAAS_ASSIGN_OR_RETURN(LabelSelector parsed, ParseLabelSelector(selector));
+  store::Token record;
+  record.kind = "api";
+  record.team_id = team_id;
+  record.role = kDeployerRole;
+  record.selector = parsed.ToString();
+  return IssueApiToken(who, name, ttl_hours, std::move(record));
+}
+
+Result<IssuedToken> AuthService::IssueApiToken(const Principal& who, const std::string& name,
+                                               int64_t ttl_hours, store::Token record) {
   if (name.empty() || name.size() > kMaxNameBytes) {
     return InvalidArgument("name", "name must be 1-" + std::to_string(kMaxNameBytes) + " bytes");
   }
@@ -227,9 +255,13 @@ Result<IssuedToken> AuthService::CreateToken(const Principal& who, const std::st
   IssuedToken out;
   out.token = "kaas_" + RandomHex(24);
   int64_t now = clock_.NowMs();
-  out.record = {
-      NewId("tok"), who.user_id, name, Sha256Hex(out.token), now, now + ttl_hours * 3600 * 1000, 0,
-      "api"};
+  record.id = NewId("tok");
+  record.user_id = who.user_id;
+  record.name = name;
+  record.token_hash = Sha256Hex(out.token);
+  record.created_at = now;
+  record.expires_at = now + ttl_hours * 3600 * 1000;
+  out.record = std::move(record);
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     store::tokens::Insert(tx, out.record);
     return Status::Ok();
@@ -301,6 +333,13 @@ Status Authorizer::Check(const Principal& who, Action action, const std::string&
       break;
   }
   return {Code::kPermissionDenied, "forbidden"};
+}
+
+Status Authorizer::CheckCluster(const Principal& who, Action action, const std::string& team_id,
+                                const Labels& labels) {
+  KAAS_RETURN_IF_ERROR(Check(who, action, team_id));
+  if (who.deploy_selector && !who.deploy_selector->Matches(labels)) return NotFound("not found");
+  return Status::Ok();
 }
 
 }  // namespace kaas::auth

@@ -7,14 +7,7 @@
 
 namespace kaas::lifecycle {
 
-Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
-                                                  const std::string& username,
-                                                  const std::string& team, int64_t ttl_hours) {
-  if (ttl_hours == 0) ttl_hours = options_.default_ttl_hours;
-  if (ttl_hours < 1 || ttl_hours > options_.max_ttl_hours) {
-    return InvalidArgument(
-        "ttl_hours", "ttl_hours must be between 1 and " + std::to_string(options_.max_ttl_hours));
-  }
+Result<CredentialService::Loaded> CredentialService::Load(const std::string& cluster_id) {
   std::optional<store::Cluster> cluster;
   std::optional<store::ClusterSecrets> secrets;
   std::string endpoint;
@@ -36,12 +29,30 @@ Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
                   "cluster " + cluster->name + " has no certificate authority (yet)");
   }
   if (endpoint.empty()) endpoint = "https://" + cluster->name + ".kaas.internal:6443";
-  KAAS_ASSIGN_OR_RETURN(std::string ca_key, box_.Open(secrets->ca_key_sealed));
+  std::string ca = secrets->ca_cert;
+  return Loaded{std::move(*cluster), std::move(*secrets), {endpoint, ca}};
+}
+
+Result<ClusterEndpoint> CredentialService::Endpoint(const std::string& cluster_id) {
+  KAAS_ASSIGN_OR_RETURN(Loaded loaded, Load(cluster_id));
+  return loaded.endpoint;
+}
+
+Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
+                                                  const std::string& username,
+                                                  const std::string& team, int64_t ttl_hours) {
+  if (ttl_hours == 0) ttl_hours = options_.default_ttl_hours;
+  if (ttl_hours < 1 || ttl_hours > options_.max_ttl_hours) {
+    return InvalidArgument(
+        "ttl_hours", "ttl_hours must be between 1 and " + std::to_string(options_.max_ttl_hours));
+  }
+  KAAS_ASSIGN_OR_RETURN(Loaded loaded, Load(cluster_id));
+  KAAS_ASSIGN_OR_RETURN(std::string ca_key, box_.Open(loaded.secrets.ca_key_sealed));
   KAAS_ASSIGN_OR_RETURN(pki::ClientCert cert,
-                        pki::IssueClientCert(secrets->ca_cert, ca_key, username, {team},
+                        pki::IssueClientCert(loaded.secrets.ca_cert, ca_key, username, {team},
                                              ttl_hours * 3600, clock_.NowMs() / 1000));
-  return pki::RenderKubeconfig(cluster->name, endpoint, secrets->ca_cert, username, cert.cert_pem,
-                               cert.key_pem);
+  return pki::RenderKubeconfig(loaded.cluster.name, loaded.endpoint.server, loaded.secrets.ca_cert,
+                               username, cert.cert_pem, cert.key_pem);
 }
 
 }  // namespace kaas::lifecycle

@@ -122,6 +122,8 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
       {"DELETE /api/v1/clusters/{id}", {401, 404, 403, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/operations", {401, 404, 200, 200, 200, 200}},
       {"GET /api/v1/clusters/{id}/kubeconfig", {401, 404, 200, 200, 200, 200}},
+      // Deploy tokens only (deploy_tokens_test.cc has their whole scope).
+      {"GET /api/v1/deploy-targets", {401, 403, 403, 403, 403, 403}},
       {"GET /api/v1/clusters/{id}/events", {401, 404, 200, 200, 200, 200}},
       {"POST /api/v1/clusters/{id}/workers", {401, 404, 403, 200, 200, 200}},
       {"POST /api/v1/clusters/{id}/masters", {401, 404, 403, 200, 200, 200}},

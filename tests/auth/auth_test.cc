@@ -8,6 +8,7 @@
 #include <atomic>
 
 #include "../support/sqlite_database.h"
+#include "kaas/auth/teams.h"
 
 namespace kaas::auth {
 namespace {
@@ -59,6 +60,22 @@ TEST(AuthorizerTest, PlatformAdminsMayDoEverything) {
   for (Action a : {Action::kRead, Action::kOperate, Action::kManageTeam, Action::kPlatformAdmin}) {
     EXPECT_TRUE(Authorizer::Check(admin, a, "tm-any").ok());
   }
+}
+
+TEST(AuthorizerTest, ADeployTokenReadsOnlyTheClustersOfItsTeamItsSelectorMatches) {
+  Principal deployer = Member("tm-1", kDeployerRole);
+  deployer.deploy_selector = *ParseLabelSelector("env=prod");
+  Labels prod = {{"env", "prod"}}, test = {{"env", "test"}};
+  EXPECT_TRUE(Authorizer::CheckCluster(deployer, Action::kRead, "tm-1", prod).ok());
+  EXPECT_EQ(Authorizer::CheckCluster(deployer, Action::kRead, "tm-1", test).code(),
+            Code::kNotFound);
+  EXPECT_EQ(Authorizer::CheckCluster(deployer, Action::kRead, "tm-2", prod).code(),
+            Code::kNotFound);
+  for (Action a : {Action::kOperate, Action::kManageTeam, Action::kPlatformAdmin}) {
+    EXPECT_EQ(Authorizer::CheckCluster(deployer, a, "tm-1", prod).code(), Code::kPermissionDenied);
+  }
+  // Without a deploy token, labels change nothing.
+  EXPECT_TRUE(Authorizer::CheckCluster(Member("tm-1", "viewer"), Action::kRead, "tm-1", test).ok());
 }
 
 // ------------------------------------------------------------------ AuthService
@@ -198,6 +215,42 @@ TEST_F(AuthServiceTest, TokenNameAndLifetimeAreBounded) {
   ASSERT_TRUE(ok.ok());
   clock_.Advance(48LL * 3600 * 1000);
   EXPECT_EQ(auth_->Authenticate("Bearer " + ok->token).status().code(), Code::kUnauthenticated);
+}
+
+TEST_F(AuthServiceTest, ADeployTokenIsItsTeamsDeployerAndNothingMore) {
+  Principal root = LoggedIn("root", /*is_admin=*/true);
+  TeamService teams(*db_, clock_);
+  auto team = teams.Create("payments");
+  ASSERT_TRUE(team.ok()) << team.status().ToString();
+  auto bad = auth_->CreateDeployToken(root, "ci", 1, team->id, "env=prod,");
+  EXPECT_EQ(bad.status().field(), "selector");
+  EXPECT_NE(bad.status().message().find("position 10"), std::string::npos);
+  EXPECT_EQ(auth_->CreateDeployToken(root, "ci", 0, team->id, "env").status().field(), "ttl_hours");
+
+  auto issued = auth_->CreateDeployToken(root, "ci", 2, team->id, "env = prod, tier notin (db)");
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  EXPECT_EQ(issued->record.role, kDeployerRole);
+  EXPECT_EQ(issued->record.selector, "env=prod,tier notin (db)");
+  auto p = auth_->Authenticate("Bearer " + issued->token);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_TRUE(p->IsDeployer());
+  EXPECT_FALSE(p->is_admin) << "a platform admin's deploy token is still only a deploy token";
+  EXPECT_EQ(p->username, "root");
+  ASSERT_EQ(p->memberships.size(), 1u);
+  EXPECT_EQ(p->memberships[0].team_name, "payments");
+  EXPECT_EQ(p->RoleIn(team->id), kDeployerRole);
+  EXPECT_EQ(p->deploy_selector->ToString(), "env=prod,tier notin (db)");
+  // Listed with the issuer's API tokens; a plain token is no deployer.
+  auto listed = auth_->ListTokens(root);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].team_id, team->id);
+  auto plain = auth_->CreateToken(root, "plain", 1);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(auth_->Authenticate("Bearer " + plain->token)->IsDeployer());
+
+  clock_.Advance(2LL * 3600 * 1000);
+  EXPECT_EQ(auth_->Authenticate("Bearer " + issued->token).status().code(), Code::kUnauthenticated);
 }
 
 TEST_F(AuthServiceTest, TheAdminIsCreatedOnlyOnAnEmptyDatabase) {

@@ -15,7 +15,7 @@ Result<store::Team> TeamFor(Context& ctx, const std::string& name, Action action
 
 Result<lifecycle::ClusterRecord> ClusterFor(Context& ctx, const std::string& id, Action action) {
   KAAS_ASSIGN_OR_RETURN(lifecycle::ClusterRecord c, ctx.deps.queries.Find(id));
-  Status st = Authorizer::Check(ctx.principal, action, c.cluster.team_id);
+  Status st = Authorizer::CheckCluster(ctx.principal, action, c.cluster.team_id, c.cluster.labels);
   if (st.code() == Code::kNotFound) return NotFound("cluster " + id + " not found");
   KAAS_RETURN_IF_ERROR(st);
   return c;

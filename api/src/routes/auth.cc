@@ -68,20 +68,50 @@ Result<Reply> PutPassword(Context& ctx) {
   return Reply{204, nullptr};
 }
 
+// {name, ttl_hours} is a token that can do what its user can; with role "deployer" (DESIGN.md
+// §6.5), {team, selector} narrow it to the team's deploy targets, and only that team's admin
+// (or a platform admin) may issue one.
 Result<Reply> CreateToken(Context& ctx) {
-  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "ttl_hours"}));
+  KAAS_ASSIGN_OR_RETURN(Json body,
+                        ParseObject(ctx.body, {"name", "ttl_hours", "role", "team", "selector"}));
   KAAS_ASSIGN_OR_RETURN(std::string name, GetString(body, "name", true, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(int64_t ttl, GetInt(body, "ttl_hours", false, 24 * 30));
-  KAAS_ASSIGN_OR_RETURN(auto issued, ctx.deps.auth.CreateToken(ctx.principal, name, ttl));
-  ctx.audit_object = issued.record.id;
-  Json out = TokenJson(issued.record);
+  KAAS_ASSIGN_OR_RETURN(std::string role, GetString(body, "role", false, kMaxNameBytes));
+  if (role.empty()) {
+    for (const char* field : {"team", "selector"}) {
+      if (body.contains(field)) {
+        return InvalidArgument(
+            field, std::string(field) + " is only for role " + auth::kDeployerRole + " tokens");
+      }
+    }
+    KAAS_ASSIGN_OR_RETURN(auto issued, ctx.deps.auth.CreateToken(ctx.principal, name, ttl));
+    ctx.audit_object = issued.record.id;
+    Json out = TokenJson(issued.record, "");
+    out["token"] = issued.token;
+    return Reply{201, out};
+  }
+  if (role != auth::kDeployerRole) {
+    return InvalidArgument("role", std::string("role must be ") + auth::kDeployerRole +
+                                       " (or absent for a token with the user's own rights)");
+  }
+  KAAS_ASSIGN_OR_RETURN(std::string team_name, GetString(body, "team", true, kMaxNameBytes));
+  KAAS_ASSIGN_OR_RETURN(std::string selector, GetString(body, "selector", true, 1000));
+  KAAS_ASSIGN_OR_RETURN(store::Team team, TeamFor(ctx, team_name, auth::Action::kManageTeam));
+  ctx.audit_team_id = team.id;
+  KAAS_ASSIGN_OR_RETURN(
+      auto issued, ctx.deps.auth.CreateDeployToken(ctx.principal, name, ttl, team.id, selector));
+  ctx.audit_object = issued.record.id + " (" + auth::kDeployerRole + ")";
+  Json out = TokenJson(issued.record, team.name);
   out["token"] = issued.token;
   return Reply{201, out};
 }
 
 Result<Reply> ListTokens(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(auto tokens, ctx.deps.auth.ListTokens(ctx.principal, ctx.Query("user")));
-  return Reply{200, Items(tokens, TokenJson)};
+  KAAS_ASSIGN_OR_RETURN(auto team_names, ctx.deps.teams.Names());
+  Json items = Json::array();
+  for (const auto& t : tokens) items.push_back(TokenJson(t, team_names[t.team_id]));
+  return Reply{200, {{"items", items}}};
 }
 
 Result<Reply> DeleteToken(Context& ctx) {

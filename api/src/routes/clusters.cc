@@ -267,6 +267,28 @@ Result<Reply> GetKubeconfig(Context& ctx) {
   return r;
 }
 
+Result<Reply> DeployTargets(Context& ctx) {
+  if (!ctx.principal.IsDeployer() || ctx.principal.memberships.empty()) {
+    return Status(Code::kPermissionDenied, "deploy targets are listed for deploy tokens only");
+  }
+  KAAS_ASSIGN_OR_RETURN(int64_t limit, ctx.QueryInt("limit", 100, 1, 500));
+  const std::string& team_id = ctx.principal.memberships.front().team_id;
+  KAAS_ASSIGN_OR_RETURN(auto page, ctx.deps.queries.List({team_id}, false, ctx.Query("cursor"),
+                                                         limit, *ctx.principal.deploy_selector));
+  Json items = Json::array();
+  for (const auto& c : page.items) {
+    auto endpoint = ctx.deps.credentials.Endpoint(c.cluster.id);
+    // Not a target yet (no CA before issue_pki) or any more (deleted since the list).
+    if (endpoint.status().code() == Code::kFailedPrecondition ||
+        endpoint.status().code() == Code::kNotFound) {
+      continue;
+    }
+    KAAS_RETURN_IF_ERROR(endpoint.status());
+    items.push_back(DeployTargetJson(c.cluster, *endpoint));
+  }
+  return Reply{200, {{"items", items}, {"next_cursor", page.next_cursor}}};
+}
+
 // Server-sent events of one cluster: every operation, step and status change, in order.
 // Reconnects resume after Last-Event-ID (or ?after=); ?follow=false sends what exists and
 // ends. The stream polls the events (200 ms when idle) and sends a keep-alive comment after

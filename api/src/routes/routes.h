@@ -69,6 +69,8 @@ Result<Reply> ChangeMasters(Context& ctx);
 Result<Reply> RepairNode(Context& ctx);
 Result<Reply> UpgradeCluster(Context& ctx);
 Result<Reply> GetKubeconfig(Context& ctx);
+// The clusters a deploy token may deploy to, with their API server and CA (deploy tokens only).
+Result<Reply> DeployTargets(Context& ctx);
 Result<Reply> ClusterEvents(Context& ctx);
 
 // ---- operations.cc ----

@@ -75,6 +75,8 @@ struct RouteInfo {
   Access access;
   // Audited although it is a GET (it hands out a credential); every other method always is.
   bool audit_get = false;
+  // Open to deploy tokens (DESIGN.md §6.5); every other route answers them 403.
+  bool deploy_token = false;
 };
 
 // The HTTP front of kaasd: the REST API v1 (DESIGN.md §3), health, metrics and the portal's

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kaas/auth/rate_limiter.h"
 #include "kaas/common/clock.h"
+#include "kaas/common/labels.h"
 #include "kaas/common/status.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
@@ -22,12 +24,20 @@ struct Principal {
   bool is_admin = false;
   std::string token_id;  // the token this request authenticated with
   std::vector<store::Membership> memberships;
+  // Set when the request came with a deploy token (DESIGN.md §6.5): the caller is then no
+  // admin and has one membership, role kDeployerRole in the token's team, and sees only that
+  // team's clusters this selector matches (read at each request, so relabelling takes effect).
+  std::optional<LabelSelector> deploy_selector;
 
+  bool IsDeployer() const { return deploy_selector.has_value(); }
   // The caller's role in the team ("" when not a member).
   std::string RoleIn(const std::string& team_id) const;
   // The ids of the teams the caller is a member of.
   std::vector<std::string> TeamIds() const;
 };
+
+// The role of a deploy token: list the deploy targets of one team, fetch their kubeconfigs.
+inline constexpr const char* kDeployerRole = "deployer";
 
 struct LoginResult {
   std::string token;  // shown once; only its hash is stored
@@ -81,6 +91,12 @@ class AuthService {
 
   // API tokens of the caller. ttl_hours in 1..max_token_ttl_hours.
   Result<IssuedToken> CreateToken(const Principal& who, const std::string& name, int64_t ttl_hours);
+  // A deploy token of `team_id` for the clusters `selector` matches (kInvalidArgument on field
+  // "selector" with the position when it does not parse; "" matches every cluster of the team).
+  // The caller must already have been checked as that team's admin (Action::kManageTeam).
+  Result<IssuedToken> CreateDeployToken(const Principal& who, const std::string& name,
+                                        int64_t ttl_hours, const std::string& team_id,
+                                        const std::string& selector);
   // The live API tokens of the caller, or with `username` of that user (platform admins only,
   // else kPermissionDenied; kNotFound for an unknown user).
   Result<std::vector<store::Token>> ListTokens(const Principal& who,
@@ -99,6 +115,9 @@ class AuthService {
   store::Database& db_;
   const Clock& clock_;
   AuthOptions options_;
+  Result<IssuedToken> IssueApiToken(const Principal& who, const std::string& name,
+                                    int64_t ttl_hours, store::Token record);
+
   LoginRateLimiter limiter_;
 };
 
@@ -115,6 +134,10 @@ enum class Action {
 class Authorizer {
  public:
   static Status Check(const Principal& who, Action action, const std::string& team_id = "");
+  // Check for one cluster of `team_id` carrying `labels`: a deploy token's caller also gets
+  // kNotFound for the clusters its selector does not match.
+  static Status CheckCluster(const Principal& who, Action action, const std::string& team_id,
+                             const Labels& labels);
 };
 
 }  // namespace kaas::auth

@@ -6,12 +6,20 @@
 #include "kaas/common/status.h"
 #include "kaas/pki/secret_box.h"
 #include "kaas/store/database.h"
+#include "kaas/store/records.h"
 
 namespace kaas::lifecycle {
 
 struct CredentialOptions {
   int64_t default_ttl_hours = 24;
   int64_t max_ttl_hours = 168;
+};
+
+// Where a cluster's API server is and the CA its serving certificate chains to: what a
+// kubeconfig's cluster entry holds.
+struct ClusterEndpoint {
+  std::string server;                 // "https://ADDRESS:6443"
+  std::string certificate_authority;  // PEM
 };
 
 // Hands out access to a cluster: kubeconfigs with short-lived client certificates signed by the
@@ -29,9 +37,20 @@ class CredentialService {
   Result<std::string> Kubeconfig(const std::string& cluster_id, const std::string& username,
                                  const std::string& team, int64_t ttl_hours);
 
+  // The endpoint a kubeconfig of the cluster names, without issuing anything. kNotFound and
+  // kFailedPrecondition as Kubeconfig.
+  Result<ClusterEndpoint> Endpoint(const std::string& cluster_id);
+
   const CredentialOptions& options() const { return options_; }
 
  private:
+  struct Loaded {
+    store::Cluster cluster;
+    store::ClusterSecrets secrets;
+    ClusterEndpoint endpoint;
+  };
+  Result<Loaded> Load(const std::string& cluster_id);
+
   store::Database& db_;
   const pki::SecretBox& box_;
   const Clock& clock_;
