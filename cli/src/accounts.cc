@@ -1,6 +1,7 @@
 // token create|list|revoke, users, user create|disable|enable, passwd, team
 // members|add-member|remove-member, audit.
 
+#include <filesystem>
 #include <istream>
 #include <ostream>
 
@@ -27,6 +28,17 @@ int CmdTokenCreate(Env& env) {
     if (!hours || *hours < 1) return UsageError(env, "--ttl-hours must be a positive whole number");
     body["ttl_hours"] = *hours;
   }
+  if (env.args.Has("deployer")) {
+    if (!env.args.Has("team")) return UsageError(env, "--deployer needs --team");
+    if (!env.args.Has("selector")) {
+      return UsageError(env, "--deployer needs --selector (\"\" for every cluster of the team)");
+    }
+    body["role"] = "deployer";
+    body["team"] = env.args.Get("team");
+    body["selector"] = env.args.Get("selector");
+  } else if (env.args.Has("team") || env.args.Has("selector")) {
+    return UsageError(env, "--team and --selector are for --deployer tokens");
+  }
   ApiResult r = env.Api().Post("/api/v1/tokens", body);
   if (!r.ok()) return Fail(env, *r.error);
   if (env.json) {
@@ -40,16 +52,54 @@ int CmdTokenCreate(Env& env) {
              << "The token is shown only once: store it now, it cannot be retrieved later.\n"
              << "Send it as 'Authorization: Bearer <token>'; revoke it with 'kaas token revoke "
              << Str(t, "id") << "'.\n";
+  if (Str(t, "role") == "deployer") {
+    env.io.out << "It lists team " << Str(t, "team") << "'s clusters matching '"
+               << Str(t, "selector") << "' (KAAS_TOKEN=<token> kaas deploy-targets) and fetches "
+               << "their kubeconfigs; nothing else.\n";
+  }
   return 0;
 }
 
 int CmdTokenList(Env& env) {
   std::string path = "/api/v1/tokens";
   if (env.args.Has("user")) path += "?user=" + UrlEncode(env.args.Get("user"));
-  return PrintList(env, env.Api().Get(path), "No tokens.", {"ID", "NAME", "CREATED", "EXPIRES"},
-                   [](const Json& t) {
-                     return std::vector<std::string>{Str(t, "id"), Str(t, "name"),
-                                                     Str(t, "created_at"), Str(t, "expires_at")};
+  return PrintList(
+      env, env.Api().Get(path), "No tokens.",
+      {"ID", "NAME", "CREATED", "EXPIRES", "ROLE", "TEAM", "SELECTOR"}, [](const Json& t) {
+        bool deployer = !Str(t, "role").empty();
+        return std::vector<std::string>{Str(t, "id"),
+                                        Str(t, "name"),
+                                        Str(t, "created_at"),
+                                        Str(t, "expires_at"),
+                                        OrDash(Str(t, "role")),
+                                        OrDash(Str(t, "team")),
+                                        deployer ? "'" + Str(t, "selector") + "'" : "-"};
+      });
+}
+
+int CmdDeployTargets(Env& env) {
+  ApiResult r = env.Api().Get("/api/v1/deploy-targets?limit=500");
+  if (r.ok() && env.args.Has("kubeconfigs")) {
+    std::filesystem::path dir = env.args.Get("kubeconfigs");
+    if (Status st = MakePrivateDirs(dir.string()); !st.ok()) return Fail(env, st.message());
+    for (const auto& t : r.body.value("items", Json::array())) {
+      const Json& c = Field(t, "cluster");
+      std::string yaml;
+      ApiResult kc = env.Api().GetText(
+          "/api/v1/clusters/" + UrlEncode(Str(c, "id")) + "/kubeconfig", "application/yaml", yaml);
+      if (!kc.ok()) return Fail(env, *kc.error);
+      // Names are DNS labels (the API's rule), so NAME.yaml stays inside DIR.
+      std::filesystem::path file = dir / (Str(c, "name") + ".yaml");
+      if (Status st = WritePrivateFile(file.string(), yaml); !st.ok()) {
+        return Fail(env, st.message());
+      }
+    }
+  }
+  return PrintList(env, r, "No deploy targets match the token's selector.",
+                   {"NAME", "ID", "SERVER", "LABELS"}, [](const Json& t) {
+                     const Json& c = Field(t, "cluster");
+                     return std::vector<std::string>{Str(c, "name"), Str(c, "id"), Str(t, "server"),
+                                                     OrDash(LabelsText(c))};
                    });
 }
 

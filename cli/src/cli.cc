@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 
@@ -198,12 +199,25 @@ const std::vector<Command>& Commands() {
               {{"password-stdin", "",
                 "read from stdin: the current and the new password, one per line (only the new "
                 "one for another user)"}}),
-      Command("token create", 1, 1, CmdTokenCreate, "NAME [--ttl-hours N]",
+      Command("token create", 1, 1, CmdTokenCreate,
+              "NAME [--ttl-hours N] [--deployer --team T --selector S]",
               "Create an API token for automation; it is shown only once",
-              {{"ttl-hours", "N", "lifetime in hours (default: 720, 30 days)"}}),
+              {{"ttl-hours", "N", "lifetime in hours (default: 720, 30 days)"},
+               {"deployer", "",
+                "a deploy token for a pipeline: it only lists the team's clusters matching the "
+                "selector and fetches their kubeconfigs (team admin)"},
+               {"team", "T", "the deploy token's team"},
+               {"selector", "SELECTOR",
+                "the deploy token's clusters, a label selector (env=prod,region in (a,b)); "
+                "evaluated at each request",
+                'l'}}),
       Command("token list", 0, 0, CmdTokenList, "[--user NAME]",
               "List your API tokens (a platform admin: anyone's with --user)",
               {{"user", "NAME", "the tokens of another user (platform admin)"}}),
+      Command("deploy-targets", 0, 0, CmdDeployTargets, "[--kubeconfigs DIR]",
+              "With a deploy token (KAAS_TOKEN): the clusters it may deploy to, with their API "
+              "server",
+              {{"kubeconfigs", "DIR", "write each target's kubeconfig to DIR/NAME.yaml"}}),
       Command("token revoke", 1, 1, CmdTokenRevoke, "ID", "Revoke an API token"),
       Command("hypervisors", 0, 0, CmdHypervisors, "",
               "List hypervisors with their capacity and use (platform admin)"),
@@ -320,6 +334,11 @@ std::string Details(const std::string& command) {
       {"clusters",
        "A '*' in the CURRENT column marks the cluster of kubectl's current context (see kaas "
        "use).\n"},
+      {"deploy-targets",
+       "For pipelines: run with the deploy token in KAAS_TOKEN (it takes the place of a login)\n"
+       "and --server. --kubeconfigs DIR also writes each target's kubeconfig to DIR/NAME.yaml\n"
+       "(mode 0600), with a client certificate of the server's default lifetime.\n"
+       "Issue the token with: kaas token create NAME --deployer --team T --selector S\n"},
       {"kubeconfig",
        "The kubeconfig has one cluster, one user and one context, \"<user>@<cluster>\", and\n"
        "selects it. Save it with: kaas kubeconfig CLUSTER > FILE\n"},
@@ -442,7 +461,13 @@ ApiClient& Env::Api() {
     bool own_server = Trimmed(config.server) == server;
     // The CA from login goes with the server it was given for; --ca-file overrides it.
     std::string ca = args.Get("ca-file", own_server ? config.ca_file : "");
-    api_ = std::make_unique<ApiClient>(server, own_server ? config.token : "", ca);
+    // KAAS_TOKEN (a pipeline's API or deploy token) instead of a saved session.
+    const char* token = std::getenv("KAAS_TOKEN");
+    api_ = std::make_unique<ApiClient>(server,
+                                       token && *token ? std::string(token)
+                                       : own_server    ? config.token
+                                                       : "",
+                                       ca);
   }
   return *api_;
 }

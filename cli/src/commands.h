@@ -108,6 +108,7 @@ int CmdUse(Env& env);
 int CmdTokenCreate(Env& env);
 int CmdTokenList(Env& env);
 int CmdTokenRevoke(Env& env);
+int CmdDeployTargets(Env& env);
 int CmdUsers(Env& env);
 int CmdUserCreate(Env& env);
 int CmdUserDisable(Env& env);

@@ -715,6 +715,51 @@ $OUT"
 kaas clusters -l 'env=test,'
 expect_rc 1
 expect_out "position 10"
+
+echo "== deploy token: token create --deployer, deploy-targets with KAAS_TOKEN"
+kaas token create lab-deploy --deployer --team payments
+expect_rc 2
+expect_out "--deployer needs --selector"
+kaas token create lab-deploy --selector env=test
+expect_rc 2
+expect_out "--team and --selector are for --deployer tokens"
+kaas token create lab-deploy --deployer --team payments --selector 'env=test,'
+expect_rc 1
+expect_out "position 10"
+kaas -o json token create lab-deploy --deployer --team payments -l 'env=test,tier=web'
+expect_rc 0
+DEPLOY=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])' <<<"$OUT")
+DEPLOY_ID=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <<<"$OUT")
+kaas token list
+expect_rc 0
+grep -qE "^$DEPLOY_ID +lab-deploy .* deployer +payments +'env=test,tier=web'\$" <<<"$OUT" ||
+  fail "kaas token list does not show the deploy token's role, team and selector:
+$OUT"
+export KAAS_TOKEN=$DEPLOY
+kaas deploy-targets --kubeconfigs "$WORK/deploy-kc"
+expect_rc 0
+grep -qE '^lab-a +cl-[^ ]+ +https://[^ ]+ +env=test,tier=web$' <<<"$OUT" ||
+  fail "kaas deploy-targets does not list lab-a:
+$OUT"
+if grep -q 'lab-b' <<<"$OUT"; then fail "lab-b does not match tier=web but is a target:
+$OUT"; fi
+[[ $(stat -c %a "$WORK/deploy-kc/lab-a.yaml") == 600 ]] || fail "lab-a.yaml is not mode 600"
+grep -q 'client-certificate-data:' "$WORK/deploy-kc/lab-a.yaml" ||
+  fail "lab-a.yaml is not a kubeconfig"
+[[ ! -e $WORK/deploy-kc/lab-b.yaml ]] || fail "a kubeconfig was written for lab-b"
+kaas clusters
+expect_rc 1
+expect_out "(forbidden)"
+kaas cluster delete lab-a --yes
+expect_rc 1
+unset KAAS_TOKEN
+kaas token revoke "$DEPLOY_ID"
+expect_rc 0
+export KAAS_TOKEN=$DEPLOY
+kaas deploy-targets
+expect_rc 1
+expect_out "(unauthenticated)"
+unset KAAS_TOKEN
 kaas cluster label lab-a tier=db
 expect_rc 1
 expect_out "already has a value (web); add --overwrite"
