@@ -99,6 +99,13 @@ Result<Principal> AuthService::Authenticate(const std::string& header) {
     auto team = store::teams::FindById(tx, token->team_id);
     auto selector = ParseLabelSelector(token->selector);
     if (!team || !selector.ok()) return Status(Code::kUnauthenticated, "invalid or expired token");
+    // A deploy token lives only as long as its issuer may issue it: a team admin who leaves
+    // the team (or is demoted) takes their pipelines' access along.
+    bool may_issue = user->is_admin;
+    for (const auto& m : store::memberships::ListForUser(tx, user->id)) {
+      if (m.team_id == team->id && m.role == "admin") may_issue = true;
+    }
+    if (!may_issue) return Status(Code::kUnauthenticated, "invalid or expired token");
     p.is_admin = false;
     p.memberships = {{team->id, team->name, user->id, user->username, kDeployerRole}};
     p.deploy_selector = std::move(selector).value();

@@ -1,7 +1,8 @@
 // Deploy tokens for pipelines (DESIGN.md §6.5) through the real kaasd: who may issue one, what
 // it lists (GET /deploy-targets: the team's clusters its selector matches, evaluated at each
 // request), the kubeconfigs it may fetch, 404 for the clusters it may not see, 403 on every
-// other route of the table, and 401 once revoked or expired.
+// other route of the table, and 401 once revoked, expired, or its issuer is no longer the
+// team's admin.
 
 #include <gtest/gtest.h>
 #include <soci/soci.h>
@@ -342,6 +343,23 @@ TEST_F(DeployTokensTest, ARevokedOrExpiredTokenIs401) {
   auto e = kaasd_->Call("GET", "/api/v1/deploy-targets", "", expired.body["token"]);
   EXPECT_EQ(e.status, 401) << e.raw;
   EXPECT_EQ(e.body["error"]["code"], "unauthenticated");
+}
+
+TEST_F(DeployTokensTest, ItWorksOnlyWhileItsIssuerIsTheTeamsAdmin) {
+  auto issued = Issue("env=prod", alice_);
+  ASSERT_EQ(issued.status, 201) << issued.raw;
+  std::string deploy = issued.body["token"];
+  EXPECT_EQ(Targets(deploy).size(), 2u);
+  Member("payments", "alice", "member");
+  EXPECT_EQ(kaasd_->Call("GET", "/api/v1/deploy-targets", "", deploy).status, 401);
+  Member("payments", "alice", "admin");
+  EXPECT_EQ(Targets(deploy).size(), 2u);
+  ASSERT_EQ(kaasd_->Call("DELETE", "/api/v1/teams/payments/members/alice").status, 204);
+  EXPECT_EQ(kaasd_->Call("GET", "/api/v1/deploy-targets", "", deploy).status, 401);
+  // A platform admin's deploy token does not depend on a team role.
+  auto admins = Issue("env=prod", kaasd_->admin_token());
+  ASSERT_EQ(admins.status, 201) << admins.raw;
+  EXPECT_EQ(Targets(admins.body["token"]).size(), 2u);
 }
 
 }  // namespace

@@ -93,7 +93,8 @@ class AuthService {
   Result<IssuedToken> CreateToken(const Principal& who, const std::string& name, int64_t ttl_hours);
   // A deploy token of `team_id` for the clusters `selector` matches (kInvalidArgument on field
   // "selector" with the position when it does not parse; "" matches every cluster of the team).
-  // The caller must already have been checked as that team's admin (Action::kManageTeam).
+  // The caller must already have been checked as that team's admin (Action::kManageTeam). The
+  // token authenticates only while its issuer is still that team's admin or a platform admin.
   Result<IssuedToken> CreateDeployToken(const Principal& who, const std::string& name,
                                         int64_t ttl_hours, const std::string& team_id,
                                         const std::string& selector);
