@@ -275,8 +275,10 @@ Result<Admitted> ClusterService::AdmitChange(
   return a;
 }
 
-Result<store::Cluster> ClusterService::EditCluster(
-    const std::string& cluster_id, const std::function<Status(store::Tx&, store::Cluster&)>& edit) {
+Result<store::Cluster> ClusterService::Edit(const std::string& cluster_id,
+                                            const ClusterEdit& edit) {
+  KAAS_RETURN_IF_ERROR(CheckLabels("labels", edit.set_labels));
+  const bool labels = !edit.set_labels.empty() || !edit.remove_labels.empty();
   std::optional<store::Cluster> c;
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     c = store::clusters::Find(tx, cluster_id);
@@ -284,30 +286,21 @@ Result<store::Cluster> ClusterService::EditCluster(
     if (StatusOf(*c) == ClusterStatus::kDeleted) {
       return Conflict("cluster " + cluster_id + " is deleted");
     }
+    if (!labels && !edit.auto_repair) return Status::Ok();  // nothing to change
     c->updated_at = clock_.NowMs();
-    return edit(tx, *c);
+    if (labels) {
+      for (const auto& key : edit.remove_labels) c->labels.erase(key);
+      for (const auto& [key, value] : edit.set_labels) c->labels[key] = value;
+      KAAS_RETURN_IF_ERROR(CheckLabels("labels", c->labels));  // the count, after merging
+      store::clusters::SetLabels(tx, c->id, c->labels, c->updated_at);
+    }
+    if (edit.auto_repair) {
+      c->auto_repair = *edit.auto_repair ? 1 : 0;
+      store::clusters::SetAutoRepair(tx, c->id, *edit.auto_repair, c->updated_at);
+    }
+    return Status::Ok();
   }));
   return *c;
-}
-
-Result<store::Cluster> ClusterService::SetAutoRepair(const std::string& cluster_id, bool on) {
-  return EditCluster(cluster_id, [&](store::Tx& tx, store::Cluster& c) {
-    c.auto_repair = on ? 1 : 0;
-    store::clusters::SetAutoRepair(tx, c.id, on, c.updated_at);
-    return Status::Ok();
-  });
-}
-
-Result<store::Cluster> ClusterService::EditLabels(const std::string& cluster_id, const Labels& set,
-                                                  const std::vector<std::string>& remove) {
-  KAAS_RETURN_IF_ERROR(CheckLabels("labels", set));
-  return EditCluster(cluster_id, [&](store::Tx& tx, store::Cluster& c) {
-    for (const auto& key : remove) c.labels.erase(key);
-    for (const auto& [key, value] : set) c.labels[key] = value;
-    KAAS_RETURN_IF_ERROR(CheckLabels("labels", c.labels));  // the count, after merging
-    store::clusters::SetLabels(tx, c.id, c.labels, c.updated_at);
-    return Status::Ok();
-  });
 }
 
 Result<store::Operation> ClusterService::Cancel(const std::string& operation_id) {

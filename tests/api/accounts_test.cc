@@ -35,19 +35,9 @@ class AccountsTest : public ::testing::Test {
   // A login as a client behind a proxy would send it: X-Forwarded-For names `client`.
   HttpResult LoginVia(const std::string& client, const std::string& user,
                       const std::string& password) {
-    httplib::Client cli("127.0.0.1", kaasd_->port());
-    cli.set_read_timeout(30, 0);
-    httplib::Headers headers{{"X-Forwarded-For", client}};
-    auto res =
-        cli.Post("/api/v1/auth/login", headers,
-                 Json{{"username", user}, {"password", password}}.dump(), "application/json");
-    HttpResult out;
-    if (!res) return out;
-    out.status = res->status;
-    out.raw = res->body;
-    for (const auto& [k, v] : res->headers) out.headers[k] = v;
-    out.body = Json::parse(res->body, nullptr, false);
-    return out;
+    return kaasd_->Call("POST", "/api/v1/auth/login",
+                        Json{{"username", user}, {"password", password}}.dump(), "",
+                        {{"X-Forwarded-For", client}});
   }
 
   // The newest audit entry with this action and actor (null when there is none).

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <soci/soci.h>
+#include <yaml-cpp/yaml.h>
 
 #include <set>
 
@@ -18,27 +19,9 @@ namespace {
 
 constexpr const char* kPassword = "a-long-enough-password";
 
+// The base64 a kubeconfig carries (yaml-cpp's, as pki/ writes kubeconfigs with it).
 std::string Base64(const std::string& in) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8) | uint8_t(in[i + 2]);
-    for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-  }
-  if (i + 1 == in.size()) {
-    uint32_t v = uint8_t(in[i]) << 16;
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    uint32_t v = (uint8_t(in[i]) << 16) | (uint8_t(in[i + 1]) << 8);
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    out += kAlphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
+  return YAML::EncodeBase64(reinterpret_cast<const unsigned char*>(in.data()), in.size());
 }
 
 class DeployTokensTest : public ::testing::Test {

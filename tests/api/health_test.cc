@@ -245,6 +245,11 @@ TEST_F(HealthTest, DeadMasterOfAFiveMasterClusterIsReplacedWithQuorumKeptAndMast
 TEST_F(HealthTest, AutoRepairOffLeavesTheNodeUnhealthyWithAReasonUntilAPersonRepairsIt) {
   std::string id = Create("manual", "dev", 1);
   ASSERT_FALSE(id.empty());
+  // A patch with one bad field changes nothing, not even its good one.
+  auto bad = kaasd_->Call("PATCH", "/api/v1/clusters/" + id,
+                          R"({"auto_repair":false,"labels":{"env":"not valid!"}})");
+  EXPECT_EQ(bad.status, 400) << bad.raw;
+  EXPECT_EQ(Cluster(id)["auto_repair"], true);
   auto off = kaasd_->Call("PATCH", "/api/v1/clusters/" + id, R"({"auto_repair":false})");
   ASSERT_EQ(off.status, 200) << off.raw;
   EXPECT_EQ(off.body["auto_repair"], false);

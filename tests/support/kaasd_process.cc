@@ -140,11 +140,12 @@ std::string KaasdProcess::Login(const std::string& username, const std::string& 
 }
 
 HttpResult KaasdProcess::Call(const std::string& method, const std::string& path,
-                              const std::string& body, const std::string& token) {
+                              const std::string& body, const std::string& token,
+                              const httplib::Headers& extra_headers) {
   httplib::Client cli(base_url());
   Configure(cli);
   cli.set_read_timeout(30, 0);
-  httplib::Headers headers;
+  httplib::Headers headers = extra_headers;
   std::string t = token == "use-admin" ? admin_token_ : token;
   if (!t.empty()) headers.emplace("Authorization", "Bearer " + t);
   httplib::Result res{nullptr, httplib::Error::Unknown};

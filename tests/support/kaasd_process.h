@@ -54,8 +54,9 @@ class KaasdProcess {
   std::string Login(const std::string& username, const std::string& password);
   // The admin token from LoginAdmin().
   const std::string& admin_token() const { return admin_token_; }
+  // `headers` are sent as well (e.g. X-Forwarded-For); token "" sends no Authorization.
   HttpResult Call(const std::string& method, const std::string& path, const std::string& body = "",
-                  const std::string& token = "use-admin");
+                  const std::string& token = "use-admin", const httplib::Headers& headers = {});
   // Polls GET /operations/{id} until it is no longer pending/running; returns the last body.
   Json WaitOperation(const std::string& op_id, int timeout_ms = 30000);
 

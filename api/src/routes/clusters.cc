@@ -167,22 +167,17 @@ Result<Reply> GetCluster(Context& ctx) {
 // label, others are kept) and auto_repair.
 Result<Reply> PatchCluster(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"labels", "auto_repair"}));
-  Labels set;
-  std::vector<std::string> remove;
-  KAAS_RETURN_IF_ERROR(ParseLabels(body, true, set, remove));
-  const bool has_auto_repair = body.contains("auto_repair");
-  if (has_auto_repair && !body["auto_repair"].is_boolean()) {
-    return InvalidArgument("auto_repair", "auto_repair must be true or false");
+  lifecycle::ClusterService::ClusterEdit edit;
+  KAAS_RETURN_IF_ERROR(ParseLabels(body, true, edit.set_labels, edit.remove_labels));
+  if (body.contains("auto_repair")) {
+    if (!body["auto_repair"].is_boolean()) {
+      return InvalidArgument("auto_repair", "auto_repair must be true or false");
+    }
+    edit.auto_repair = body["auto_repair"].get<bool>();
   }
   KAAS_ASSIGN_OR_RETURN(auto c, ClusterToChange(ctx));
-  store::Cluster changed = c.cluster;
-  if (body.contains("labels")) {
-    KAAS_ASSIGN_OR_RETURN(changed, ctx.deps.clusters.EditLabels(c.cluster.id, set, remove));
-  }
-  if (has_auto_repair) {
-    KAAS_ASSIGN_OR_RETURN(
-        changed, ctx.deps.clusters.SetAutoRepair(c.cluster.id, body["auto_repair"].get<bool>()));
-  }
+  // Labels and auto_repair together or not at all (one transaction).
+  KAAS_ASSIGN_OR_RETURN(store::Cluster changed, ctx.deps.clusters.Edit(c.cluster.id, edit));
   return Reply{200, ClusterJson(changed, c.team_name)};
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,17 +74,17 @@ class ClusterService {
   Result<Admitted> Repair(const std::string& cluster_id, const std::string& node_name,
                           const std::string& requested_by, bool dry_run);
 
-  // Turns the health monitor's automatic repair on or off for the cluster. kNotFound,
-  // kConflict (deleted).
-  Result<store::Cluster> SetAutoRepair(const std::string& cluster_id, bool on);
-
-  // Edits the labels of a cluster that is not deleted, as a JSON merge patch does (RFC 7386):
-  // `set` adds or replaces, `remove` deletes (absent keys are fine), other labels stay. No
-  // operation: labels are the platform's metadata, not the cluster's shape, so they may change
-  // while an operation runs. Errors: kInvalidArgument (field "labels.KEY"), kNotFound,
-  // kConflict (deleted).
-  Result<store::Cluster> EditLabels(const std::string& cluster_id, const Labels& set,
-                                    const std::vector<std::string>& remove);
+  // The editable fields of a cluster, as a JSON merge patch gives them (RFC 7386).
+  struct ClusterEdit {
+    Labels set_labels;                       // added or replaced
+    std::vector<std::string> remove_labels;  // deleted (absent keys are fine); others stay
+    std::optional<bool> auto_repair;         // the health monitor's automatic repair
+  };
+  // Edits a cluster that is not deleted, all of `edit` or nothing, in one transaction. No
+  // operation: labels and auto_repair are the platform's metadata, not the cluster's shape, so
+  // they may change while an operation runs. Errors: kInvalidArgument (field "labels.KEY"),
+  // kNotFound, kConflict (deleted).
+  Result<store::Cluster> Edit(const std::string& cluster_id, const ClusterEdit& edit);
 
   // Asks a pending or running operation to stop at its next safe step boundary (a running
   // Ansible is terminated). kConflict when it has already ended.
@@ -103,12 +104,6 @@ class ClusterService {
                 const Status& on_unique_violation, const std::string& op_id);
 
   Status AdmitCreate(store::Tx& tx, Admitted& a, bool persist, bool allow_colocated_masters);
-
-  // Edits a cluster that is not deleted in one write transaction (its updated_at set first):
-  // kNotFound, kConflict (deleted), or what `edit` returns.
-  Result<store::Cluster> EditCluster(
-      const std::string& cluster_id,
-      const std::function<Status(store::Tx&, store::Cluster&)>& edit);
 
   // Shared admission of changes: `shape` fills in the change from the cluster's live nodes;
   // this then checks quota and capacity for the added nodes, places them, plans and persists.
