@@ -10,14 +10,18 @@ archive=$1
 etcd_files="/etc/default/etcd /etc/kaas/pki/etcd/ca.crt /etc/kaas/pki/etcd/member.crt
   /etc/kaas/pki/etcd/member.key /etc/kaas/pki/etcd/client.crt /etc/kaas/pki/etcd/client.key"
 fingerprint() { cat "$@" 2>/dev/null | sha256sum; }
-all_before=$(tar -tf "$archive" | sed -n 's|^\./\(.*[^/]\)$|/\1|p' | xargs -r cat 2>/dev/null | sha256sum)
 etcd_before=$(fingerprint $etcd_files)
+# One pass over the archive (it may hold hundreds of MB of binaries): the same archive as the
+# last install changed nothing.
+archive_sum=$(sha256sum < "$archive")
 
 # Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
-tar -xf "$archive" -C / --no-same-owner --no-overwrite-dir
-all_after=$(tar -tf "$archive" | sed -n 's|^\./\(.*[^/]\)$|/\1|p' | xargs -r cat | sha256sum)
+tar -xmf "$archive" -C / --no-same-owner --no-overwrite-dir  # -m: files dated now, not 1970
 rm -f "$archive"
-[ "$all_before" = "$all_after" ] || echo "KAAS-CHANGED: files"
+if [ "$(cat /etc/kaas/node-files.sha256 2>/dev/null)" != "$archive_sum" ]; then
+  echo "$archive_sum" > /etc/kaas/node-files.sha256
+  echo "KAAS-CHANGED: files"
+fi
 
 # Kernel settings for Kubernetes networking, swap off.
 printf 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bridge.bridge-nf-call-ip6tables = 1\n' > /etc/sysctl.d/90-kaas.conf
