@@ -218,7 +218,7 @@ void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
                               teams[c % 100],
                               "c" + std::to_string(c),
                               "dev",
-                              "1.30.8",
+                              "1.36.3",
                               "running",
                               "",
                               3,
@@ -236,7 +236,7 @@ void Seed(const std::filesystem::path& dir, int clusters, int nodes_per) {
         kaas::store::nodes::Insert(
             tx, {kaas::NewId("nd"), cl.id, (master ? "master-" : "worker-") + std::to_string(n + 1),
                  master ? "master" : "worker", "vm", master ? "m.small" : "w.medium", "ready",
-                 "sim-" + std::to_string(n % 3 + 1), "", 4, master ? 4 : 8, "", "1.30.8", 1, 1});
+                 "sim-" + std::to_string(n % 3 + 1), "", 4, master ? 4 : 8, "", "1.36.3", 1, 1});
       }
     }
     return kaas::Status::Ok();

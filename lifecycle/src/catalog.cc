@@ -92,7 +92,7 @@ Result<int64_t> MasterCount(const std::string& purpose, int64_t explicit_count) 
 
 const std::vector<KubernetesVersion>& SupportedVersions() {
   static const std::vector<KubernetesVersion> kVersions = {
-      {"1.29.12", false}, {"1.30.2", false}, {"1.30.8", true}, {"1.31.4", false}};
+      {"1.35.4", false}, {"1.36.1", false}, {"1.36.3", true}, {"1.37.2", false}};
   return kVersions;
 }
 

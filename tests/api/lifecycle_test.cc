@@ -256,34 +256,34 @@ TEST_F(LifecycleTest, WorkersCrossingFiftyResizeMastersFirstAndBackAfter) {
 }
 
 TEST_F(LifecycleTest, UpgradesOneMinorAtATimeMastersFirst) {
-  std::string id = CreateRunning("old", "dev", 3, "1.29.12");
-  auto skip = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.31.4"})");
+  std::string id = CreateRunning("old", "dev", 3, "1.35.4");
+  auto skip = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.37.2"})");
   EXPECT_EQ(skip.status, 422);
   EXPECT_EQ(skip.body["error"]["code"], "invalid_upgrade");
-  auto down = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.29.12"})");
+  auto down = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.35.4"})");
   EXPECT_EQ(down.body["error"]["code"], "invalid_upgrade");
   auto unknown = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.30.99"})");
   EXPECT_EQ(unknown.body["error"]["code"], "invalid_upgrade");
 
   auto up = Post("/api/v1/clusters/" + id + "/upgrade",
-                 R"({"kubernetes_version":"1.30.2","max_unavailable":2})");
+                 R"({"kubernetes_version":"1.36.1","max_unavailable":2})");
   ASSERT_EQ(up.status, 202) << up.raw;
   std::vector<std::string> names;
   for (const auto& s : up.body["operation"]["steps"]) names.push_back(s["name"]);
   EXPECT_EQ(names,
-            (std::vector<std::string>{"health gate (3 etcd voters)", "upgrade master-1 to 1.30.2",
-                                      "health gate (3 etcd voters)", "upgrade master-2 to 1.30.2",
-                                      "health gate (3 etcd voters)", "upgrade master-3 to 1.30.2",
-                                      "upgrade worker-1, worker-2 to 1.30.2",
-                                      "upgrade worker-3 to 1.30.2", "verify cluster"}));
+            (std::vector<std::string>{"health gate (3 etcd voters)", "upgrade master-1 to 1.36.1",
+                                      "health gate (3 etcd voters)", "upgrade master-2 to 1.36.1",
+                                      "health gate (3 etcd voters)", "upgrade master-3 to 1.36.1",
+                                      "upgrade worker-1, worker-2 to 1.36.1",
+                                      "upgrade worker-3 to 1.36.1", "verify cluster"}));
   ASSERT_EQ(kaasd_->WaitOperation(up.body["operation"]["id"])["state"], "succeeded");
   Json c = CheckInvariants(id);
-  EXPECT_EQ(c["kubernetes_version"], "1.30.2");
-  for (const auto& n : c["nodes"]) EXPECT_EQ(n["kubernetes_version"], "1.30.2") << n.dump();
-  auto patch = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.30.8"})");
+  EXPECT_EQ(c["kubernetes_version"], "1.36.1");
+  for (const auto& n : c["nodes"]) EXPECT_EQ(n["kubernetes_version"], "1.36.1") << n.dump();
+  auto patch = Post("/api/v1/clusters/" + id + "/upgrade", R"({"kubernetes_version":"1.36.3"})");
   ASSERT_EQ(patch.status, 202);
   ASSERT_EQ(kaasd_->WaitOperation(patch.body["operation"]["id"])["state"], "succeeded");
-  EXPECT_EQ(CheckInvariants(id)["kubernetes_version"], "1.30.8");
+  EXPECT_EQ(CheckInvariants(id)["kubernetes_version"], "1.36.3");
 }
 
 TEST_F(LifecycleTest, ChangesNeedARunningClusterWithoutAnActiveOperation) {
@@ -506,15 +506,15 @@ TEST_F(LifecycleTest, CrashMatrixEveryStepBoundaryConverges) {
   }
   // upgrade (a fresh cluster per boundary, so every boundary sees a real upgrade)
   for (int k = 0;; ++k) {
-    std::string old = CreateRunning("u" + std::to_string(k), "personal", 1, "1.29.12");
+    std::string old = CreateRunning("u" + std::to_string(k), "personal", 1, "1.35.4");
     size_t steps = CrashAt(
         k,
         [&] {
           return OpId(
-              Post("/api/v1/clusters/" + old + "/upgrade", R"({"kubernetes_version":"1.30.8"})"));
+              Post("/api/v1/clusters/" + old + "/upgrade", R"({"kubernetes_version":"1.36.3"})"));
         },
         [&] { return LatestOp(old); });
-    EXPECT_EQ(CheckInvariants(old)["kubernetes_version"], "1.30.8");
+    EXPECT_EQ(CheckInvariants(old)["kubernetes_version"], "1.36.3");
     if (k + 1 >= static_cast<int>(steps)) break;
   }
   // delete

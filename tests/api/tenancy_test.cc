@@ -278,7 +278,7 @@ TEST_F(TenancyTest, EveryRouteAndMethodAnswersEachRoleAsSpecified) {
         body = R"({"count":3})";
         query = "?dry_run=true";
       } else if (key == "POST /api/v1/clusters/{id}/upgrade") {
-        body = R"({"kubernetes_version":"1.31.4"})";
+        body = R"({"kubernetes_version":"1.37.2"})";
         query = "?dry_run=true";
       } else if (key == "POST /api/v1/teams/{team}/webhooks" || key == "POST /api/v1/webhooks") {
         body = hook_body;

@@ -567,7 +567,7 @@ TEST_F(RunTest, LifecycleAndInventoryUsageErrors) {
   EXPECT_EQ(Kaas({"cluster", "scale", "demo", "--workers", "2", "--allow-colocated-masters"}), 2);
   EXPECT_EQ(Kaas({"cluster", "resize-masters", "demo"}), 2);
   EXPECT_EQ(Kaas({"cluster", "upgrade", "demo"}), 2);
-  EXPECT_EQ(Kaas({"cluster", "upgrade", "demo", "--version", "1.31.4", "--max-unavailable", "0"}),
+  EXPECT_EQ(Kaas({"cluster", "upgrade", "demo", "--version", "1.37.2", "--max-unavailable", "0"}),
             2);
   EXPECT_EQ(Kaas({"operation", "cancel"}), 2);
   EXPECT_EQ(Kaas({"operations"}), 2);

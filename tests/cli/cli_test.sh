@@ -611,7 +611,7 @@ CACHE=$(ls "$(dirname "$KAAS_CONFIG")"/credentials/*"$DEMO_ID".json)
   printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' >server.ext
   openssl x509 -req -in server.csr -CA server-ca.pem -CAkey server-ca.key -set_serial 1 -days 1 \
     -extfile server.ext -out server.pem 2>/dev/null
-  echo '{"major":"1","minor":"32","gitVersion":"v1.32.0"}' >version
+  echo '{"major":"1","minor":"32","gitVersion":"v1.38.0"}' >version
 ) || fail "cannot make the test server's certificate"
 (cd "$WORK/exec" && exec openssl s_server -accept 127.0.0.1:0 -WWW -cert server.pem \
   -key server.key -CAfile cluster-ca.pem -Verify 1 -verify_return_error >s_server.log 2>&1) &
@@ -636,7 +636,7 @@ kubectl_version() {
 }
 kubectl_version "cached credential"
 expect_rc 0
-expect_out "v1.32.0"
+expect_out "v1.38.0"
 grep -q "CN = admin" "$WORK/exec/s_server.log" || fail "the server did not see the certificate of admin (logged in): $(cat "$WORK/exec/s_server.log")"
 # Expired, and not even a certificate of the cluster CA any more: used as is, the handshake
 # would fail; kaas must see the expiry and fetch a fresh one through kaasd.
@@ -650,7 +650,7 @@ json.dump(c, open(sys.argv[1], "w"))
 PY
 kubectl_version "expired cached credential"
 expect_rc 0
-expect_out "v1.32.0"
+expect_out "v1.38.0"
 python3 - "$CACHE" <<'PY' || fail "the cache was not renewed: $(cat "$CACHE")"
 import datetime, json, sys
 s = json.load(open(sys.argv[1]))["status"]

@@ -314,16 +314,16 @@ TEST(ClusterChangeTest, ResizeMastersRollsOneAtATimeAndRefusesWhatThePolicyForbi
 TEST(ClusterChangeTest, UpgradeTakesAPatchThenTheNextMinorAndEveryNodeReportsItsVersion) {
   Env env(TestName());
   env.StartEngine();
-  const std::string id = CreateRunning(env, Request("dev", 5, "w.small", "1.30.2"));
+  const std::string id = CreateRunning(env, Request("dev", 5, "w.small", "1.36.1"));
   ASSERT_FALSE(id.empty());
 
-  auto patch = env.service().Upgrade(id, "1.30.8", 2, "alice", false);
+  auto patch = env.service().Upgrade(id, "1.36.3", 2, "alice", false);
   ASSERT_TRUE(patch.ok()) << patch.status().ToString();
   EXPECT_EQ(patch->operation.type, "upgrade");
   store::Operation op = env.WaitForOperation(patch->operation.id);
   ExpectAllSucceededOnce(op);
-  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.30.8");
-  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.30.8") << n.name;
+  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.36.3");
+  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.36.3") << n.name;
   ExpectConsistentCluster(env, id);
   // Masters one at a time (each behind a health gate), then workers two at a time.
   std::vector<std::vector<std::string>> batches;
@@ -331,7 +331,7 @@ TEST(ClusterChangeTest, UpgradeTakesAPatchThenTheNextMinorAndEveryNodeReportsIts
   for (const auto& j : env.bootstrapper().Jobs()) {
     if (j.playbook != "upgrade-node.yml") continue;
     batches.push_back(j.targets);
-    EXPECT_EQ(j.kubernetes_version, "1.30.8");
+    EXPECT_EQ(j.kubernetes_version, "1.36.3");
     widths.push_back(j.extra_vars.at("max_unavailable"));
   }
   EXPECT_EQ(batches, (std::vector<std::vector<std::string>>{{"master-1"},
@@ -346,7 +346,7 @@ TEST(ClusterChangeTest, UpgradeTakesAPatchThenTheNextMinorAndEveryNodeReportsIts
                 "health_gate", "upgrade_nodes", "health_gate", "upgrade_nodes", "health_gate",
                 "upgrade_nodes", "upgrade_nodes", "upgrade_nodes", "upgrade_nodes", "verify"}));
 
-  auto minor = env.service().Upgrade(id, "1.31.4", 1, "alice", false);
+  auto minor = env.service().Upgrade(id, "1.37.2", 1, "alice", false);
   ASSERT_TRUE(minor.ok()) << minor.status().ToString();
   op = env.WaitForOperation(minor->operation.id);
   ExpectAllSucceededOnce(op);
@@ -354,17 +354,17 @@ TEST(ClusterChangeTest, UpgradeTakesAPatchThenTheNextMinorAndEveryNodeReportsIts
                           [](const store::Step& s) { return s.kind == "upgrade_nodes"; }),
             8)
       << "one step per master and per worker";
-  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.31.4");
-  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.31.4") << n.name;
+  EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.37.2");
+  for (const auto& n : env.LiveNodes(id)) EXPECT_EQ(n.kubernetes_version, "1.37.2") << n.name;
   ExpectConsistentCluster(env, id);
 }
 
 TEST(ClusterChangeTest, UpgradeRefusesSkipsDowngradesSameAndUnsupportedVersions) {
   Env env(TestName());
   env.StartEngine();
-  CreateClusterRequest old_r = Request("personal", 1, "w.small", "1.29.12");
+  CreateClusterRequest old_r = Request("personal", 1, "w.small", "1.35.4");
   old_r.name = "old";
-  CreateClusterRequest cur_r = Request("personal", 1, "w.small", "1.30.8");
+  CreateClusterRequest cur_r = Request("personal", 1, "w.small", "1.36.3");
   cur_r.name = "cur";
   const std::string old_id = CreateRunning(env, old_r);
   const std::string cur_id = CreateRunning(env, cur_r);
@@ -374,12 +374,12 @@ TEST(ClusterChangeTest, UpgradeRefusesSkipsDowngradesSameAndUnsupportedVersions)
     std::string cluster, version, what;
   };
   for (const auto& c : std::vector<Case>{
-           {old_id, "1.31.4", "skips a minor"},
-           {cur_id, "1.29.12", "downgrades a minor"},
-           {cur_id, "1.30.2", "downgrades a patch"},
-           {cur_id, "1.30.8", "is the same version"},
+           {old_id, "1.37.2", "skips a minor"},
+           {cur_id, "1.35.4", "downgrades a minor"},
+           {cur_id, "1.36.1", "downgrades a patch"},
+           {cur_id, "1.36.3", "is the same version"},
            {cur_id, "1.31.0", "is not a supported version"},
-           {cur_id, "1.32.0", "is not a supported version"},
+           {cur_id, "1.38.0", "is not a supported version"},
            {cur_id, "latest", "is not a version"},
            {cur_id, "", "is empty"},
        }) {
@@ -391,7 +391,7 @@ TEST(ClusterChangeTest, UpgradeRefusesSkipsDowngradesSameAndUnsupportedVersions)
     auto dry = env.service().Upgrade(c.cluster, c.version, 1, "alice", /*dry_run=*/true);
     EXPECT_EQ(dry.status().code(), Code::kInvalidUpgrade);
   }
-  auto bad_width = env.service().Upgrade(cur_id, "1.31.4", 0, "alice", false);
+  auto bad_width = env.service().Upgrade(cur_id, "1.37.2", 0, "alice", false);
   EXPECT_EQ(bad_width.status().code(), Code::kInvalidArgument);
   EXPECT_EQ(bad_width.status().field(), "max_unavailable");
   for (const auto& id : {old_id, cur_id}) {
@@ -399,10 +399,10 @@ TEST(ClusterChangeTest, UpgradeRefusesSkipsDowngradesSameAndUnsupportedVersions)
     EXPECT_EQ(env.FindCluster(id)->status, "running");
   }
   // The old cluster may go one minor up.
-  auto next = env.service().Upgrade(old_id, "1.30.2", 1, "alice", false);
+  auto next = env.service().Upgrade(old_id, "1.36.1", 1, "alice", false);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   ExpectAllSucceededOnce(env.WaitForOperation(next->operation.id));
-  EXPECT_EQ(env.FindCluster(old_id)->kubernetes_version, "1.30.2");
+  EXPECT_EQ(env.FindCluster(old_id)->kubernetes_version, "1.36.1");
 }
 
 TEST(ClusterChangeTest, ASecondChangeWhileOneIsActiveIsRefused) {
@@ -418,7 +418,7 @@ TEST(ClusterChangeTest, ASecondChangeWhileOneIsActiveIsRefused) {
             Code::kOperationInProgress);
   EXPECT_EQ(env.service().ScaleMasters(id, 3, "alice", false).status().code(),
             Code::kOperationInProgress);
-  EXPECT_EQ(env.service().Upgrade(id, "1.31.4", 1, "alice", false).status().code(),
+  EXPECT_EQ(env.service().Upgrade(id, "1.37.2", 1, "alice", false).status().code(),
             Code::kOperationInProgress);
   env.StartEngine();
   ExpectAllSucceededOnce(env.WaitForOperation(first->operation.id));
@@ -542,17 +542,17 @@ TEST(ChangeCrashTest, ResizeMasters) {
 }
 
 TEST(ChangeCrashTest, Upgrade) {
-  RunChangeCrashMatrix({"1.30.8 -> 1.31.4",
-                        Request("dev", 3, "w.small", "1.30.8"),
+  RunChangeCrashMatrix({"1.36.3 -> 1.37.2",
+                        Request("dev", 3, "w.small", "1.36.3"),
                         {},
                         [](ClusterService& s, const std::string& id) {
-                          return s.Upgrade(id, "1.31.4", 2, "alice", false);
+                          return s.Upgrade(id, "1.37.2", 2, "alice", false);
                         },
                         9,
                         [](Env& env, const std::string& id) {
-                          EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.31.4");
+                          EXPECT_EQ(env.FindCluster(id)->kubernetes_version, "1.37.2");
                           for (const auto& n : env.LiveNodes(id)) {
-                            EXPECT_EQ(n.kubernetes_version, "1.31.4") << n.name;
+                            EXPECT_EQ(n.kubernetes_version, "1.37.2") << n.name;
                           }
                           EXPECT_EQ(env.bootstrapper().Runs("upgrade-node.yml").size(), 5u);
                         }});

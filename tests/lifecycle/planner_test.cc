@@ -47,7 +47,7 @@ TEST(ClusterPlannerTest, ValidRequestPasses) {
   r.name = "a";
   EXPECT_TRUE(Validate(r).ok());
   r.name = "team-7-cluster";
-  r.kubernetes_version = "1.29.12";
+  r.kubernetes_version = "1.35.4";
   r.worker_count = 0;
   r.worker_flavor = "";
   EXPECT_TRUE(Validate(r).ok());
@@ -146,12 +146,12 @@ TEST(ClusterPlannerTest, DraftDescribesTheClusterAsRequested) {
 TEST(ClusterPlannerTest, DraftUsesDefaultWorkerFlavorAndRequestedVersion) {
   CreateClusterRequest r = ValidRequest();
   r.worker_flavor = "";
-  r.kubernetes_version = "1.29.12";
+  r.kubernetes_version = "1.35.4";
   ClusterDraft d = MustDraft(r);
-  EXPECT_EQ(d.cluster.kubernetes_version, "1.29.12");
+  EXPECT_EQ(d.cluster.kubernetes_version, "1.35.4");
   EXPECT_EQ(d.cluster.worker_flavor, kDefaultWorkerFlavor);
   for (const auto& n : d.nodes) {
-    EXPECT_EQ(n.kubernetes_version, "1.29.12");
+    EXPECT_EQ(n.kubernetes_version, "1.35.4");
     if (n.role == "worker") EXPECT_EQ(n.flavor, kDefaultWorkerFlavor);
   }
 }
@@ -913,71 +913,71 @@ std::vector<ChangeCase> UpgradeCases() {
     return s;
   };
   cases.push_back({"patch upgrade, 3 masters, 5 workers, 2 at a time",
-                   spec(3, 5, 2, "1.30.8"),
+                   spec(3, 5, 2, "1.36.3"),
                    {
                        Gate(3, true),
-                       Upgrade("master-1", "master-1", "1.30.8"),
+                       Upgrade("master-1", "master-1", "1.36.3"),
                        Gate(3, true),
-                       Upgrade("master-2", "master-2", "1.30.8"),
+                       Upgrade("master-2", "master-2", "1.36.3"),
                        Gate(3, true),
-                       Upgrade("master-3", "master-3", "1.30.8"),
-                       Upgrade("worker-1,worker-2", "worker-1, worker-2", "1.30.8"),
-                       Upgrade("worker-3,worker-4", "worker-3, worker-4", "1.30.8"),
-                       Upgrade("worker-5", "worker-5", "1.30.8"),
+                       Upgrade("master-3", "master-3", "1.36.3"),
+                       Upgrade("worker-1,worker-2", "worker-1, worker-2", "1.36.3"),
+                       Upgrade("worker-3,worker-4", "worker-3, worker-4", "1.36.3"),
+                       Upgrade("worker-5", "worker-5", "1.36.3"),
                        kVerify,
                    },
                    3});
   cases.push_back({"minor upgrade, 1 master, 3 workers, one at a time",
-                   spec(1, 3, 1, "1.31.4"),
+                   spec(1, 3, 1, "1.37.2"),
                    {
                        Gate(1, true),
-                       Upgrade("master-1", "master-1", "1.31.4"),
-                       Upgrade("worker-1", "worker-1", "1.31.4"),
-                       Upgrade("worker-2", "worker-2", "1.31.4"),
-                       Upgrade("worker-3", "worker-3", "1.31.4"),
+                       Upgrade("master-1", "master-1", "1.37.2"),
+                       Upgrade("worker-1", "worker-1", "1.37.2"),
+                       Upgrade("worker-2", "worker-2", "1.37.2"),
+                       Upgrade("worker-3", "worker-3", "1.37.2"),
                        kVerify,
                    },
                    1});
   cases.push_back(
       {"max_unavailable above the worker count is one batch",
-       spec(3, 3, 10, "1.31.4"),
+       spec(3, 3, 10, "1.37.2"),
        {
            Gate(3, true),
-           Upgrade("master-1", "master-1", "1.31.4"),
+           Upgrade("master-1", "master-1", "1.37.2"),
            Gate(3, true),
-           Upgrade("master-2", "master-2", "1.31.4"),
+           Upgrade("master-2", "master-2", "1.37.2"),
            Gate(3, true),
-           Upgrade("master-3", "master-3", "1.31.4"),
-           Upgrade("worker-1,worker-2,worker-3", "worker-1, worker-2, worker-3", "1.31.4"),
+           Upgrade("master-3", "master-3", "1.37.2"),
+           Upgrade("worker-1,worker-2,worker-3", "worker-1, worker-2, worker-3", "1.37.2"),
            kVerify,
        },
        3});
   cases.push_back({"max_unavailable below 1 counts as 1",
-                   spec(1, 2, 0, "1.31.4"),
+                   spec(1, 2, 0, "1.37.2"),
                    {
                        Gate(1, true),
-                       Upgrade("master-1", "master-1", "1.31.4"),
-                       Upgrade("worker-1", "worker-1", "1.31.4"),
-                       Upgrade("worker-2", "worker-2", "1.31.4"),
+                       Upgrade("master-1", "master-1", "1.37.2"),
+                       Upgrade("worker-1", "worker-1", "1.37.2"),
+                       Upgrade("worker-2", "worker-2", "1.37.2"),
                        kVerify,
                    },
                    1});
-  cases.push_back({"masters only", spec(5, 0, 1, "1.31.4"), {}, 5});
+  cases.push_back({"masters only", spec(5, 0, 1, "1.37.2"), {}, 5});
   for (int m = 1; m <= 5; ++m) {
     cases.back().steps.push_back(Gate(5, true));
     cases.back().steps.push_back(
-        Upgrade("master-" + std::to_string(m), "master-" + std::to_string(m), "1.31.4"));
+        Upgrade("master-" + std::to_string(m), "master-" + std::to_string(m), "1.37.2"));
   }
   cases.back().steps.push_back(kVerify);
   {
     // A batch of 6 workers: the name stays short, the target names every node.
-    ChangeSpec s = spec(3, 6, 6, "1.31.4");
+    ChangeSpec s = spec(3, 6, 6, "1.37.2");
     s.upgrade_masters.clear();
     cases.push_back({"six workers in one batch",
                      s,
                      {
                          Upgrade("worker-1,worker-2,worker-3,worker-4,worker-5,worker-6",
-                                 "worker-1 … worker-6 (6 nodes)", "1.31.4"),
+                                 "worker-1 … worker-6 (6 nodes)", "1.37.2"),
                          kVerify,
                      },
                      3});

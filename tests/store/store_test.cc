@@ -119,7 +119,7 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
   op.steps.push_back({"op-1", 1, "join master-2", "join_master", "master-2", "pending"});
   ASSERT_TRUE(db_->Write([&](Tx& tx) {
                    teams::Insert(tx, {"t-1", "payments", 1});
-                   clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "provisioning", "", 3,
+                   clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.36.3", "provisioning", "", 3,
                                          "m.small", "vm", 3, "vm", "w.medium", "admin", 1, 1});
                    operations::Insert(tx, op);
                    return Status::Ok();
@@ -148,14 +148,14 @@ TEST_F(StoreTest, OperationWithStepsRoundTripsAndOnlyOneActivePerCluster) {
 TEST_F(StoreTest, QuotaUsageIsDerivedFromLiveNodesAndHosts) {
   ASSERT_OK(db_->Write([](Tx& tx) {
     teams::Insert(tx, {"t-1", "payments", 1});
-    clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "running", "", 1, "m.small", "vm", 1,
+    clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.36.3", "running", "", 1, "m.small", "vm", 1,
                           "physical", "w.medium", "admin", 1, 1});
     nodes::Insert(tx, {"n-1", "cl-1", "master-1", "master", "vm", "m.small", "ready", "sim-1", "",
-                       4, 4, "", "1.30.8", 1, 1});
+                       4, 4, "", "1.36.3", 1, 1});
     nodes::Insert(tx, {"n-2", "cl-1", "master-2", "master", "vm", "m.small", "deleted", "sim-2", "",
-                       4, 4, "", "1.30.8", 1, 1});
+                       4, 4, "", "1.36.3", 1, 1});
     nodes::Insert(tx, {"n-3", "cl-1", "worker-1", "worker", "physical", "", "ready", "", "h-1", 32,
-                       128, "", "1.30.8", 1, 1});
+                       128, "", "1.36.3", 1, 1});
     hosts::Upsert(tx, {"h-1", "127.0.0.1", 32, 128, "{}", "allocated", "cl-1", 1});
     return Status::Ok();
   }));
@@ -179,12 +179,12 @@ TEST_F(StoreTest, AggregatesForMetricsAgreeWithThePerTeamReads) {
     teams::Insert(tx, {"t-3", "idle", 1});
     quotas::Put(tx, "t-2", {7, 70, 700, 1}, 1);
     for (const char* id : {"cl-1", "cl-2"}) {
-      clusters::Insert(tx, {id, "t-1", id, "dev", "1.30.8", "running", "", 1, "m.small", "vm", 1,
+      clusters::Insert(tx, {id, "t-1", id, "dev", "1.36.3", "running", "", 1, "m.small", "vm", 1,
                             "vm", "w.medium", "admin", 1, 1});
     }
-    clusters::Insert(tx, {"cl-3", "t-2", "c", "dev", "1.30.8", "error", "", 1, "m.small", "vm", 1,
+    clusters::Insert(tx, {"cl-3", "t-2", "c", "dev", "1.36.3", "error", "", 1, "m.small", "vm", 1,
                           "physical", "w.medium", "admin", 1, 1});
-    clusters::Insert(tx, {"cl-4", "t-2", "d", "dev", "1.30.8", "deleted", "", 1, "m.small", "vm", 0,
+    clusters::Insert(tx, {"cl-4", "t-2", "d", "dev", "1.36.3", "deleted", "", 1, "m.small", "vm", 0,
                           "vm", "w.medium", "admin", 1, 1});
     int n = 0;
     for (const char* c : {"cl-1", "cl-2", "cl-3"}) {
@@ -193,11 +193,11 @@ TEST_F(StoreTest, AggregatesForMetricsAgreeWithThePerTeamReads) {
         nodes::Insert(tx,
                       {"n-" + std::to_string(++n), c, std::string(role) + "-1", role,
                        physical ? "physical" : "vm", "m.small", "ready", physical ? "" : "sim-1",
-                       physical ? "h-1" : "", 4, 8, "", "1.30.8", 1, 1});
+                       physical ? "h-1" : "", 4, 8, "", "1.36.3", 1, 1});
       }
     }
     nodes::Insert(tx, {"n-gone", "cl-1", "worker-9", "worker", "vm", "m.small", "deleted", "sim-1",
-                       "", 4, 8, "", "1.30.8", 1, 1});
+                       "", 4, 8, "", "1.36.3", 1, 1});
     hosts::Upsert(tx, {"h-1", "127.0.0.1", 32, 128, "{}", "allocated", "cl-3", 1});
     hosts::Upsert(tx, {"h-2", "127.0.0.2", 32, 128, "{}", "available", "", 1});
     Operation op;
@@ -246,7 +246,7 @@ TEST_F(StoreTest, AggregatesForMetricsAgreeWithThePerTeamReads) {
 
 TEST_F(StoreTest, ClusterLabelsAreStoredAndSelectorsFilterInSql) {
   auto cluster = [](const std::string& id, Labels labels) {
-    Cluster c{id,        "t-1", id, "dev", "1.30.8",   "running", "", 1,
+    Cluster c{id,        "t-1", id, "dev", "1.36.3",   "running", "", 1,
               "m.small", "vm",  0,  "vm",  "w.medium", "admin",   1,  1};
     c.labels = std::move(labels);
     return c;
@@ -314,7 +314,7 @@ TEST_F(StoreTest, ClusterListPagesByIdAndFiltersByTeam) {
     for (int i = 0; i < 5; ++i) {
       clusters::Insert(
           tx, {"cl-" + std::to_string(i), i % 2 ? "t-2" : "t-1", "c" + std::to_string(i), "dev",
-               "1.30.8", "running", "", 1, "m.small", "vm", 0, "vm", "w.medium", "admin", 1, 1});
+               "1.36.3", "running", "", 1, "m.small", "vm", 0, "vm", "w.medium", "admin", 1, 1});
     }
     return Status::Ok();
   }));
@@ -366,7 +366,7 @@ TEST_F(StoreTest, ConcurrentCheckThenInsertNeverOvershootsTheLimit) {
           // What admission does between reading and inserting (planning, placement); it
           // widens the window in which a second writer could read the same usage.
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
-          clusters::Insert(tx, {id, "t-1", id, "dev", "1.30.8", "provisioning", "", 1, "m.small",
+          clusters::Insert(tx, {id, "t-1", id, "dev", "1.36.3", "provisioning", "", 1, "m.small",
                                 "vm", 0, "vm", "w.medium", "admin", 1, 1});
           return Status::Ok();
         });
@@ -558,14 +558,14 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
   ASSERT_TRUE(
       db_->Write([&](Tx& tx) {
            teams::Insert(tx, {"t-1", "payments", 1});
-           clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.30.8", "provisioning", "", 1,
+           clusters::Insert(tx, {"cl-1", "t-1", "a", "dev", "1.36.3", "provisioning", "", 1,
                                  "m.small", "vm", 2, "vm", "w.medium", "admin", 1, 1});
            nodes::Insert(tx, {"n-1", "cl-1", "master-1", "master", "vm", "m.small", "reserved",
-                              "sim-1", "", 2, 4, "", "1.30.8", 1, 1});
+                              "sim-1", "", 2, 4, "", "1.36.3", 1, 1});
            nodes::Insert(tx, {"n-2", "cl-1", "worker-10", "worker", "vm", "w.medium", "reserved",
-                              "sim-1", "", 4, 8, "", "1.30.8", 1, 1});
+                              "sim-1", "", 4, 8, "", "1.36.3", 1, 1});
            nodes::Insert(tx, {"n-3", "cl-1", "worker-2", "worker", "vm", "w.medium", "reserved",
-                              "sim-2", "", 4, 8, "", "1.30.8", 1, 1});
+                              "sim-2", "", 4, 8, "", "1.36.3", 1, 1});
            operations::Insert(tx, op);
            secrets::Put(tx, {"cl-1", "ca", "cak", "etcd", "etcdk", "fp", "fpk", "sa", "sak", 5});
            events::Insert(tx, {"ev-1", "cl-1", "t-1", 1, "operation", "{}"});
@@ -586,11 +586,11 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
                    nodes::SetState(tx, "n-1", "ready", 12);
                    nodes::SetAddress(tx, "n-1", "10.1.0.1", 12);
                    nodes::SetSize(tx, "n-1", "m.medium", 4, 8, 12);
-                   nodes::SetVersion(tx, "n-1", "1.31.4", 12);
+                   nodes::SetVersion(tx, "n-1", "1.37.2", 12);
                    nodes::SetState(tx, "n-3", "deleted", 12);
                    Cluster c = *clusters::Find(tx, "cl-1");
                    c.worker_count = 1;
-                   c.kubernetes_version = "1.31.4";
+                   c.kubernetes_version = "1.37.2";
                    clusters::SetShape(tx, c, 14);
                    clusters::SetStatus(tx, "cl-1", "running", "", 14);
                    return Status::Ok();
@@ -618,7 +618,7 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
       EXPECT_EQ(live[0].name, "master-1");
       EXPECT_EQ(live[0].address, "10.1.0.1");
       EXPECT_EQ(live[0].flavor, "m.medium");
-      EXPECT_EQ(live[0].kubernetes_version, "1.31.4");
+      EXPECT_EQ(live[0].kubernetes_version, "1.37.2");
     }
     EXPECT_FALSE(nodes::FindLive(tx, "cl-1", "worker-2").has_value());
     EXPECT_EQ(nodes::ListLiveOnHypervisor(tx, "sim-1").size(), 2u);
@@ -629,7 +629,7 @@ TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
     EXPECT_EQ(hv.count("sim-2"), 0u);
     auto cluster = clusters::FindLiveByName(tx, "t-1", "a");
     EXPECT_TRUE(cluster && cluster->status == "running" && cluster->worker_count == 1 &&
-                cluster->kubernetes_version == "1.31.4");
+                cluster->kubernetes_version == "1.37.2");
     auto sec = secrets::Get(tx, "cl-1");
     EXPECT_TRUE(sec && sec->sa_private_key_sealed == "sak" && sec->created_at == 5);
     auto evs = events::ListForCluster(tx, "cl-1", "ev-1", 1);

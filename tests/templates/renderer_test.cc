@@ -109,7 +109,7 @@ TEST(ShippedTemplatesTest, DomainAndCloudInitTemplatesRender) {
                                                             {"cluster_id", "cl-1"},
                                                             {"node_name", "master-1"},
                                                             {"role", "master"},
-                                                            {"kubernetes_version", "1.31.4"},
+                                                            {"kubernetes_version", "1.37.2"},
                                                             {"ssh_public_key", "ssh-ed25519 K"}});
   EXPECT_TRUE(user_data.ok()) << user_data.status().ToString();
 }

@@ -8,7 +8,7 @@ const node = (name, extra = {}) => ({name, role: name.startsWith('master') ? 'ma
   flavor: name.startsWith('master') ? 'm.small' : 'w.medium', vcpus: 4, memory_gib: name.startsWith('master') ? 4 : 8,
   state: 'ready', ...extra});
 const flavors = {master_counts: {personal: 1, dev: 3, prod: 5}};
-const cluster = (masters, workers, extra = {}) => ({name: 'web', team: 'payments', purpose: 'dev', kubernetes_version: '1.30.8',
+const cluster = (masters, workers, extra = {}) => ({name: 'web', team: 'payments', purpose: 'dev', kubernetes_version: '1.36.3',
   masters: {count: masters, flavor: 'm.small', kind: 'vm'}, workers: {count: workers, flavor: 'w.medium', kind: 'vm'},
   nodes: [...Array(masters)].map((_, i) => node(`master-${i + 1}`)).concat([...Array(workers)].map((_, i) => node(`worker-${i + 1}`))),
   ...extra});

@@ -17,7 +17,7 @@ const ACTIVE = new Set(['pending', 'running']);
 const POLL_MS = 1000;
 const IDLE_POLL_MS = 5000;
 
-// "1.30.8" -> [1, 30, 8]
+// "1.36.3" -> [1, 36, 3]
 const parse = (v) => v.split('.').map((x) => Number(x));
 
 // Versions an upgrade may go to: a newer patch of the same minor, or the next minor. Never
