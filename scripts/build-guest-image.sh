@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the small Debian 12 guest image that kaas boots as real VMs (QEMU/TCG through libvirtd):
 # debootstrap minbase + systemd, openssh, python3 (for Ansible), etcd, cloud-init (NoCloud),
-# the node software kubeadm expects (containerd, runc, CNI plugins, conntrack, iptables, socat),
+# the node software kubeadm expects (runc, CNI plugins, conntrack, iptables, socat; containerd 2
+# comes from kaas's Kubernetes mirror: Debian 12's 1.6 is too old for Kubernetes 1.36),
 # Debian's kernel + initrd (extracted next to the disk for direct kernel boot).
 #
 #   scripts/build-guest-image.sh OUT_DIR      -> OUT_DIR/guest-<hash>/{disk.qcow2,vmlinuz,initrd.img}
@@ -12,7 +13,7 @@ set -euo pipefail
 OUT=${1:?usage: build-guest-image.sh OUT_DIR}
 MIRROR=${KAAS_GUEST_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=systemd-sysv,udev,openssh-server,python3,sudo,etcd-server,etcd-client,cloud-init,python3-cffi-backend,ifupdown,isc-dhcp-client,iproute2,kmod,linux-image-amd64,initramfs-tools,ca-certificates,containerd,runc,containernetworking-plugins,conntrack,iptables,socat,ethtool,ebtables
+PACKAGES=systemd-sysv,udev,openssh-server,python3,sudo,etcd-server,etcd-client,cloud-init,python3-cffi-backend,ifupdown,isc-dhcp-client,iproute2,kmod,linux-image-amd64,initramfs-tools,ca-certificates,runc,containernetworking-plugins,conntrack,iptables,socat,ethtool,ebtables
 SIZE=2G
 
 HASH=$( { sed -n '/^# recipe-begin/,$p' "$0"; echo "$SUITE $PACKAGES $SIZE"; } | sha256sum | cut -c1-12)

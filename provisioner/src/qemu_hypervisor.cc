@@ -202,7 +202,7 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
   KAAS_RETURN_IF_ERROR(DeleteVolumeIfExists(pool.get(), disk));
   KAAS_RETURN_IF_ERROR(DeleteVolumeIfExists(pool.get(), seed));
   std::string vol_xml = "<volume><name>" + XmlEscape(disk) +
-                        "</name><capacity unit='GiB'>4</capacity><target><format "
+                        "</name><capacity unit='GiB'>16</capacity><target><format "
                         "type='qcow2'/></target><backingStore><path>" +
                         XmlEscape((image / "disk.qcow2").string()) +
                         "</path><format type='qcow2'/></backingStore></volume>";

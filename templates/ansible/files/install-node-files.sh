@@ -18,9 +18,9 @@ archive_sum=$(sha256sum < "$archive")
 # Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
 tar -xmf "$archive" -C / --no-same-owner --no-overwrite-dir  # -m: files dated now, not 1970
 rm -f "$archive"
+changed=false
 if [ "$(cat /etc/kaas/node-files.sha256 2>/dev/null)" != "$archive_sum" ]; then
-  echo "$archive_sum" > /etc/kaas/node-files.sha256
-  echo "KAAS-CHANGED: files"
+  changed=true
 fi
 
 # Kernel settings for Kubernetes networking, swap off.
@@ -28,22 +28,39 @@ printf 'net.ipv4.ip_forward = 1\nnet.bridge.bridge-nf-call-iptables = 1\nnet.bri
 printf 'overlay\nbr_netfilter\n' > /etc/modules-load.d/kaas.conf
 modprobe overlay 2>/dev/null || true
 modprobe br_netfilter 2>/dev/null || true
-sysctl -q -w net.ipv4.ip_forward=1
+sysctl -q -p /etc/sysctl.d/90-kaas.conf 2>/dev/null || sysctl -q -w net.ipv4.ip_forward=1
 swapoff -a
 
-if [ -f /etc/kaas/kubernetes.SHA256SUMS ]; then
-  grep -E ' (kubeadm|kubelet|kubectl)$' /etc/kaas/kubernetes.SHA256SUMS > /etc/kaas/kubernetes.node.SHA256SUMS
-  [ "$(wc -l < /etc/kaas/kubernetes.node.SHA256SUMS)" -eq 3 ] || {
-    echo "kaas: the mirror's SHA256SUMS does not list kubeadm, kubelet and kubectl" >&2; exit 1; }
-  (cd /usr/local/bin && sha256sum --quiet -c /etc/kaas/kubernetes.node.SHA256SUMS) || {
-    echo "kaas: Kubernetes binaries on the node do not match the mirror's SHA256SUMS" >&2; exit 1; }
+if $changed && [ -f /etc/kaas/kubernetes.SHA256SUMS ]; then
+  # Every file from the mirror, under its path on the node, as the mirror summed it (read once
+  # per new archive: hundreds of MB).
+  (cd / && sha256sum --quiet -c /etc/kaas/kubernetes.SHA256SUMS) || {
+    echo "kaas: files from the Kubernetes mirror do not match its SHA256SUMS" >&2; exit 1; }
+fi
+if $changed; then
+  echo "$archive_sum" > /etc/kaas/node-files.sha256
+  echo "KAAS-CHANGED: files"
 fi
 if [ -f /etc/systemd/system/kubelet.service ]; then
   systemctl daemon-reload
   systemctl enable --quiet kubelet containerd
-  # Not waited for: under software emulation containerd can take minutes to come up; kubeadm's
-  # preflight waits for its socket (and says so when it does not come).
-  systemctl start --no-block containerd
+fi
+# The images nothing may pull (no registry is reachable), into the namespace the kubelet uses;
+# only those not imported before (their checksums are recorded).
+if [ -d /var/lib/kaas/images ] && [ -x /usr/local/bin/ctr ]; then
+  if $changed; then systemctl restart containerd; else systemctl start containerd; fi
+  i=0
+  until ctr version >/dev/null 2>&1; do  # minutes under software emulation
+    i=$((i + 1)); [ $i -lt 300 ] || { echo "kaas: containerd did not come up" >&2; exit 1; }
+    sleep 1
+  done
+  for image in /var/lib/kaas/images/*.tar; do
+    sum=$(sha256sum < "$image")
+    grep -qxF "$sum" /var/lib/kaas/images/imported 2>/dev/null && continue
+    ctr -n k8s.io images import "$image" >/dev/null
+    echo "$sum" >> /var/lib/kaas/images/imported
+    echo "KAAS-CHANGED: imported $(basename "$image" .tar)"
+  done
 fi
 if [ -f /etc/default/etcd ]; then
   [ -e /etc/kaas/pki/etcd/member.key ] && chown etcd: /etc/kaas/pki/etcd/member.crt /etc/kaas/pki/etcd/member.key
