@@ -226,8 +226,16 @@ int main(int argc, char** argv) {
   provisioner::DatabaseInventory machines(*db, clock);
   lifecycle::ClusterService clusters(*db, quota, engine, clock);
   lifecycle::ClusterQueries queries(*db);
-  lifecycle::CredentialService credentials(*db, *box, clock,
-                                           {24, int64_t{cfg.kubeconfig_max_ttl_hours}});
+  lifecycle::CredentialOptions credential_options{24, int64_t{cfg.kubeconfig_max_ttl_hours}, {}};
+  if (!cfg.simulated) {
+    // A kubeconfig names the API where this machine reaches it (a VM's forwarded port).
+    credential_options.api_server_url = [&resolver](const store::Node& n) -> Result<std::string> {
+      KAAS_ASSIGN_OR_RETURN(provisioner::NodeAccess a,
+                            resolver.Resolve(n.cluster_id, {n.name, n.role, n.address}));
+      return provisioner::ApiServerUrl(a);
+    };
+  }
+  lifecycle::CredentialService credentials(*db, *box, clock, std::move(credential_options));
   lifecycle::Reconciler reconciler(*db, fleet);
   lifecycle::HealthOptions health_options;
   health_options.interval_ms = int64_t{std::max(cfg.health_interval_s, 1)} * 1000;

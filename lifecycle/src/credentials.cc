@@ -11,19 +11,25 @@ Result<CredentialService::Loaded> CredentialService::Load(const std::string& clu
   std::optional<store::Cluster> cluster;
   std::optional<store::ClusterSecrets> secrets;
   std::string endpoint;
+  std::optional<store::Node> master;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
     cluster = store::clusters::Find(tx, cluster_id);
     if (!cluster) return Status::Ok();
     secrets = store::secrets::Get(tx, cluster_id);
     for (const auto& n : store::nodes::ListLive(tx, cluster_id)) {
       if (RoleOf(n) == NodeRole::kMaster && !n.address.empty()) {
-        endpoint = "https://" + n.address + ":6443";
+        master = n;
         break;
       }
     }
     return Status::Ok();
   }));
   if (!cluster) return NotFound("cluster " + cluster_id + " not found");
+  if (master && options_.api_server_url) {
+    auto url = options_.api_server_url(*master);
+    if (url.ok()) endpoint = *url;
+  }
+  if (master && endpoint.empty()) endpoint = "https://" + master->address + ":6443";
   if (!secrets || StatusOf(*cluster) == ClusterStatus::kDeleted) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster->name + " has no certificate authority (yet)");
@@ -40,7 +46,9 @@ Result<ClusterEndpoint> CredentialService::Endpoint(const std::string& cluster_i
 
 Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
                                                   const std::string& username,
-                                                  const std::string& team, int64_t ttl_hours) {
+                                                  const std::string& team,
+                                                  provisioner::ClusterAccess access,
+                                                  int64_t ttl_hours) {
   if (ttl_hours == 0) ttl_hours = options_.default_ttl_hours;
   if (ttl_hours < 1 || ttl_hours > options_.max_ttl_hours) {
     return InvalidArgument(
@@ -49,7 +57,8 @@ Result<std::string> CredentialService::Kubeconfig(const std::string& cluster_id,
   KAAS_ASSIGN_OR_RETURN(Loaded loaded, Load(cluster_id));
   KAAS_ASSIGN_OR_RETURN(std::string ca_key, box_.Open(loaded.secrets.ca_key_sealed));
   KAAS_ASSIGN_OR_RETURN(pki::ClientCert cert,
-                        pki::IssueClientCert(loaded.secrets.ca_cert, ca_key, username, {team},
+                        pki::IssueClientCert(loaded.secrets.ca_cert, ca_key, username,
+                                             provisioner::KubernetesGroups(team, access),
                                              ttl_hours * 3600, clock_.NowMs() / 1000));
   return pki::RenderKubeconfig(loaded.cluster.name, loaded.endpoint.server, loaded.secrets.ca_cert,
                                username, cert.cert_pem, cert.key_pem);

@@ -18,6 +18,13 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
   job.cluster_id = c.id;
   job.operation_id = x.op.id;
   job.cluster_name = c.name;
+  Status team = d_.db.Read([&](store::Tx& tx) {
+    if (auto t = store::teams::FindById(tx, c.team_id)) job.team_name = t->name;
+    return Status::Ok();
+  });
+  if (!team.ok()) {
+    log::Warn("team of the cluster not read", {{"cluster", c.id}, {"error", team.message()}});
+  }
   job.kubernetes_version = c.kubernetes_version;
   job.work_dir = d_.work_root / x.op.id / (std::to_string(x.step.index) + "-" + x.step.kind);
   job.cancel = x.control.cancel;

@@ -64,6 +64,25 @@ std::string ApiServerEndpoint(const NodeAccess& a) {
   return a.host + ":6443";
 }
 
+std::string ApiServerUrl(const NodeAccess& a) {
+  if (IsVm(a)) {
+    return "https://" + a.host + ":" + std::to_string(a.apiserver_port > 0 ? a.apiserver_port : 6443);
+  }
+  return "https://" + a.host + ":6443";
+}
+
+std::vector<std::string> KubernetesGroups(const std::string& team, ClusterAccess access) {
+  switch (access) {
+    case ClusterAccess::kView:
+      return {team};
+    case ClusterAccess::kEdit:
+      return {team, team + ":edit"};
+    case ClusterAccess::kAdmin:
+      return {team, team + ":admin"};
+  }
+  return {team};
+}
+
 Result<std::map<std::string, std::string>> RenderKubernetesFiles(
     const BootstrapJob& job, NodeResolver& resolver, const templates::Renderer& renderer) {
   std::map<std::string, std::string> files;
@@ -108,6 +127,13 @@ Result<std::map<std::string, std::string>> RenderKubernetesFiles(
     KAAS_ASSIGN_OR_RETURN(files["kubeadm/discovery.conf"],
                           renderer.Render("kubeadm/discovery.conf", v));
     files["kubeadm/token"] = NewBootstrapToken();
+  }
+  if (init) {
+    if (job.team_name.empty()) {
+      return Status(Code::kFailedPrecondition, "cluster " + job.cluster_name + " has no team");
+    }
+    KAAS_ASSIGN_OR_RETURN(files["kubernetes/rbac.yaml"],
+                          renderer.Render("kubeadm/rbac.yaml", {{"team", job.team_name}}));
   }
   for (const auto& target : job.targets) {
     auto a = access.find(target);

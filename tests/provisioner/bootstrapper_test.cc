@@ -12,6 +12,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "kaas/provisioner/ansible_bootstrapper.h"
+#include "kaas/provisioner/kubernetes_config.h"
 #include "kaas/provisioner/simulated_bootstrapper.h"
 #include "kaas/templates/renderer.h"
 
@@ -42,7 +44,8 @@ class JobTest : public ::testing::Test {
     job.playbook = playbook;
     job.cluster_id = "cl-1";
     job.cluster_name = "billing";
-    job.kubernetes_version = "1.31.4";
+    job.team_name = "payments";
+    job.kubernetes_version = "1.37.2";
     job.nodes = {{"master-1", "master", "10.0.0.1", true},
                  {"master-2", "master", "10.0.0.3", false},
                  {"worker-1", "worker", "10.0.0.2", false}};
@@ -111,11 +114,11 @@ TEST_F(SimulatedBootstrapperTest, ExtraVarsGoIntoTheInventory) {
   YAML::Node inventory = YAML::LoadFile((job.work_dir / "inventory.yml").string());
   YAML::Node vars = inventory["all"]["vars"];
   EXPECT_EQ(vars["max_unavailable"].as<std::string>(), "2");
-  EXPECT_EQ(vars["kubernetes_version"].as<std::string>(), "1.31.4");
+  EXPECT_EQ(vars["kubernetes_version"].as<std::string>(), "1.37.2");
   EXPECT_EQ(vars["cluster_id"].as<std::string>(), "cl-1");
   // The playbooks copy kubeadm/kubelet/kubectl of the job's version from kaasd's mirror.
   EXPECT_EQ(vars["kubernetes_binaries_dir"].as<std::string>(),
-            "/var/cache/kaas/kubernetes/v1.31.4");
+            "/var/cache/kaas/kubernetes/v1.37.2");
   EXPECT_EQ(inventory["all"]["children"]["workers"]["hosts"]["worker-1"]["ansible_host"]
                 .as<std::string>(),
             "10.0.0.2");
@@ -145,13 +148,27 @@ TEST_F(SimulatedBootstrapperTest, TheFirstMasterGetsAKubeadmInitConfiguration) {
   EXPECT_EQ(docs[0]["nodeRegistration"]["name"].as<std::string>(), "master-1");
   EXPECT_EQ(docs[0]["localAPIEndpoint"]["advertiseAddress"].as<std::string>(), "10.0.0.1");
   EXPECT_EQ(docs[1]["kind"].as<std::string>(), "ClusterConfiguration");
-  EXPECT_EQ(docs[1]["kubernetesVersion"].as<std::string>(), "v1.31.4");
+  EXPECT_EQ(docs[1]["kubernetesVersion"].as<std::string>(), "v1.37.2");
   EXPECT_EQ(docs[1]["controlPlaneEndpoint"].as<std::string>(), "10.0.0.1:6443");
   YAML::Node etcd = docs[1]["etcd"]["external"];
   ASSERT_EQ(etcd["endpoints"].size(), 1u);
   EXPECT_EQ(etcd["endpoints"][0].as<std::string>(), "https://10.0.0.1:2379");
   EXPECT_EQ(etcd["certFile"].as<std::string>(), "/etc/kubernetes/pki/apiserver-etcd-client.crt");
   EXPECT_FALSE(std::filesystem::exists(job.work_dir / "kubeadm-worker-1.yaml"));
+  // The team's groups, as kaas's kubeconfigs carry them, bound in the cluster's RBAC.
+  std::map<std::string, std::string> bound;  // group -> ClusterRole
+  for (const YAML::Node& d : YAML::LoadAll(ReadFile(job.work_dir / "kubeadm-rbac.yaml"))) {
+    if (d["kind"].as<std::string>() != "ClusterRoleBinding") continue;
+    bound[d["subjects"][0]["name"].as<std::string>() + " " +
+          d["roleRef"]["name"].as<std::string>()] = d["metadata"]["name"].as<std::string>();
+  }
+  for (const auto& group : KubernetesGroups("payments", ClusterAccess::kAdmin)) {
+    EXPECT_TRUE(bound.contains(group + (group == "payments" ? " view" : " cluster-admin")))
+        << group;
+  }
+  EXPECT_TRUE(bound.contains("payments:edit edit"));
+  EXPECT_TRUE(bound.contains("payments kaas:node-reader"));
+  EXPECT_EQ(bound.size(), 4u);
 }
 
 // A worker's and a further master's kubeadm join: file discovery with the cluster's CA (nothing

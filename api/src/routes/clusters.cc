@@ -253,9 +253,14 @@ Result<Reply> GetKubeconfig(Context& ctx) {
   // 0 = the configured default; the credential service enforces the maximum.
   KAAS_ASSIGN_OR_RETURN(int64_t ttl,
                         ctx.QueryInt("ttl_hours", 0, 1, std::numeric_limits<int64_t>::max()));
-  KAAS_ASSIGN_OR_RETURN(
-      std::string yaml,
-      ctx.deps.credentials.Kubeconfig(c.cluster.id, ctx.principal.username, c.team_name, ttl));
+  // The cluster's RBAC follows the caller's role in its team (platform admins administer).
+  const std::string role = ctx.principal.RoleIn(c.cluster.team_id);
+  const auto access = ctx.principal.is_admin || role == "admin" ? provisioner::ClusterAccess::kAdmin
+                      : role == "viewer"                         ? provisioner::ClusterAccess::kView
+                                                                 : provisioner::ClusterAccess::kEdit;
+  KAAS_ASSIGN_OR_RETURN(std::string yaml,
+                        ctx.deps.credentials.Kubeconfig(c.cluster.id, ctx.principal.username,
+                                                        c.team_name, access, ttl));
   Reply r;
   r.raw = yaml;
   r.content_type = "application/yaml";

@@ -1,10 +1,12 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
 #include "kaas/pki/secret_box.h"
+#include "kaas/provisioner/kubernetes_config.h"
 #include "kaas/store/database.h"
 #include "kaas/store/records.h"
 
@@ -13,6 +15,9 @@ namespace kaas::lifecycle {
 struct CredentialOptions {
   int64_t default_ttl_hours = 24;
   int64_t max_ttl_hours = 168;
+  // Where a master's Kubernetes API is reached from outside the cluster (kaasd's provisioner
+  // knows: a VM's forwarded port, a host's address). Unset: "https://<node address>:6443".
+  std::function<Result<std::string>(const store::Node&)> api_server_url;
 };
 
 // Where a cluster's API server is and the CA its serving certificate chains to: what a
@@ -31,11 +36,13 @@ class CredentialService {
                     CredentialOptions options)
       : db_(db), box_(box), clock_(clock), options_(options) {}
 
-  // A kubeconfig for `username` (certificate CN) in `team` (O). ttl_hours 0 = default.
+  // A kubeconfig for `username` (certificate CN) in `team`, with the groups (O) that give
+  // `access` in the cluster's RBAC (provisioner::KubernetesGroups). ttl_hours 0 = default.
   // kInvalidArgument for a TTL outside 1..max; kNotFound for an unknown cluster;
   // kFailedPrecondition while the cluster has no PKI (being created, or deleted).
   Result<std::string> Kubeconfig(const std::string& cluster_id, const std::string& username,
-                                 const std::string& team, int64_t ttl_hours);
+                                 const std::string& team, provisioner::ClusterAccess access,
+                                 int64_t ttl_hours);
 
   // The endpoint a kubeconfig of the cluster names, without issuing anything. kNotFound and
   // kFailedPrecondition as Kubeconfig.
