@@ -24,8 +24,12 @@
 # of ours requires k8s.io/kubernetes at VERSION and pins every one of those staging modules to
 # the matching published v0.<minor>.<patch> instead. Version information is stamped with the
 # same -ldflags the Kubernetes release uses (kubeadm compares it with the control plane's).
+#
+#   scripts/build-kubernetes.sh --default-and-next
+#     the catalog's default version and the newest patch of the next minor
+#     (lifecycle/kubernetes-versions.txt): what the real-VM test creates and upgrades to.
 set -euo pipefail
-[ $# -ge 1 ] || { echo "usage: build-kubernetes.sh VERSION [VERSION...]" >&2; exit 2; }
+[ $# -ge 1 ] || { echo "usage: build-kubernetes.sh VERSION [VERSION...] | --default-and-next" >&2; exit 2; }
 CACHE=${KAAS_K8S_CACHE:-/var/cache/kaas/kubernetes}
 BINARIES=${KAAS_K8S_BINARIES:-kube-apiserver kube-controller-manager kube-scheduler kubelet kubeadm kubectl}
 CONTAINERD_VERSION=${KAAS_CONTAINERD_VERSION:-2.2.10}
@@ -150,6 +154,15 @@ finish_version() {
   (cd "$part" && sha256sum $BINARIES $CONTAINERD_BINARIES images/*.tar images/pause.version > SHA256SUMS)
   rm -rf "$dest" && mv "$part" "$dest"
 }
+
+if [ "$1" = --default-and-next ]; then
+  catalog="$HERE/../lifecycle/kubernetes-versions.txt"
+  default=$(awk '$2 == "default" { print $1 }' "$catalog")
+  next_minor=$(( $(cut -d. -f2 <<<"$default") + 1 ))
+  next=$(awk -v m="1.$next_minor." 'index($1, m) == 1 { print $1 }' "$catalog" | sort -t. -k3,3n | tail -1)
+  [ -n "$default" ] && [ -n "$next" ] || { echo "build-kubernetes: no default and next minor in $catalog" >&2; exit 1; }
+  set -- "$default" "$next"
+fi
 
 mkdir -p "$CACHE"
 # One build at a time per cache (a second caller waits, then finds the versions cached).

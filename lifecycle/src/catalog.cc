@@ -91,8 +91,10 @@ Result<int64_t> MasterCount(const std::string& purpose, int64_t explicit_count) 
 }
 
 const std::vector<KubernetesVersion>& SupportedVersions() {
+  // lifecycle/kubernetes-versions.txt, turned into initializers by lifecycle/CMakeLists.txt.
   static const std::vector<KubernetesVersion> kVersions = {
-      {"1.35.4", false}, {"1.36.1", false}, {"1.36.3", true}, {"1.37.2", false}};
+#include "kubernetes_versions.inc"
+  };
   return kVersions;
 }
 
