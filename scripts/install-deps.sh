@@ -22,10 +22,11 @@ PACKAGES=(
   prometheus                           # the observability test's throwaway Prometheus + promtool
 )
 
-# `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder).
+# `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder; a static
+# busybox for the test's own container image; Go, which builds Kubernetes, is on the machine).
 if [ "${1:-}" = "--vm" ]; then
   PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage
-             openssh-client)
+             openssh-client busybox-static)
 fi
 
 missing=()
