@@ -165,7 +165,11 @@ Result<DirectoryUser> LdapDirectory::Authenticate(const std::string& username,
     auto found = conn.Search(
         o, o.user_search_base,
         Replace(o.user_search_filter, "{username}", EscapeFilterValue(username)), 2, &rc);
-    if (rc == LDAP_NO_SUCH_OBJECT) return kBadCredentials;
+    if (rc == LDAP_NO_SUCH_OBJECT) {
+      log::Error("the directory has no ldap_user_search_base: nobody can log in with it",
+                 {{"base", o.user_search_base}});
+      return kBadCredentials;
+    }
     if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) {
       return DirectoryDown("searching for the user", rc);
     }
@@ -174,6 +178,9 @@ Result<DirectoryUser> LdapDirectory::Authenticate(const std::string& username,
         log::Warn("several directory entries match one username; nobody logs in with it",
                   {{"username", username}});
       }
+      // A bind that cannot succeed, so that an unknown user costs the directory round trip a
+      // wrong password does.
+      (void)conn.Bind("cn=kaas-no-such-user," + o.user_search_base, password);
       return kBadCredentials;
     }
     user.dn = found.front();
