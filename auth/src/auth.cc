@@ -138,7 +138,7 @@ Result<LoginResult> AuthService::DirectoryLogin(const std::string& username,
     }
     // Said only to whoever knows the password; nothing of theirs changes.
     if (user->disabled_at != 0) return kDisabled;
-    SyncDirectoryRoles(tx, user->id, roles);
+    SyncDirectoryRoles(tx, *user, roles, remote_addr);
     store::Token token;
     result = NewSession(*user, token);
     store::tokens::Insert(tx, token);
@@ -152,12 +152,13 @@ Result<LoginResult> AuthService::DirectoryLogin(const std::string& username,
   return result;
 }
 
-void AuthService::SyncDirectoryRoles(store::Tx& tx, const std::string& user_id,
-                                     const std::map<std::string, std::string>& roles) {
+void AuthService::SyncDirectoryRoles(store::Tx& tx, const store::User& user,
+                                     const std::map<std::string, std::string>& roles,
+                                     const std::string& remote_addr) {
   std::set<std::string> managed;
   for (const auto& m : options_.directory_groups) managed.insert(m.team);
   std::map<std::string, std::string> current;  // team id -> role
-  for (const auto& m : store::memberships::ListForUser(tx, user_id)) current[m.team_id] = m.role;
+  for (const auto& m : store::memberships::ListForUser(tx, user.id)) current[m.team_id] = m.role;
   for (const auto& team_name : managed) {
     auto want = roles.find(team_name);
     auto team = store::teams::FindByName(tx, team_name);
@@ -168,11 +169,18 @@ void AuthService::SyncDirectoryRoles(store::Tx& tx, const std::string& user_id,
       log::Info("team of the directory's group map created", {{"team", team_name}});
     }
     auto have = current.find(team->id);
-    if (want == roles.end()) {
-      if (have != current.end()) store::memberships::Delete(tx, team->id, user_id);
-    } else if (have == current.end() || have->second != want->second) {
-      store::memberships::Put(tx, team->id, user_id, want->second);
+    std::string was = have == current.end() ? "" : have->second;
+    std::string now = want == roles.end() ? "" : want->second;
+    if (was == now) continue;
+    if (now.empty()) {
+      store::memberships::Delete(tx, team->id, user.id);
+    } else {
+      store::memberships::Put(tx, team->id, user.id, now);
     }
+    std::string change = user.username + ": " + (now.empty() ? "no role" : "role " + now);
+    if (!was.empty()) change += " (was " + was + ")";
+    store::audit::Insert(tx, {NewId("au"), clock_.NowMs(), user.username, team->id,
+                              kDirectorySyncAction, change, remote_addr, 200, "ok"});
   }
 }
 

@@ -184,6 +184,20 @@ TEST_F(DirectoryTest, AGroupMembershipRemovedInTheDirectoryEndsTheRoleAtTheNextL
                            "\nchangetype: modify\nreplace: member\nmember: uid=carol,ou=people," +
                            kBase + "\n"));
   EXPECT_EQ(Teams(LoginToken("bob", kBob)), Roles{});
+
+  // Every change the directory made is in the audit log, in its team.
+  auto audit = kaasd_->Call("GET", "/api/v1/audit?limit=500");
+  ASSERT_EQ(audit.status, 200) << audit.raw;
+  std::vector<std::string> changes;
+  for (const auto& e : audit.body["items"]) {
+    if (e["action"] != "directory group sync") continue;
+    EXPECT_EQ(e["actor"], "bob");
+    changes.push_back(e["team"].get<std::string>() + " " + e["object"].get<std::string>());
+  }
+  EXPECT_EQ(changes, (std::vector<std::string>{
+                         "payments bob: no role (was admin)", "web bob: no role (was viewer)",
+                         "payments bob: role admin (was member)", "web bob: role viewer",
+                         "payments bob: role member"}));
 }
 
 TEST_F(DirectoryTest, AWrongPasswordAndAnUnknownUserAreIndistinguishableAndThrottled) {

@@ -186,6 +186,22 @@ TEST_F(DirectoryLoginTest, RolesFollowTheGroupsAtEachLoginAndOtherTeamsAreLeftAl
   directory_.users["bob"].groups = {};
   ASSERT_OK(auth_->Login("bob", "bob-password-1", "10.0.0.1"));
   EXPECT_EQ(RolesOf("bob"), (Roles{{"sandbox", "member"}}));
+
+  // Each change is in the audit log, in its team, newest first; logins that changed nothing
+  // left nothing.
+  std::vector<std::string> changes;
+  ASSERT_OK(db_->Read([&](store::Tx& tx) {
+    for (const auto& e : store::audit::List(tx, {}, true, 100)) {
+      EXPECT_EQ(e.action, kDirectorySyncAction);
+      EXPECT_EQ(e.actor, "bob");
+      EXPECT_EQ(e.remote_addr, "10.0.0.1");
+      changes.push_back(e.object);
+    }
+    return Status::Ok();
+  }));
+  EXPECT_EQ(changes, (std::vector<std::string>{
+                         "bob: no role (was admin)", "bob: no role (was viewer)",
+                         "bob: role admin (was member)", "bob: role viewer", "bob: role member"}));
 }
 
 TEST_F(DirectoryLoginTest, AWrongPasswordAndAnUnknownUserAreTheSameRefusalAndAreThrottled) {

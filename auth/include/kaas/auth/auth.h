@@ -38,6 +38,9 @@ struct Principal {
   std::vector<std::string> TeamIds() const;
 };
 
+// The audit action of a team role set or removed from a directory user's groups at login.
+inline constexpr const char* kDirectorySyncAction = "directory group sync";
+
 // The role of a deploy token: list the deploy targets of one team, fetch their kubeconfigs.
 inline constexpr const char* kDeployerRole = "deployer";
 
@@ -80,7 +83,8 @@ class AuthService {
   // never looked up in it): on success the user is created on first login (source
   // "directory", no local password) and their role in every team of
   // AuthOptions::directory_groups is set from their groups — added, changed, or removed when
-  // no group gives one any more; a team named there that does not exist yet is created.
+  // no group gives one any more (each change audited); a team named there that does not exist
+  // yet is created.
   // Memberships in other teams are left alone. A directory that cannot answer is
   // kUnavailable (and counts as no failed login); local users log in regardless.
   Result<LoginResult> Login(const std::string& username, const std::string& password,
@@ -138,9 +142,11 @@ class AuthService {
   Directory* directory_;
   Result<LoginResult> DirectoryLogin(const std::string& username, const std::string& password,
                                      const std::string& remote_addr);
-  // Sets the directory user's role in each team of options_.directory_groups to `roles`' entry.
-  void SyncDirectoryRoles(store::Tx& tx, const std::string& user_id,
-                          const std::map<std::string, std::string>& roles);
+  // Sets the directory user's role in each team of options_.directory_groups to `roles`' entry,
+  // and audits each change (action kDirectorySyncAction, in the team).
+  void SyncDirectoryRoles(store::Tx& tx, const store::User& user,
+                          const std::map<std::string, std::string>& roles,
+                          const std::string& remote_addr);
   // A new login session of `user`: the answer, and the token record to insert.
   LoginResult NewSession(const store::User& user, store::Token& token) const;
   Result<IssuedToken> IssueApiToken(const Principal& who, const std::string& name,
