@@ -11,6 +11,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 
 #include "kaasd_process.h"
 
@@ -255,6 +256,22 @@ TEST_F(DirectoryTest, ADisabledDirectoryUserLosesTheirSessionsAndCannotLogIn) {
   EXPECT_EQ(refused.body["error"]["message"], "this account is disabled");
   ASSERT_EQ(kaasd_->Call("PATCH", "/api/v1/users/alice", R"({"disabled":false})").status, 200);
   EXPECT_EQ(Teams(LoginToken("alice", kAlice)), (Roles{{"payments", "admin"}}));
+}
+
+TEST_F(DirectoryTest, FirstLoginsAtOnceMakeOneUserWithItsRoles) {
+  StartKaasd(TemplateArgs());
+  std::vector<std::thread> threads;
+  std::vector<int> statuses(8);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    threads.emplace_back(
+        [&, i] { statuses[i] = Login(i % 2 ? "bob" : "alice", i % 2 ? kBob : kAlice).status; });
+  }
+  for (auto& t : threads) t.join();
+  for (int status : statuses) EXPECT_EQ(status, 200);
+  auto users = kaasd_->Call("GET", "/api/v1/users");
+  EXPECT_EQ(users.body["items"].size(), 3u) << users.raw;
+  auto members = kaasd_->Call("GET", "/api/v1/teams/payments/members");
+  EXPECT_EQ(members.body["items"].size(), 2u) << members.raw;
 }
 
 TEST_F(DirectoryTest, ASearchWithAServiceAccountOverStartTls) {
