@@ -5,9 +5,12 @@
 // still log in, plain LDAP, StartTLS and LDAPS with a test CA.
 
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <string>
@@ -55,6 +58,7 @@ class LdapServer {
     return Shell("ldapmodify -x -H " + url() + " -D cn=admin," + kBase + " -w admin-secret -f " +
                  file + " >/dev/null") == 0;
   }
+  int port() const { return port_; }
   std::string url() const { return "ldap://127.0.0.1:" + std::to_string(port_); }
   std::string ldaps_url() const { return "ldaps://127.0.0.1:" + std::to_string(tls_port_); }
   const std::string& dir() const { return dir_; }
@@ -63,6 +67,42 @@ class LdapServer {
   std::string dir_;
   int port_ = 0;
   int tls_port_ = 0;
+};
+
+// tests/support/blackhole_proxy.py in front of the directory: Cut() makes it a server that
+// accepts connections and never answers (the same helper as postgres_outage_test.cc's).
+class Blackhole {
+ public:
+  bool Start(int target_port) {
+    port_ = FreePort();
+    pid_ = fork();
+    if (pid_ == 0) {
+      std::string script = std::string(KAAS_SOURCE_DIR) + "/tests/support/blackhole_proxy.py";
+      std::string listen = std::to_string(port_), target = std::to_string(target_port);
+      execlp("python3", "python3", script.c_str(), listen.c_str(), target.c_str(), nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (Shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", " +
+                std::to_string(port_) + "), 1).close()' 2>/dev/null") == 0) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  ~Blackhole() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  void Cut() { kill(pid_, SIGUSR1); }
+  int port() const { return port_; }
+
+ private:
+  int pid_ = -1;
+  int port_ = 0;
 };
 
 const std::string kGroupMap = "cn=payments-admins,ou=groups," + kBase + "=payments:admin;" +
@@ -242,6 +282,20 @@ TEST_F(DirectoryTest, ADirectoryThatIsDownIsA503AndLocalUsersStillLogIn) {
   // The outage counted as no failed login: with the directory back, alice logs in.
   ASSERT_TRUE(ldap_.Start());
   EXPECT_EQ(Login("alice", kAlice).status, 200);
+}
+
+TEST_F(DirectoryTest, ADirectoryThatNeverAnswersIsA503AfterTheTimeout) {
+  Blackhole proxy;
+  ASSERT_TRUE(proxy.Start(ldap_.port()));
+  StartKaasd({"--ldap-url", "ldap://127.0.0.1:" + std::to_string(proxy.port()),
+              "--ldap-user-dn-template", "uid={username},ou=people," + kBase,
+              "--ldap-timeout-seconds", "1"});
+  LoginToken("alice", kAlice);
+  proxy.Cut();
+  auto silent = Login("alice", kAlice);
+  EXPECT_EQ(silent.status, 503) << silent.raw;
+  EXPECT_EQ(silent.body["error"]["code"], "unavailable");
+  EXPECT_FALSE(kaasd_->Login("admin", KaasdProcess::kAdminPassword).empty());
 }
 
 TEST_F(DirectoryTest, ADisabledDirectoryUserLosesTheirSessionsAndCannotLogIn) {
