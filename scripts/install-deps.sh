@@ -15,6 +15,8 @@ PACKAGES=(
   nlohmann-json3-dev                   # JSON
   libssl-dev openssl                   # OpenSSL (cpp-httplib TLS, PKI; `openssl verify` in tests)
   libsodium-dev                        # argon2id password hashes, random tokens, SHA-256
+  libldap-dev                          # company-directory login: OpenLDAP's client library
+  slapd ldap-utils                     # the tests' throwaway OpenLDAP server (start-ldap.sh)
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
   chromium                             # the portal's browser tests (headless, via playwright-core)

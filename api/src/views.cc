@@ -9,7 +9,8 @@ Json UserJson(const store::User& u) {
   Json j = {{"username", u.username},
             {"is_admin", u.is_admin},
             {"created_at", FormatTime(u.created_at)},
-            {"disabled", u.disabled_at != 0}};
+            {"disabled", u.disabled_at != 0},
+            {"source", u.source}};
   if (u.disabled_at != 0) j["disabled_at"] = FormatTime(u.disabled_at);
   return j;
 }

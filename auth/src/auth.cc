@@ -2,7 +2,10 @@
 
 #include <sodium.h>
 
+#include <set>
+
 #include "kaas/common/ids.h"
+#include "kaas/common/log.h"
 #include "kaas/common/text.h"
 #include "kaas/store/repositories.h"
 
@@ -36,6 +39,26 @@ std::vector<std::string> Principal::TeamIds() const {
   return ids;
 }
 
+namespace {
+
+bool IsUsername(const std::string& s) {
+  if (s.empty() || s.size() > kMaxUsernameBytes) return false;
+  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+const Status kBadLogin(Code::kUnauthenticated, "invalid username or password");
+const Status kDisabled(Code::kUnauthenticated, "this account is disabled");
+const Status kDirectoryPassword(Code::kFailedPrecondition,
+                                "this user logs in with the company directory's password; change "
+                                "it there");
+
+}  // namespace
+
 Result<LoginResult> AuthService::Login(const std::string& username, const std::string& password,
                                        const std::string& remote_addr) {
   if (username.size() > kMaxUsernameBytes || password.size() > kMaxPasswordBytes) {
@@ -47,29 +70,118 @@ Result<LoginResult> AuthService::Login(const std::string& username, const std::s
     user = store::users::FindByUsername(tx, username);
     return Status::Ok();
   }));
+  if (directory_ != nullptr && !(user && user->source == store::kUserSourceLocal)) {
+    return DirectoryLogin(username, password, remote_addr);
+  }
   // Verify against a dummy hash for unknown users too, so timing does not reveal which
   // usernames exist.
   static const std::string kDummy = HashPassword("kaas-dummy-password");
   bool ok = VerifyPassword(user ? user->password_hash : kDummy, password) && user.has_value();
   if (!ok) {
     limiter_.RecordFailure(username, remote_addr);
-    return Status(Code::kUnauthenticated, "invalid username or password");
+    return kBadLogin;
   }
   limiter_.RecordSuccess(username, remote_addr);
   // Said only to whoever knows the password.
-  if (user->disabled_at != 0) return Status(Code::kUnauthenticated, "this account is disabled");
+  if (user->disabled_at != 0) return kDisabled;
 
-  LoginResult result;
-  result.token = "kaas_" + RandomHex(24);
-  result.expires_at = clock_.NowMs() + options_.session_ttl_ms;
-  result.user = *user;
-  store::Token token{NewId("tok"),   user->id,          "login", Sha256Hex(result.token),
-                     clock_.NowMs(), result.expires_at, 0};
+  store::Token token;
+  LoginResult result = NewSession(*user, token);
   KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     store::tokens::Insert(tx, token);
     return Status::Ok();
   }));
   return result;
+}
+
+LoginResult AuthService::NewSession(const store::User& user, store::Token& token) const {
+  LoginResult result;
+  result.token = "kaas_" + RandomHex(24);
+  result.expires_at = clock_.NowMs() + options_.session_ttl_ms;
+  result.user = user;
+  token = {NewId("tok"),   user.id,           "login", Sha256Hex(result.token),
+           clock_.NowMs(), result.expires_at, 0};
+  return result;
+}
+
+Result<LoginResult> AuthService::DirectoryLogin(const std::string& username,
+                                                const std::string& password,
+                                                const std::string& remote_addr) {
+  // A name kaas could not hold is nobody's, whatever the directory says.
+  auto found = IsUsername(username) ? directory_->Authenticate(username, password)
+                                    : Result<DirectoryUser>(kBadLogin);
+  if (!found.ok()) {
+    if (found.status().code() != Code::kUnauthenticated) {
+      log::Error("directory login failed: the directory did not answer",
+                 {{"username", username}, {"error", found.status().message()}});
+      return Status(Code::kUnavailable, found.status().message() +
+                                            "; directory users cannot log in until it answers "
+                                            "(local users can)");
+    }
+    limiter_.RecordFailure(username, remote_addr);
+    return kBadLogin;
+  }
+  limiter_.RecordSuccess(username, remote_addr);
+  auto roles = TeamRolesFromGroups(options_.directory_groups, found->groups);
+
+  LoginResult result;
+  auto login = [&](store::Tx& tx) {
+    auto user = store::users::FindByUsername(tx, username);
+    if (!user) {
+      user = store::User{NewId("usr"), username, "", false, clock_.NowMs()};
+      user->source = store::kUserSourceDirectory;
+      store::users::Insert(tx, *user);
+      log::Info("directory user created at first login",
+                {{"username", username}, {"dn", found->dn}});
+    } else if (user->source != store::kUserSourceDirectory) {
+      return kBadLogin;  // a local user of that name was created meanwhile: theirs it is
+    }
+    // Said only to whoever knows the password; nothing of theirs changes.
+    if (user->disabled_at != 0) return kDisabled;
+    SyncDirectoryRoles(tx, *user, roles, remote_addr);
+    store::Token token;
+    result = NewSession(*user, token);
+    store::tokens::Insert(tx, token);
+    return Status::Ok();
+  };
+  Status st = db_.Write(login);
+  // Two first logins at once (or a mapped team created meanwhile): the second one finds what
+  // the first one inserted.
+  if (st.code() == Code::kAlreadyExists) st = db_.Write(login);
+  if (!st.ok()) return st;
+  return result;
+}
+
+void AuthService::SyncDirectoryRoles(store::Tx& tx, const store::User& user,
+                                     const std::map<std::string, std::string>& roles,
+                                     const std::string& remote_addr) {
+  std::set<std::string> managed;
+  for (const auto& m : options_.directory_groups) managed.insert(m.team);
+  std::map<std::string, std::string> current;  // team id -> role
+  for (const auto& m : store::memberships::ListForUser(tx, user.id)) current[m.team_id] = m.role;
+  for (const auto& team_name : managed) {
+    auto want = roles.find(team_name);
+    auto team = store::teams::FindByName(tx, team_name);
+    if (!team) {
+      if (want == roles.end()) continue;
+      team = store::Team{NewId("tm"), team_name, clock_.NowMs()};
+      store::teams::Insert(tx, *team);
+      log::Info("team of the directory's group map created", {{"team", team_name}});
+    }
+    auto have = current.find(team->id);
+    std::string was = have == current.end() ? "" : have->second;
+    std::string now = want == roles.end() ? "" : want->second;
+    if (was == now) continue;
+    if (now.empty()) {
+      store::memberships::Delete(tx, team->id, user.id);
+    } else {
+      store::memberships::Put(tx, team->id, user.id, now);
+    }
+    std::string change = user.username + ": " + (now.empty() ? "no role" : "role " + now);
+    if (!was.empty()) change += " (was " + was + ")";
+    store::audit::Insert(tx, {NewId("au"), clock_.NowMs(), user.username, team->id,
+                              kDirectorySyncAction, change, remote_addr, 200, "ok"});
+  }
 }
 
 Result<Principal> AuthService::Authenticate(const std::string& header) {
@@ -123,16 +235,6 @@ Status AuthService::Logout(const Principal& who) {
 }
 
 namespace {
-
-bool IsUsername(const std::string& s) {
-  if (s.empty() || s.size() > kMaxUsernameBytes) return false;
-  if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9'))) return false;
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 Status CheckNewPassword(const std::string& field, const std::string& password) {
   if (password.size() < 12) {
@@ -215,6 +317,7 @@ Status AuthService::ChangePassword(const Principal& who, const std::string& user
       me = store::users::FindById(tx, who.user_id);
       return Status::Ok();
     }));
+    if (me && me->source == store::kUserSourceDirectory) return kDirectoryPassword;
     if (!me || !VerifyPassword(me->password_hash, old_password)) {
       limiter_.RecordFailure(username, remote_addr);
       return {Code::kPermissionDenied, "old_password is not the current password"};
@@ -225,6 +328,7 @@ Status AuthService::ChangePassword(const Principal& who, const std::string& user
   return db_.Write([&](store::Tx& tx) {
     auto user = store::users::FindByUsername(tx, username);
     if (!user) return NotFound("user " + username + " not found");
+    if (user->source == store::kUserSourceDirectory) return kDirectoryPassword;
     store::users::SetPasswordHash(tx, user->id, hash);
     store::tokens::RevokeForUser(tx, user->id, "session", self ? who.token_id : "", clock_.NowMs());
     return Status::Ok();

@@ -124,9 +124,10 @@ int CmdUsers(Env& env) {
     PrintJson(env, r.body);
     return 0;
   }
-  std::vector<std::vector<std::string>> rows = {{"USERNAME", "ADMIN", "DISABLED", "CREATED"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"USERNAME", "SOURCE", "ADMIN", "DISABLED", "CREATED"}};
   for (const auto& u : Field(r.body, "items")) {
-    rows.push_back({Str(u, "username"), u.value("is_admin", false) ? "yes" : "",
+    rows.push_back({Str(u, "username"), Str(u, "source"), u.value("is_admin", false) ? "yes" : "",
                     u.value("disabled", false) ? "yes" : "", Str(u, "created_at")});
   }
   env.io.out << RenderTable(rows);

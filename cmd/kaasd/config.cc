@@ -29,8 +29,64 @@ Status ParseInt64(const std::string& key, const std::string& value, int64_t* out
 
 // Applies one key=value, from the file or a flag. Flags spell keys with '-', the file with
 // '_'; both are accepted everywhere.
+// "DN=TEAM:ROLE;DN=TEAM:ROLE": each entry splits at its last '=' (a DN has '=' of its own).
+Status ParseGroupMap(const std::string& key, const std::string& value,
+                     std::vector<KaasdConfig::Ldap::GroupMapEntry>* out) {
+  out->clear();
+  size_t start = 0;
+  while (start <= value.size()) {
+    size_t end = value.find(';', start);
+    if (end == std::string::npos) end = value.size();
+    std::string entry = value.substr(start, end - start);
+    start = end + 1;
+    if (entry.find_first_not_of(" \t\n") == std::string::npos) continue;
+    size_t eq = entry.rfind('=');
+    size_t colon = eq == std::string::npos ? std::string::npos : entry.find(':', eq);
+    if (eq == std::string::npos || colon == std::string::npos) {
+      return InvalidArgument(key, key + ": '" + entry + "' is not GROUP_DN=TEAM:ROLE");
+    }
+    auto trim = [](std::string t) {
+      t.erase(0, t.find_first_not_of(" \t\n"));
+      t.erase(t.find_last_not_of(" \t\n") + 1);
+      return t;
+    };
+    out->push_back({trim(entry.substr(0, eq)), trim(entry.substr(eq + 1, colon - eq - 1)),
+                    trim(entry.substr(colon + 1))});
+  }
+  return Status::Ok();
+}
+
 Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
   std::replace(key.begin(), key.end(), '-', '_');
+  // ldap: {url: ...} in the file is the same as ldap_url.
+  if (key.rfind("ldap.", 0) == 0) key[4] = '_';
+  if (key == "ldap_starttls") {
+    if (value != "true" && value != "false")
+      return InvalidArgument(key, "ldap_starttls must be true or false");
+    c.ldap.starttls = value == "true";
+    return Status::Ok();
+  }
+  if (key == "ldap_group_map") return ParseGroupMap(key, value, &c.ldap.group_map);
+  if (key == "ldap_timeout_seconds") {
+    KAAS_RETURN_IF_ERROR(ParseInt(key, value, &c.ldap.timeout_seconds));
+    if (c.ldap.timeout_seconds < 1) return InvalidArgument(key, key + " must be at least 1");
+    return Status::Ok();
+  }
+  static const std::map<std::string, std::string KaasdConfig::Ldap::*> kLdapStrings = {
+      {"ldap_url", &KaasdConfig::Ldap::url},
+      {"ldap_ca_file", &KaasdConfig::Ldap::ca_file},
+      {"ldap_bind_dn", &KaasdConfig::Ldap::bind_dn},
+      {"ldap_bind_password_file", &KaasdConfig::Ldap::bind_password_file},
+      {"ldap_user_dn_template", &KaasdConfig::Ldap::user_dn_template},
+      {"ldap_user_search_base", &KaasdConfig::Ldap::user_search_base},
+      {"ldap_user_search_filter", &KaasdConfig::Ldap::user_search_filter},
+      {"ldap_group_search_base", &KaasdConfig::Ldap::group_search_base},
+      {"ldap_group_search_filter", &KaasdConfig::Ldap::group_search_filter},
+  };
+  if (auto it = kLdapStrings.find(key); it != kLdapStrings.end()) {
+    c.ldap.*(it->second) = value;
+    return Status::Ok();
+  }
   if (key == "listen") {
     c.listen = value;
     if (c.port() < 0 || c.port() > 65535 || c.host().empty()) {
@@ -144,6 +200,21 @@ Status ApplyYaml(KaasdConfig& c, const YAML::Node& node, const std::string& pref
     std::string key = prefix + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       KAAS_RETURN_IF_ERROR(ApplyYaml(c, kv.second, key + "."));
+    } else if ((key == "ldap_group_map" || key == "ldap.group_map") && kv.second.IsSequence()) {
+      // ldap_group_map: [{group: "cn=payments-admins,ou=groups,dc=example,dc=org",
+      //                   team: payments, role: admin}, ...]
+      c.ldap.group_map.clear();
+      for (const auto& m : kv.second) {
+        KaasdConfig::Ldap::GroupMapEntry e;
+        try {
+          e.group = m["group"].as<std::string>();
+          e.team = m["team"].as<std::string>();
+          e.role = m["role"].as<std::string>();
+        } catch (const YAML::Exception&) {
+          return InvalidArgument(key, "each " + key + " entry needs group, team and role");
+        }
+        c.ldap.group_map.push_back(e);
+      }
     } else if (key == "hypervisors" && kv.second.IsSequence()) {
       // hypervisors: [{name: hv1, uri: "qemu:///system", vcpus: 2, memory_gib: 16}, ...]
       for (const auto& h : kv.second) {
@@ -220,6 +291,16 @@ const char* KaasdUsage() {
          "                    without them kaasd serves plain HTTP (warned about off loopback)\n"
          "  --trusted-proxies CIDR,...  reverse proxies whose X-Forwarded-For names the\n"
          "                    client (default: none; the socket's peer is the client)\n"
+         "  --ldap-url ldap://HOST[:PORT]|ldaps://HOST[:PORT]  company directory login for\n"
+         "                    users without a local password (docs/operations.md)\n"
+         "  --ldap-starttls true|false, --ldap-ca-file FILE   TLS to the directory\n"
+         "  --ldap-bind-dn DN --ldap-bind-password-file FILE  service account for searches\n"
+         "  --ldap-user-dn-template 'uid={username},ou=people,...'  or\n"
+         "  --ldap-user-search-base DN [--ldap-user-search-filter '(uid={username})']\n"
+         "  --ldap-group-search-base DN [--ldap-group-search-filter\n"
+         "                    '(|(member={dn})(uniqueMember={dn}))']\n"
+         "  --ldap-group-map 'GROUP_DN=TEAM:ROLE;...'  team roles from groups at each login\n"
+         "  --ldap-timeout-seconds N  connecting and each directory request (default 5)\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

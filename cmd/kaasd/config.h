@@ -78,6 +78,28 @@ struct KaasdConfig {
   // address peers use when it is not the node's own (QEMU user-mode guests: 10.0.2.2).
   std::string etcd_cert_extra_names;
 
+  // Company directory login (DESIGN.md §6.5, docs/operations.md "Company directory (LDAP)").
+  // Flags --ldap-url ...; in the file ldap_url: ... or a map ldap: {url: ...}.
+  struct Ldap {
+    std::string url;  // "" = no directory: local users only
+    bool starttls = false;
+    std::string ca_file;
+    std::string bind_dn;
+    std::string bind_password_file;  // the secret is read from a file, never given as a flag
+    std::string user_dn_template;
+    std::string user_search_base;
+    std::string user_search_filter = "(uid={username})";
+    std::string group_search_base;
+    std::string group_search_filter = "(|(member={dn})(uniqueMember={dn}))";
+    int timeout_seconds = 5;
+    // Group DN -> team:role. --ldap-group-map "DN=TEAM:ROLE;DN=TEAM:ROLE" (an entry splits at
+    // its last '='), or in the file a list of {group, team, role}.
+    struct GroupMapEntry {
+      std::string group, team, role;
+    };
+    std::vector<GroupMapEntry> group_map;
+  } ldap;
+
   std::string host() const;
   int port() const;
 };

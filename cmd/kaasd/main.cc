@@ -14,6 +14,7 @@
 #include "config.h"
 #include "kaas/api/server.h"
 #include "kaas/auth/auth.h"
+#include "kaas/auth/ldap_directory.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/log.h"
 #include "kaas/common/metrics.h"
@@ -98,6 +99,50 @@ int Fail(const std::string& what, const Status& st) {
   return 1;
 }
 
+// The company directory of --ldap-url (null without one), and its group map into `groups`.
+Result<std::unique_ptr<auth::Directory>> OpenDirectory(const KaasdConfig::Ldap& cfg,
+                                                       std::vector<auth::GroupMapping>* groups) {
+  if (cfg.url.empty()) return std::unique_ptr<auth::Directory>();
+  auth::LdapOptions o;
+  o.url = cfg.url;
+  o.starttls = cfg.starttls;
+  o.ca_file = cfg.ca_file;
+  o.bind_dn = cfg.bind_dn;
+  if (!cfg.bind_password_file.empty()) {
+    std::ifstream in(cfg.bind_password_file);
+    if (!in || !std::getline(in, o.bind_password)) {
+      return InvalidArgument("ldap_bind_password_file",
+                             "cannot read the bind password from " + cfg.bind_password_file);
+    }
+  }
+  o.user_dn_template = cfg.user_dn_template;
+  o.user_search_base = cfg.user_search_base;
+  o.user_search_filter = cfg.user_search_filter;
+  o.group_search_base = cfg.group_search_base;
+  o.group_search_filter = cfg.group_search_filter;
+  o.timeout_ms = cfg.timeout_seconds * 1000;
+  for (const auto& e : cfg.group_map) {
+    KAAS_ASSIGN_OR_RETURN(auto mapping, auth::MakeGroupMapping(e.group, e.team, e.role));
+    groups->push_back(std::move(mapping));
+  }
+  if (!groups->empty() && o.group_search_base.empty()) {
+    return InvalidArgument("ldap_group_search_base",
+                           "ldap_group_map needs ldap_group_search_base (where the groups are)");
+  }
+  if (cfg.url.rfind("ldap://", 0) == 0 && !cfg.starttls &&
+      !IsLoopback(cfg.url.substr(7, cfg.url.find_first_of(":/", 7) - 7))) {
+    log::Warn("directory passwords cross the network in clear: use ldaps:// or --ldap-starttls",
+              {{"url", cfg.url}});
+  }
+  KAAS_ASSIGN_OR_RETURN(auto directory, auth::LdapDirectory::Create(std::move(o)));
+  log::Info("company directory login enabled", {{"url", cfg.url},
+                                                {"tls", cfg.url.rfind("ldaps://", 0) == 0 ? "ldaps"
+                                                        : cfg.starttls ? "starttls"
+                                                                       : "none"},
+                                                {"mapped_groups", std::to_string(groups->size())}});
+  return std::unique_ptr<auth::Directory>(std::move(directory));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -155,7 +200,9 @@ int main(int argc, char** argv) {
                                     : int64_t{cfg.session_ttl_hours} * 3600 * 1000;
   auth_options.rate_limit = {cfg.login_max_failures_per_user, cfg.login_max_failures_per_address,
                              int64_t{cfg.login_rate_window_seconds} * 1000};
-  auth::AuthService auth(*db, clock, auth_options);
+  auto directory = OpenDirectory(cfg.ldap, &auth_options.directory_groups);
+  if (!directory.ok()) return Fail("cannot set up the company directory", directory.status());
+  auth::AuthService auth(*db, clock, auth_options, directory->get());
   const char* env_pw = std::getenv("KAAS_ADMIN_PASSWORD");
   auto admin = auth.BootstrapAdmin(env_pw ? env_pw : "");
   if (!admin.ok()) return Fail("cannot create the admin user", admin.status());

@@ -263,6 +263,13 @@ const std::vector<Migration>& Migrations() {
            "ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT ''",
            "ALTER TABLE tokens ADD COLUMN selector TEXT NOT NULL DEFAULT ''",
        }},
+      {11,
+       "directory users",
+       {
+           // 'local' (password hash in kaas) or 'directory' (LDAP checks the password; team
+           // roles follow the user's groups at each login).
+           "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
+       }},
   };
   return kMigrations;
 }

@@ -51,7 +51,7 @@ void BindTeam(soci::statement& st, Team& t) {
 }
 
 constexpr const char* kUserCols =
-    "SELECT id, username, password_hash, is_admin, created_at, disabled_at FROM users";
+    "SELECT id, username, password_hash, is_admin, created_at, disabled_at, source FROM users";
 struct UserRow {
   User u;
   int is_admin = 0;
@@ -63,6 +63,7 @@ void BindUser(soci::statement& st, UserRow& r) {
   st.exchange(into(r.is_admin));
   st.exchange(into(r.u.created_at));
   st.exchange(into(r.u.disabled_at));
+  st.exchange(into(r.u.source));
 }
 std::optional<User> FirstUser(std::vector<UserRow> rows) {
   if (rows.empty()) return std::nullopt;
@@ -269,9 +270,10 @@ std::vector<Team> ListForUser(Tx& tx, const std::string& user_id) {
 namespace users {
 void Insert(Tx& tx, const User& u) {
   int admin = u.is_admin ? 1 : 0;
-  tx.sql() << "INSERT INTO users (id, username, password_hash, is_admin, created_at) "
-              "VALUES (:id, :u, :p, :a, :at)",
-      use(u.id), use(u.username), use(u.password_hash), use(admin), use(u.created_at);
+  tx.sql() << "INSERT INTO users (id, username, password_hash, is_admin, created_at, source) "
+              "VALUES (:id, :u, :p, :a, :at, :s)",
+      use(u.id), use(u.username), use(u.password_hash), use(admin), use(u.created_at),
+      use(u.source);
 }
 std::optional<User> FindByUsername(Tx& tx, const std::string& username) {
   return FirstUser(Select<UserRow>(tx, std::string(kUserCols) + " WHERE username = :u", BindUser,

@@ -443,7 +443,7 @@ kaas user disable alice
 expect_rc 0
 expect_out "Disabled user alice"
 kaas users
-grep -qE '^alice +yes ' <<<"$OUT" || fail "kaas users does not show alice as disabled:
+grep -qE '^alice +local +yes ' <<<"$OUT" || fail "kaas users does not show alice as disabled:
 $OUT"
 KAAS_CONFIG=$ALICE_CONFIG kaas whoami
 expect_rc 1

@@ -461,6 +461,24 @@ TEST_F(StoreTest, UsersMembershipsTokensAndAuditRoundTrip) {
 }
 
 // Disabling users and revoking a user's tokens at once (migration 7), on both backends.
+TEST_F(StoreTest, UsersKeepWhereTheyComeFrom) {
+  store::User dir{"u-2", "dana", "", false, 2};
+  dir.source = store::kUserSourceDirectory;
+  ASSERT_OK(db_->Write([&](Tx& tx) {
+    users::Insert(tx, {"u-1", "alice", "hash-a", false, 1});
+    users::Insert(tx, dir);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(users::FindById(tx, "u-1")->source, store::kUserSourceLocal);
+    auto dana = users::FindByUsername(tx, "dana");
+    EXPECT_EQ(dana->source, store::kUserSourceDirectory);
+    EXPECT_EQ(dana->password_hash, "");
+    EXPECT_EQ(users::List(tx).at(1).source, store::kUserSourceDirectory);
+    return Status::Ok();
+  }));
+}
+
 TEST_F(StoreTest, UsersAreDisabledAndTheirTokensRevokedTogether) {
   ASSERT_OK(db_->Write([](Tx& tx) {
     users::Insert(tx, {"u-1", "alice", "hash-a", false, 1});

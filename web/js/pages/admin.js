@@ -153,7 +153,7 @@ async function peopleTab(ctx, body) {
       }
     });
     clear(users, h('h2', {id: 'users-title'}, `Users (${r.items.length})`),
-      table(['Username', 'Platform admin', 'Created'], r.items.map((u) => [u.username, u.is_admin ? 'yes' : '', time(u.created_at)]),
+      table(['Username', 'Source', 'Platform admin', 'Created'], r.items.map((u) => [u.username, u.source === 'directory' ? 'company directory' : 'local', u.is_admin ? 'yes' : '', time(u.created_at)]),
         {class: 'users'}),
       h('h3', {}, 'New user'), form);
   }

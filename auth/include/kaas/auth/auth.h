@@ -1,9 +1,11 @@
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "kaas/auth/directory.h"
 #include "kaas/auth/rate_limiter.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/labels.h"
@@ -36,6 +38,9 @@ struct Principal {
   std::vector<std::string> TeamIds() const;
 };
 
+// The audit action of a team role set or removed from a directory user's groups at login.
+inline constexpr const char* kDirectorySyncAction = "directory group sync";
+
 // The role of a deploy token: list the deploy targets of one team, fetch their kubeconfigs.
 inline constexpr const char* kDeployerRole = "deployer";
 
@@ -49,6 +54,8 @@ struct AuthOptions {
   int64_t session_ttl_ms = 12LL * 3600 * 1000;
   int64_t max_token_ttl_hours = 24 * 365;
   RateLimitOptions rate_limit;
+  // With a company directory: the groups whose members get a team role (DESIGN.md §6.5).
+  std::vector<GroupMapping> directory_groups;
 };
 
 // An API token as issued: `token` is shown this once and stored only as a hash.
@@ -59,12 +66,27 @@ struct IssuedToken {
 
 class AuthService {
  public:
-  AuthService(store::Database& db, const Clock& clock, AuthOptions options)
-      : db_(db), clock_(clock), options_(options), limiter_(clock, options.rate_limit) {}
+  // `directory` (may be null: local users only) checks the passwords of the users kaas does not
+  // hold a password for.
+  AuthService(store::Database& db, const Clock& clock, AuthOptions options,
+              Directory* directory = nullptr)
+      : db_(db),
+        clock_(clock),
+        options_(std::move(options)),
+        directory_(directory),
+        limiter_(clock, options_.rate_limit) {}
 
   // kUnauthenticated for an unknown user or a wrong password (same message and similar time
   // for both) and for a disabled user; kRateLimited after too many failures for the user from
   // this client address, or for the address.
+  // With a directory, a username that is not a local user's is checked there (a local user is
+  // never looked up in it): on success the user is created on first login (source
+  // "directory", no local password) and their role in every team of
+  // AuthOptions::directory_groups is set from their groups — added, changed, or removed when
+  // no group gives one any more (each change audited); a team named there that does not exist
+  // yet is created.
+  // Memberships in other teams are left alone. A directory that cannot answer is
+  // kUnavailable (and counts as no failed login); local users log in regardless.
   Result<LoginResult> Login(const std::string& username, const std::string& password,
                             const std::string& remote_addr);
   // Revokes the token the principal authenticated with.
@@ -82,7 +104,8 @@ class AuthService {
   Result<store::User> SetDisabled(const Principal& who, const std::string& username, bool disabled);
   // A user changes their own password (old_password required and checked like a login: a wrong
   // one counts as a failed login from `remote_addr`, kPermissionDenied), or a platform admin
-  // sets anyone else's (old_password ignored). Every other login session of the user is
+  // sets anyone else's (old_password ignored). kFailedPrecondition for a directory user: their
+  // password lives in the directory. Every other login session of the user is
   // revoked; API tokens stay. kPermissionDenied for someone else's password without being a
   // platform admin; kNotFound for an unknown user; kInvalidArgument for a bad new password.
   Status ChangePassword(const Principal& who, const std::string& username,
@@ -116,6 +139,16 @@ class AuthService {
   store::Database& db_;
   const Clock& clock_;
   AuthOptions options_;
+  Directory* directory_;
+  Result<LoginResult> DirectoryLogin(const std::string& username, const std::string& password,
+                                     const std::string& remote_addr);
+  // Sets the directory user's role in each team of options_.directory_groups to `roles`' entry,
+  // and audits each change (action kDirectorySyncAction, in the team).
+  void SyncDirectoryRoles(store::Tx& tx, const store::User& user,
+                          const std::map<std::string, std::string>& roles,
+                          const std::string& remote_addr);
+  // A new login session of `user`: the answer, and the token record to insert.
+  LoginResult NewSession(const store::User& user, store::Token& token) const;
   Result<IssuedToken> IssueApiToken(const Principal& who, const std::string& name,
                                     int64_t ttl_hours, store::Token record);
 

@@ -23,7 +23,13 @@ struct User {
   bool is_admin = false;
   int64_t created_at = 0;
   int64_t disabled_at = 0;  // 0 = enabled; a disabled user can neither log in nor use a token
+  // kUserSourceLocal (password_hash set) or kUserSourceDirectory (no local password: the
+  // company directory checks it, and the user's team roles come from its groups).
+  std::string source = "local";
 };
+
+inline constexpr const char* kUserSourceLocal = "local";
+inline constexpr const char* kUserSourceDirectory = "directory";
 
 struct Membership {
   std::string team_id;
