@@ -1,19 +1,20 @@
 #!/bin/sh
-# Installs the archive tasks/node-files.yml staged for this node (run as root by Ansible's
-# script module: no Python on the node). Files keep the archive's modes and become root's; etcd's
-# member certificate and key become etcd's. Then what every node needs before etcd and
-# Kubernetes: kernel settings, the binaries checked against the mirror's checksums, the kubelet
-# and container runtime enabled, etcd (re)started when its files changed. Idempotent: a second
+# install-node-files.sh ARCHIVE ARCHIVE-SHA256: installs the archive tasks/node-files.yml
+# staged for this node (run as root by Ansible's script module: no Python on the node). Files
+# keep the archive's modes and become root's; etcd's member certificate and key become etcd's.
+# Then what every node needs before etcd and Kubernetes: kernel settings, the files from the
+# mirror checked against its checksums, containerd started and the images imported, the kubelet
+# enabled, etcd (re)started when its files changed. Idempotent: a second
 # run with the same archive changes nothing and prints no KAAS-CHANGED.
 set -eu
 archive=$1
+archive_sum=$2  # taken where the archive was made
 etcd_files="/etc/default/etcd /etc/kaas/pki/etcd/ca.crt /etc/kaas/pki/etcd/member.crt
   /etc/kaas/pki/etcd/member.key /etc/kaas/pki/etcd/client.crt /etc/kaas/pki/etcd/client.key"
 fingerprint() { cat "$@" 2>/dev/null | sha256sum; }
 etcd_before=$(fingerprint $etcd_files)
-# One pass over the archive (it may hold hundreds of MB of binaries): the same archive as the
-# last install changed nothing.
-archive_sum=$(sha256sum < "$archive")
+# The same archive as the last install changed nothing (its checksum comes with it: reading
+# hundreds of MB once more costs an emulated guest many seconds).
 
 # Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
 tar -xmf "$archive" -C / --no-same-owner --no-overwrite-dir  # -m: files dated now, not 1970
