@@ -1140,6 +1140,9 @@ hypervisors:
             virsh("pool-destroy", pool, check=False)
             virsh("pool-undefine", pool, check=False)
         if not ok:
+            # How far it got, and how long each part took (CI keeps this when the test fails).
+            print("TIMES (partial) " + json.dumps({k: round(v, 1) for k, v in times.items()}),
+                  file=sys.stderr, flush=True)
             print(f"--- kaasd log (last lines), work dir {work} ---", file=sys.stderr)
             with open(kaasd_log.name) as f:
                 sys.stderr.write("".join(f.readlines()[-40:]))
