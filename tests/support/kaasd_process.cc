@@ -111,6 +111,8 @@ bool KaasdProcess::Kill() {
   return alive;
 }
 
+bool KaasdProcess::Signal(int sig) { return pid_ > 0 && kill(pid_, sig) == 0; }
+
 int KaasdProcess::Terminate(int timeout_ms) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);
