@@ -150,6 +150,7 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"tls_cert", &KaasdConfig::tls_cert},
       {"tls_key", &KaasdConfig::tls_key},
       {"replica_id", &KaasdConfig::replica_id},
+      {"master_key", &KaasdConfig::master_key},
   };
   if (auto it = kStrings.find(key); it != kStrings.end()) {
     c.*(it->second) = value;
@@ -310,6 +311,8 @@ const char* KaasdUsage() {
          "                    not renewed their leases for N s (default 15; renewed every\n"
          "                    min(5, N/3) s)\n"
          "  --lease-poll-ms N   how often a replica looks for operations nobody holds (1000)\n"
+         "  --master-key FILE   the key sealing secrets at rest (default <data-dir>/master.key,\n"
+         "                    made at first start); every replica needs the same file\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

@@ -24,6 +24,9 @@ struct KaasdConfig {
   // Several replicas on one PostgreSQL (DESIGN.md §6.2): this replica's name in leases
   // ("" = <hostname>:<pid>), how long a lease lasts unrenewed, how often free work is polled.
   std::string replica_id;
+  // The key sealing secrets at rest ("" = <data_dir>/master.key); the same file on every
+  // replica.
+  std::string master_key;
   int lease_expiry_s = 15;
   int lease_poll_ms = 1000;
   int session_ttl_hours = 12;

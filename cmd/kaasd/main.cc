@@ -228,8 +228,13 @@ int main(int argc, char** argv) {
   if (!admin.ok()) return Fail("cannot create the admin user", admin.status());
 
   // Master key for secrets at rest (cluster CA keys), created at first start with mode 0600.
-  auto box = pki::SecretBox::LoadOrCreate((data / "master.key").string());
+  const std::string key_path =
+      cfg.master_key.empty() ? (data / "master.key").string() : cfg.master_key;
+  auto box = pki::SecretBox::LoadOrCreate(key_path);
   if (!box.ok()) return Fail("cannot load the master key", box.status());
+  if (Status st = lifecycle::CheckSealingKey(*db, *box, key_path); !st.ok()) {
+    return Fail("wrong master key", st);
+  }
 
   templates::Renderer renderer(cfg.templates_dir);
   // The playbooks are syntax-checked once, in the background, with the real ansible-playbook.

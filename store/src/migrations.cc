@@ -280,6 +280,9 @@ const std::vector<Migration>& Migrations() {
                 owner TEXT NOT NULL,
                 lease_until BIGINT NOT NULL,
                 epoch BIGINT NOT NULL))",
+           // Installation-wide values; `master_key_check`: a value sealed with the master key
+           // of the first kaasd, which every later one must open (one key for all replicas).
+           "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
        }},
       {11,
        "directory users",

@@ -1149,6 +1149,18 @@ void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica) {
 
 }  // namespace leases
 
+namespace settings {
+std::optional<std::string> Get(Tx& tx, const std::string& name) {
+  std::string value;
+  tx.sql() << "SELECT value FROM settings WHERE name = :n", use(name), into(value);
+  if (!tx.sql().got_data()) return std::nullopt;
+  return value;
+}
+void Insert(Tx& tx, const std::string& name, const std::string& value) {
+  tx.sql() << "INSERT INTO settings (name, value) VALUES (:n, :v)", use(name), use(value);
+}
+}  // namespace settings
+
 namespace stats {
 PlatformStats Read(Tx& tx) {
   PlatformStats out;

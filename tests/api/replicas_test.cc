@@ -7,8 +7,10 @@
 #include <signal.h>
 
 #include <chrono>
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "kaas/store/database.h"
@@ -322,6 +324,22 @@ TEST_F(ReplicasTest, EventStreamOnOneReplicaShowsAChangeSubmittedOnAnother) {
   reader.join();
   EXPECT_TRUE(seen);
   EXPECT_EQ(Any().WaitOperation(del.body["operation"]["id"], 120000)["state"], "succeeded");
+}
+
+// Every replica must seal with the same master key: one started with a key of its own (its own
+// data dir) is refused, naming the fix; with the shared key file it starts.
+TEST_F(ReplicasTest, AReplicaWithAnotherMasterKeyIsRefused) {
+  KaasdProcess stranger({"--database", url_, "--replica-id", "r4"});
+  EXPECT_FALSE(stranger.Start());
+  std::ifstream log(stranger.data_dir() / "kaasd.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("every replica needs the same master key"), std::string::npos)
+      << text.str();
+  stranger.SetArgs({"--database", url_, "--replica-id", "r4", "--master-key",
+                    (shared_ / "master.key").string()});
+  EXPECT_TRUE(stranger.Start());
+  EXPECT_EQ(stranger.Call("GET", "/readyz", "", "").body["replica"], "r4");
 }
 
 }  // namespace

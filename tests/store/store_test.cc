@@ -460,6 +460,9 @@ TEST_F(StoreTest, OperationLeasesAreClaimedOnceRenewedFencedAndTakenOverWhenExpi
     EXPECT_FALSE(leases::AcquireNamed(tx, "reconciler", "a", 1700, 2700));
     leases::ReleaseNamed(tx, "reconciler", "b");
     EXPECT_TRUE(leases::AcquireNamed(tx, "reconciler", "a", 1800, 2800));
+    EXPECT_FALSE(settings::Get(tx, "master_key_check").has_value());
+    settings::Insert(tx, "master_key_check", "sealed");
+    EXPECT_EQ(settings::Get(tx, "master_key_check"), "sealed");
     return Status::Ok();
   }));
 }

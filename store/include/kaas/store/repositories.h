@@ -234,6 +234,12 @@ bool AcquireNamed(Tx& tx, const std::string& name, const std::string& replica, i
 void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica);
 }  // namespace leases
 
+namespace settings {
+std::optional<std::string> Get(Tx& tx, const std::string& name);
+// Inserts the setting; kAlreadyExists (the write rolls back) when it is set already.
+void Insert(Tx& tx, const std::string& name, const std::string& value);
+}  // namespace settings
+
 // Platform-wide counts for /metrics, each one aggregate query (GROUP BY / MIN), so that a
 // scrape costs the same few statements at 10 clusters and at 10,000.
 struct PlatformStats {
