@@ -143,7 +143,11 @@ Result<std::optional<store::OperationLease>> Engine::Claim(const std::string& op
 }
 
 void Engine::Schedule(const std::string& op_id, std::optional<store::OperationLease> lease) {
-  if (stopping_) return;
+  if (stopping_) {
+    // Claimed by the poller while kaasd stops: hand it back rather than let it expire.
+    if (lease) Release(op_id, lease->epoch);
+    return;
+  }
   if (lease) owned_ += 1;
   {
     std::lock_guard lock(mu_);
@@ -271,10 +275,13 @@ void Engine::Release(const std::string& op_id, int64_t epoch) {
 
 void Engine::LeaseLoop() {
   auto next_renewal = std::chrono::steady_clock::now();
+  auto next_poll = next_renewal;
   while (true) {
     {
       std::unique_lock lock(mu_);
-      if (lease_cv_.wait_for(lock, std::chrono::milliseconds(options_.lease_poll_ms),
+      // Renewals are due every lease_renew_ms even when polling is slower.
+      const int64_t wait_ms = std::min(options_.lease_poll_ms, options_.lease_renew_ms);
+      if (lease_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
                              [&] { return stopping_.load(); })) {
         return;
       }
@@ -285,7 +292,11 @@ void Engine::LeaseLoop() {
             std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_renew_ms);
         RenewLeases();
       }
-      ClaimFreeOperations();
+      if (std::chrono::steady_clock::now() >= next_poll) {
+        next_poll =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_poll_ms);
+        ClaimFreeOperations();
+      }
     } catch (const std::exception& e) {
       log::Error("lease pass threw", {{"error", e.what()}});
     }
