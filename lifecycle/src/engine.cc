@@ -124,7 +124,11 @@ Status Engine::Start() {
   started_ = true;
   // Each is claimed before it runs: on SQLite whoever held it (that process is gone); on
   // PostgreSQL only when free, expired or held under this replica's name.
-  for (const auto& id : ids) Schedule(id, std::nullopt);
+  for (const auto& id : ids) {
+    // PostgreSQL: most may be other replicas' ("took over operation" says which became ours).
+    if (db_.sqlite()) log::Info("resuming operation", {{"operation", id}});
+    Schedule(id, std::nullopt);
+  }
   if (!db_.sqlite()) lease_thread_ = std::thread([this] { LeaseLoop(); });
   return Status::Ok();
 }

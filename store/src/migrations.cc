@@ -283,6 +283,16 @@ const std::vector<Migration>& Migrations() {
            // Installation-wide values; `master_key_check`: a value sealed with the master key
            // of the first kaasd, which every later one must open (one key for all replicas).
            "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+           // Failed logins of the last window, one row each, so that every replica throttles
+           // on the same count (auth::LoginRateLimiter).
+           R"(CREATE TABLE login_failures (
+                id TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                address TEXT NOT NULL,
+                at BIGINT NOT NULL))",
+           "CREATE INDEX login_failures_address ON login_failures (address, at)",
+           "CREATE INDEX login_failures_user ON login_failures (username, address, at)",
+           "CREATE INDEX login_failures_at ON login_failures (at)",
        }},
       {11,
        "directory users",

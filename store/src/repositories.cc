@@ -1149,6 +1149,52 @@ void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica) {
 
 }  // namespace leases
 
+namespace login_failures {
+void Insert(Tx& tx, const std::string& id, const std::string& username, const std::string& address,
+            int64_t at) {
+  long a = at;
+  tx.sql() << "INSERT INTO login_failures (id, username, address, at) VALUES (:i, :u, :a, :t)",
+      use(id), use(username), use(address), use(a);
+}
+std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
+                                   int64_t since, int64_t limit) {
+  long s = since, l = limit;
+  auto rows = Select<long>(
+      tx,
+      "SELECT at FROM login_failures WHERE username = :u AND address = :a AND at > :s "
+      "ORDER BY at DESC LIMIT :l",
+      +[](soci::statement& st, long& at) { st.exchange(into(at)); },
+      [&](soci::statement& st) {
+        st.exchange(use(username));
+        st.exchange(use(address));
+        st.exchange(use(s));
+        st.exchange(use(l));
+      });
+  return {rows.begin(), rows.end()};
+}
+std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
+                                      int64_t limit) {
+  long s = since, l = limit;
+  auto rows = Select<long>(
+      tx, "SELECT at FROM login_failures WHERE address = :a AND at > :s ORDER BY at DESC LIMIT :l",
+      +[](soci::statement& st, long& at) { st.exchange(into(at)); },
+      [&](soci::statement& st) {
+        st.exchange(use(address));
+        st.exchange(use(s));
+        st.exchange(use(l));
+      });
+  return {rows.begin(), rows.end()};
+}
+void DeleteForUser(Tx& tx, const std::string& username, const std::string& address) {
+  tx.sql() << "DELETE FROM login_failures WHERE username = :u AND address = :a", use(username),
+      use(address);
+}
+void DeleteBefore(Tx& tx, int64_t before) {
+  long b = before;
+  tx.sql() << "DELETE FROM login_failures WHERE at <= :b", use(b);
+}
+}  // namespace login_failures
+
 namespace settings {
 std::optional<std::string> Get(Tx& tx, const std::string& name) {
   std::string value;

@@ -342,5 +342,22 @@ TEST_F(ReplicasTest, AReplicaWithAnotherMasterKeyIsRefused) {
   EXPECT_EQ(stranger.Call("GET", "/readyz", "", "").body["replica"], "r4");
 }
 
+// Failed logins are counted in the database: guesses spread over the replicas are throttled as
+// if they had all gone to one (5 per user and address by default).
+TEST_F(ReplicasTest, FailedLoginsAreCountedAcrossReplicas) {
+  auto login = [](KaasdProcess& k, const std::string& password) {
+    return k.Call("POST", "/api/v1/auth/login",
+                  Json{{"username", "admin"}, {"password", password}}.dump(), "");
+  };
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(login(*replicas_[i % kReplicas], "guess-" + std::to_string(i)).status, 401);
+  }
+  for (auto& r : replicas_) {
+    auto limited = login(*r, KaasdProcess::kAdminPassword);
+    EXPECT_EQ(limited.status, 429) << limited.raw;
+    EXPECT_TRUE(limited.headers.count("Retry-After"));
+  }
+}
+
 }  // namespace
 }  // namespace kaas::testing

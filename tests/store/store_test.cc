@@ -463,6 +463,20 @@ TEST_F(StoreTest, OperationLeasesAreClaimedOnceRenewedFencedAndTakenOverWhenExpi
     EXPECT_FALSE(settings::Get(tx, "master_key_check").has_value());
     settings::Insert(tx, "master_key_check", "sealed");
     EXPECT_EQ(settings::Get(tx, "master_key_check"), "sealed");
+    login_failures::Insert(tx, "lf-1", "bob", "10.0.0.1", 100);
+    login_failures::Insert(tx, "lf-2", "bob", "10.0.0.1", 200);
+    login_failures::Insert(tx, "lf-3", "eve", "10.0.0.1", 300);
+    login_failures::Insert(tx, "lf-4", "bob", "10.0.0.2", 400);
+    EXPECT_EQ(login_failures::RecentForUser(tx, "bob", "10.0.0.1", 0, 10),
+              (std::vector<int64_t>{200, 100}));
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.1", 150, 10),
+              (std::vector<int64_t>{300, 200}));
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.1", 0, 1), (std::vector<int64_t>{300}));
+    login_failures::DeleteForUser(tx, "bob", "10.0.0.1");
+    EXPECT_TRUE(login_failures::RecentForUser(tx, "bob", "10.0.0.1", 0, 10).empty());
+    login_failures::DeleteBefore(tx, 300);
+    EXPECT_TRUE(login_failures::RecentForAddress(tx, "10.0.0.1", 0, 10).empty());
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.2", 0, 10).size(), 1u);
     return Status::Ok();
   }));
 }

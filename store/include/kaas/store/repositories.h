@@ -234,6 +234,20 @@ bool AcquireNamed(Tx& tx, const std::string& name, const std::string& replica, i
 void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica);
 }  // namespace leases
 
+// Failed logins (auth::LoginRateLimiter): shared by every replica.
+namespace login_failures {
+void Insert(Tx& tx, const std::string& id, const std::string& username, const std::string& address,
+            int64_t at);
+// The times of failures after `since`, newest first, at most `limit`: of (username, address),
+// and of the address whoever the user.
+std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
+                                   int64_t since, int64_t limit);
+std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
+                                      int64_t limit);
+void DeleteForUser(Tx& tx, const std::string& username, const std::string& address);
+void DeleteBefore(Tx& tx, int64_t before);
+}  // namespace login_failures
+
 namespace settings {
 std::optional<std::string> Get(Tx& tx, const std::string& name);
 // Inserts the setting; kAlreadyExists (the write rolls back) when it is set already.
