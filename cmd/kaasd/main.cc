@@ -151,6 +151,10 @@ Result<std::unique_ptr<auth::Directory>> OpenDirectory(const KaasdConfig::Ldap& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << "kaasd " << KAAS_VERSION << "\n";
+    return 0;
+  }
   bool help = false;
   auto parsed = ParseKaasdConfig(argc, argv, &help);
   if (help) {
