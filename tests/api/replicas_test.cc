@@ -37,10 +37,27 @@ class ReplicasTest : public ::testing::Test {
     shared_ = mkdtemp(tmpl);
     for (int i = 0; i < kReplicas; ++i) {
       const std::string id = "r" + std::to_string(i + 1);
-      replicas_.push_back(std::make_unique<KaasdProcess>(std::vector<std::string>{
-          "--database", url_, "--data-dir", shared_.string(), "--replica-id", id, "--sim-delay-ms",
-          "300", "--lease-expiry-s", "3", "--lease-poll-ms", "200", "--quota-defaults.clusters",
-          "20", "--quota-defaults.vcpus", "1000", "--quota-defaults.memory_gib", "4000"}));
+      replicas_.push_back(
+          std::make_unique<KaasdProcess>(std::vector<std::string>{"--database",
+                                                                  url_,
+                                                                  "--data-dir",
+                                                                  shared_.string(),
+                                                                  "--replica-id",
+                                                                  id,
+                                                                  "--sim-delay-ms",
+                                                                  "300",
+                                                                  "--lease-expiry-s",
+                                                                  "3",
+                                                                  "--lease-poll-ms",
+                                                                  "200",
+                                                                  "--quota-defaults.clusters",
+                                                                  "20",
+                                                                  "--quota-defaults.vcpus",
+                                                                  "1000",
+                                                                  "--quota-defaults.memory_gib",
+                                                                  "4000",
+                                                                  "--fault-injection",
+                                                                  "true"}));
       // One at a time: the first one migrates the database and seeds the datacenter.
       ASSERT_TRUE(replicas_.back()->Start()) << "replica " << id << " did not start";
       ASSERT_FALSE(replicas_.back()->LoginAdmin().empty());
@@ -211,6 +228,44 @@ TEST_F(ReplicasTest, KillNineOfTheOwnerMidOperationEveryOperationConverges) {
     EXPECT_EQ(body["state"], "succeeded") << body.dump(2);
   }
   ExpectConsistent(0);
+}
+
+// kill -9 of the owner at several step boundaries and in the middle of steps: fault injection
+// makes the owning replica kill itself (SIGKILL) before a step starts, or after the step acted
+// but before its result was recorded. Each time another replica takes the create over and
+// finishes it; the killed replica is restarted under its name for the next case.
+TEST_F(ReplicasTest, OwnerKilledAtSeveralStepBoundariesTheOthersFinish) {
+  struct Case {
+    const char* kind;
+    const char* action;
+  };
+  const std::vector<Case> cases = {{"issue_pki", "crash"},
+                                   {"provision_nodes", "crash_after_act"},
+                                   {"bootstrap_first_master", "crash"},
+                                   {"join_master", "crash_after_act"},
+                                   {"join_workers", "crash"},
+                                   {"verify", "crash_after_act"}};
+  for (size_t n = 0; n < cases.size(); ++n) {
+    SCOPED_TRACE(std::string(cases[n].action) + " at " + cases[n].kind);
+    KaasdProcess& victim = *replicas_[n % kReplicas];
+    auto rule = victim.Call(
+        "PUT", "/api/v1/faults",
+        Json{{"rules", {{{"on", "step"}, {"match", cases[n].kind}, {"action", cases[n].action}}}}}
+            .dump());
+    ASSERT_EQ(rule.status, 200) << rule.raw;
+    auto [cluster, op] = CreateDevCluster(victim, "k" + std::to_string(n), 1);
+    ASSERT_FALSE(op.empty());
+    for (int i = 0; i < 1200 && victim.Alive(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_FALSE(victim.Alive()) << "the owner never reached the step";
+    Json done = Any().WaitOperation(op, 120000);
+    ASSERT_EQ(done["state"], "succeeded") << done.dump(2);
+    EXPECT_GE(done["lease"]["epoch"].get<int64_t>(), 2) << "not taken over";
+    ASSERT_TRUE(victim.Start()) << "the victim did not restart";
+    ASSERT_FALSE(victim.LoginAdmin().empty());
+  }
+  ExpectConsistent(cases.size());
 }
 
 // The owner of a running create is paused (SIGSTOP) past its lease: another replica takes the

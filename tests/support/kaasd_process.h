@@ -38,6 +38,8 @@ class KaasdProcess {
   bool Kill();
   // Sends a signal (SIGSTOP, SIGCONT: a paused replica); false when kaasd is not running.
   bool Signal(int sig);
+  // Whether the process still runs (reaps it when it died on its own, e.g. an injected crash).
+  bool Alive();
   // SIGTERM; returns the exit status (or -1 on timeout).
   int Terminate(int timeout_ms = 20000);
   bool running() const { return pid_ > 0; }
