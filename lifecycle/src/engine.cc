@@ -356,8 +356,10 @@ void Engine::ClaimFreeOperations() {
   if (room <= 0 || stopping_) return;
   const int64_t now = clock_.NowMs();
   bool any = false;
+  // A just-admitted operation is its admitting replica's to claim for a while.
+  const int64_t fresh_since = now - options_.lease_expiry_ms / 3;
   if (!db_.Read([&](store::Tx& tx) {
-            any = store::leases::AnyClaimable(tx, now);
+            any = store::leases::AnyClaimable(tx, now, fresh_since);
             return Status::Ok();
           })
            .ok() ||
@@ -367,7 +369,7 @@ void Engine::ClaimFreeOperations() {
   std::vector<store::OperationLease> claimed;
   Status st = db_.Write([&](store::Tx& tx) {
     claimed = store::leases::ClaimFree(tx, options_.replica_id, now, now + options_.lease_expiry_ms,
-                                       room);
+                                       room, fresh_since);
     return Status::Ok();
   });
   if (!st.ok()) {

@@ -1013,6 +1013,9 @@ namespace leases {
 namespace {
 
 constexpr const char* kActive = "state IN ('pending', 'running')";
+// Free (but not freshly admitted and never claimed: :f), or its lease ended before :n.
+constexpr const char* kClaimable =
+    "((owner = '' AND (epoch > 0 OR created_at < :f)) OR (owner <> '' AND lease_until < :n))";
 
 struct LeaseRow {
   std::string id, owner;
@@ -1058,15 +1061,16 @@ std::optional<OperationLease> ClaimOperation(Tx& tx, const std::string& id,
 }
 
 std::vector<OperationLease> ClaimFree(Tx& tx, const std::string& replica, int64_t now,
-                                      int64_t until, int64_t limit) {
-  long n = now, l = limit;
+                                      int64_t until, int64_t limit, int64_t fresh_since) {
+  long n = now, l = limit, f = fresh_since;
   // PostgreSQL: rows another transaction is claiming are skipped, not waited for.
   auto rows = Select<LeaseRow>(
       tx,
       std::string("SELECT id, owner, epoch, cancel_requested FROM operations WHERE ") + kActive +
-          " AND (owner = '' OR lease_until < :n) ORDER BY created_at, id LIMIT :l" +
+          " AND " + kClaimable + " ORDER BY created_at, id LIMIT :l" +
           (tx.sqlite() ? "" : " FOR UPDATE SKIP LOCKED"),
       BindLeaseRow, [&](soci::statement& st) {
+        st.exchange(use(f));
         st.exchange(use(n));
         st.exchange(use(l));
       });
@@ -1075,12 +1079,12 @@ std::vector<OperationLease> ClaimFree(Tx& tx, const std::string& replica, int64_
   return out;
 }
 
-bool AnyClaimable(Tx& tx, int64_t now) {
-  long n = now;
+bool AnyClaimable(Tx& tx, int64_t now, int64_t fresh_since) {
+  long n = now, f = fresh_since;
   long found = 0;
   tx.sql() << std::string("SELECT COUNT(*) FROM (SELECT 1 FROM operations WHERE ") + kActive +
-                  " AND (owner = '' OR lease_until < :n) LIMIT 1) free",
-      use(n), into(found);
+                  " AND " + kClaimable + " LIMIT 1) free",
+      use(f), use(n), into(found);
   return found > 0;
 }
 

@@ -51,7 +51,7 @@ TEST(EngineLeaseTest, AStepWhoseLeaseWasTakenOverRecordsNothingAndTheNewHolderFi
     while (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     EXPECT_OK(env.db().Write([&](store::Tx& tx) {
       const int64_t far = Env::Clock().NowMs() + 3'600'000;
-      auto taken = store::leases::ClaimFree(tx, "other-replica", far, far + 60'000, 10);
+      auto taken = store::leases::ClaimFree(tx, "other-replica", far, far + 60'000, 10, far);
       EXPECT_EQ(taken.size(), 1u);
       return Status::Ok();
     }));

@@ -413,10 +413,14 @@ TEST_F(StoreTest, OperationLeasesAreClaimedOnceRenewedFencedAndTakenOverWhenExpi
     EXPECT_EQ(a->previous_owner, "");
     // Held and not expired: b gets nothing of op-1, and only op-2 from the free ones.
     EXPECT_FALSE(leases::ClaimOperation(tx, "op-1", "b", 1500, 2500, false).has_value());
-    auto free = leases::ClaimFree(tx, "b", 1500, 2500, 10);
+    // op-2 (created at 10, never claimed) is left to its admitting replica until 10.
+    EXPECT_FALSE(leases::AnyClaimable(tx, 1500, 10));
+    EXPECT_TRUE(leases::ClaimFree(tx, "b", 1500, 2500, 10, 10).empty());
+    EXPECT_TRUE(leases::AnyClaimable(tx, 1500, 11));
+    auto free = leases::ClaimFree(tx, "b", 1500, 2500, 10, 11);
     EXPECT_EQ(free.size(), 1u);
     EXPECT_EQ(free[0].operation_id, "op-2");
-    EXPECT_FALSE(leases::AnyClaimable(tx, 1500));
+    EXPECT_FALSE(leases::AnyClaimable(tx, 1500, 1500));
     EXPECT_TRUE(leases::Holds(tx, "op-1", "a", 1));
     EXPECT_FALSE(leases::Holds(tx, "op-1", "b", 1));
     auto renewed = leases::Renew(tx, "a", 3000);
@@ -425,8 +429,8 @@ TEST_F(StoreTest, OperationLeasesAreClaimedOnceRenewedFencedAndTakenOverWhenExpi
     EXPECT_EQ(leases::CountOwned(tx, "b"), 1);
     EXPECT_EQ(leases::Renew(tx, "b", 10000).size(), 1u);  // b keeps op-2
     // a stops renewing: after 3000 its lease has expired and b takes op-1 over.
-    EXPECT_TRUE(leases::AnyClaimable(tx, 3500));
-    auto taken = leases::ClaimFree(tx, "b", 3500, 4500, 10);
+    EXPECT_TRUE(leases::AnyClaimable(tx, 3500, 0));
+    auto taken = leases::ClaimFree(tx, "b", 3500, 4500, 10, 0);
     EXPECT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].operation_id, "op-1");
     EXPECT_EQ(taken[0].epoch, 2);
@@ -509,7 +513,7 @@ TEST_F(StoreTest, ConcurrentClaimsNeverHandOneOperationToTwoReplicas) {
       while (true) {
         std::vector<OperationLease> claimed;
         Status st = (*db)->Write([&](Tx& tx) {
-          claimed = leases::ClaimFree(tx, "replica-" + std::to_string(r), 100, 100000, 3);
+          claimed = leases::ClaimFree(tx, "replica-" + std::to_string(r), 100, 100000, 3, 100);
           return Status::Ok();
         });
         if (!st.ok()) {

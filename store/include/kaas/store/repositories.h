@@ -211,12 +211,14 @@ std::optional<OperationLease> ClaimOperation(Tx& tx, const std::string& id,
                                              const std::string& replica, int64_t now, int64_t until,
                                              bool force);
 // Claims up to `limit` active operations that are free or whose lease ended before `now`,
-// oldest first (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
+// oldest first (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED). An operation never claimed
+// (epoch 0) and created at or after `fresh_since` is left to the replica that admitted it,
+// which claims it at once; a replica that died right after admitting loses it after that.
 std::vector<OperationLease> ClaimFree(Tx& tx, const std::string& replica, int64_t now,
-                                      int64_t until, int64_t limit);
+                                      int64_t until, int64_t limit, int64_t fresh_since);
 // Whether ClaimFree would find something: a read, so that idle replicas polling for work do
 // not take the write lock.
-bool AnyClaimable(Tx& tx, int64_t now);
+bool AnyClaimable(Tx& tx, int64_t now, int64_t fresh_since);
 // Extends every lease `replica` holds on an active operation to `until`; returns those leases
 // (with their cancel flags). A lease another replica took over is not among them.
 std::vector<OperationLease> Renew(Tx& tx, const std::string& replica, int64_t until);
