@@ -8,6 +8,10 @@
 //   baseline    a bare cpp-httplib hello-world served from this process, same load
 //   webhooks    notifications delivered per second to a receiver on loopback (10 webhooks),
 //               and POST /clusters latency and engine time with 0 and with 10 webhooks
+//   replicas    on a throwaway PostgreSQL (scripts/start-postgres.sh): creates per second with
+//               1 and with 3 kaasd replicas (`replicas N DELAY_MS`: N creates, simulated call
+//               latency); the takeover time after kill -9 of the replica owning running
+//               operations
 
 #include <httplib.h>
 #include <unistd.h>
@@ -21,6 +25,7 @@
 #include <map>
 #include <mutex>
 #include <numeric>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -30,6 +35,7 @@
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "kaasd_process.h"
+#include "scratch_database.h"
 #include "webhook_receiver.h"
 
 using namespace kaas::testing;
@@ -503,6 +509,164 @@ void BenchWebhooks() {
               Percentile(engine0, 0.5), Percentile(engine10, 0.5));
 }
 
+// A throwaway PostgreSQL server for the replica benchmark, stopped when it goes out of scope.
+class ScratchPostgres {
+ public:
+  ScratchPostgres() {
+    char tmpl[] = "/tmp/kaas-bench-pg-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    port_ = FreePort();
+    std::string cmd = "bash " KAAS_SOURCE_DIR "/scripts/start-postgres.sh " + dir_.string() + " " +
+                      std::to_string(port_) + " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start PostgreSQL");
+  }
+  ~ScratchPostgres() {
+    std::string cmd = "bash " KAAS_SOURCE_DIR "/scripts/start-postgres.sh --stop " + dir_.string() +
+                      " >/dev/null";
+    if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot stop PostgreSQL\n");
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  std::string url() const {
+    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/kaas";
+  }
+
+ private:
+  std::filesystem::path dir_;
+  int port_ = 0;
+};
+
+// `n` replicas on a fresh database of `server`, sharing one data dir.
+struct Replicas {
+  std::string url;
+  std::filesystem::path shared;
+  std::vector<std::unique_ptr<KaasdProcess>> kaasd;
+};
+Replicas StartReplicas(const ScratchPostgres& server, int n, int sim_delay_ms,
+                       const std::string& expiry_s) {
+  Replicas r;
+  auto url = CreateScratchDatabase(server.url(), "bench");
+  if (!url.ok()) throw std::runtime_error(url.status().ToString());
+  r.url = *url;
+  char tmpl[] = "/tmp/kaas-bench-shared-XXXXXX";
+  r.shared = mkdtemp(tmpl);
+  for (int i = 0; i < n; ++i) {
+    r.kaasd.push_back(std::make_unique<KaasdProcess>(std::vector<std::string>{
+        "--config", Config(r.shared, 100000), "--database", r.url, "--data-dir", r.shared.string(),
+        "--replica-id", "r" + std::to_string(i + 1), "--sim-delay-ms", std::to_string(sim_delay_ms),
+        "--lease-expiry-s", expiry_s}));
+    if (!r.kaasd.back()->Start()) throw std::runtime_error("replica did not start");
+    r.kaasd.back()->LoginAdmin();
+  }
+  r.kaasd[0]->Call("POST", "/api/v1/teams", R"({"name":"bench"})");
+  return r;
+}
+
+void BenchReplicas(int n, int sim_delay_ms) {
+  ScratchPostgres server;
+  const int kSimDelayMs = sim_delay_ms;
+  std::printf(
+      "\nreplicas: %d personal clusters (1 master + 1 worker) created by 16 clients spread "
+      "over the replicas, --sim-delay-ms %d, one PostgreSQL 15 on this machine\n",
+      n, kSimDelayMs);
+  std::printf("| replicas | all admitted | all succeeded | creates/s | failed |\n");
+  std::printf("|----------|--------------|---------------|-----------|--------|\n");
+  for (int count : {1, 3}) {
+    Replicas r = StartReplicas(server, count, kSimDelayMs, "15");
+    std::vector<std::string> ops(n);
+    std::atomic<int> next{0}, refused{0};
+    auto t0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (int c = 0; c < 16; ++c) {
+      threads.emplace_back([&, c] {
+        KaasdProcess& k = *r.kaasd[c % count];
+        httplib::Client cli("127.0.0.1", k.port());
+        httplib::Headers h = {{"Authorization", "Bearer " + k.admin_token()}};
+        for (int i = next++; i < n; i = next++) {
+          auto res = cli.Post("/api/v1/clusters", h,
+                              Json{{"name", "b" + std::to_string(i)},
+                                   {"team", "bench"},
+                                   {"purpose", "personal"},
+                                   {"workers", {{"count", 1}}}}
+                                  .dump(),
+                              "application/json");
+          if (!res || res->status != 202) {
+            refused++;
+            continue;
+          }
+          ops[i] = Json::parse(res->body)["operation"]["id"];
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    double admit_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    int failed = refused;
+    for (const auto& op : ops) {
+      if (!op.empty() && r.kaasd[0]->WaitOperation(op, 600000)["state"] != "succeeded") failed++;
+    }
+    double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
+    std::printf("| %8d | %10.1f s | %11.1f s | %9.1f | %6d |\n", count, admit_s, total_s,
+                n / total_s, failed);
+    r.kaasd.clear();
+    (void)DropScratchDatabase(server.url(), r.url);
+    std::error_code ec;
+    std::filesystem::remove_all(r.shared, ec);
+  }
+
+  // Takeover: 6 dev creates on r1 (300 ms per simulated call, so they are mid-way), r1 killed;
+  // the time from the kill until each of its operations has a new owner, and until all end.
+  for (const char* expiry : {"15", "5"}) {
+    Replicas r = StartReplicas(server, 3, 300, expiry);
+    std::vector<std::string> ops;
+    for (int i = 0; i < 6; ++i) {
+      auto res = r.kaasd[0]->Call("POST", "/api/v1/clusters",
+                                  Json{{"name", "t" + std::to_string(i)},
+                                       {"team", "bench"},
+                                       {"purpose", "dev"},
+                                       {"workers", {{"count", 1}}}}
+                                      .dump());
+      ops.push_back(res.body["operation"]["id"]);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    std::map<std::string, int64_t> owned;  // r1's running operations and their epochs
+    for (const auto& op : ops) {
+      Json body = r.kaasd[1]->Call("GET", "/api/v1/operations/" + op).body;
+      if (body["state"] == "running" && body["lease"]["owner"] == "r1") {
+        owned[op] = body["lease"]["epoch"];
+      }
+    }
+    r.kaasd[0]->Kill();
+    auto killed = Clock::now();
+    std::vector<double> takeover_s;
+    std::set<std::string> moved;
+    while (moved.size() < owned.size() && Clock::now() - killed < std::chrono::seconds(120)) {
+      for (const auto& [op, epoch] : owned) {
+        if (moved.count(op)) continue;
+        Json body = r.kaasd[1]->Call("GET", "/api/v1/operations/" + op).body;
+        if (body["lease"]["epoch"].get<int64_t>() > epoch) {
+          moved.insert(op);
+          takeover_s.push_back(std::chrono::duration<double>(Clock::now() - killed).count());
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    int failed = 0;
+    for (const auto& op : ops) {
+      if (r.kaasd[1]->WaitOperation(op, 300000)["state"] != "succeeded") failed++;
+    }
+    double all_s = std::chrono::duration<double>(Clock::now() - killed).count();
+    std::printf(
+        "  takeover after kill -9 (--lease-expiry-s %s, poll 1 s): %zu of r1's operations "
+        "running; each had a new owner after %.1f s (first) .. %.1f s (last); all 6 "
+        "succeeded %.1f s after the kill; failed %d\n",
+        expiry, owned.size(), Percentile(takeover_s, 0), Percentile(takeover_s, 1), all_s, failed);
+    r.kaasd.clear();
+    (void)DropScratchDatabase(server.url(), r.url);
+    std::error_code ec;
+    std::filesystem::remove_all(r.shared, ec);
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -515,6 +679,9 @@ int main(int argc, char** argv) {
     if (only == "all" || only == "health") BenchHealth(clusters, 12);
     if (only == "all" || only == "metrics") BenchMetrics(clusters, 12);
     if (only == "all" || only == "webhooks") BenchWebhooks();
+    if (only == "all" || only == "replicas") {
+      BenchReplicas(argc > 2 ? clusters : 300, argc > 3 ? std::atoi(argv[3]) : 50);
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bench failed: %s\n", e.what());
     return 1;

@@ -22,6 +22,7 @@ PACKAGES=(
   chromium                             # the portal's browser tests (headless, via playwright-core)
   clang-format                         # the house format (.clang-format)
   prometheus                           # the observability test's throwaway Prometheus + promtool
+  systemd                              # systemd-analyze verify/security on deploy/systemd/kaasd.service
 )
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder; a static

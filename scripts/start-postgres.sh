@@ -90,7 +90,8 @@ cat >>"$dir/data/postgresql.conf" <<EOF
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = '$dir'
-max_connections = 200
+# Replica tests run three or four kaasd (up to 32 sessions each) next to other tests.
+max_connections = 500
 EOF
 # POSTGRES_DURABLE=1 keeps the defaults: a test that crashes the server (--kill) needs every
 # acknowledged commit to survive it, as on a production server.

@@ -168,18 +168,20 @@ Json OperationJson(const store::Operation& op) {
                      {"finished_at", FormatTime(s.finished_at)},
                      {"attempts", s.attempts}});
   }
-  return {{"id", op.id},
-          {"cluster_id", op.cluster_id},
-          {"type", op.type},
-          {"state", op.state},
-          {"requested_by", op.requested_by},
-          {"error", op.error},
-          {"created_at", FormatTime(op.created_at)},
-          {"updated_at", FormatTime(op.updated_at)},
-          {"finished_at", FormatTime(op.finished_at)},
-          {"progress", lifecycle::Progress(op)},
-          {"cancel_requested", op.cancel_requested},
-          {"steps", steps}};
+  return {
+      {"id", op.id},
+      {"cluster_id", op.cluster_id},
+      {"type", op.type},
+      {"state", op.state},
+      {"requested_by", op.requested_by},
+      {"error", op.error},
+      {"created_at", FormatTime(op.created_at)},
+      {"updated_at", FormatTime(op.updated_at)},
+      {"finished_at", FormatTime(op.finished_at)},
+      {"progress", lifecycle::Progress(op)},
+      {"cancel_requested", op.cancel_requested},
+      {"lease", {{"owner", op.owner}, {"epoch", op.epoch}, {"until", FormatTime(op.lease_until)}}},
+      {"steps", steps}};
 }
 
 Json ClusterJson(const store::Cluster& c, const std::string& team_name) {

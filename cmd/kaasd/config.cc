@@ -149,6 +149,8 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"trusted_proxies", &KaasdConfig::trusted_proxies},
       {"tls_cert", &KaasdConfig::tls_cert},
       {"tls_key", &KaasdConfig::tls_key},
+      {"replica_id", &KaasdConfig::replica_id},
+      {"master_key", &KaasdConfig::master_key},
   };
   if (auto it = kStrings.find(key); it != kStrings.end()) {
     c.*(it->second) = value;
@@ -162,6 +164,8 @@ Status Apply(KaasdConfig& c, std::string key, const std::string& value) {
       {"sim_delay_ms", &KaasdConfig::sim_delay_ms},
       {"database_timeout_seconds", &KaasdConfig::database_timeout_seconds},
       {"engine_threads", &KaasdConfig::engine_threads},
+      {"lease_expiry_s", &KaasdConfig::lease_expiry_s},
+      {"lease_poll_ms", &KaasdConfig::lease_poll_ms},
       {"webhook_workers", &KaasdConfig::webhook_workers},
       {"webhook_timeout_ms", &KaasdConfig::webhook_timeout_ms},
       {"webhook_retry_base_ms", &KaasdConfig::webhook_retry_base_ms},
@@ -301,6 +305,14 @@ const char* KaasdUsage() {
          "                    '(|(member={dn})(uniqueMember={dn}))']\n"
          "  --ldap-group-map 'GROUP_DN=TEAM:ROLE;...'  team roles from groups at each login\n"
          "  --ldap-timeout-seconds N  connecting and each directory request (default 5)\n"
+         "  --replica-id NAME   this replica's name in operation leases and /readyz (default\n"
+         "                    <hostname>:<pid>); several kaasd share one PostgreSQL database\n"
+         "  --lease-expiry-s N  a replica's operations are taken over by another when it has\n"
+         "                    not renewed their leases for N s (default 15; renewed every\n"
+         "                    min(5, N/3) s)\n"
+         "  --lease-poll-ms N   how often a replica looks for operations nobody holds (1000)\n"
+         "  --master-key FILE   the key sealing secrets at rest (default <data-dir>/master.key,\n"
+         "                    made at first start); every replica needs the same file\n"
          "environment: KAAS_ADMIN_PASSWORD sets the first admin's password\n";
 }
 

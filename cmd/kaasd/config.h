@@ -21,6 +21,14 @@ struct KaasdConfig {
   std::string web_dir;  // the portal's files; default: web/ of the source tree
   int sim_delay_ms = 0;
   int engine_threads = 16;
+  // Several replicas on one PostgreSQL (DESIGN.md §6.2): this replica's name in leases
+  // ("" = <hostname>:<pid>), how long a lease lasts unrenewed, how often free work is polled.
+  std::string replica_id;
+  // The key sealing secrets at rest ("" = <data_dir>/master.key); the same file on every
+  // replica.
+  std::string master_key;
+  int lease_expiry_s = 15;
+  int lease_poll_ms = 1000;
   int session_ttl_hours = 12;
   int session_ttl_seconds = 0;          // overrides session_ttl_hours when set
   int login_rate_window_seconds = 300;  // failed logins are counted over this window

@@ -1,14 +1,17 @@
 // kaasd: wires the modules together and serves until SIGTERM/SIGINT.
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "config.h"
@@ -24,6 +27,7 @@
 #include "kaas/lifecycle/engine.h"
 #include "kaas/lifecycle/faults.h"
 #include "kaas/lifecycle/health_monitor.h"
+#include "kaas/lifecycle/job_lease.h"
 #include "kaas/lifecycle/reconciler.h"
 #include "kaas/lifecycle/steps.h"
 #include "kaas/notify/delivery.h"
@@ -38,6 +42,7 @@
 #include "kaas/provisioner/tcp_probe.h"
 #include "kaas/quota/quota.h"
 #include "kaas/store/database.h"
+#include "kaas/store/file_lock.h"
 #include "kaas/store/repositories.h"
 #include "kaas/templates/renderer.h"
 
@@ -146,6 +151,10 @@ Result<std::unique_ptr<auth::Directory>> OpenDirectory(const KaasdConfig::Ldap& 
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string(argv[1]) == "--version") {
+    std::cout << "kaasd " << KAAS_VERSION << "\n";
+    return 0;
+  }
   bool help = false;
   auto parsed = ParseKaasdConfig(argc, argv, &help);
   if (help) {
@@ -172,6 +181,21 @@ int main(int argc, char** argv) {
   if (ec) return Fail("cannot create data dir " + cfg.data_dir, Internal(ec.message()));
   const fs::path data = fs::weakly_canonical(fs::absolute(cfg.data_dir));
   std::string url = cfg.database.empty() ? "sqlite://" + (data / "kaas.db").string() : cfg.database;
+
+  // SQLite serves one process: a second kaasd on the same file is refused here, before it
+  // opens or migrates anything. The lock lasts as long as the process.
+  std::optional<store::FileLock> sqlite_lock;
+  if (std::string file = store::SqlitePath(url); !file.empty()) {
+    auto locked = store::FileLock::Acquire(file + ".lock");
+    if (!locked.ok()) return Fail("cannot use " + file, locked.status());
+    sqlite_lock.emplace(std::move(locked).value());
+  }
+  std::string replica_id = cfg.replica_id;
+  if (replica_id.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) std::strcpy(host, "localhost");
+    replica_id = std::string(host) + ":" + std::to_string(getpid());
+  }
 
   store::DatabaseOptions db_options;
   db_options.pool_size = 32;
@@ -208,8 +232,13 @@ int main(int argc, char** argv) {
   if (!admin.ok()) return Fail("cannot create the admin user", admin.status());
 
   // Master key for secrets at rest (cluster CA keys), created at first start with mode 0600.
-  auto box = pki::SecretBox::LoadOrCreate((data / "master.key").string());
+  const std::string key_path =
+      cfg.master_key.empty() ? (data / "master.key").string() : cfg.master_key;
+  auto box = pki::SecretBox::LoadOrCreate(key_path);
   if (!box.ok()) return Fail("cannot load the master key", box.status());
+  if (Status st = lifecycle::CheckSealingKey(*db, *box, key_path); !st.ok()) {
+    return Fail("wrong master key", st);
+  }
 
   templates::Renderer renderer(cfg.templates_dir);
   // The playbooks are syntax-checked once, in the background, with the real ansible-playbook.
@@ -264,6 +293,9 @@ int main(int argc, char** argv) {
   lifecycle::EngineOptions engine_options;
   engine_options.threads = static_cast<size_t>(std::max(cfg.engine_threads, 1));
   engine_options.metrics = &metrics;
+  engine_options.replica_id = replica_id;
+  engine_options.lease_expiry_ms = int64_t{std::max(cfg.lease_expiry_s, 1)} * 1000;
+  engine_options.lease_poll_ms = std::max(cfg.lease_poll_ms, 50);
   if (cfg.fault_injection) engine_options.hooks = std::make_shared<lifecycle::FaultHooks>(faults);
   lifecycle::Engine engine(*db, steps, clock, engine_options);
   quota::QuotaService quota(cfg.quota_defaults);
@@ -284,10 +316,19 @@ int main(int argc, char** argv) {
   }
   lifecycle::CredentialService credentials(*db, *box, clock, std::move(credential_options));
   lifecycle::Reconciler reconciler(*db, fleet);
+  // Background jobs run on one replica at a time; a lease outlives a few of the job's passes.
+  const int64_t lease_expiry_ms = engine_options.lease_expiry_ms;
+  lifecycle::JobLease reconciler_lease(
+      *db, clock, "reconciler", replica_id,
+      std::max<int64_t>(lease_expiry_ms, int64_t{cfg.reconcile_interval_seconds} * 3000));
+  lifecycle::JobLease health_lease(
+      *db, clock, "health_monitor", replica_id,
+      std::max<int64_t>(lease_expiry_ms, int64_t{std::max(cfg.health_interval_s, 1)} * 3000));
   lifecycle::HealthOptions health_options;
   health_options.interval_ms = int64_t{std::max(cfg.health_interval_s, 1)} * 1000;
   health_options.grace_ms = int64_t{std::max(cfg.repair_grace_s, 0)} * 1000;
   health_options.metrics = &metrics;
+  health_options.lease = &health_lease;
   // Physical machines are probed only where kaas reaches them for real (Ansible over SSH).
   lifecycle::HostProbe probe;
   if (cfg.bootstrap == "ansible") {
@@ -329,7 +370,8 @@ int main(int argc, char** argv) {
   }
   if (Status st = engine.Start(); !st.ok()) return Fail("engine did not start", st);
   if (cfg.reconcile_interval_seconds > 0) {
-    reconciler.StartPeriodic(int64_t{cfg.reconcile_interval_seconds} * 1000, cfg.reap_orphans);
+    reconciler.StartPeriodic(int64_t{cfg.reconcile_interval_seconds} * 1000, cfg.reap_orphans,
+                             &reconciler_lease);
   }
   if (cfg.health_interval_s > 0) health.Start();
 
@@ -351,6 +393,7 @@ int main(int argc, char** argv) {
   notify::DeliveryWorkers deliveries(*db, clock, *box, delivery_options);
   deliveries.Start();
   log::Info("kaasd listening", {{"url", base},
+                                {"replica", replica_id},
                                 {"database", db->sqlite() ? "sqlite" : "postgresql"},
                                 {"data_dir", data.string()}});
   std::cerr << "\nkaasd is serving " << base << " (data in " << data.string() << ")\n"
@@ -379,6 +422,9 @@ int main(int argc, char** argv) {
   reconciler.Stop();
   deliveries.Stop();
   engine.Shutdown();
+  // Another replica takes the background jobs at once, not after the leases expire.
+  health_lease.Release();
+  reconciler_lease.Release();
   if (waiter.joinable()) {
     pthread_kill(waiter.native_handle(), SIGTERM);
     waiter.join();

@@ -7,6 +7,39 @@
 
 namespace kaas::lifecycle {
 
+Status CheckSealingKey(store::Database& db, const pki::SecretBox& box,
+                       const std::string& key_path) {
+  constexpr const char* kName = "master_key_check";
+  constexpr std::string_view kPlain = "kaas master key check";
+  std::optional<std::string> sealed;
+  KAAS_RETURN_IF_ERROR(db.Read([&](store::Tx& tx) {
+    sealed = store::settings::Get(tx, kName);
+    return Status::Ok();
+  }));
+  if (!sealed) {
+    KAAS_ASSIGN_OR_RETURN(std::string mine, box.Seal(kPlain));
+    Status st = db.Write([&](store::Tx& tx) {
+      store::settings::Insert(tx, kName, mine);
+      return Status::Ok();
+    });
+    if (st.ok()) return Status::Ok();
+    if (st.code() != Code::kAlreadyExists) return st;
+    // Another replica sealed its value first: check against that one.
+    KAAS_RETURN_IF_ERROR(db.Read([&](store::Tx& tx) {
+      sealed = store::settings::Get(tx, kName);
+      return Status::Ok();
+    }));
+    if (!sealed) return Internal("settings." + std::string(kName) + " vanished");
+  }
+  auto opened = box.Open(*sealed);
+  if (opened.ok() && *opened == kPlain) return Status::Ok();
+  return Status(Code::kFailedPrecondition,
+                "the master key " + key_path +
+                    " is not the one this database's secrets are sealed with: every replica "
+                    "needs the same master key file (copy it from the first replica, mode 0600; "
+                    "--master-key FILE)");
+}
+
 Result<CredentialService::Loaded> CredentialService::Load(const std::string& cluster_id) {
   std::optional<store::Cluster> cluster;
   std::optional<store::ClusterSecrets> secrets;

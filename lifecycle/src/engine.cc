@@ -63,8 +63,37 @@ Engine::Engine(store::Database& db, StepRunner& runner, const Clock& clock, Engi
                         .Counter("kaas_step_retries_total",
                                  "Step attempts that failed with a transient error and were "
                                  "retried after a backoff, by step kind.",
-                                 {"kind"})) {
+                                 {"kind"})),
+      lease_renewals_(
+          RegistryOf(options_, own_metrics_)
+              .Counter("kaas_lease_renewals_total", "Operation leases this replica renewed.", {})),
+      lease_takeovers_(RegistryOf(options_, own_metrics_)
+                           .Counter("kaas_lease_takeovers_total",
+                                    "Operations this replica claimed from another replica whose "
+                                    "lease had expired.",
+                                    {})),
+      leases_lost_(RegistryOf(options_, own_metrics_)
+                       .Counter("kaas_leases_lost_total",
+                                "Operations this replica stopped running because another "
+                                "replica holds their lease now.",
+                                {})),
+      fenced_writes_(RegistryOf(options_, own_metrics_)
+                         .Counter("kaas_fenced_writes_total",
+                                  "Writes refused because this replica no longer held the "
+                                  "operation's lease at its epoch (nothing was recorded).",
+                                  {})) {
   pool_ = std::make_unique<Pool>(std::max<size_t>(options_.threads, 1));
+  options_.lease_renew_ms =
+      std::max<int64_t>(std::min(options_.lease_renew_ms, options_.lease_expiry_ms / 3), 100);
+  for (auto* counter : {&lease_renewals_, &lease_takeovers_, &leases_lost_, &fenced_writes_}) {
+    counter->Inc({}, 0);
+  }
+  options_.metrics->AddCollector([this](metrics::Exposition& out) {
+    out.Family("kaas_operations_owned",
+               "Operations whose lease this replica holds (queued or running here).", "gauge");
+    out.Sample("kaas_operations_owned", {{"replica", options_.replica_id}},
+               static_cast<double>(owned_.load()));
+  });
   // Every (type, outcome) series exists from the start: the failure-ratio alert's rate() sees
   // the first failure of a kind.
   for (std::string_view type : EnumNames<OperationType>::kNames) {
@@ -93,33 +122,86 @@ Status Engine::Start() {
     return Status::Ok();
   }));
   started_ = true;
+  // Each is claimed before it runs: on SQLite whoever held it (that process is gone); on
+  // PostgreSQL only when free, expired or held under this replica's name.
   for (const auto& id : ids) {
-    log::Info("resuming operation", {{"operation", id}});
-    Submit(id);
+    // PostgreSQL: most may be other replicas' ("took over operation" says which became ours).
+    if (db_.sqlite()) log::Info("resuming operation", {{"operation", id}});
+    Schedule(id, std::nullopt);
   }
+  if (!db_.sqlite()) lease_thread_ = std::thread([this] { LeaseLoop(); });
   return Status::Ok();
 }
 
-void Engine::Submit(const std::string& op_id) {
-  if (stopping_) return;
+void Engine::Submit(const std::string& op_id) { Schedule(op_id, std::nullopt); }
+
+Result<std::optional<store::OperationLease>> Engine::Claim(const std::string& op_id) {
+  std::optional<store::OperationLease> lease;
+  const int64_t now = clock_.NowMs();
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
+    lease = store::leases::ClaimOperation(tx, op_id, options_.replica_id, now,
+                                          now + options_.lease_expiry_ms, db_.sqlite());
+    return Status::Ok();
+  }));
+  return lease;
+}
+
+void Engine::Schedule(const std::string& op_id, std::optional<store::OperationLease> lease) {
+  if (stopping_) {
+    // Claimed by the poller while kaasd stops: hand it back rather than let it expire.
+    if (lease) Release(op_id, lease->epoch);
+    return;
+  }
+  if (lease) owned_ += 1;
   {
     std::lock_guard lock(mu_);
     if (!in_flight_.insert(op_id).second) {
       // It is running here, maybe just ending (a retry that came right after the failure was
-      // persisted): look at it once more when this run returns, or the retry would be lost.
+      // persisted, or a claim that found our own lease expired): look at it once more when
+      // this run returns (claiming it anew), or the retry would be lost.
       rerun_.insert(op_id);
+      if (lease) owned_ -= 1;
       return;
     }
   }
-  boost::asio::post(pool_->pool, [this, op_id] {
+  boost::asio::post(pool_->pool, [this, op_id, lease]() mutable {
     DatabaseOutage outage;
     while (true) {
       // Nothing thrown may leave a pool thread (the process would end); a throw outside a step
       // leaves the operation as the database has it, for the next start to resume.
       try {
-        RunOperation(op_id, outage);
+        if (!lease) {
+          auto claimed = Claim(op_id);
+          if (claimed.status().code() == Code::kUnavailable) {
+            outage.lost = true;
+          } else if (!claimed.ok()) {
+            log::Error("cannot claim operation",
+                       {{"operation", op_id}, {"error", claimed.status().ToString()}});
+          } else if (*claimed) {
+            lease = *claimed;
+            owned_ += 1;
+          }
+        }
+        if (lease) {
+          if (!lease->previous_owner.empty() && lease->previous_owner != options_.replica_id) {
+            lease_takeovers_.Inc({});
+            log::Info("took over operation", {{"operation", op_id},
+                                              {"from", lease->previous_owner},
+                                              {"epoch", std::to_string(lease->epoch)}});
+          }
+          auto run = std::make_shared<Run>();
+          run->op_id = op_id;
+          run->epoch = lease->epoch;
+          RunOperation(*run, outage);
+          // Stopping: give the lease up, so that another replica resumes at once.
+          if (stopping_ && !run->lost) Release(op_id, run->epoch);
+        }
       } catch (const std::exception& e) {
         log::Error("operation run threw", {{"operation", op_id}, {"error", e.what()}});
+      }
+      if (lease) {
+        owned_ -= 1;
+        lease.reset();
       }
       // kaas lost its database, not the operation its step: wait for the database, then run
       // the operation again from what the database holds (steps are idempotent).
@@ -147,14 +229,154 @@ size_t Engine::InFlight() const {
 void Engine::Shutdown() {
   if (stopping_.exchange(true)) return;
   cv_.notify_all();
+  lease_cv_.notify_all();
   pool_->pool.join();
+  if (lease_thread_.joinable()) lease_thread_.join();
 }
 
-Status Engine::Persist(const std::function<void(store::Tx&)>& fn) {
+Status Engine::Persist(Run& run, const std::function<void(store::Tx&)>& fn) {
   return db_.Write([&](store::Tx& tx) {
+    KAAS_RETURN_IF_ERROR(Fence(tx, run));
     fn(tx);
     return Status::Ok();
   });
+}
+
+Status Engine::Fence(store::Tx& tx, Run& run) {
+  if (store::leases::Holds(tx, run.op_id, options_.replica_id, run.epoch)) return Status::Ok();
+  fenced_writes_.Inc({});
+  LoseLease(run, "a write was fenced");
+  return Status(Code::kConflict, "operation " + run.op_id + " is no longer held by replica " +
+                                     options_.replica_id + " at epoch " +
+                                     std::to_string(run.epoch) + ": write fenced");
+}
+
+void Engine::LoseLease(Run& run, const std::string& why) {
+  {
+    std::lock_guard lock(mu_);
+    run.stop_step = true;
+    if (run.lost.exchange(true)) return;
+  }
+  cv_.notify_all();
+  leases_lost_.Inc({});
+  log::Warn("lost the lease of an operation: stopping it here, recording nothing more",
+            {{"operation", run.op_id},
+             {"replica", options_.replica_id},
+             {"epoch", std::to_string(run.epoch)},
+             {"why", why}});
+}
+
+void Engine::Release(const std::string& op_id, int64_t epoch) {
+  Status st = db_.Write([&](store::Tx& tx) {
+    store::leases::Release(tx, op_id, options_.replica_id, epoch);
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    log::Warn("cannot release lease (it expires instead)",
+              {{"operation", op_id}, {"error", st.ToString()}});
+  }
+}
+
+void Engine::LeaseLoop() {
+  auto next_renewal = std::chrono::steady_clock::now();
+  auto next_poll = next_renewal;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      // Renewals are due every lease_renew_ms even when polling is slower.
+      const int64_t wait_ms = std::min(options_.lease_poll_ms, options_.lease_renew_ms);
+      if (lease_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
+                             [&] { return stopping_.load(); })) {
+        return;
+      }
+    }
+    try {
+      if (std::chrono::steady_clock::now() >= next_renewal) {
+        next_renewal =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_renew_ms);
+        RenewLeases();
+      }
+      if (std::chrono::steady_clock::now() >= next_poll) {
+        next_poll =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_poll_ms);
+        ClaimFreeOperations();
+      }
+    } catch (const std::exception& e) {
+      log::Error("lease pass threw", {{"error", e.what()}});
+    }
+  }
+}
+
+void Engine::RenewLeases() {
+  // Runs registered before the renewal: their claims committed before it, so a lease of
+  // theirs missing from its answer was really taken over.
+  std::map<std::string, std::shared_ptr<Run>> runs;
+  {
+    std::lock_guard lock(mu_);
+    runs = runs_;
+  }
+  std::vector<store::OperationLease> held;
+  const int64_t until = clock_.NowMs() + options_.lease_expiry_ms;
+  Status st = db_.Write([&](store::Tx& tx) {
+    held = store::leases::Renew(tx, options_.replica_id, until);
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    // Not a lost lease: the database did not answer. The fence decides at the next write.
+    log::Warn("cannot renew leases", {{"error", st.ToString()}});
+    return;
+  }
+  lease_renewals_.Inc({}, static_cast<double>(held.size()));
+  std::map<std::string, store::OperationLease> by_id;
+  for (auto& l : held) by_id[l.operation_id] = l;
+  for (auto& [id, run] : runs) {
+    auto it = by_id.find(id);
+    if (it == by_id.end() || it->second.epoch != run->epoch) {
+      bool registered = false;
+      {
+        std::lock_guard lock(mu_);
+        auto r = runs_.find(id);
+        registered = r != runs_.end() && r->second == run;
+      }
+      if (registered) LoseLease(*run, "another replica holds the lease now");
+      continue;
+    }
+    // A cancel requested through another replica interrupts the step running here.
+    if (it->second.cancel_requested && !run->cancel) RequestCancel(id);
+  }
+}
+
+void Engine::ClaimFreeOperations() {
+  int64_t room = 0;
+  {
+    std::lock_guard lock(mu_);
+    room = static_cast<int64_t>(std::max<size_t>(options_.threads, 1)) -
+           static_cast<int64_t>(in_flight_.size());
+  }
+  if (room <= 0 || stopping_) return;
+  const int64_t now = clock_.NowMs();
+  bool any = false;
+  // A just-admitted operation is its admitting replica's to claim for a while.
+  const int64_t fresh_since = now - options_.lease_expiry_ms / 3;
+  if (!db_.Read([&](store::Tx& tx) {
+            any = store::leases::AnyClaimable(tx, now, fresh_since);
+            return Status::Ok();
+          })
+           .ok() ||
+      !any) {
+    return;
+  }
+  std::vector<store::OperationLease> claimed;
+  Status st = db_.Write([&](store::Tx& tx) {
+    claimed = store::leases::ClaimFree(tx, options_.replica_id, now, now + options_.lease_expiry_ms,
+                                       room, fresh_since);
+    return Status::Ok();
+  });
+  if (!st.ok()) {
+    log::Warn("cannot claim operations", {{"error", st.ToString()}});
+    return;
+  }
+  for (auto& lease : claimed) Schedule(lease.operation_id, lease);
 }
 
 bool Engine::WaitForDatabase() {
@@ -168,27 +390,31 @@ bool Engine::WaitForDatabase() {
   }
 }
 
-bool Engine::Backoff(int attempt) {
+bool Engine::Backoff(const Run& run, int attempt) {
   int64_t base = std::min<int64_t>(static_cast<int64_t>(options_.backoff_base_ms) << (attempt - 1),
                                    options_.backoff_max_ms);
   std::uniform_int_distribution<int64_t> jitter(base / 2, base);
   std::unique_lock lock(mu_);
   return !cv_.wait_for(lock, std::chrono::milliseconds(jitter(rng_)),
-                       [&] { return stopping_.load(); });
+                       [&] { return stopping_.load() || run.lost.load(); });
 }
 
-bool Engine::SleepBeforeLookingAgain(std::chrono::milliseconds again,
+bool Engine::SleepBeforeLookingAgain(const Run& run, std::chrono::milliseconds again,
                                      const std::atomic<bool>* cancel) {
   std::unique_lock lock(mu_);
-  cv_.wait_for(lock, again, [&] { return stopping_.load() || (cancel && cancel->load()); });
-  return !stopping_;
+  cv_.wait_for(lock, again,
+               [&] { return stopping_.load() || run.lost.load() || (cancel && cancel->load()); });
+  return !stopping_ && !run.lost;
 }
 
 void Engine::RequestCancel(const std::string& op_id) {
   {
     std::lock_guard lock(mu_);
-    auto it = cancel_flags_.find(op_id);
-    if (it != cancel_flags_.end()) it->second->store(true);
+    auto it = runs_.find(op_id);
+    if (it != runs_.end()) {
+      it->second->cancel = true;
+      if (it->second->interruptible) it->second->stop_step = true;
+    }
   }
   cv_.notify_all();  // a step waiting to look again stops waiting
 }
@@ -214,9 +440,12 @@ void Engine::Emit(store::Tx& tx, const std::string& cluster_id, const std::strin
 
 namespace {
 
-std::string StepEvent(const store::Operation& op, const store::Step& s) {
+// `replica` and `epoch`: who recorded it, under which lease (the step history of a takeover).
+std::string StepEvent(const store::Operation& op, const store::Step& s, const std::string& replica,
+                      int64_t epoch) {
   return nlohmann::json{{"operation", op.id}, {"index", s.index},     {"name", s.name},
-                        {"state", s.state},   {"message", s.message}, {"attempts", s.attempts}}
+                        {"state", s.state},   {"message", s.message}, {"attempts", s.attempts},
+                        {"replica", replica}, {"epoch", epoch}}
       .dump();
 }
 
@@ -278,8 +507,8 @@ void Engine::Notify(store::Tx& tx, const store::Operation& op, const std::string
                   now);
 }
 
-Status Engine::Finish(store::Operation& op, const std::string& team_id, OperationState state,
-                      const std::string& why) {
+Status Engine::Finish(Run& run, store::Operation& op, const std::string& team_id,
+                      OperationState state, const std::string& why) {
   op.state = ToString(state);
   op.error = state == OperationState::kSucceeded ? "" : why;
   for (auto& s : op.steps) {
@@ -288,14 +517,17 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
     }
   }
   // The cluster record describes its live nodes before anyone can see the operation ended.
-  Status settled = runner_.Settle(op);
+  Status settled =
+      runner_.Settle(op, StepControl{nullptr, [&](store::Tx& tx) { return Fence(tx, run); }});
+  if (run.lost) return Status(Code::kConflict, "lease lost");
   if (!settled.ok()) {
     log::Error("settle failed",
                {{"operation", op.id}, {"cluster", op.cluster_id}, {"error", settled.ToString()}});
   }
   auto [resting, reason] = Resting(op, state, why);
   const std::string status = ToString(resting);
-  KAAS_RETURN_IF_ERROR(Persist([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Persist(run, [&](store::Tx& tx) {
+    store::leases::Release(tx, op.id, options_.replica_id, run.epoch);
     for (const auto& s : op.steps) {
       if (StateOf(s) == StepState::kCancelled) store::operations::UpdateStep(tx, s);
     }
@@ -330,11 +562,13 @@ Status Engine::Finish(store::Operation& op, const std::string& team_id, Operatio
   return Status::Ok();
 }
 
-void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
+void Engine::RunOperation(Run& run, DatabaseOutage& outage) {
+  const std::string& op_id = run.op_id;
   // A write that did not reach the database means kaas lost it (kUnavailable: connection
   // lost, server away, disk full); the caller waits for it and runs the operation again.
   // Any other error is a bug to log, as before.
   auto lost = [&](const Status& st) {
+    if (run.lost) return true;  // fenced: the new holder records, not us
     if (st.code() == Code::kUnavailable) {
       outage.lost = true;
     } else if (!st.ok()) {
@@ -361,23 +595,30 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
   }
   store::Operation op = std::move(*loaded);
   if (StateOf(op) != OperationState::kPending && StateOf(op) != OperationState::kRunning) return;
-  auto cancel = std::make_shared<std::atomic<bool>>(op.cancel_requested);
+  if (op.owner != options_.replica_id || op.epoch != run.epoch) {
+    LoseLease(run, "another replica claimed it first");
+    return;
+  }
+  // The run is shared with the renewals and cancel requests, which find it in runs_.
+  run.cancel = op.cancel_requested;
   {
     std::lock_guard lock(mu_);
-    cancel_flags_[op.id] = cancel;
+    runs_[op.id] = run.shared_from_this();
   }
   struct Unregister {
     Engine* e;
     std::string id;
     ~Unregister() {
       std::lock_guard lock(e->mu_);
-      e->cancel_flags_.erase(id);
+      e->runs_.erase(id);
     }
   } unregister{this, op.id};
+  std::atomic<bool>* cancel = &run.cancel;
+  StepControl fenced{nullptr, [this, &run](store::Tx& tx) { return Fence(tx, run); }};
 
   if (StateOf(op) == OperationState::kPending) {
     op.state = ToString(OperationState::kRunning);
-    if (lost(Persist([&](store::Tx& tx) {
+    if (lost(Persist(run, [&](store::Tx& tx) {
           store::operations::SetState(tx, op.id, op.state, "", clock_.NowMs());
           Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
         }))) {
@@ -389,9 +630,9 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
 
   // Records the step's state and emits its event (and the operation's, for `with_operation`).
   auto record = [&](const store::Step& step, bool with_operation = false) {
-    return lost(Persist([&](store::Tx& tx) {
+    return lost(Persist(run, [&](store::Tx& tx) {
       store::operations::UpdateStep(tx, step);
-      Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step));
+      Emit(tx, op.cluster_id, team_id, "step", StepEvent(op, step, options_.replica_id, run.epoch));
       if (with_operation) Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
     }));
   };
@@ -410,7 +651,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
           .count();
     };
     while (true) {
-      if (stopping_) return;  // checkpoint: the step resumes after restart
+      if (stopping_ || run.lost) return;  // checkpoint: the step resumes after restart
       // A cancel takes effect at a step boundary where the cluster can rest.
       if (!cancel->load()) {
         std::optional<store::Operation> fresh;
@@ -422,9 +663,13 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         // outage through its own reads and writes.
         if (!read.ok()) log::Warn("cannot read cancel flag", {{"operation", op.id}});
         if (fresh && fresh->cancel_requested) cancel->store(true);
+        if (fresh && (fresh->owner != options_.replica_id || fresh->epoch != run.epoch)) {
+          LoseLease(run, "another replica holds the lease now");
+          return;
+        }
       }
       if (cancel->load() && safe_here) {
-        lost(Finish(op, team_id, OperationState::kCancelled,
+        lost(Finish(run, op, team_id, OperationState::kCancelled,
                     op.type + " cancelled before step '" + step.name + "'"));
         return;
       }
@@ -454,9 +699,21 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
       const std::optional<StepKind> kind = KindOf(step);
       bool interruptible =
           safe_here && step.cancel_safe && !(kind && IsEtcdMembershipChange(*kind));
-      StepControl control{interruptible ? cancel.get() : nullptr};
+      {
+        std::lock_guard lock(mu_);
+        run.interruptible = interruptible;
+        run.stop_step = run.lost || (interruptible && run.cancel);
+      }
+      StepControl control{&run.stop_step, fenced.fence};
       StepResult result = entry.fault.ok() ? RunStep(op, step, control) : StepResult(entry.fault);
+      {
+        std::lock_guard lock(mu_);
+        run.interruptible = false;
+        if (!run.lost) run.stop_step = false;
+      }
       if (options_.hooks) options_.hooks->AfterStep(op, step);
+      // The lease went to another replica while the step ran: it resumes the step there.
+      if (run.lost) return;
       if (result.done()) {
         CountAttempt(step, "succeeded", attempt_seconds(), Status::Ok());
         step.state = ToString(StepState::kSucceeded);
@@ -475,7 +732,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         }
         waited_ms += result.again().count();
         // A cancel that can take effect here ends the wait early.
-        if (!SleepBeforeLookingAgain(result.again(), safe_here ? cancel.get() : nullptr)) return;
+        if (!SleepBeforeLookingAgain(run, result.again(), safe_here ? cancel : nullptr)) return;
         looking_again = true;
         continue;
       }
@@ -496,7 +753,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         step.message = err.message();
         step.finished_at = clock_.NowMs();
         if (record(step)) return;
-        lost(Finish(op, team_id, OperationState::kCancelled,
+        lost(Finish(run, op, team_id, OperationState::kCancelled,
                     op.type + " cancelled during step '" + step.name + "'"));
         return;
       }
@@ -512,7 +769,7 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
         step.message =
             "attempt " + std::to_string(step.attempts) + " failed, retrying: " + err.message();
         if (record(step)) return;
-        if (!Backoff(static_cast<int>(step.attempts))) return;
+        if (!Backoff(run, static_cast<int>(step.attempts))) return;
         continue;
       }
       CountAttempt(step, "failed", attempt_seconds(), err);
@@ -526,12 +783,12 @@ void Engine::RunOperation(const std::string& op_id, DatabaseOutage& outage) {
       step.message = err.message();
       step.finished_at = clock_.NowMs();
       if (record(step)) return;
-      lost(Finish(op, team_id, OperationState::kFailed,
+      lost(Finish(run, op, team_id, OperationState::kFailed,
                   op.type + " failed at step '" + step.name + "': " + err.message()));
       return;
     }
   }
-  lost(Finish(op, team_id, OperationState::kSucceeded, ""));
+  lost(Finish(run, op, team_id, OperationState::kSucceeded, ""));
 }
 
 }  // namespace kaas::lifecycle

@@ -329,8 +329,10 @@ void HealthMonitor::Start() {
     std::unique_lock lock(mu_);
     while (!stopping_) {
       lock.unlock();
-      auto r = Sweep();
-      if (!r.ok()) log::Warn("health sweep failed", {{"error", r.status().message()}});
+      if (!options_.lease || options_.lease->Hold()) {
+        auto r = Sweep();
+        if (!r.ok()) log::Warn("health sweep failed", {{"error", r.status().message()}});
+      }
       lock.lock();
       cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
                    [&] { return stopping_; });

@@ -77,11 +77,15 @@ Result<OrphanReport> Reconciler::Run(bool reap) {
   return report;
 }
 
-void Reconciler::StartPeriodic(int64_t interval_ms, bool reap) {
-  thread_ = std::thread([this, interval_ms, reap] {
+void Reconciler::StartPeriodic(int64_t interval_ms, bool reap, JobLease* lease) {
+  thread_ = std::thread([this, interval_ms, reap, lease] {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(interval_ms), [&] { return stopping_; })) {
       lock.unlock();
+      if (lease && !lease->Hold()) {
+        lock.lock();
+        continue;  // another replica reconciles
+      }
       auto report = Run(reap);
       if (!report.ok()) {
         log::Error("reconciliation failed", {{"error", report.status().ToString()}});

@@ -69,8 +69,16 @@ Result<std::vector<store::Node>> ClusterSteps::LiveNodes(const std::string& clus
   return nodes;
 }
 
-Status ClusterSteps::SetNodeState(const store::Node& n, NodeState state) {
+Status ClusterSteps::Write(const StepControl& control,
+                           const std::function<Status(store::Tx&)>& fn) const {
   return d_.db.Write([&](store::Tx& tx) {
+    if (control.fence) KAAS_RETURN_IF_ERROR(control.fence(tx));
+    return fn(tx);
+  });
+}
+
+Status ClusterSteps::SetNodeState(const Context& x, const store::Node& n, NodeState state) {
+  return Write(x.control, [&](store::Tx& tx) {
     store::nodes::SetState(tx, n.id, ToString(state), d_.clock.NowMs());
     return Status::Ok();
   });
@@ -86,8 +94,8 @@ Result<provisioner::Hypervisor*> ClusterSteps::HypervisorOf(const std::string& n
   return d_.fleet.Get(hv->name, hv->uri);
 }
 
-Status ClusterSteps::Settle(const store::Operation& op) {
-  return d_.db.Write([&](store::Tx& tx) {
+Status ClusterSteps::Settle(const store::Operation& op, const StepControl& control) {
+  return Write(control, [&](store::Tx& tx) {
     auto c = store::clusters::Find(tx, op.cluster_id);
     if (!c || StatusOf(*c) == ClusterStatus::kDeleted) return Status::Ok();
     auto nodes = store::nodes::ListLive(tx, c->id);

@@ -31,7 +31,8 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
   // Every line of the run becomes a `log` event of the cluster: the operation's live log in
   // the event stream (GET /clusters/{id}/events), next to the step it belongs to.
   job.on_output = [this, cluster_id = c.id, team_id = c.team_id, op_id = x.op.id,
-                   index = x.step.index, name = x.step.name](const std::string& line) {
+                   index = x.step.index, name = x.step.name,
+                   fence = x.control.fence](const std::string& line) {
     store::Event e{
         NewId("ev"),
         cluster_id,
@@ -40,7 +41,7 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
         "log",
         nlohmann::json{{"operation", op_id}, {"index", index}, {"step", name}, {"line", line}}
             .dump()};
-    Status st = d_.db.Write([&](store::Tx& tx) {
+    Status st = Write(StepControl{nullptr, fence}, [&](store::Tx& tx) {
       store::events::Insert(tx, e);
       return Status::Ok();
     });
@@ -91,7 +92,7 @@ Result<std::string> ClusterSteps::Transition(const Context& x, const std::string
   if (todo.empty()) return std::string("already done; nothing to do");
   KAAS_RETURN_IF_ERROR(AddEtcdTls(job, x.cluster, todo));
   KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     for (const auto& n : todo) store::nodes::SetState(tx, n.id, ToString(to), d_.clock.NowMs());
     return Status::Ok();
   }));
@@ -126,7 +127,7 @@ Result<std::string> ClusterSteps::Bootstrap(const Context& x, const std::string&
     KAAS_ASSIGN_OR_RETURN(std::string promoted, d_.bootstrapper.Run(promote));
     msg += "; " + promoted;
   }
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     for (const auto& n : todo) {
       store::nodes::SetState(tx, n.id, ToString(NodeState::kReady), d_.clock.NowMs());
     }
@@ -171,7 +172,7 @@ StepResult ClusterSteps::UpgradeNodes(const Context& x) {
   }
   if (todo.empty()) return "already at " + version;
   KAAS_ASSIGN_OR_RETURN(std::string msg, d_.bootstrapper.Run(job));
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     for (const auto& n : todo) store::nodes::SetVersion(tx, n.id, version, d_.clock.NowMs());
     return Status::Ok();
   }));

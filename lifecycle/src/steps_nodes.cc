@@ -32,7 +32,7 @@ StepResult ClusterSteps::Reserve(const Context& x) {
          internal::Join(where) + ") and " + std::to_string(workers) + " workers at admission";
 }
 
-Status ClusterSteps::ProvisionNode(const store::Node& n) {
+Status ClusterSteps::ProvisionNode(const Context& x, const store::Node& n) {
   if (StateOf(n) != NodeState::kReserved) return Status::Ok();  // already provisioned
   std::string address;
   if (KindOf(n) == NodeKind::kVm) {
@@ -55,7 +55,7 @@ Status ClusterSteps::ProvisionNode(const store::Node& n) {
     }
     address = host->address;
   }
-  return d_.db.Write([&](store::Tx& tx) {
+  return Write(x.control, [&](store::Tx& tx) {
     store::nodes::SetAddress(tx, n.id, address, d_.clock.NowMs());
     store::nodes::SetState(tx, n.id, ToString(NodeState::kProvisioned), d_.clock.NowMs());
     return Status::Ok();
@@ -72,8 +72,8 @@ StepResult ClusterSteps::ProvisionNodes(const Context& x) {
     if (n.role != role) continue;
     (StateOf(n) == NodeState::kReserved ? todo.push_back(n) : void(++done));
   }
-  KAAS_RETURN_IF_ERROR(
-      internal::ForEachParallel(todo, 16, [&](const store::Node& n) { return ProvisionNode(n); }));
+  KAAS_RETURN_IF_ERROR(internal::ForEachParallel(
+      todo, 16, [&](const store::Node& n) { return ProvisionNode(x, n); }));
   std::vector<std::string> names;
   for (const auto& n : todo) names.push_back(n.name + "@" + PlaceOf(n));
   std::string msg = "provisioned " + std::to_string(todo.size()) + " " + role + "(s) in parallel";
@@ -88,7 +88,7 @@ StepResult ClusterSteps::ProvisionOneNode(const Context& x) {
   for (const auto& n : nodes) {
     if (n.name != x.step.target) continue;
     if (StateOf(n) != NodeState::kReserved) return n.name + " already provisioned";
-    KAAS_RETURN_IF_ERROR(ProvisionNode(n));
+    KAAS_RETURN_IF_ERROR(ProvisionNode(x, n));
     return "provisioned " + n.name + " on " + PlaceOf(n);
   }
   return Internal("node " + x.step.target + " is not part of the cluster");

@@ -36,7 +36,7 @@ StepResult ClusterSteps::IssuePki(const Context& x) {
                         d_.secret_box.Seal(issued.front_proxy_ca.key_pem));
   KAAS_ASSIGN_OR_RETURN(s.sa_private_key_sealed, d_.secret_box.Seal(issued.sa_private_key_pem));
   s.created_at = d_.clock.NowMs();
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     if (store::secrets::Get(tx, c.id)) return Status::Ok();  // a concurrent run won
     store::secrets::Put(tx, s);
     return Status::Ok();

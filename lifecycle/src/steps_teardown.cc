@@ -13,13 +13,13 @@ Status ClusterSteps::DestroyNode(const Context& x, const store::Node& n) {
       KAAS_ASSIGN_OR_RETURN(provisioner::Hypervisor * hv, HypervisorOf(n.hypervisor));
       KAAS_RETURN_IF_ERROR(hv->DestroyDomain(provisioner::DomainName(n.cluster_id, n.name)));
     }
-    return SetNodeState(n, NodeState::kDeleted);
+    return SetNodeState(x, n, NodeState::kDeleted);
   }
   // A physical host is wiped (wipe-host.yml undoes what kaas installed) before it returns to
   // the pool; the node and the allocation go in one transaction so the host is never both
   // free and in use. A host that cannot be wiped goes to maintenance, never to the next team.
   bool ours = false;
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     auto host = store::hosts::Find(tx, n.host);
     ours = host && host->cluster_id == n.cluster_id;
     if (ours) store::hosts::SetState(tx, n.host, "wiping", n.cluster_id);
@@ -47,7 +47,7 @@ Status ClusterSteps::DestroyNode(const Context& x, const store::Node& n) {
       after = "maintenance";
     }
   }
-  return d_.db.Write([&](store::Tx& tx) {
+  return Write(x.control, [&](store::Tx& tx) {
     auto host = store::hosts::Find(tx, n.host);
     if (host && host->cluster_id == n.cluster_id) store::hosts::SetState(tx, n.host, after, "");
     store::nodes::SetState(tx, n.id, ToString(NodeState::kDeleted), d_.clock.NowMs());
@@ -83,7 +83,7 @@ StepResult ClusterSteps::ReleaseCluster(const Context& x) {
   // A host still allocated to the cluster without a live node on it was never released by
   // its node, so nothing says it was wiped: it goes to maintenance, not back to the pool.
   size_t released = 0;
-  KAAS_RETURN_IF_ERROR(d_.db.Write([&](store::Tx& tx) {
+  KAAS_RETURN_IF_ERROR(Write(x.control, [&](store::Tx& tx) {
     store::secrets::Delete(tx, c.id);
     for (const auto& h : store::hosts::List(tx)) {
       if (h.cluster_id != c.id) continue;

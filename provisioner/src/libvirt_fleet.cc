@@ -46,7 +46,7 @@ Result<LibvirtFleet::Entry*> LibvirtFleet::GetEntry(const std::string& name,
   KAAS_ASSIGN_OR_RETURN(auto conn, libvirt::Connection::Open(uri, name + " (" + uri + ")"));
   Entry entry;
   if (Simulated(uri)) {
-    entry.hypervisor = std::make_unique<SimulatedHypervisor>(name, std::move(conn), state_file,
+    entry.hypervisor = std::make_unique<SimulatedHypervisor>(name, uri, std::move(conn), state_file,
                                                              renderer_, options_.sim_delay_ms);
   } else {
     auto qemu =

@@ -1,6 +1,8 @@
 #include "simulated_hypervisor.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,19 +34,62 @@ Status WriteFileAtomically(const std::string& path, const std::string& content) 
 
 }  // namespace
 
-SimulatedHypervisor::SimulatedHypervisor(std::string name,
+SimulatedHypervisor::SimulatedHypervisor(std::string name, std::string uri,
                                          std::unique_ptr<libvirt::Connection> conn,
                                          std::string state_file,
                                          const templates::Renderer& renderer, int sim_delay_ms)
     : name_(std::move(name)),
+      uri_(std::move(uri)),
       conn_(std::move(conn)),
       state_file_(std::move(state_file)),
       renderer_(renderer),
-      sim_delay_ms_(sim_delay_ms) {}
+      sim_delay_ms_(sim_delay_ms) {
+  if (persisted()) {
+    lock_fd_ = ::open((state_file_ + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    stamp_ = FileStamp();
+  }
+}
+
+SimulatedHypervisor::~SimulatedHypervisor() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+class SimulatedHypervisor::FileGuard {
+ public:
+  explicit FileGuard(int fd) : fd_(fd) {}
+  FileGuard(FileGuard&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  FileGuard(const FileGuard&) = delete;
+  ~FileGuard() {
+    if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+  }
+
+ private:
+  int fd_;
+};
+
+std::string SimulatedHypervisor::FileStamp() const {
+  struct stat st {};
+  if (::stat(state_file_.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+}
+
+Result<SimulatedHypervisor::FileGuard> SimulatedHypervisor::SyncLocked() {
+  if (lock_fd_ < 0) return FileGuard(-1);
+  if (::flock(lock_fd_, LOCK_EX) != 0) return Unavailable("cannot lock " + state_file_ + ".lock");
+  FileGuard guard(lock_fd_);
+  std::string stamp = FileStamp();
+  if (stamp == stamp_) return guard;
+  // Another kaasd wrote the file (saves replace it by rename): read it anew.
+  KAAS_ASSIGN_OR_RETURN(conn_, libvirt::Connection::Open(uri_, name_ + " (" + uri_ + ")"));
+  stamp_ = stamp;
+  return guard;
+}
 
 Result<DomainInfo> SimulatedHypervisor::EnsureDomainRunning(const DomainSpec& spec) {
   SimulateLatency();
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   auto dom = conn_->Lookup(spec.name);
   if (dom.status().code() == Code::kNotFound) {
     KAAS_ASSIGN_OR_RETURN(
@@ -67,6 +112,7 @@ Result<DomainInfo> SimulatedHypervisor::EnsureDomainRunning(const DomainSpec& sp
 Result<DomainInfo> SimulatedHypervisor::ResizeDomain(const DomainSpec& spec) {
   SimulateLatency();
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   KAAS_ASSIGN_OR_RETURN(DomainInfo info, conn_->Resize(spec));
   KAAS_RETURN_IF_ERROR(SaveLocked());
   return info;
@@ -75,24 +121,28 @@ Result<DomainInfo> SimulatedHypervisor::ResizeDomain(const DomainSpec& spec) {
 Status SimulatedHypervisor::DestroyDomain(const std::string& domain_name) {
   SimulateLatency();
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   KAAS_RETURN_IF_ERROR(conn_->Destroy(domain_name));
   return SaveLocked();
 }
 
 Status SimulatedHypervisor::PowerOff(const std::string& domain_name) {
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   KAAS_RETURN_IF_ERROR(conn_->PowerOff(domain_name));
   return SaveLocked();
 }
 
 Result<DomainInfo> SimulatedHypervisor::FindDomain(const std::string& domain_name) {
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   KAAS_ASSIGN_OR_RETURN(libvirt::Domain dom, conn_->Lookup(domain_name));
   return conn_->Describe(dom.get());
 }
 
 Result<std::vector<DomainInfo>> SimulatedHypervisor::ListDomains() {
   std::lock_guard lock(mu_);
+  KAAS_ASSIGN_OR_RETURN(FileGuard file, SyncLocked());
   return conn_->List(name_);
 }
 
@@ -137,7 +187,9 @@ Status SimulatedHypervisor::SaveLocked() {
   free(doms);
   if (!st.ok()) return st;
   out += "</node>\n";
-  return WriteFileAtomically(state_file_, out);
+  KAAS_RETURN_IF_ERROR(WriteFileAtomically(state_file_, out));
+  stamp_ = FileStamp();
+  return Status::Ok();
 }
 
 Status SimulatedHypervisor::CreateFile(const std::string& path, int64_t vcpus, int64_t memory_gib) {

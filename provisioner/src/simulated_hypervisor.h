@@ -15,11 +15,17 @@ namespace kaas::provisioner {
 // test:///<path>) is rewritten with the domains and their run state (.tmp, fsync, rename): the
 // simulated datacenter survives a kaasd crash like a real hypervisor would. Without a file
 // (test:///default) nothing is persisted and no latency is simulated.
+//
+// Several kaasd processes may share the file (replicas on one PostgreSQL with one data dir, as
+// the replica tests run them): every call holds an exclusive lock on `<file>.lock` (flock) and
+// reloads the file first when another process rewrote it since this one last read or wrote
+// it, so all of them see one hypervisor.
 class SimulatedHypervisor final : public Hypervisor {
  public:
-  SimulatedHypervisor(std::string name, std::unique_ptr<libvirt::Connection> conn,
+  SimulatedHypervisor(std::string name, std::string uri, std::unique_ptr<libvirt::Connection> conn,
                       std::string state_file, const templates::Renderer& renderer,
                       int sim_delay_ms);
+  ~SimulatedHypervisor() override;
 
   const std::string& name() const override { return name_; }
   Result<DomainInfo> EnsureDomainRunning(const DomainSpec& spec) override;
@@ -36,9 +42,18 @@ class SimulatedHypervisor final : public Hypervisor {
   bool persisted() const { return !state_file_.empty(); }
   void SimulateLatency() const;
   Status SaveLocked();
+  // With mu_ held: takes the file lock (released by the returned guard) and reloads the file
+  // when another process changed it.
+  class FileGuard;
+  Result<FileGuard> SyncLocked();
+  // What the file was when this process last read or wrote it (inode, size, mtime).
+  std::string FileStamp() const;
 
   const std::string name_;
-  const std::unique_ptr<libvirt::Connection> conn_;
+  const std::string uri_;
+  std::unique_ptr<libvirt::Connection> conn_;
+  int lock_fd_ = -1;
+  std::string stamp_;
   const std::string state_file_;
   const templates::Renderer& renderer_;
   const int sim_delay_ms_;

@@ -263,6 +263,37 @@ const std::vector<Migration>& Migrations() {
            "ALTER TABLE tokens ADD COLUMN role TEXT NOT NULL DEFAULT ''",
            "ALTER TABLE tokens ADD COLUMN selector TEXT NOT NULL DEFAULT ''",
        }},
+      {10,
+       "operation leases for several replicas",
+       {
+           // The replica running the operation ('' = nobody), until when (ms since the epoch,
+           // the claiming replica's clock) and the claim's number: every claim adds one, and
+           // every write made for the operation checks it (fencing, DESIGN.md §6.2).
+           "ALTER TABLE operations ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+           "ALTER TABLE operations ADD COLUMN lease_until BIGINT NOT NULL DEFAULT 0",
+           "ALTER TABLE operations ADD COLUMN epoch BIGINT NOT NULL DEFAULT 0",
+           "CREATE INDEX operations_lease ON operations (state, lease_until)",
+           // Background work that runs once across replicas (orphan reconciler, health
+           // monitor): one row per job, held by one replica at a time.
+           R"(CREATE TABLE leases (
+                name TEXT PRIMARY KEY,
+                owner TEXT NOT NULL,
+                lease_until BIGINT NOT NULL,
+                epoch BIGINT NOT NULL))",
+           // Installation-wide values; `master_key_check`: a value sealed with the master key
+           // of the first kaasd, which every later one must open (one key for all replicas).
+           "CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+           // Failed logins of the last window, one row each, so that every replica throttles
+           // on the same count (auth::LoginRateLimiter).
+           R"(CREATE TABLE login_failures (
+                id TEXT PRIMARY KEY,
+                username TEXT NOT NULL,
+                address TEXT NOT NULL,
+                at BIGINT NOT NULL))",
+           "CREATE INDEX login_failures_address ON login_failures (address, at)",
+           "CREATE INDEX login_failures_user ON login_failures (username, address, at)",
+           "CREATE INDEX login_failures_at ON login_failures (at)",
+       }},
       {11,
        "directory users",
        {

@@ -171,7 +171,7 @@ constexpr const char* kNodeOrder =
 
 constexpr const char* kOperationCols =
     "SELECT id, cluster_id, type, state, requested_by, error, created_at, updated_at, "
-    "finished_at, cancel_requested, params FROM operations";
+    "finished_at, cancel_requested, params, owner, lease_until, epoch FROM operations";
 struct OperationRow {
   Operation o;
   int cancel = 0;
@@ -191,6 +191,9 @@ void BindOperationRow(soci::statement& st, OperationRow& r) {
   BindOperation(st, r.o);
   st.exchange(into(r.cancel));
   st.exchange(into(r.o.params));
+  st.exchange(into(r.o.owner));
+  st.exchange(into(r.o.lease_until));
+  st.exchange(into(r.o.epoch));
 }
 std::vector<Operation> SelectOperations(Tx& tx, const std::string& q,
                                         const std::function<void(soci::statement&)>& uses) {
@@ -969,7 +972,7 @@ void RequestCancel(Tx& tx, const std::string& id, int64_t now) {
 }
 void Reopen(Tx& tx, const std::string& id, int64_t now) {
   tx.sql() << "UPDATE operations SET state = 'pending', error = '', cancel_requested = 0, "
-              "finished_at = 0, updated_at = :n WHERE id = :id",
+              "finished_at = 0, updated_at = :n, owner = '', lease_until = 0 WHERE id = :id",
       use(now), use(id);
 }
 void SetState(Tx& tx, const std::string& id, const std::string& state, const std::string& error,
@@ -1003,6 +1006,210 @@ std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& t
   return out;
 }
 }  // namespace operations
+
+// ============================== leases ==============================
+
+namespace leases {
+namespace {
+
+constexpr const char* kActive = "state IN ('pending', 'running')";
+// Free (but not freshly admitted and never claimed: :f), or its lease ended before :n.
+constexpr const char* kClaimable =
+    "((owner = '' AND (epoch > 0 OR created_at < :f)) OR (owner <> '' AND lease_until < :n))";
+
+struct LeaseRow {
+  std::string id, owner;
+  long epoch = 0;
+  int cancel = 0;
+};
+void BindLeaseRow(soci::statement& st, LeaseRow& r) {
+  st.exchange(into(r.id));
+  st.exchange(into(r.owner));
+  st.exchange(into(r.epoch));
+  st.exchange(into(r.cancel));
+}
+
+OperationLease Take(Tx& tx, const LeaseRow& r, const std::string& replica, int64_t until) {
+  long next = r.epoch + 1;
+  long u = until;
+  tx.sql() << "UPDATE operations SET owner = :o, lease_until = :u, epoch = :e WHERE id = :id",
+      use(replica), use(u), use(next), use(r.id);
+  return {r.id, next, r.owner, r.cancel != 0};
+}
+
+}  // namespace
+
+std::optional<OperationLease> ClaimOperation(Tx& tx, const std::string& id,
+                                             const std::string& replica, int64_t now, int64_t until,
+                                             bool force) {
+  long n = now;
+  auto rows = Select<LeaseRow>(
+      tx,
+      std::string("SELECT id, owner, epoch, cancel_requested FROM operations WHERE id = :id "
+                  "AND ") +
+          kActive + (force ? "" : " AND (owner = '' OR owner = :r OR lease_until < :n)") +
+          (tx.sqlite() ? "" : " FOR UPDATE"),
+      BindLeaseRow, [&](soci::statement& st) {
+        st.exchange(use(id));
+        if (!force) {
+          st.exchange(use(replica));
+          st.exchange(use(n));
+        }
+      });
+  if (rows.empty()) return std::nullopt;
+  return Take(tx, rows.front(), replica, until);
+}
+
+std::vector<OperationLease> ClaimFree(Tx& tx, const std::string& replica, int64_t now,
+                                      int64_t until, int64_t limit, int64_t fresh_since) {
+  long n = now, l = limit, f = fresh_since;
+  // PostgreSQL: rows another transaction is claiming are skipped, not waited for.
+  auto rows = Select<LeaseRow>(
+      tx,
+      std::string("SELECT id, owner, epoch, cancel_requested FROM operations WHERE ") + kActive +
+          " AND " + kClaimable + " ORDER BY created_at, id LIMIT :l" +
+          (tx.sqlite() ? "" : " FOR UPDATE SKIP LOCKED"),
+      BindLeaseRow, [&](soci::statement& st) {
+        st.exchange(use(f));
+        st.exchange(use(n));
+        st.exchange(use(l));
+      });
+  std::vector<OperationLease> out;
+  for (const auto& r : rows) out.push_back(Take(tx, r, replica, until));
+  return out;
+}
+
+bool AnyClaimable(Tx& tx, int64_t now, int64_t fresh_since) {
+  long n = now, f = fresh_since;
+  long found = 0;
+  tx.sql() << std::string("SELECT COUNT(*) FROM (SELECT 1 FROM operations WHERE ") + kActive +
+                  " AND " + kClaimable + " LIMIT 1) free",
+      use(f), use(n), into(found);
+  return found > 0;
+}
+
+std::vector<OperationLease> Renew(Tx& tx, const std::string& replica, int64_t until) {
+  long u = until;
+  tx.sql() << std::string("UPDATE operations SET lease_until = :u WHERE owner = :o AND ") + kActive,
+      use(u), use(replica);
+  auto rows = Select<LeaseRow>(
+      tx,
+      std::string("SELECT id, owner, epoch, cancel_requested FROM operations WHERE owner = :o "
+                  "AND ") +
+          kActive,
+      BindLeaseRow, [&](soci::statement& st) { st.exchange(use(replica)); });
+  std::vector<OperationLease> out;
+  for (const auto& r : rows) out.push_back({r.id, r.epoch, "", r.cancel != 0});
+  return out;
+}
+
+bool Holds(Tx& tx, const std::string& id, const std::string& replica, int64_t epoch) {
+  long e = epoch;
+  long found = 0;
+  tx.sql() << "SELECT COUNT(*) FROM operations WHERE id = :id AND owner = :o AND epoch = :e",
+      use(id), use(replica), use(e), into(found);
+  return found > 0;
+}
+
+void Release(Tx& tx, const std::string& id, const std::string& replica, int64_t epoch) {
+  long e = epoch;
+  tx.sql() << "UPDATE operations SET owner = '', lease_until = 0 WHERE id = :id AND owner = :o "
+              "AND epoch = :e",
+      use(id), use(replica), use(e);
+}
+
+int64_t CountOwned(Tx& tx, const std::string& replica) {
+  long n = 0;
+  tx.sql() << std::string("SELECT COUNT(*) FROM operations WHERE owner = :o AND ") + kActive,
+      use(replica), into(n);
+  return n;
+}
+
+bool AcquireNamed(Tx& tx, const std::string& name, const std::string& replica, int64_t now,
+                  int64_t until) {
+  long n = now, u = until;
+  std::string owner;
+  long epoch = 0, held_until = 0;
+  tx.sql() << "SELECT owner, epoch, lease_until FROM leases WHERE name = :n" +
+                  std::string(tx.sqlite() ? "" : " FOR UPDATE"),
+      use(name), into(owner), into(epoch), into(held_until);
+  if (!tx.sql().got_data()) {
+    long one = 1;
+    tx.sql() << "INSERT INTO leases (name, owner, lease_until, epoch) VALUES (:n, :o, :u, :e)",
+        use(name), use(replica), use(u), use(one);
+    return true;
+  }
+  if (owner != replica && held_until >= n) return false;
+  long next = owner == replica ? epoch : epoch + 1;
+  tx.sql() << "UPDATE leases SET owner = :o, lease_until = :u, epoch = :e WHERE name = :n",
+      use(replica), use(u), use(next), use(name);
+  return true;
+}
+
+void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica) {
+  tx.sql() << "UPDATE leases SET owner = '', lease_until = 0 WHERE name = :n AND owner = :o",
+      use(name), use(replica);
+}
+
+}  // namespace leases
+
+namespace login_failures {
+void Insert(Tx& tx, const std::string& id, const std::string& username, const std::string& address,
+            int64_t at) {
+  long a = at;
+  tx.sql() << "INSERT INTO login_failures (id, username, address, at) VALUES (:i, :u, :a, :t)",
+      use(id), use(username), use(address), use(a);
+}
+std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
+                                   int64_t since, int64_t limit) {
+  long s = since, l = limit;
+  auto rows = Select<long>(
+      tx,
+      "SELECT at FROM login_failures WHERE username = :u AND address = :a AND at > :s "
+      "ORDER BY at DESC LIMIT :l",
+      +[](soci::statement& st, long& at) { st.exchange(into(at)); },
+      [&](soci::statement& st) {
+        st.exchange(use(username));
+        st.exchange(use(address));
+        st.exchange(use(s));
+        st.exchange(use(l));
+      });
+  return {rows.begin(), rows.end()};
+}
+std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
+                                      int64_t limit) {
+  long s = since, l = limit;
+  auto rows = Select<long>(
+      tx, "SELECT at FROM login_failures WHERE address = :a AND at > :s ORDER BY at DESC LIMIT :l",
+      +[](soci::statement& st, long& at) { st.exchange(into(at)); },
+      [&](soci::statement& st) {
+        st.exchange(use(address));
+        st.exchange(use(s));
+        st.exchange(use(l));
+      });
+  return {rows.begin(), rows.end()};
+}
+void DeleteForUser(Tx& tx, const std::string& username, const std::string& address) {
+  tx.sql() << "DELETE FROM login_failures WHERE username = :u AND address = :a", use(username),
+      use(address);
+}
+void DeleteBefore(Tx& tx, int64_t before) {
+  long b = before;
+  tx.sql() << "DELETE FROM login_failures WHERE at <= :b", use(b);
+}
+}  // namespace login_failures
+
+namespace settings {
+std::optional<std::string> Get(Tx& tx, const std::string& name) {
+  std::string value;
+  tx.sql() << "SELECT value FROM settings WHERE name = :n", use(name), into(value);
+  if (!tx.sql().got_data()) return std::nullopt;
+  return value;
+}
+void Insert(Tx& tx, const std::string& name, const std::string& value) {
+  tx.sql() << "INSERT INTO settings (name, value) VALUES (:n, :v)", use(name), use(value);
+}
+}  // namespace settings
 
 namespace stats {
 PlatformStats Read(Tx& tx) {

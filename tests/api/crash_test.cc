@@ -3,8 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "kaasd_process.h"
@@ -125,6 +127,24 @@ TEST_F(CrashTest, DeleteSurvivesKillNineAndLeavesNothing) {
   auto quota = kaasd_->Call("GET", "/api/v1/teams/payments/quota");
   EXPECT_EQ(quota.body["usage"]["vcpus"], 0);
   EXPECT_EQ(quota.body["usage"]["clusters"], 0);
+}
+
+// SQLite serves one kaasd: a second one on the same database file (the same data dir) is
+// refused and says why, and the first keeps serving. Several replicas need PostgreSQL.
+TEST(SqliteOwnerTest, SecondKaasdOnTheSameSqliteFileIsRefused) {
+  KaasdProcess first;
+  ASSERT_TRUE(first.Start());
+  KaasdProcess second({"--data-dir", first.data_dir().string()});
+  EXPECT_FALSE(second.Start());
+  std::ifstream log(second.data_dir() / "kaasd.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("another kaasd (pid "), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("PostgreSQL"), std::string::npos) << text.str();
+  EXPECT_EQ(first.Call("GET", "/readyz", "", "").status, 200);
+  // Once the first is gone, the file is free again.
+  ASSERT_TRUE(first.Kill());
+  EXPECT_TRUE(second.Start());
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "kaas/store/database.h"
@@ -388,6 +389,152 @@ TEST_F(StoreTest, ConcurrentCheckThenInsertNeverOvershootsTheLimit) {
     EXPECT_EQ(quotas::Usage(tx, "t-1").clusters, kLimit);
     return Status::Ok();
   }));
+}
+
+// Operation leases (DESIGN.md §6.2) as two replicas "a" and "b" see them; times are given, not
+// read from a clock.
+TEST_F(StoreTest, OperationLeasesAreClaimedOnceRenewedFencedAndTakenOverWhenExpired) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    teams::Insert(tx, {"t-1", "payments", 1});
+    for (const char* id : {"1", "2"}) {
+      std::string cl = std::string("cl-") + id;
+      clusters::Insert(tx, {cl, "t-1", cl, "dev", "1.30.8", "provisioning", "", 1, "m.small", "vm",
+                            0, "vm", "w.medium", "admin", 1, 1});
+      Operation op{std::string("op-") + id, cl, "create", "pending", "admin", "", 10, 10, 0, {}};
+      op.steps.push_back({op.id, 0, "reserve", "reserve", "", "pending"});
+      operations::Insert(tx, op);
+    }
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    auto a = leases::ClaimOperation(tx, "op-1", "a", 1000, 2000, false);
+    EXPECT_TRUE(a.has_value());
+    EXPECT_EQ(a->epoch, 1);
+    EXPECT_EQ(a->previous_owner, "");
+    // Held and not expired: b gets nothing of op-1, and only op-2 from the free ones.
+    EXPECT_FALSE(leases::ClaimOperation(tx, "op-1", "b", 1500, 2500, false).has_value());
+    // op-2 (created at 10, never claimed) is left to its admitting replica until 10.
+    EXPECT_FALSE(leases::AnyClaimable(tx, 1500, 10));
+    EXPECT_TRUE(leases::ClaimFree(tx, "b", 1500, 2500, 10, 10).empty());
+    EXPECT_TRUE(leases::AnyClaimable(tx, 1500, 11));
+    auto free = leases::ClaimFree(tx, "b", 1500, 2500, 10, 11);
+    EXPECT_EQ(free.size(), 1u);
+    EXPECT_EQ(free[0].operation_id, "op-2");
+    EXPECT_FALSE(leases::AnyClaimable(tx, 1500, 1500));
+    EXPECT_TRUE(leases::Holds(tx, "op-1", "a", 1));
+    EXPECT_FALSE(leases::Holds(tx, "op-1", "b", 1));
+    auto renewed = leases::Renew(tx, "a", 3000);
+    EXPECT_EQ(renewed.size(), 1u);
+    EXPECT_EQ(renewed[0].operation_id, "op-1");
+    EXPECT_EQ(leases::CountOwned(tx, "b"), 1);
+    EXPECT_EQ(leases::Renew(tx, "b", 10000).size(), 1u);  // b keeps op-2
+    // a stops renewing: after 3000 its lease has expired and b takes op-1 over.
+    EXPECT_TRUE(leases::AnyClaimable(tx, 3500, 0));
+    auto taken = leases::ClaimFree(tx, "b", 3500, 4500, 10, 0);
+    EXPECT_EQ(taken.size(), 1u);
+    EXPECT_EQ(taken[0].operation_id, "op-1");
+    EXPECT_EQ(taken[0].epoch, 2);
+    EXPECT_EQ(taken[0].previous_owner, "a");
+    // a is fenced, and its renewal no longer returns op-1.
+    EXPECT_FALSE(leases::Holds(tx, "op-1", "a", 1));
+    EXPECT_TRUE(leases::Holds(tx, "op-1", "b", 2));
+    EXPECT_TRUE(leases::Renew(tx, "a", 5000).empty());
+    // A forced claim (SQLite, one process) takes it whoever holds it.
+    auto forced = leases::ClaimOperation(tx, "op-1", "a", 3600, 4600, true);
+    EXPECT_TRUE(forced.has_value());
+    EXPECT_EQ(forced->epoch, 3);
+    leases::Release(tx, "op-1", "b", 2);  // not b's any more: nothing happens
+    EXPECT_TRUE(leases::Holds(tx, "op-1", "a", 3));
+    leases::Release(tx, "op-1", "a", 3);
+    auto op = operations::Find(tx, "op-1");
+    EXPECT_EQ(op->owner, "");
+    EXPECT_EQ(op->epoch, 3);
+    // An operation that ended is never claimed.
+    operations::SetState(tx, "op-2", "succeeded", "", 4000);
+    EXPECT_FALSE(leases::ClaimOperation(tx, "op-2", "b", 4000, 5000, true).has_value());
+    EXPECT_EQ(leases::CountOwned(tx, "b"), 0);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    EXPECT_TRUE(leases::AcquireNamed(tx, "reconciler", "a", 0, 1000));
+    EXPECT_TRUE(leases::AcquireNamed(tx, "reconciler", "a", 500, 1500));  // renewed
+    EXPECT_FALSE(leases::AcquireNamed(tx, "reconciler", "b", 1000, 2000));
+    EXPECT_TRUE(leases::AcquireNamed(tx, "health", "b", 1000, 2000));      // another job
+    EXPECT_TRUE(leases::AcquireNamed(tx, "reconciler", "b", 1600, 2600));  // a's expired
+    EXPECT_FALSE(leases::AcquireNamed(tx, "reconciler", "a", 1700, 2700));
+    leases::ReleaseNamed(tx, "reconciler", "b");
+    EXPECT_TRUE(leases::AcquireNamed(tx, "reconciler", "a", 1800, 2800));
+    EXPECT_FALSE(settings::Get(tx, "master_key_check").has_value());
+    settings::Insert(tx, "master_key_check", "sealed");
+    EXPECT_EQ(settings::Get(tx, "master_key_check"), "sealed");
+    login_failures::Insert(tx, "lf-1", "bob", "10.0.0.1", 100);
+    login_failures::Insert(tx, "lf-2", "bob", "10.0.0.1", 200);
+    login_failures::Insert(tx, "lf-3", "eve", "10.0.0.1", 300);
+    login_failures::Insert(tx, "lf-4", "bob", "10.0.0.2", 400);
+    EXPECT_EQ(login_failures::RecentForUser(tx, "bob", "10.0.0.1", 0, 10),
+              (std::vector<int64_t>{200, 100}));
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.1", 150, 10),
+              (std::vector<int64_t>{300, 200}));
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.1", 0, 1), (std::vector<int64_t>{300}));
+    login_failures::DeleteForUser(tx, "bob", "10.0.0.1");
+    EXPECT_TRUE(login_failures::RecentForUser(tx, "bob", "10.0.0.1", 0, 10).empty());
+    login_failures::DeleteBefore(tx, 300);
+    EXPECT_TRUE(login_failures::RecentForAddress(tx, "10.0.0.1", 0, 10).empty());
+    EXPECT_EQ(login_failures::RecentForAddress(tx, "10.0.0.2", 0, 10).size(), 1u);
+    return Status::Ok();
+  }));
+}
+
+// Replicas claiming free operations at the same time (each its own connections) never both
+// get one, and between them get every one.
+TEST_F(StoreTest, ConcurrentClaimsNeverHandOneOperationToTwoReplicas) {
+  constexpr int kOperations = 40, kReplicas = 4;
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    teams::Insert(tx, {"t-1", "payments", 1});
+    for (int i = 0; i < kOperations; ++i) {
+      std::string cl = "cl-" + std::to_string(i);
+      clusters::Insert(tx, {cl, "t-1", cl, "dev", "1.30.8", "provisioning", "", 1, "m.small", "vm",
+                            0, "vm", "w.medium", "admin", 1, 1});
+      operations::Insert(
+          tx, {"op-" + std::to_string(i), cl, "create", "pending", "admin", "", 10, 10, 0, {}});
+    }
+    return Status::Ok();
+  }));
+  std::vector<std::vector<std::string>> got(kReplicas);
+  std::vector<std::string> errors(kReplicas);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < kReplicas; ++r) {
+    threads.emplace_back([&, r] {
+      auto db = Database::Open(url_, 2);
+      if (!db.ok()) {
+        errors[r] = db.status().ToString();
+        return;
+      }
+      while (true) {
+        std::vector<OperationLease> claimed;
+        Status st = (*db)->Write([&](Tx& tx) {
+          claimed = leases::ClaimFree(tx, "replica-" + std::to_string(r), 100, 100000, 3, 100);
+          return Status::Ok();
+        });
+        if (!st.ok()) {
+          errors[r] = st.ToString();
+          return;
+        }
+        if (claimed.empty()) return;
+        for (const auto& l : claimed) got[r].push_back(l.operation_id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& e : errors) EXPECT_EQ(e, "");
+  std::set<std::string> all;
+  size_t total = 0;
+  for (const auto& ids : got) {
+    total += ids.size();
+    all.insert(ids.begin(), ids.end());
+  }
+  EXPECT_EQ(total, static_cast<size_t>(kOperations));
+  EXPECT_EQ(all.size(), static_cast<size_t>(kOperations));
 }
 
 // Every repository call at least once, so that each statement is known to run on both backends

@@ -111,6 +111,16 @@ bool KaasdProcess::Kill() {
   return alive;
 }
 
+bool KaasdProcess::Signal(int sig) { return pid_ > 0 && kill(pid_, sig) == 0; }
+
+bool KaasdProcess::Alive() {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == 0) return true;
+  pid_ = -1;
+  return false;
+}
+
 int KaasdProcess::Terminate(int timeout_ms) {
   if (pid_ <= 0) return -1;
   kill(pid_, SIGTERM);

@@ -36,6 +36,10 @@ class KaasdProcess {
   // SIGKILL, as a crash would, and reaps the process. Returns true when kaasd was still
   // running, false when it had already died on its own (e.g. an injected crash).
   bool Kill();
+  // Sends a signal (SIGSTOP, SIGCONT: a paused replica); false when kaasd is not running.
+  bool Signal(int sig);
+  // Whether the process still runs (reaps it when it died on its own, e.g. an injected crash).
+  bool Alive();
   // SIGTERM; returns the exit status (or -1 on timeout).
   int Terminate(int timeout_ms = 20000);
   bool running() const { return pid_ > 0; }

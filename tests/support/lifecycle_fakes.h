@@ -343,7 +343,9 @@ class InterceptedSteps : public StepRunner {
     }
     return inner_.Run(op, step, control);
   }
-  Status Settle(const store::Operation& op) override { return inner_.Settle(op); }
+  Status Settle(const store::Operation& op, const StepControl& control) override {
+    return inner_.Settle(op, control);
+  }
   int calls() const { return calls_; }
 
  private:

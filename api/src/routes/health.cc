@@ -22,7 +22,10 @@ Result<Reply> Readyz(Context& ctx) {
     checks[name] = st.ok() ? "ok" : st.message();
     ready = ready && st.ok();
   }
-  return Reply{ready ? 200 : 503, {{"status", ready ? "ready" : "not ready"}, {"checks", checks}}};
+  return Reply{ready ? 200 : 503,
+               {{"status", ready ? "ready" : "not ready"},
+                {"replica", ctx.deps.engine.replica_id()},
+                {"checks", checks}}};
 }
 
 namespace {

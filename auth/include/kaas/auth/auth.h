@@ -74,7 +74,7 @@ class AuthService {
         clock_(clock),
         options_(std::move(options)),
         directory_(directory),
-        limiter_(clock, options_.rate_limit) {}
+        limiter_(db, clock, options_.rate_limit) {}
 
   // kUnauthenticated for an unknown user or a wrong password (same message and similar time
   // for both) and for a disabled user; kRateLimited after too many failures for the user from

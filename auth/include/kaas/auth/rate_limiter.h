@@ -1,13 +1,11 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
 #include <string>
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
+#include "kaas/store/database.h"
 
 namespace kaas::auth {
 
@@ -21,28 +19,24 @@ struct RateLimitOptions {
 // window: after too many failures further attempts get kRateLimited with a Retry-After until
 // the oldest failure leaves the window. Nothing is counted per username alone, so guesses from
 // one address never lock the account owner out at another; nobody is locked out for good, and
-// a success clears that (user, address)'s failures. In-process state: each kaasd replica
-// limits on its own.
+// a success clears that (user, address)'s failures. The failures are rows in the database
+// (store::login_failures), so every replica sharing it counts the same failures: N replicas
+// behind a load balancer do not allow N times the guesses.
 class LoginRateLimiter {
  public:
-  LoginRateLimiter(const Clock& clock, RateLimitOptions options)
-      : clock_(clock), options_(options) {}
+  LoginRateLimiter(store::Database& db, const Clock& clock, RateLimitOptions options)
+      : db_(db), clock_(clock), options_(options) {}
 
-  // OK, or kRateLimited with retry_after_s set.
+  // OK, or kRateLimited with retry_after_s set (or the database's error).
   Status Check(const std::string& username, const std::string& address);
+  // Best effort: a failure that cannot be recorded (the database is away) is logged.
   void RecordFailure(const std::string& username, const std::string& address);
   void RecordSuccess(const std::string& username, const std::string& address);
 
  private:
-  using Window = std::deque<int64_t>;
-  void Trim(Window& w, int64_t now) const;
-  Status Limited(const Window& w, int limit, int64_t now, const char* what) const;
-
+  store::Database& db_;
   const Clock& clock_;
   RateLimitOptions options_;
-  std::mutex mu_;
-  std::map<std::pair<std::string, std::string>, Window> user_addresses_;
-  std::map<std::string, Window> addresses_;
 };
 
 }  // namespace kaas::auth

@@ -30,6 +30,12 @@ struct ClusterEndpoint {
 // Hands out access to a cluster: kubeconfigs with short-lived client certificates signed by the
 // cluster's own CA (issued by the create operation's issue_pki step). Authorization is the
 // caller's job.
+// Every replica must seal with the same master key (cluster CA keys sealed by one are opened by
+// all). The first kaasd on a database seals a known value with its key into the database
+// (settings `master_key_check`); every later start opens it: kFailedPrecondition when this
+// key cannot, naming the fix.
+Status CheckSealingKey(store::Database& db, const pki::SecretBox& box, const std::string& key_path);
+
 class CredentialService {
  public:
   CredentialService(store::Database& db, const pki::SecretBox& box, const Clock& clock,

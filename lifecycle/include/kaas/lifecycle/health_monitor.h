@@ -13,6 +13,7 @@
 #include "kaas/common/status.h"
 #include "kaas/lifecycle/cluster_service.h"
 #include "kaas/lifecycle/faults.h"
+#include "kaas/lifecycle/job_lease.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/store/database.h"
 
@@ -27,6 +28,9 @@ struct HealthOptions {
   // kaas_health_sweep_duration_seconds, kaas_repairs_started_total{role},
   // kaas_health_incidents_total and kaas_nodes_by_health{health} (from the last sweep).
   metrics::Registry* metrics = nullptr;
+  // Several replicas: the background sweeps run only while this replica holds the lease (one
+  // replica watches health). nullptr: always.
+  JobLease* lease = nullptr;
 };
 
 // Whether each physical node's machine answers ("host:port" of its SSH); nullptr when kaas has

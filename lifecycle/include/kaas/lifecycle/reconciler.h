@@ -9,6 +9,7 @@
 
 #include "kaas/common/clock.h"
 #include "kaas/common/status.h"
+#include "kaas/lifecycle/job_lease.h"
 #include "kaas/provisioner/hypervisor.h"
 #include "kaas/store/database.h"
 
@@ -46,8 +47,9 @@ class Reconciler {
   // One pass. With `reap`, orphans are destroyed / released (and marked reaped).
   Result<OrphanReport> Run(bool reap);
 
-  // Runs a pass every `interval_ms` on a background thread until Stop().
-  void StartPeriodic(int64_t interval_ms, bool reap);
+  // Runs a pass every `interval_ms` on a background thread until Stop(); with `lease`, only
+  // while this replica holds it (one replica reconciles).
+  void StartPeriodic(int64_t interval_ms, bool reap, JobLease* lease = nullptr);
   void Stop();
 
  private:

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -21,9 +22,14 @@ namespace kaas::lifecycle {
 
 // What the engine gives a running step besides the step itself.
 struct StepControl {
-  // Becomes true when the operation is cancelled; long-running work (an Ansible run) stops
-  // and the step returns kCancelled. nullptr: the step may not be interrupted.
+  // Becomes true when the step must stop: the operation was cancelled (inside a cancel-safe
+  // stretch), or this replica lost the operation's lease. Long-running work (an Ansible run)
+  // stops and the step returns kCancelled. nullptr: the step is never interrupted.
   const std::atomic<bool>* cancel = nullptr;
+  // Run first in every write transaction the step makes (the lease's fence, DESIGN.md §6.2):
+  // an error rolls the write back, so a replica that lost the operation records nothing.
+  // Empty: no fence.
+  std::function<Status(store::Tx&)> fence;
 };
 
 // How a step run ended: done (with the message the step shows), waiting ("not yet, look
@@ -67,8 +73,10 @@ class StepRunner {
   virtual StepResult Run(const store::Operation& op, const store::Step& step,
                          const StepControl& control) = 0;
   // Called once an operation has ended (succeeded, failed or cancelled), to make the cluster
-  // record describe what its live nodes are.
-  virtual Status Settle(const store::Operation& op) { return Status::Ok(); }
+  // record describe what its live nodes are; its write passes `control.fence`.
+  virtual Status Settle(const store::Operation& op, const StepControl& control) {
+    return Status::Ok();
+  }
 };
 
 struct StepDeps {
@@ -96,7 +104,7 @@ class ClusterSteps : public StepRunner {
   explicit ClusterSteps(StepDeps deps) : d_(deps) {}
   StepResult Run(const store::Operation& op, const store::Step& step,
                  const StepControl& control) override;
-  Status Settle(const store::Operation& op) override;
+  Status Settle(const store::Operation& op, const StepControl& control) override;
 
   // What every handler is given: the step, its operation and cluster, and its control.
   struct Context {
@@ -149,12 +157,15 @@ class ClusterSteps : public StepRunner {
   Status AddEtcdTls(provisioner::BootstrapJob& job, const store::Cluster& c,
                     const std::vector<store::Node>& targets) const;
 
-  Status ProvisionNode(const store::Node& n);
+  // One write transaction behind the step's fence (StepControl::fence).
+  Status Write(const StepControl& control, const std::function<Status(store::Tx&)>& fn) const;
+
+  Status ProvisionNode(const Context& x, const store::Node& n);
   // Nodes are destroyed on worker threads; the control is passed along.
   Status DestroyNode(const Context& x, const store::Node& n);
   Result<provisioner::Hypervisor*> HypervisorOf(const std::string& name);
   Result<std::vector<store::Node>> LiveNodes(const std::string& cluster_id);
-  Status SetNodeState(const store::Node& n, NodeState state);
+  Status SetNodeState(const Context& x, const store::Node& n, NodeState state);
 
   StepDeps d_;
 };

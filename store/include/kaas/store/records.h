@@ -194,7 +194,20 @@ struct Operation {
   int64_t finished_at = 0;
   bool cancel_requested = false;
   std::string params = "{}";  // JSON: what was asked (target count, flavor, version, ...)
+  // The lease (DESIGN.md §6.2): the replica running it ("" = nobody), until when, and the
+  // claim's number (each claim adds one; writes made for the operation check it).
+  std::string owner;
+  int64_t lease_until = 0;
+  int64_t epoch = 0;
   std::vector<Step> steps;
+};
+
+// A replica's hold on an operation, as a claim or a renewal left it.
+struct OperationLease {
+  std::string operation_id;
+  int64_t epoch = 0;
+  std::string previous_owner;  // claims: who held it before ("" = nobody)
+  bool cancel_requested = false;
 };
 
 // Something that happened to a cluster (or a team): an operation or step changing state, the

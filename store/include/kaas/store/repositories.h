@@ -197,6 +197,65 @@ void Reopen(Tx& tx, const std::string& id, int64_t now);
 std::map<std::pair<std::string, std::string>, int64_t> CountByTypeAndState(Tx& tx);
 }  // namespace operations
 
+// Leases (DESIGN.md §6.2): which replica runs an operation, and which runs a background job.
+// Run every function here in a write transaction (Database::Write, serialized across replicas)
+// except AnyClaimable. Times are milliseconds since the epoch on the calling replica's clock:
+// replicas' clocks must agree to well within a lease's expiry (NTP); the fencing (Holds) does
+// not depend on clocks at all, only on the epoch.
+namespace leases {
+// Claims the active (pending or running) operation `id` for `replica` until `until` when it is
+// free (no owner), its lease ended before `now`, or `replica` holds it already; `force` claims
+// it whoever holds it (SQLite: one process, whose file lock says no one else runs). Every
+// claim adds one to the epoch. nullopt: another replica holds it, or it is not active.
+std::optional<OperationLease> ClaimOperation(Tx& tx, const std::string& id,
+                                             const std::string& replica, int64_t now, int64_t until,
+                                             bool force);
+// Claims up to `limit` active operations that are free or whose lease ended before `now`,
+// oldest first (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED). An operation never claimed
+// (epoch 0) and created at or after `fresh_since` is left to the replica that admitted it,
+// which claims it at once; a replica that died right after admitting loses it after that.
+std::vector<OperationLease> ClaimFree(Tx& tx, const std::string& replica, int64_t now,
+                                      int64_t until, int64_t limit, int64_t fresh_since);
+// Whether ClaimFree would find something: a read, so that idle replicas polling for work do
+// not take the write lock.
+bool AnyClaimable(Tx& tx, int64_t now, int64_t fresh_since);
+// Extends every lease `replica` holds on an active operation to `until`; returns those leases
+// (with their cancel flags). A lease another replica took over is not among them.
+std::vector<OperationLease> Renew(Tx& tx, const std::string& replica, int64_t until);
+// Whether `replica` still holds operation `id` at `epoch`: the fence every write made for an
+// operation passes first.
+bool Holds(Tx& tx, const std::string& id, const std::string& replica, int64_t epoch);
+// Gives the lease up (the operation ended, or the replica stops); the epoch stays.
+void Release(Tx& tx, const std::string& id, const std::string& replica, int64_t epoch);
+// Active operations `replica` holds.
+int64_t CountOwned(Tx& tx, const std::string& replica);
+// Named leases for background jobs: true when `replica` holds `name` until `until` after the
+// call (it was free, expired before `now`, or already its own).
+bool AcquireNamed(Tx& tx, const std::string& name, const std::string& replica, int64_t now,
+                  int64_t until);
+void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica);
+}  // namespace leases
+
+// Failed logins (auth::LoginRateLimiter): shared by every replica.
+namespace login_failures {
+void Insert(Tx& tx, const std::string& id, const std::string& username, const std::string& address,
+            int64_t at);
+// The times of failures after `since`, newest first, at most `limit`: of (username, address),
+// and of the address whoever the user.
+std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
+                                   int64_t since, int64_t limit);
+std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
+                                      int64_t limit);
+void DeleteForUser(Tx& tx, const std::string& username, const std::string& address);
+void DeleteBefore(Tx& tx, int64_t before);
+}  // namespace login_failures
+
+namespace settings {
+std::optional<std::string> Get(Tx& tx, const std::string& name);
+// Inserts the setting; kAlreadyExists (the write rolls back) when it is set already.
+void Insert(Tx& tx, const std::string& name, const std::string& value);
+}  // namespace settings
+
 // Platform-wide counts for /metrics, each one aggregate query (GROUP BY / MIN), so that a
 // scrape costs the same few statements at 10 clusters and at 10,000.
 struct PlatformStats {
