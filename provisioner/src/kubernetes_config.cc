@@ -66,7 +66,8 @@ std::string ApiServerEndpoint(const NodeAccess& a) {
 
 std::string ApiServerUrl(const NodeAccess& a) {
   if (IsVm(a)) {
-    return "https://" + a.host + ":" + std::to_string(a.apiserver_port > 0 ? a.apiserver_port : 6443);
+    return "https://" + a.host + ":" +
+           std::to_string(a.apiserver_port > 0 ? a.apiserver_port : 6443);
   }
   return "https://" + a.host + ":6443";
 }

@@ -368,7 +368,8 @@ TEST_F(CredentialServiceTest, KubeconfigOfACreatedClusterCarriesAClientCertSigne
   const int64_t now = SystemNowS();
   clock_.SetSeconds(now);
 
-  auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 5);
+  auto yaml =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 5);
   ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
   Parsed k;
   ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*yaml, k));
@@ -401,7 +402,8 @@ TEST_F(CredentialServiceTest, KubeconfigOfACreatedClusterCarriesAClientCertSigne
   EXPECT_EQ(yaml->find("PRIVATE KEY"), std::string::npos) << "keys are inline as base64 only";
 
   // Each kubeconfig has a fresh key pair.
-  auto again = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 5);
+  auto again =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 5);
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   Parsed k2;
   ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*again, k2));
@@ -423,7 +425,8 @@ TEST_F(CredentialServiceTest, ServerIsTheFirstMastersAddressOnPort6443) {
   }));
   ASSERT_FALSE(master1.empty());
   Parsed k;
-  auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
+  auto yaml =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
   ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
   ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*yaml, k));
   EXPECT_EQ(k.server, "https://" + master1 + ":6443");
@@ -465,7 +468,8 @@ TEST_F(CredentialServiceTest, TtlBoundsAreOneHourToTheMaximum) {
   clock_.SetSeconds(now);
   for (int64_t ttl : {int64_t{1}, max}) {
     SCOPED_TRACE("ttl " + std::to_string(ttl));
-    auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, ttl);
+    auto yaml =
+        credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, ttl);
     ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
     Parsed k;
     ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*yaml, k));
@@ -473,7 +477,8 @@ TEST_F(CredentialServiceTest, TtlBoundsAreOneHourToTheMaximum) {
   }
   for (int64_t ttl : {max + 1, int64_t{10000}, int64_t{-1}, int64_t{-24}}) {
     SCOPED_TRACE("ttl " + std::to_string(ttl));
-    auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, ttl);
+    auto yaml =
+        credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, ttl);
     ASSERT_FALSE(yaml.ok());
     EXPECT_EQ(yaml.status().code(), Code::kInvalidArgument);
     EXPECT_EQ(yaml.status().field(), "ttl_hours");
@@ -483,7 +488,8 @@ TEST_F(CredentialServiceTest, TtlBoundsAreOneHourToTheMaximum) {
 }
 
 TEST_F(CredentialServiceTest, UnknownClusterIsNotFound) {
-  auto yaml = credentials_->Kubeconfig("cl-nope", "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
+  auto yaml = credentials_->Kubeconfig("cl-nope", "alice", "payments",
+                                       provisioner::ClusterAccess::kEdit, 1);
   EXPECT_EQ(yaml.status().code(), Code::kNotFound);
   EXPECT_NE(yaml.status().message().find("cl-nope"), std::string::npos) << yaml.status().message();
 }
@@ -497,7 +503,8 @@ TEST_F(CredentialServiceTest, ClusterWhosePkiIsNotIssuedYetIsFailedPrecondition)
   const std::string id = created->cluster.id;
   ASSERT_FALSE(Secrets(id).has_value());
 
-  auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
+  auto yaml =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
   EXPECT_EQ(yaml.status().code(), Code::kFailedPrecondition) << yaml.status().ToString();
   EXPECT_NE(yaml.status().message().find("billing-dev"), std::string::npos)
       << yaml.status().message();
@@ -515,14 +522,16 @@ TEST_F(CredentialServiceTest, ClusterWhosePkiIsNotIssuedYetIsFailedPrecondition)
 TEST_F(CredentialServiceTest, DeletedClusterIsFailedPrecondition) {
   const std::string id = CreateCluster("billing-dev");
   ASSERT_FALSE(id.empty());
-  ASSERT_TRUE(credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1).ok());
+  ASSERT_TRUE(
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1).ok());
 
   auto deleted = service_->Delete(id, "alice", false);
   ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
   ASSERT_EQ(WaitForOperation(deleted->operation.id), "succeeded");
   ASSERT_FALSE(Secrets(id).has_value());
 
-  auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
+  auto yaml =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
   EXPECT_EQ(yaml.status().code(), Code::kFailedPrecondition) << yaml.status().ToString();
 }
 
@@ -531,7 +540,8 @@ TEST_F(CredentialServiceTest, EachClusterSignsWithItsOwnCa) {
   const std::string b = CreateCluster("cluster-b");
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
-  auto yaml = credentials_->Kubeconfig(a, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
+  auto yaml =
+      credentials_->Kubeconfig(a, "alice", "payments", provisioner::ClusterAccess::kEdit, 1);
   ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
   Parsed k;
   ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*yaml, k));
@@ -549,7 +559,8 @@ TEST_F(CredentialServiceTest, ClientCertNeverOutlivesTheClusterCa) {
   auto ca_not_after = pki::CertificateNotAfter(secrets->ca_cert);
   ASSERT_TRUE(ca_not_after.ok()) << ca_not_after.status().ToString();
   clock_.SetSeconds(*ca_not_after - kHourS);  // an hour before the CA expires
-  auto yaml = credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 24);
+  auto yaml =
+      credentials_->Kubeconfig(id, "alice", "payments", provisioner::ClusterAccess::kEdit, 24);
   ASSERT_TRUE(yaml.ok()) << yaml.status().ToString();
   Parsed k;
   ASSERT_NO_FATAL_FAILURE(ParseKubeconfig(*yaml, k));

@@ -256,8 +256,8 @@ Result<Reply> GetKubeconfig(Context& ctx) {
   // The cluster's RBAC follows the caller's role in its team (platform admins administer).
   const std::string role = ctx.principal.RoleIn(c.cluster.team_id);
   const auto access = ctx.principal.is_admin || role == "admin" ? provisioner::ClusterAccess::kAdmin
-                      : role == "viewer"                         ? provisioner::ClusterAccess::kView
-                                                                 : provisioner::ClusterAccess::kEdit;
+                      : role == "viewer"                        ? provisioner::ClusterAccess::kView
+                                                                : provisioner::ClusterAccess::kEdit;
   KAAS_ASSIGN_OR_RETURN(std::string yaml,
                         ctx.deps.credentials.Kubeconfig(c.cluster.id, ctx.principal.username,
                                                         c.team_name, access, ttl));

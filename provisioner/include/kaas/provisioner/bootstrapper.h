@@ -48,7 +48,7 @@ struct BootstrapJob {
   std::string playbook;  // "bootstrap-master.yml"
   std::string cluster_id;
   std::string cluster_name;
-  std::string team_name;  // the owning team: its groups are bound in the cluster's RBAC
+  std::string team_name;     // the owning team: its groups are bound in the cluster's RBAC
   std::string operation_id;  // for the log lines of the run
   std::string kubernetes_version;
   std::vector<BootstrapNode> nodes;  // the whole cluster, for the inventory
