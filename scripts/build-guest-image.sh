@@ -13,7 +13,7 @@ set -euo pipefail
 OUT=${1:?usage: build-guest-image.sh OUT_DIR}
 MIRROR=${KAAS_GUEST_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-PACKAGES=systemd-sysv,udev,openssh-server,python3,sudo,etcd-server,etcd-client,cloud-init,python3-cffi-backend,ifupdown,isc-dhcp-client,iproute2,kmod,linux-image-amd64,initramfs-tools,ca-certificates,runc,containernetworking-plugins,conntrack,iptables,socat,ethtool,ebtables
+PACKAGES=systemd-sysv,udev,openssh-server,python3,sudo,etcd-server,etcd-client,cloud-init,python3-cffi-backend,ifupdown,isc-dhcp-client,iproute2,kmod,linux-image-amd64,initramfs-tools,ca-certificates,runc,containernetworking-plugins,conntrack,iptables,socat,ethtool,ebtables,zstd
 SIZE=2G
 
 HASH=$( { sed -n '/^# recipe-begin/,$p' "$0"; echo "$SUITE $PACKAGES $SIZE"; } | sha256sum | cut -c1-12)

@@ -19,6 +19,7 @@ PACKAGES=(
   slapd ldap-utils                     # the tests' throwaway OpenLDAP server (start-ldap.sh)
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
+  zstd                                 # node archives travel compressed (tasks/node-files.yml)
   chromium                             # the portal's browser tests (headless, via playwright-core)
   clang-format                         # the house format (.clang-format)
   prometheus                           # the observability test's throwaway Prometheus + promtool

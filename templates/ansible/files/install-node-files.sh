@@ -1,24 +1,24 @@
 #!/bin/sh
-# install-node-files.sh ARCHIVE ARCHIVE-SHA256: installs the archive tasks/node-files.yml
+# install-node-files.sh ARCHIVE.tar.zst TAR-SHA256: installs the archive tasks/node-files.yml
 # staged for this node (run as root by Ansible's script module: no Python on the node). Files
 # keep the archive's modes and become root's; etcd's member certificate and key become etcd's.
-# Then what every node needs before etcd and Kubernetes: kernel settings, the files from the
-# mirror checked against its checksums, containerd started and the images imported, the kubelet
-# enabled, etcd (re)started when its files changed. Idempotent: a second
-# run with the same archive changes nothing and prints no KAAS-CHANGED.
+# Then what every node needs before etcd and Kubernetes: kernel settings, containerd started and
+# the images imported, the kubelet enabled, etcd (re)started when its files changed. The files
+# from the mirror were checked against its checksums where the archive was made (at native
+# speed; hashing hundreds of MB costs an emulated guest minutes). Idempotent: a second run with
+# the same archive changes nothing and prints no KAAS-CHANGED.
 set -eu
 archive=$1
-archive_sum=$2  # taken where the archive was made
+archive_sum=$2  # of the uncompressed tar, taken where the archive was made
 etcd_files="/etc/default/etcd /etc/kaas/pki/etcd/ca.crt /etc/kaas/pki/etcd/member.crt
   /etc/kaas/pki/etcd/member.key /etc/kaas/pki/etcd/client.crt /etc/kaas/pki/etcd/client.key"
 fingerprint() { cat "$@" 2>/dev/null | sha256sum; }
 etcd_before=$(fingerprint $etcd_files)
-# The same archive as the last install changed nothing (its checksum comes with it: reading
-# hundreds of MB once more costs an emulated guest many seconds).
-
 # Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
-tar -xmf "$archive" -C / --no-same-owner --no-overwrite-dir  # -m: files dated now, not 1970
+# -m: files dated now, not 1970.
+zstd -q -d -c "$archive" | tar -xmf - -C / --no-same-owner --no-overwrite-dir
 rm -f "$archive"
+# The same archive as the last install changed nothing.
 changed=false
 if [ "$(cat /etc/kaas/node-files.sha256 2>/dev/null)" != "$archive_sum" ]; then
   changed=true
@@ -32,12 +32,6 @@ modprobe br_netfilter 2>/dev/null || true
 sysctl -q -p /etc/sysctl.d/90-kaas.conf 2>/dev/null || sysctl -q -w net.ipv4.ip_forward=1
 swapoff -a
 
-if $changed && [ -f /etc/kaas/kubernetes.SHA256SUMS ]; then
-  # Every file from the mirror, under its path on the node, as the mirror summed it (read once
-  # per new archive: hundreds of MB).
-  (cd / && sha256sum --quiet -c /etc/kaas/kubernetes.SHA256SUMS) || {
-    echo "kaas: files from the Kubernetes mirror do not match its SHA256SUMS" >&2; exit 1; }
-fi
 if $changed; then
   echo "$archive_sum" > /etc/kaas/node-files.sha256
   echo "KAAS-CHANGED: files"
@@ -47,7 +41,7 @@ if [ -f /etc/systemd/system/kubelet.service ]; then
   systemctl enable --quiet kubelet containerd
 fi
 # The images nothing may pull (no registry is reachable), into the namespace the kubelet uses;
-# only those not imported before (their checksums are recorded).
+# only those not imported before (recorded by the checksums the mirror gave them).
 if [ -d /var/lib/kaas/images ] && [ -x /usr/local/bin/ctr ]; then
   if $changed; then systemctl restart containerd; else systemctl start containerd; fi
   i=0
@@ -56,7 +50,8 @@ if [ -d /var/lib/kaas/images ] && [ -x /usr/local/bin/ctr ]; then
     sleep 1
   done
   for image in /var/lib/kaas/images/*.tar; do
-    sum=$(sha256sum < "$image")
+    sum=$(awk -v p="${image#/}" '$2 == p { print $1 }' /etc/kaas/kubernetes.SHA256SUMS)
+    [ -n "$sum" ] || { echo "kaas: $image is not in /etc/kaas/kubernetes.SHA256SUMS" >&2; exit 1; }
     grep -qxF "$sum" /var/lib/kaas/images/imported 2>/dev/null && continue
     ctr -n k8s.io images import "$image" >/dev/null
     echo "$sum" >> /var/lib/kaas/images/imported
