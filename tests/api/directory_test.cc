@@ -5,9 +5,7 @@
 // still log in, plain LDAP, StartTLS and LDAPS with a test CA.
 
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +14,7 @@
 #include <string>
 #include <thread>
 
+#include "blackhole_proxy.h"
 #include "kaasd_process.h"
 
 namespace kaas::testing {
@@ -25,11 +24,6 @@ const std::string kBase = "dc=kaas,dc=test";
 const std::string kAlice = "alice-password-1";
 const std::string kBob = "bob-password-1";
 const std::string kCarol = "carol-password-1";
-
-int Shell(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 std::string Script() { return std::string(KAAS_SOURCE_DIR) + "/scripts/start-ldap.sh"; }
 
@@ -67,42 +61,6 @@ class LdapServer {
   std::string dir_;
   int port_ = 0;
   int tls_port_ = 0;
-};
-
-// tests/support/blackhole_proxy.py in front of the directory: Cut() makes it a server that
-// accepts connections and never answers (the same helper as postgres_outage_test.cc's).
-class Blackhole {
- public:
-  bool Start(int target_port) {
-    port_ = FreePort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string script = std::string(KAAS_SOURCE_DIR) + "/tests/support/blackhole_proxy.py";
-      std::string listen = std::to_string(port_), target = std::to_string(target_port);
-      execlp("python3", "python3", script.c_str(), listen.c_str(), target.c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 100; ++i) {
-      if (Shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", " +
-                std::to_string(port_) + "), 1).close()' 2>/dev/null") == 0) {
-        return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
-  }
-  ~Blackhole() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  void Cut() { kill(pid_, SIGUSR1); }
-  int port() const { return port_; }
-
- private:
-  int pid_ = -1;
-  int port_ = 0;
 };
 
 const std::string kGroupMap = "cn=payments-admins,ou=groups," + kBase + "=payments:admin;" +
@@ -285,7 +243,7 @@ TEST_F(DirectoryTest, ADirectoryThatIsDownIsA503AndLocalUsersStillLogIn) {
 }
 
 TEST_F(DirectoryTest, ADirectoryThatNeverAnswersIsA503AfterTheTimeout) {
-  Blackhole proxy;
+  BlackholeProxy proxy;
   ASSERT_TRUE(proxy.Start(ldap_.port()));
   StartKaasd({"--ldap-url", "ldap://127.0.0.1:" + std::to_string(proxy.port()),
               "--ldap-user-dn-template", "uid={username},ou=people," + kBase,

@@ -136,11 +136,6 @@ class PrometheusProcess {
   int pid_ = -1;
 };
 
-int Shell(const std::string& command) {
-  int status = std::system(command.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 class ObservabilityTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -5,8 +5,6 @@
 // and no request waits past its timeout. The only time limits are the waits' own deadlines.
 
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -16,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "blackhole_proxy.h"
 #include "kaasd_clusters.h"
 #include "kaasd_process.h"
 
@@ -23,11 +22,6 @@ namespace kaas::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-int Shell(const std::string& cmd) {
-  int rc = std::system(cmd.c_str());
-  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
 
 std::string Script() { return std::string(KAAS_SOURCE_DIR) + "/scripts/start-postgres.sh"; }
 
@@ -55,42 +49,6 @@ class Server {
 
  private:
   std::string dir_;
-  int port_ = 0;
-};
-
-// tests/support/blackhole_proxy.py between kaasd and the server.
-class Proxy {
- public:
-  bool Start(int target_port) {
-    port_ = FreePort();
-    pid_ = fork();
-    if (pid_ == 0) {
-      std::string script = std::string(KAAS_SOURCE_DIR) + "/tests/support/blackhole_proxy.py";
-      std::string listen = std::to_string(port_), target = std::to_string(target_port);
-      execlp("python3", "python3", script.c_str(), listen.c_str(), target.c_str(), nullptr);
-      _exit(127);
-    }
-    for (int i = 0; i < 100; ++i) {
-      if (Shell("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", " +
-                std::to_string(port_) + "), 1).close()' 2>/dev/null") == 0) {
-        return true;
-      }
-      std::this_thread::sleep_for(100ms);
-    }
-    return false;
-  }
-  ~Proxy() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  void Cut() { kill(pid_, SIGUSR1); }
-  void Heal() { kill(pid_, SIGUSR2); }
-  int port() const { return port_; }
-
- private:
-  int pid_ = -1;
   int port_ = 0;
 };
 
@@ -262,7 +220,7 @@ TEST_F(PostgresOutageTest, ServerAwayForAMinute) {
 }
 
 TEST_F(PostgresOutageTest, NetworkCutWithoutFinNeverHangsARequest) {
-  Proxy proxy;
+  BlackholeProxy proxy;
   ASSERT_TRUE(proxy.Start(server_.port()));
   StartKaasd(proxy.port(), "?connect_timeout=2");
   auto [cluster, op] = Create("gamma", 1);

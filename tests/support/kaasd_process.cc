@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <stdexcept>
 #include <thread>
 
@@ -26,6 +27,11 @@ std::string KaasdBinary() { return std::string(KAAS_BINARY_DIR) + "/bin/kaasd"; 
 void IgnoreLibvirtError(void*, virErrorPtr) {}
 
 }  // namespace
+
+int Shell(const std::string& command) {
+  int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);

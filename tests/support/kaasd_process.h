@@ -94,6 +94,9 @@ OperationAtRest ReadOperationAtRest(const std::filesystem::path& data_dir,
 // Picks a free TCP port on 127.0.0.1.
 int FreePort();
 
+// Runs `command` with /bin/sh; its exit status (-1 when it did not exit normally).
+int Shell(const std::string& command);
+
 // Domains on a simulated hypervisor file, read with the libvirt C API directly (not through
 // kaas): name -> running. Throws when the file cannot be opened, so that "no domain left" can
 // never pass without looking.
