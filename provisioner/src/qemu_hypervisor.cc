@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "kaas/common/ids.h"
+#include "kaas/provisioner/loopback_ports.h"
 #include "kaas/provisioner/process.h"
 #include "kaas/templates/xml.h"
 
@@ -20,24 +21,6 @@ namespace kaas::provisioner {
 namespace {
 
 using templates::XmlEscape;
-
-// A free TCP port on 127.0.0.1 (the kernel picks it; QEMU binds it right after).
-Result<int> FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Internal("socket failed");
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = 0;
-  socklen_t len = sizeof a;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    ::close(fd);
-    return Internal("cannot pick a free port on 127.0.0.1");
-  }
-  ::close(fd);
-  return static_cast<int>(ntohs(a.sin_port));
-}
 
 // Waits until an SSH server answers (sends its banner) on host:port.
 Status WaitForSsh(const std::string& host, int port, int timeout_seconds) {
@@ -212,10 +195,9 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
   KAAS_ASSIGN_OR_RETURN(std::string seed_iso, BuildSeed(renderer_, spec, o));
   KAAS_RETURN_IF_ERROR(UploadVolume(conn_->get(), pool.get(), seed, seed_iso));
 
-  KAAS_ASSIGN_OR_RETURN(int ssh_port, FreeLoopbackPort());
-  KAAS_ASSIGN_OR_RETURN(int client_port, FreeLoopbackPort());
-  KAAS_ASSIGN_OR_RETURN(int peer_port, FreeLoopbackPort());
-  KAAS_ASSIGN_OR_RETURN(int apiserver_port, FreeLoopbackPort());
+  KAAS_ASSIGN_OR_RETURN(std::vector<int> ports, PickLoopbackPorts(4));
+  const int ssh_port = ports[0], client_port = ports[1], peer_port = ports[2],
+            apiserver_port = ports[3];
   std::error_code ec;
   fs::create_directories(o.console_dir, ec);
   int64_t vcpus = spec.vcpus;
