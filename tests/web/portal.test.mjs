@@ -386,7 +386,7 @@ describe('roles', () => {
   let clusterId;
   before(async () => {
     const r = await admin.post('/clusters', {name: 'shared', team: 'payments', purpose: 'personal',
-      workers: {count: 1, kind: 'vm', flavor: 'w.small'}});
+      workers: {count: 1, kind: 'vm', flavor: 'w.small'}, labels: {env: 'staging'}});
     clusterId = r.cluster.id;
     await admin.waitOperation(r.operation.id);
   });
@@ -399,8 +399,9 @@ describe('roles', () => {
     await waitText(page.locator('h1'), 'running');
     await page.locator('table.nodes').waitFor();
     assert.equal(await page.locator('form[data-action]').count(), 0);
+    await waitText(page.locator('.summary .fact-labels'), 'env=staging'); // labels are shown, not editable
     for (const name of ['Preview scale', 'Preview change', 'Preview resize', 'Preview upgrade', 'Preview delete',
-      'Cancel operation', 'Retry operation']) {
+      'Cancel operation', 'Retry operation', 'Save labels', 'Add label']) {
       assert.equal(await page.getByRole('button', {name}).count(), 0, `no "${name}" button for a viewer`);
     }
     await waitText(page.locator('.actions-panel'), 'viewer');
@@ -420,6 +421,162 @@ describe('roles', () => {
     assert.doesNotMatch(await page.locator('main').textContent(), /shared/);
     await page.goto(`${kaasd.url}/admin`);
     await waitText(page.locator('h1'), 'Not found');
+    await page.close();
+  });
+});
+
+describe('labels', () => {
+  // olga is a member of logistics: these clusters are the only ones she sees.
+  const ids = {};
+  before(async () => {
+    const ops = [];
+    for (const [name, labels] of [['lab-a', {env: 'prod', tier: 'web'}], ['lab-b', {env: 'prod', tier: 'db'}],
+      ['lab-c', {env: 'dev', legacy: ''}]]) {
+      const r = await admin.post('/clusters', {name, team: 'logistics', purpose: 'personal',
+        workers: {count: 1, kind: 'vm', flavor: 'w.small'}, labels});
+      ids[name] = r.cluster.id;
+      ops.push(r.operation.id);
+    }
+    for (const op of ops) await admin.waitOperation(op);
+  });
+
+  // The cluster names the list shows once the page for `selector` is drawn (the "Clear" link
+  // is there only on a filtered page, so the table is not the previous page's).
+  async function listed(page) {
+    await page.locator('.selector-form').getByRole('link', {name: 'Clear'}).waitFor();
+    await page.locator('table.clusters').waitFor();
+    return (await page.locator('table.clusters a.cluster-name').allTextContents()).sort();
+  }
+  const selectorOf = (page) => new URL(page.url()).searchParams.get('selector');
+
+  test('labels typed in the create form reach the cluster page and the list', async () => {
+    const page = await loginPage(browser.context, kaasd.url, 'olga', PASSWORD);
+    await page.getByRole('link', {name: 'Create cluster'}).first().click();
+    await page.getByLabel('Name').fill('lab-new');
+    await page.getByLabel('Purpose').selectOption('personal');
+    await page.getByLabel('Count').fill('1');
+    await page.getByRole('button', {name: 'Add label'}).click();
+    await page.getByLabel('Label 1 key', {exact: true}).fill('env');
+    await page.getByLabel('Label 1 value', {exact: true}).fill('-qa');
+    // The dry run already checks the labels: the API's error sits under them.
+    await waitText(page.locator('[data-error-for="labels"]'), 'labels.env: a label value must be empty or');
+    await page.getByLabel('Label 1 value', {exact: true}).fill('qa');
+    await page.getByRole('button', {name: 'Add label'}).click();
+    await page.getByLabel('Label 2 key', {exact: true}).fill('owner');
+    await page.getByLabel('Label 2 value', {exact: true}).fill('olga');
+    await waitText(page.locator('#plan-preview'), 'Quota: fits');
+    assert.equal(await page.locator('[data-error-for="labels"]').textContent(), '');
+    await page.getByRole('button', {name: 'Create cluster'}).click();
+    await page.waitForURL((u) => /^\/clusters\/(?!new$)[^/]+$/.test(u.pathname));
+    const id = new URL(page.url()).pathname.split('/').pop();
+    assert.deepEqual((await admin.get(`/clusters/${id}`)).labels, {env: 'qa', owner: 'olga'});
+    const chips = page.locator('.summary .fact-labels .label-chip');
+    await chips.first().waitFor();
+    assert.deepEqual(await chips.allTextContents(), ['env=qa', 'owner=olga']);
+    await page.getByRole('link', {name: 'Clusters'}).first().click();
+    const row = page.locator('table.clusters tbody tr').filter({hasText: 'lab-new'});
+    await row.waitFor();
+    assert.deepEqual(await row.locator('.label-chip').allTextContents(), ['env=qa', 'owner=olga']);
+    assert.deepEqual(await page.locator('table.clusters tbody tr').filter({hasText: 'lab-c'}).locator('.label-chip')
+      .allTextContents(), ['env=dev', 'legacy=']);
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('a selector lists only the matching clusters, asks the API for them and stays in the URL', async () => {
+    const page = await loginPage(browser.context, kaasd.url, 'olga', PASSWORD);
+    await page.locator('table.clusters').waitFor();
+    const all = await page.locator('table.clusters a.cluster-name').allTextContents();
+    assert.ok(['lab-a', 'lab-b', 'lab-c'].every((n) => all.includes(n)), `unfiltered: ${all}`);
+    const asked = page.waitForRequest((r) => r.url().includes('/api/v1/clusters?') &&
+      new URL(r.url()).searchParams.get('selector') === 'env=prod,tier!=db');
+    await page.getByLabel('Label selector').fill('env=prod,tier!=db');
+    await page.getByRole('button', {name: 'Filter'}).click();
+    await asked; // filtered by the server, not in the page
+    assert.deepEqual(await listed(page), ['lab-a']);
+    assert.equal(selectorOf(page), 'env=prod,tier!=db');
+    await page.reload();
+    assert.deepEqual(await listed(page), ['lab-a']);
+    assert.equal(await page.getByLabel('Label selector').inputValue(), 'env=prod,tier!=db');
+
+    // A link with another selector: set-based and existence requirements.
+    await page.goto(`${kaasd.url}/?selector=${encodeURIComponent('env in (dev,prod),!tier')}`);
+    assert.deepEqual(await listed(page), ['lab-c']);
+    await page.goto(`${kaasd.url}/?selector=${encodeURIComponent('env=nowhere')}`);
+    await waitText(page.locator('.empty'), 'No cluster matches the selector');
+    assert.equal(await page.locator('table.clusters').count(), 0);
+    await page.locator('.empty').getByRole('link', {name: 'Show all clusters'}).click();
+    await page.waitForURL((u) => u.pathname === '/' && !u.search);
+    await waitText(page.locator('table.clusters'), 'lab-b');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test("a malformed selector shows the API's error, not an empty list", async () => {
+    const bad = 'env=prod,';
+    const expected = await admin.call('GET', `/clusters?selector=${encodeURIComponent(bad)}`, undefined, [400]);
+    assert.equal(expected.error.details.field, 'selector');
+    const page = await loginPage(browser.context, kaasd.url, 'olga', PASSWORD);
+    await page.locator('table.clusters').waitFor();
+    await page.getByLabel('Label selector').fill(bad);
+    await page.getByRole('button', {name: 'Filter'}).click();
+    const slot = page.locator('.selector-form [data-error-for="selector"]');
+    await waitText(slot, 'position');
+    assert.equal(await slot.textContent(), expected.error.message);
+    assert.equal(await page.getByLabel('Label selector').getAttribute('aria-invalid'), 'true');
+    assert.equal(selectorOf(page), bad);
+    await waitText(page.locator('.cluster-list'), 'No clusters are listed until the label selector is fixed.');
+    assert.equal(await page.locator('table.clusters').count(), 0);
+    assert.equal(await page.locator('.empty').count(), 0, 'no "no clusters" state for a bad selector');
+    assert.deepEqual(page.errors, []);
+    await page.close();
+  });
+
+  test('the labels editor saves a merge patch; an invalid key is refused and changes nothing', async () => {
+    const id = ids['lab-c'];
+    const page = await loginPage(browser.context, kaasd.url, 'olga', PASSWORD);
+    await page.goto(`${kaasd.url}/clusters/${id}`);
+    const form = page.locator('form[data-action="labels"]');
+    const chips = page.locator('.summary .fact-labels .label-chip');
+    await chips.first().waitFor();
+    assert.deepEqual(await chips.allTextContents(), ['env=dev', 'legacy=']);
+    const save = form.getByRole('button', {name: 'Save labels'});
+    assert.equal(await save.isDisabled(), true, 'nothing to save before a change');
+    // Rows are sorted by key: env, legacy. Change env, remove legacy, add owner.
+    assert.equal(await form.getByLabel('Label 1 key', {exact: true}).inputValue(), 'env');
+    await form.getByLabel('Label 1 value', {exact: true}).fill('prod');
+    await form.getByRole('button', {name: 'Remove label 2'}).click();
+    await form.getByRole('button', {name: 'Add label'}).click();
+    await form.getByLabel('Label 2 key', {exact: true}).fill('owner');
+    await form.getByLabel('Label 2 value', {exact: true}).fill('olga');
+    const sent = page.waitForRequest((r) => r.method() === 'PATCH');
+    await save.click();
+    assert.deepEqual(JSON.parse((await sent).postData()), {labels: {legacy: null, env: 'prod', owner: 'olga'}});
+    await waitText(page.locator('.change-result'), 'Labels saved.');
+    assert.deepEqual((await admin.get(`/clusters/${id}`)).labels, {env: 'prod', owner: 'olga'});
+    assert.deepEqual(await chips.allTextContents(), ['env=prod', 'owner=olga']);
+    assert.equal(await save.isDisabled(), true);
+
+    // A key the API refuses: its message under the rows, and nothing changed.
+    await form.getByRole('button', {name: 'Add label'}).click();
+    await form.getByLabel('Label 3 key', {exact: true}).fill('bad key!');
+    await form.getByLabel('Label 3 value', {exact: true}).fill('x');
+    const answer = page.waitForResponse((r) => r.request().method() === 'PATCH');
+    await save.click();
+    assert.equal((await answer).status(), 400);
+    await waitText(form.locator('[data-error-for="labels"]'), 'labels: the name of a label key must be');
+    assert.deepEqual((await admin.get(`/clusters/${id}`)).labels, {env: 'prod', owner: 'olga'});
+    assert.deepEqual(await chips.allTextContents(), ['env=prod', 'owner=olga']);
+    assert.equal(await form.getByLabel('Label 3 key', {exact: true}).inputValue(), 'bad key!', 'the typed row stays to be fixed');
+    await form.getByRole('button', {name: 'Remove label 3'}).click();
+    assert.equal(await save.isDisabled(), true, 'back to the saved labels');
+
+    // The list shows the saved labels.
+    await page.getByRole('link', {name: 'Clusters'}).first().click();
+    const row = page.locator('table.clusters tbody tr').filter({hasText: 'lab-c'});
+    await row.waitFor();
+    assert.deepEqual(await row.locator('.label-chip').allTextContents(), ['env=prod', 'owner=olga']);
+    assert.deepEqual(page.errors, []);
     await page.close();
   });
 });

@@ -6,6 +6,7 @@ import {mkdtempSync, rmSync} from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import {fileURLToPath} from 'node:url';
 import {chromium} from 'playwright-core';
 
 export const ADMIN_PASSWORD = 'correct-horse-battery';
@@ -30,13 +31,18 @@ export function freePort() {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The portal under test: web/ of the checkout these tests are in, whichever build's kaasd
+// serves it (a binary's default is web/ of the tree it was built from).
+const WEB_DIR = fileURLToPath(new URL('../../web', import.meta.url));
+
 // Starts kaasd (the binary in $KAASD) and waits until /readyz answers 200.
 export async function startKaasd(extraArgs = []) {
   const bin = process.env.KAASD;
   if (!bin) throw new Error('KAASD must name the kaasd binary (ctest sets it; see tests/web/run.sh)');
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'kaas-web-'));
   const port = await freePort();
-  const args = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sim-delay-ms', '150', ...extraArgs];
+  const args = ['--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--sim-delay-ms', '150',
+    '--web-dir', WEB_DIR, ...extraArgs];
   const child = spawn(bin, args, {
     env: {...process.env, KAAS_ADMIN_PASSWORD: ADMIN_PASSWORD},
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -83,6 +83,7 @@ export async function request(method, path, body, {signal, raw = false} = {}) {
 export const get = (path, opts) => request('GET', path, undefined, opts);
 export const post = (path, body, opts) => request('POST', path, body, opts);
 export const put = (path, body, opts) => request('PUT', path, body, opts);
+export const patch = (path, body, opts) => request('PATCH', path, body, opts);
 export const del = (path, opts) => request('DELETE', path, undefined, opts);
 
 export const enc = encodeURIComponent;

@@ -1,4 +1,5 @@
-// One cluster: summary, the live operation timeline, nodes, actions and operation history.
+// One cluster: summary (labels included), the live operation timeline, nodes, actions (the
+// labels editor among them) and operation history.
 //
 // Live updates: while an operation is pending or running the page polls
 // GET /operations/{id} (and the cluster) every second; it also reads the cluster's event
@@ -6,11 +7,12 @@
 // be opened the page quietly polls the cluster every few seconds instead, so that an
 // operation started elsewhere still shows up.
 
-import {get, post, del, enc, streamEvents, saveFile} from '../api.js';
+import {get, post, patch, del, enc, streamEvents, saveFile} from '../api.js';
 import {canOperate, notFound, failure} from '../app.js';
 import {h, clear, badge, bar, field, select, showError, clearErrors, table, time, duration,
   mastersText, workersText, kindLabel} from '../dom.js';
 import {describe, fingerprint, titleOf} from '../plan.js';
+import {labelChips, labelsEditor, labelsPatch, sameLabels, isLabelsField} from '../labels.js';
 import {shortfallText} from './create.js';
 
 const ACTIVE = new Set(['pending', 'running']);
@@ -81,7 +83,8 @@ export async function clusterPage(ctx) {
       fact('Masters', mastersText(cluster.masters)),
       fact('Workers', workersText(cluster.workers)),
       fact('Kubernetes', cluster.kubernetes_version),
-      fact('Nodes', String((cluster.nodes || []).length)));
+      fact('Nodes', String((cluster.nodes || []).length)),
+      fact('Labels', labelChips(cluster.labels, h('span', {class: 'muted'}, 'none')), null, 'fact-labels'));
   }
 
   function drawOperation() {
@@ -608,6 +611,47 @@ export async function clusterPage(ctx) {
         return {type: 'upgrade', version: target.value, maxUnavailable: n};
       }, {hint: 'One minor version at a time, masters first.'});
 
+    // Labels change at once (PATCH, no operation, allowed while one runs): no plan. The save
+    // sends only what the user changed since the editor was filled, as a merge patch, so a
+    // label someone else set meanwhile stays.
+    let labelsBase = cluster.labels || {};
+    const editor = labelsEditor(labelsBase, {hint: 'Select clusters by label on the clusters page, e.g. env=prod.'});
+    const labelsErr = h('p', {class: 'form-error', role: 'alert'});
+    const saveLabels = h('button', {type: 'submit', class: 'btn btn-primary'}, 'Save labels');
+    const labelsForm = h('form', {class: 'action', 'data-action': 'labels', 'aria-label': 'Edit labels', novalidate: true},
+      editor.el, h('div', {class: 'action-row'}, saveLabels), labelsErr);
+    let savingLabels = false;
+    const labelsDirty = () => {
+      const r = editor.read();
+      return Boolean(r.error) || !sameLabels(r.labels, labelsBase);
+    };
+    labelsForm.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      clearErrors(labelsForm);
+      labelsErr.textContent = '';
+      if (saveLabels.disabled) return;
+      const r = editor.read();
+      if (r.error) return editor.showError(r.error);
+      savingLabels = true;
+      saveLabels.disabled = true;
+      try {
+        const c = await patch(`/clusters/${enc(id)}`, {labels: labelsPatch(labelsBase, r.labels)});
+        cluster = {...cluster, labels: c.labels, updated_at: c.updated_at};
+        labelsBase = c.labels;
+        editor.set(c.labels);
+        drawHead();
+        announce('Labels saved.', 'ok');
+      } catch (err) {
+        if (err.name === 'AbortError') return;
+        if (!isLabelsField(err.details.field) || !editor.showError(err)) labelsErr.textContent = err.message;
+      } finally {
+        savingLabels = false;
+        sync();
+      }
+    });
+    labelsForm.addEventListener('input', () => sync());
+    labelsForm.addEventListener('change', () => sync());
+
     const deleteForm = actionForm('Delete cluster', 'delete', [], 'Preview delete',
       () => ({type: 'delete'}),
       {danger: true, hint: 'Removes every node and releases its hosts and quota. It cannot be undone.'});
@@ -615,7 +659,7 @@ export async function clusterPage(ctx) {
     const busy = h('p', {class: 'notice small', role: 'status'});
     const announced = h('p', {class: 'notice small change-result', role: 'status', 'aria-live': 'polite', hidden: true});
     const forms = [scaleForm, countForm, flavorForm, upgradeForm, deleteForm];
-    clear(el, h('h2', {id: 'actions-title'}, 'Actions'), announced, busy, kube, ...forms);
+    clear(el, h('h2', {id: 'actions-title'}, 'Actions'), announced, busy, kube, labelsForm, ...forms);
 
     const upgradeBtn = upgradeForm.querySelector('button[type=submit]');
     const noTarget = h('p', {class: 'muted small none-note'});
@@ -675,6 +719,13 @@ export async function clusterPage(ctx) {
         f.querySelector('button[type=submit]').disabled = active || same[f.dataset.action];
       }
       if (target.options.length <= 1) upgradeBtn.disabled = true;
+      // Labels changed elsewhere show up in the editor unless the user is editing it.
+      if (!labelsDirty() && !sameLabels(cluster.labels, labelsBase)) {
+        labelsBase = cluster.labels || {};
+        editor.set(labelsBase);
+      }
+      labelsForm.hidden = gone || cluster.status === 'deleting';
+      saveLabels.disabled = savingLabels || !labelsDirty();
     }
     for (const c of [workers, masterCount, masterFlavor, target]) {
       c.addEventListener('input', sync);
@@ -701,8 +752,8 @@ export async function clusterPage(ctx) {
   subscribe();
 }
 
-function fact(label, value, note) {
-  return h('div', {class: 'fact'}, h('div', {class: 'fact-label'}, label),
+function fact(label, value, note, cls = '') {
+  return h('div', {class: ['fact', cls]}, h('div', {class: 'fact-label'}, label),
     h('div', {class: 'fact-value'}, value), note ? h('div', {class: 'fact-note muted small'}, note) : null);
 }
 

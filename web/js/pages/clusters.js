@@ -1,16 +1,27 @@
-// The clusters of my teams: GET /clusters?team=&cursor=, with each cluster's last operation.
-// Refreshes by itself while any cluster is changing.
+// The clusters of my teams: GET /clusters?team=&selector=&cursor=, with each cluster's labels
+// and last operation. The team and the label selector live in the URL (/?team=&selector=), so
+// a link or a reload keeps the filter. Refreshes by itself while any cluster is changing.
 
 import {get, enc} from '../api.js';
 import {currentUser, title, failure, visibleTeams} from '../app.js';
-import {h, clear, badge, mastersText, workersText, select, field, ago, table} from '../dom.js';
+import {h, clear, badge, mastersText, workersText, select, field, ago, table, setFieldError} from '../dom.js';
+import {labelChips} from '../labels.js';
 import {navigate} from '../router.js';
 
 const CHANGING = new Set(['provisioning', 'updating', 'deleting']);
 
+function listUrl(team, selector) {
+  const q = new URLSearchParams();
+  if (team) q.set('team', team);
+  if (selector) q.set('selector', selector);
+  const qs = q.toString();
+  return qs ? `/?${qs}` : '/';
+}
+
 export async function clustersPage(ctx) {
   const me = currentUser();
   const team = ctx.query.get('team') || '';
+  const selector = ctx.query.get('selector') || '';
   const canCreate = me.is_admin || me.teams.some((t) => t.role !== 'viewer');
   title(ctx, 'Clusters', canCreate ? h('a', {href: '/clusters/new', class: 'btn btn-primary'}, 'Create cluster') : null);
 
@@ -21,8 +32,20 @@ export async function clustersPage(ctx) {
     return failure(ctx, e);
   }
   const filter = select([['', 'All my teams'], ...teams], {value: team});
-  filter.addEventListener('change', () => navigate(filter.value ? `/?team=${enc(filter.value)}` : '/'));
-  const toolbar = h('div', {class: 'toolbar', hidden: teams.length < 2 && !team}, field('Team', 'team-filter', filter));
+  filter.addEventListener('change', () => navigate(listUrl(filter.value, selector)));
+  const teamField = field('Team', 'team-filter', filter);
+  teamField.hidden = teams.length < 2 && !team;
+  const selectorInput = h('input', {type: 'search', value: selector, autocomplete: 'off', spellcheck: 'false',
+    autocapitalize: 'none', placeholder: 'env=prod,tier!=db'});
+  const selectorForm = h('form', {class: 'selector-form', role: 'search', 'aria-label': 'Filter by labels', novalidate: true},
+    field('Label selector', 'selector', selectorInput, 'key=value, key!=value, key in (a,b), key notin (a,b), key, !key; "," means and.'),
+    h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'btn'}, 'Filter'),
+      selector ? h('a', {href: listUrl(team, ''), class: 'btn btn-quiet'}, 'Clear') : null));
+  selectorForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    navigate(listUrl(team, selectorInput.value.trim()));
+  });
+  const toolbar = h('div', {class: 'toolbar', hidden: teams.length === 0 && !team && !selector}, teamField, selectorForm);
   const list = h('div', {class: 'cluster-list', 'aria-live': 'polite'});
   const more = h('div', {class: 'actions'});
   ctx.main.append(toolbar, list, more);
@@ -35,6 +58,7 @@ export async function clustersPage(ctx) {
   async function fetchPage(after, limit = 50) {
     const q = new URLSearchParams({limit: String(limit)});
     if (team) q.set('team', team);
+    if (selector) q.set('selector', selector);
     if (after) q.set('cursor', after);
     return get(`/clusters?${q}`, {signal: ctx.signal});
   }
@@ -59,18 +83,18 @@ export async function clustersPage(ctx) {
   }
 
   function draw() {
-    if (items.length === 0) return clear(list, emptyState(me, team, teams));
+    if (items.length === 0) return clear(list, emptyState(me, team, teams, selector));
     const opCells = [];
     const rows = items.map((c) => {
       const cell = h('span', {class: 'muted'}, '…');
       opCells.push([c, cell]);
       return [
         h('a', {href: `/clusters/${enc(c.id)}`, class: 'cluster-name'}, c.name),
-        c.team, c.purpose, badge(c.status), mastersText(c.masters), workersText(c.workers),
+        c.team, c.purpose, labelChips(c.labels), badge(c.status), mastersText(c.masters), workersText(c.workers),
         c.kubernetes_version, cell,
       ];
     });
-    clear(list, table(['Name', 'Team', 'Purpose', 'Status', 'Masters', 'Workers', 'Version',
+    clear(list, table(['Name', 'Team', 'Purpose', 'Labels', 'Status', 'Masters', 'Workers', 'Version',
       'Last operation'], rows, {class: 'clusters'}));
     // Bounded: one page is at most 50 clusters.
     for (const [c, cell] of opCells) lastOperation(c, cell);
@@ -96,6 +120,14 @@ export async function clustersPage(ctx) {
       drawMore();
     } catch (e) {
       if (e.name === 'AbortError') return;
+      // A selector the API cannot parse: its message (with the position) under the input, and
+      // no list at all rather than an empty one.
+      if (e.status === 400 && e.details.field === 'selector' && setFieldError(selectorForm, 'selector', e.message)) {
+        clear(more);
+        clear(list, h('p', {class: 'notice notice-error', 'data-selector-error': ''},
+          'No clusters are listed until the label selector is fixed.'));
+        return;
+      }
       clear(list, h('p', {class: 'notice notice-error', role: 'alert'},
         e.status === 404 ? `Team ${team} not found.` : e.message));
       return;
@@ -107,7 +139,7 @@ export async function clustersPage(ctx) {
   await refresh();
 }
 
-function emptyState(me, team, teams) {
+function emptyState(me, team, teams, selector) {
   if (!me.is_admin && me.teams.length === 0) {
     return h('section', {class: 'empty'},
       h('h2', {}, 'You are not in a team yet'),
@@ -121,6 +153,12 @@ function emptyState(me, team, teams) {
       h('h2', {}, 'No teams and no clusters yet'),
       h('p', {}, 'Start by creating a team and adding people to it, then create its first cluster.'),
       h('p', {}, h('a', {href: '/admin/people', class: 'btn btn-primary'}, 'Create a team')));
+  }
+  if (selector) {
+    return h('section', {class: 'empty'},
+      h('h2', {}, 'No cluster matches the selector'),
+      h('p', {}, `No cluster${team ? ` of ${team}` : ''} has labels that match `, h('code', {}, selector), '.'),
+      h('p', {}, h('a', {href: listUrl(team, ''), class: 'btn'}, 'Show all clusters')));
   }
   return h('section', {class: 'empty'},
     h('h2', {}, team ? `No clusters in ${team} yet` : 'No clusters yet'),

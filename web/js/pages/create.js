@@ -6,6 +6,7 @@ import {get, post, enc} from '../api.js';
 import {currentUser, title, failure, operableTeams} from '../app.js';
 import {h, clear, field, select, clearErrors, setFieldError, mastersText, workersText, bar} from '../dom.js';
 import {navigate} from '../router.js';
+import {labelsEditor, isLabelsField} from '../labels.js';
 
 const PURPOSES = [
   ['personal', 'personal: 1 master, for trying things out'],
@@ -72,6 +73,7 @@ export async function createPage(ctx) {
     {name: 'workers.flavor', value: flavors.default_worker_flavor});
   const masters = select([['', 'as the purpose says'], ['1', '1'], ['3', '3'], ['5', '5']],
     {name: 'masters.count', value: ''});
+  const labels = labelsEditor({}, {hint: 'Optional, e.g. env=prod: the clusters page filters by them.'});
   const formError = h('p', {class: 'form-error', role: 'alert'});
   const submit = h('button', {type: 'submit', class: 'btn btn-primary'}, 'Create cluster');
 
@@ -87,6 +89,7 @@ export async function createPage(ctx) {
     h('div', {class: 'row'},
       field('Kubernetes version', 'kubernetes_version', version),
       field('Masters', 'masters.count', masters, '1, 3 or 5: an etcd quorum is never even.')),
+    labels.el,
     formError,
     h('div', {class: 'actions'}, submit, h('a', {href: '/', class: 'btn btn-quiet'}, 'Cancel')));
 
@@ -110,10 +113,14 @@ export async function createPage(ctx) {
     };
     if (kind.value === 'vm') b.workers.flavor = flavor.value;
     if (masters.value) b.masters = {count: Number(masters.value)};
+    const l = labels.read().labels;
+    if (l && Object.keys(l).length) b.labels = l;
     return b;
   }
 
   function localError(b) {
+    const l = labels.read();
+    if (l.error) return l.error;
     if (!Number.isInteger(b.workers.count) || b.workers.count < 0) {
       return {message: 'workers.count must be a whole number, 0 or more', details: {field: 'workers.count'}};
     }
@@ -124,6 +131,7 @@ export async function createPage(ctx) {
   // the field that drives the resource.
   function placeError(err) {
     const d = err.details || {};
+    if (isLabelsField(d.field)) return labels.showError(err);
     if (d.field) return setFieldError(form, d.field, err.message);
     if (Array.isArray(d.exceeded)) {
       for (const s of d.exceeded) {
