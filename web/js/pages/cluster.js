@@ -617,7 +617,8 @@ export async function clusterPage(ctx) {
     let labelsBase = cluster.labels || {};
     const editor = labelsEditor(labelsBase, {hint: 'Select clusters by label on the clusters page, e.g. env=prod.'});
     const labelsErr = h('p', {class: 'form-error', role: 'alert'});
-    const saveLabels = h('button', {type: 'submit', class: 'btn btn-primary'}, 'Save labels');
+    // Disabled from the start: the editor holds the cluster's labels, nothing to save yet.
+    const saveLabels = h('button', {type: 'submit', class: 'btn btn-primary', disabled: true}, 'Save labels');
     const labelsForm = h('form', {class: 'action', 'data-action': 'labels', 'aria-label': 'Edit labels', novalidate: true},
       editor.el, h('div', {class: 'action-row'}, saveLabels), labelsErr);
     let savingLabels = false;
