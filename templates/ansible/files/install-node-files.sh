@@ -60,6 +60,7 @@ if [ -d /var/lib/kaas/images ] && [ -x /usr/local/bin/ctr ]; then
 fi
 if [ -f /etc/default/etcd ]; then
   [ -e /etc/kaas/pki/etcd/member.key ] && chown etcd: /etc/kaas/pki/etcd/member.crt /etc/kaas/pki/etcd/member.key
+  systemctl daemon-reload  # etcd.service.d/kaas.conf: the start timeout of a joining member
   systemctl enable --quiet etcd
   if [ "$etcd_before" != "$(fingerprint $etcd_files)" ]; then
     systemctl restart etcd
