@@ -950,7 +950,7 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
             r"TransientFailure|bad certificate|certificate required|handshake", said):
         fail(f"etcd did not refuse a client without a certificate: {said}")
     # A joining member may take longer to start than systemd's default allows (kaas's drop-in).
-    r = ssh(key, m1, "systemctl show etcd -p TimeoutStartUSec", work)
+    r = ssh(key, m1, "sudo systemctl show etcd -p TimeoutStartUSec", work)
     if r.stdout.strip() != "TimeoutStartUSec=15min":
         fail(f"etcd's start timeout is not kaas's: {r.stdout} {r.stderr}")
     r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
