@@ -644,11 +644,8 @@ def master_repair_checks(api, key, work, cluster_id, times):
         time.sleep(2)
     if not seen:
         fail("kaas did not see master-2 unhealthy after its VM was destroyed")
-    (op,) = wait_repairs(api, cluster_id, 1, 2000 * SCALE)
-    times["repair_master"] = time.monotonic() - t
-    check_repair_op(op)
-    names = [st["name"] for st in op["steps"]]
-    log(f"master repair steps: {names}")
+    op, names = finished_repair(api, cluster_id, 2000 * SCALE, times, "repair_master", t,
+                                "master")
     if names[:3] != ["remove master-2 from etcd (its machine is down)", "destroy master-2",
                      "provision master-4"]:
         fail(f"the master repair did not remove the dead member first: {names}")
@@ -667,11 +664,18 @@ def master_repair_checks(api, key, work, cluster_id, times):
     return ["master-1", "master-3", "master-4"]
 
 
-def check_repair_op(op):
+def finished_repair(api, cluster_id, timeout, times, key, since, what):
+    """The cluster's repair operation once it has ended: it succeeded and the health monitor
+    started it. Records its time in times[key]; returns it and its step names."""
+    (op,) = wait_repairs(api, cluster_id, 1, timeout)
+    times[key] = time.monotonic() - since
     if op["state"] != "succeeded":
         fail(f"repair {op['id']} ended {op['state']}: {op.get('error')}")
     if op["requested_by"] != "kaas-health-monitor":
         fail(f"repair {op['id']} was not started by the health monitor: {op['requested_by']}")
+    names = [st["name"] for st in op["steps"]]
+    log(f"{what} repair steps: {names}")
+    return op, names
 
 
 def worker_repair_checks(api, key, work, cluster_id, bare, bare2_port, times):
@@ -681,11 +685,8 @@ def worker_repair_checks(api, key, work, cluster_id, bare, bare2_port, times):
     t = time.monotonic()
     virsh("destroy", bare)
     log("destroyed the physical worker's machine (pm-1)")
-    (op,) = wait_repairs(api, cluster_id, 1, 1200 * SCALE)
-    times["repair_worker"] = time.monotonic() - t
-    check_repair_op(op)
-    names = [st["name"] for st in op["steps"]]
-    log(f"worker repair steps: {names}")
+    _, names = finished_repair(api, cluster_id, 1200 * SCALE, times, "repair_worker", t,
+                               "worker")
     if "remove worker-1" not in names or "join workers" not in names:
         fail(f"the worker repair did not replace worker-1: {names}")
     drains = [n for n in names if n.startswith("drain")]
