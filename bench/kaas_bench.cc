@@ -35,6 +35,7 @@
 #include "kaas/store/database.h"
 #include "kaas/store/repositories.h"
 #include "kaasd_process.h"
+#include "postgres_server.h"
 #include "scratch_database.h"
 #include "webhook_receiver.h"
 
@@ -509,40 +510,13 @@ void BenchWebhooks() {
               Percentile(engine0, 0.5), Percentile(engine10, 0.5));
 }
 
-// A throwaway PostgreSQL server for the replica benchmark, stopped when it goes out of scope.
-class ScratchPostgres {
- public:
-  ScratchPostgres() {
-    char tmpl[] = "/tmp/kaas-bench-pg-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    port_ = FreePort();
-    std::string cmd = "bash " KAAS_SOURCE_DIR "/scripts/start-postgres.sh " + dir_.string() + " " +
-                      std::to_string(port_) + " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start PostgreSQL");
-  }
-  ~ScratchPostgres() {
-    std::string cmd = "bash " KAAS_SOURCE_DIR "/scripts/start-postgres.sh --stop " + dir_.string() +
-                      " >/dev/null";
-    if (std::system(cmd.c_str()) != 0) std::fprintf(stderr, "cannot stop PostgreSQL\n");
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-  std::string url() const {
-    return "postgresql://postgres@127.0.0.1:" + std::to_string(port_) + "/kaas";
-  }
-
- private:
-  std::filesystem::path dir_;
-  int port_ = 0;
-};
-
 // `n` replicas on a fresh database of `server`, sharing one data dir.
 struct Replicas {
   std::string url;
   std::filesystem::path shared;
   std::vector<std::unique_ptr<KaasdProcess>> kaasd;
 };
-Replicas StartReplicas(const ScratchPostgres& server, int n, int sim_delay_ms,
+Replicas StartReplicas(const PostgresServer& server, int n, int sim_delay_ms,
                        const std::string& expiry_s) {
   Replicas r;
   auto url = CreateScratchDatabase(server.url(), "bench");
@@ -563,7 +537,8 @@ Replicas StartReplicas(const ScratchPostgres& server, int n, int sim_delay_ms,
 }
 
 void BenchReplicas(int n, int sim_delay_ms) {
-  ScratchPostgres server;
+  PostgresServer server("kaas-bench-pg");
+  if (!server.Start()) throw std::runtime_error("cannot start PostgreSQL");
   const int kSimDelayMs = sim_delay_ms;
   std::printf(
       "\nreplicas: %d personal clusters (1 master + 1 worker) created by 16 clients spread "

@@ -5,7 +5,6 @@
 // and no request waits past its timeout. The only time limits are the waits' own deadlines.
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -17,44 +16,19 @@
 #include "blackhole_proxy.h"
 #include "kaasd_clusters.h"
 #include "kaasd_process.h"
+#include "postgres_server.h"
 
 namespace kaas::testing {
 namespace {
 
 using namespace std::chrono_literals;
 
-std::string Script() { return std::string(KAAS_SOURCE_DIR) + "/scripts/start-postgres.sh"; }
-
-// A PostgreSQL server for one test: started in a fresh folder on a free port.
-class Server {
- public:
-  Server() {
-    char tmpl[] = "/tmp/kaas-pg-outage-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    port_ = FreePort();
-  }
-  ~Server() {
-    Shell("bash " + Script() + " --stop " + dir_ + " >/dev/null 2>&1");
-    Shell("rm -rf " + dir_);
-  }
-  bool Start() {
-    // Durable: the test crashes this server, and commits kaasd was told about must survive.
-    return Shell("POSTGRES_DURABLE=1 bash " + Script() + " " + dir_ + " " + std::to_string(port_) +
-                 " >/dev/null") == 0;
-  }
-  // pg_ctl stop -m immediate: every backend dies at once, as in a crash or a failover.
-  bool Kill() { return Shell("bash " + Script() + " --kill " + dir_) == 0; }
-  bool Restart() { return Shell("bash " + Script() + " --restart " + dir_) == 0; }
-  int port() const { return port_; }
-
- private:
-  std::string dir_;
-  int port_ = 0;
-};
-
 class PostgresOutageTest : public ::testing::Test {
  protected:
-  void SetUp() override { ASSERT_TRUE(server_.Start()) << "scripts/start-postgres.sh failed"; }
+  // Durable: the test crashes this server, and commits kaasd was told about must survive.
+  void SetUp() override {
+    ASSERT_TRUE(server_.Start(/*durable=*/true)) << "scripts/start-postgres.sh failed";
+  }
   void TearDown() override {
     if (!HasFailure() || !kaasd_) return;
     std::ifstream in(kaasd_->data_dir() / "kaasd.log");
@@ -159,7 +133,7 @@ class PostgresOutageTest : public ::testing::Test {
     return CreateDevCluster(*kaasd_, name, workers);
   }
 
-  Server server_;
+  PostgresServer server_{"kaas-pg-outage"};
   std::unique_ptr<KaasdProcess> kaasd_;
 };
 
