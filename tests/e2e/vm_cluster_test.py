@@ -357,6 +357,19 @@ WIPE_PROBE = ("bad=0; for p in " + " ".join(WIPE_PATHS) +
               "done; [ $bad = 0 ] && echo wiped; true")
 
 
+def check_released(api, key, port, work, host, after):
+    """A released physical host: `available` in kaas, and everything wipe-host.yml promises
+    done on the machine (every path kaas wrote gone, the services it started stopped and
+    disabled). Positive control: the same probe found them while the host was allocated."""
+    _, hosts = api.call("GET", "/hosts", expect=200)
+    pm = next(h for h in hosts["items"] if h["name"] == host)
+    if pm["state"] != "available":
+        fail(f"host {host} is {pm['state']} after {after}, expected available")
+    r = ssh(key, port, WIPE_PROBE, work)
+    if r.returncode != 0 or r.stdout.split() != ["wiped"]:
+        fail(f"{host} still holds kaas's state after {after}: {r.stdout} {r.stderr}")
+
+
 def build_kubernetes(source_dir, versions):
     """kaasd's mirror of Kubernetes (kubernetes_binaries): the binaries, containerd and the
     images, built from the Go module proxy by scripts/build-kubernetes.sh and cached outside the
@@ -752,13 +765,7 @@ def worker_scaling_checks(api, dev, k8s, key, work, cluster_id, bare2_port, time
     if moving in [p for p, _, _ in pods]:
         fail(f"the pod {moving} of the drained worker is still there: {pods}")
     wait_nodes(dev, {"master-1": True, "worker-1": False}, version, 300 * SCALE)
-    _, hosts = api.call("GET", "/hosts", expect=200)
-    pm = next(h for h in hosts["items"] if h["name"] == "pm-2")
-    if pm["state"] != "available":
-        fail(f"pm-2 is {pm['state']} after the scale-in, expected available")
-    r = ssh(key, bare2_port, WIPE_PROBE, work)
-    if r.returncode != 0 or r.stdout.split() != ["wiped"]:
-        fail(f"pm-2 still holds kaas's state after the scale-in: {r.stdout} {r.stderr}")
+    check_released(api, key, bare2_port, work, "pm-2", "the scale-in")
     log(f"workers 1 -> 2 in {times['workers_1_to_2']:.1f} s ({new} Ready, a pod on it); "
         f"2 -> 1 in {times['workers_2_to_1']:.1f} s ({new} drained: its pod {moving} was "
         "replaced on worker-1; pm-2 wiped and available)")
@@ -999,16 +1006,7 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
     vols = [v for v in virsh("vol-list", pool).stdout.splitlines() if cluster_id in v]
     if left or vols:
         fail(f"left behind after delete: domains {left}, volumes {vols}")
-    _, hosts = api.call("GET", "/hosts", expect=200)
-    pm = next(h for h in hosts["items"] if h["name"] == "pm-2")
-    if pm["state"] != "available":
-        fail(f"host pm-2 is {pm['state']} after delete, expected available")
-    # Everything wipe-host.yml promises: every path kaas wrote is gone, the services it
-    # started are stopped and disabled. Positive control: the same probe found them while the
-    # host was allocated (checked after the create above).
-    r = ssh(key, bare2_port, WIPE_PROBE, work)
-    if r.returncode != 0 or r.stdout.split() != ["wiped"]:
-        fail(f"the host still holds kaas's state after release: {r.stdout} {r.stderr}")
+    check_released(api, key, bare2_port, work, "pm-2", "delete")
     log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
         "pm-2 wiped and available")
 
