@@ -14,6 +14,13 @@ etcd_files="/etc/default/etcd /etc/kaas/pki/etcd/ca.crt /etc/kaas/pki/etcd/membe
   /etc/kaas/pki/etcd/member.key /etc/kaas/pki/etcd/client.crt /etc/kaas/pki/etcd/client.key"
 fingerprint() { cat "$@" 2>/dev/null | sha256sum; }
 etcd_before=$(fingerprint $etcd_files)
+# containerd's binaries by the checksums the mirror gave them (hashing them here would cost the
+# node seconds), its configuration and unit by their contents.
+containerd_state() {
+  grep -E ' usr/local/bin/(containerd|containerd-shim-runc-v2)$' /etc/kaas/kubernetes.SHA256SUMS 2>/dev/null
+  cat /etc/containerd/config.toml /etc/systemd/system/containerd.service 2>/dev/null
+}
+containerd_before=$(containerd_state | sha256sum)
 # Existing folders keep their owner and mode (/etc stays /etc); new ones get the archive's.
 # -m: files dated now, not 1970.
 zstd -q -d -c "$archive" | tar -xmf - -C / --no-same-owner --no-overwrite-dir
@@ -43,7 +50,15 @@ fi
 # The images nothing may pull (no registry is reachable), into the namespace the kubelet uses;
 # only those not imported before (recorded by the checksums the mirror gave them).
 if [ -d /var/lib/kaas/images ] && [ -x /usr/local/bin/ctr ]; then
-  if $changed; then systemctl restart containerd; else systemctl start containerd; fi
+  # Restarted only when its own files changed: an upgrade that keeps the runtime must not pull
+  # it from under a running control plane (the kubelet loses its runtime, probes fail, and the
+  # API server the upgrade is about to ask may be restarted).
+  if [ "$containerd_before" != "$(containerd_state | sha256sum)" ]; then
+    systemctl restart containerd
+    echo "KAAS-CHANGED: containerd restarted with its new files"
+  else
+    systemctl start containerd
+  fi
   i=0
   until ctr version >/dev/null 2>&1; do  # minutes under software emulation
     i=$((i + 1)); [ $i -lt 300 ] || { echo "kaas: containerd did not come up" >&2; exit 1; }
