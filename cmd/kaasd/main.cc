@@ -1,6 +1,7 @@
 // kaasd: wires the modules together and serves until SIGTERM/SIGINT.
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -167,6 +168,16 @@ int main(int argc, char** argv) {
   }
   const KaasdConfig cfg = std::move(parsed).value();
 
+  // At rest (docs/security.md): what kaasd and its children (Ansible, genisoimage) create is
+  // theirs alone, and the first admin's password is read once and not handed down to them.
+  umask(077);
+  const std::string admin_password = [] {
+    const char* pw = std::getenv("KAAS_ADMIN_PASSWORD");
+    std::string value = pw ? pw : "";
+    unsetenv("KAAS_ADMIN_PASSWORD");
+    return value;
+  }();
+
   // SIGTERM/SIGINT are taken by a dedicated thread (sigwait), never by a handler that
   // interrupts a worker mid-step.
   sigset_t signals;
@@ -181,6 +192,16 @@ int main(int argc, char** argv) {
   if (ec) return Fail("cannot create data dir " + cfg.data_dir, Internal(ec.message()));
   const fs::path data = fs::weakly_canonical(fs::absolute(cfg.data_dir));
   std::string url = cfg.database.empty() ? "sqlite://" + (data / "kaas.db").string() : cfg.database;
+  // Installations from before the umask keep their modes otherwise: the data dir is the owner's
+  // alone, and so are the database's files (SQLite gives its journal the database's mode).
+  fs::permissions(data, fs::perms::owner_all, ec);
+  if (ec) return Fail("cannot restrict data dir " + data.string(), Internal(ec.message()));
+  if (std::string file = store::SqlitePath(url); !file.empty()) {
+    for (const char* suffix : {"", "-wal", "-shm", "-journal", ".lock"}) {
+      fs::permissions(file + suffix, fs::perms::owner_read | fs::perms::owner_write, ec);
+    }
+    ec.clear();
+  }
 
   // SQLite serves one process: a second kaasd on the same file is refused here, before it
   // opens or migrates anything. The lock lasts as long as the process.
@@ -227,8 +248,7 @@ int main(int argc, char** argv) {
   auto directory = OpenDirectory(cfg.ldap, &auth_options.directory_groups);
   if (!directory.ok()) return Fail("cannot set up the company directory", directory.status());
   auth::AuthService auth(*db, clock, auth_options, directory->get());
-  const char* env_pw = std::getenv("KAAS_ADMIN_PASSWORD");
-  auto admin = auth.BootstrapAdmin(env_pw ? env_pw : "");
+  auto admin = auth.BootstrapAdmin(admin_password);
   if (!admin.ok()) return Fail("cannot create the admin user", admin.status());
 
   // Master key for secrets at rest (cluster CA keys), created at first start with mode 0600.
@@ -403,7 +423,7 @@ int main(int argc, char** argv) {
             << "/api/v1/auth/login -d '{\"username\":\"admin\",\"password\":\"...\"}'\n";
   if (!admin->empty()) {
     std::cerr << "  admin password (generated, shown only this once): " << *admin << "\n";
-  } else if (env_pw) {
+  } else if (!admin_password.empty()) {
     std::cerr << "  admin password: the value of KAAS_ADMIN_PASSWORD at first start\n";
   } else {
     std::cerr << "  admin password: as printed when this data dir was first used\n";

@@ -1,15 +1,20 @@
 // Hostile input and resource exhaustion through the real kaasd (DESIGN.md §6.1, issue 11):
-// media types, bounded valid UTF-8 strings, caching, and event streams that cannot starve the
-// API or outlive the caller's access.
+// media types, bounded valid UTF-8 strings, caching, event streams that cannot starve the API
+// or outlive the caller's access, and what kaasd leaves readable on its machine.
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "kaasd_process.h"
@@ -392,6 +397,81 @@ TEST_F(HardeningTest, EventStreamsEndWhenAccessEnds) {
   ASSERT_EQ(kaasd_->WaitOperation(del.body["operation"]["id"])["state"], "succeeded");
   ExpectStreamEnds(*stays, "cluster deleted");
   EXPECT_NE(stays->received().find("deleted"), std::string::npos);
+}
+
+// ---- at rest: the data dir is kaasd's alone, and its children get no admin password ----
+
+// Every file and folder under `dir` that gives its group or others any access; the harness's
+// own log (opened by the test before kaasd runs) is not kaasd's.
+std::vector<std::string> OpenToOthers(const std::filesystem::path& dir) {
+  std::vector<std::string> open;
+  auto check = [&](const std::filesystem::path& p) {
+    struct stat st {};
+    if (lstat(p.c_str(), &st) == 0 && !S_ISLNK(st.st_mode) && (st.st_mode & 077) != 0) {
+      std::ostringstream line;
+      line << p.string() << " mode " << std::oct << (st.st_mode & 0777);
+      open.push_back(line.str());
+    }
+  };
+  check(dir);
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+    if (e.path().filename() != "kaasd.log") check(e.path());
+  }
+  return open;
+}
+
+TEST(AtRestTest, DataDirIsTheOwnersAloneAndChildrenGetNoAdminPassword) {
+  // kaasd's first child is the syntax check of its playbooks: an ansible-playbook that writes
+  // down the umask and the environment it was given.
+  char tmpl[] = "/tmp/kaas-at-rest-XXXXXX";
+  const std::filesystem::path bin = mkdtemp(tmpl);
+  const std::filesystem::path seen = bin / "child-saw";
+  {
+    std::ofstream script(bin / "ansible-playbook");
+    script << "#!/bin/sh\n{ echo \"umask $(umask)\"; env; } > '" << seen.string() << "'\n";
+  }
+  std::filesystem::permissions(bin / "ansible-playbook", std::filesystem::perms::owner_all);
+  const std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  setenv("PATH", (bin.string() + ":" + path).c_str(), 1);
+
+  KaasdProcess kaasd;
+  // A data dir from before, open to everyone: kaasd restricts it at start.
+  std::filesystem::permissions(kaasd.data_dir(), std::filesystem::perms::all);
+  const bool started = kaasd.Start();
+  setenv("PATH", path.c_str(), 1);
+  ASSERT_TRUE(started);
+  ASSERT_FALSE(kaasd.LoginAdmin().empty());  // the password did reach kaasd itself
+  // Something written after start: a cluster's records, its PKI, its simulated domains.
+  ASSERT_EQ(kaasd.Call("POST", "/api/v1/teams", R"({"name":"payments"})").status, 201);
+  auto c = kaasd.Call("POST", "/api/v1/clusters",
+                      R"({"name":"c1","team":"payments","purpose":"personal"})");
+  ASSERT_EQ(c.status, 202) << c.raw;
+  ASSERT_EQ(kaasd.WaitOperation(c.body["operation"]["id"])["state"], "succeeded");
+  EXPECT_TRUE(std::filesystem::exists(kaasd.data_dir() / "kaas.db"));
+  EXPECT_EQ(OpenToOthers(kaasd.data_dir()), std::vector<std::string>{});
+
+  std::string child;
+  for (int i = 0; i < 100 && child.find("PATH=") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream in(seen);
+    child.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_NE(child.find("PATH="), std::string::npos) << "kaasd's child never ran";
+  EXPECT_NE(child.find("umask 0077"), std::string::npos) << child;
+  EXPECT_EQ(child.find("KAAS_ADMIN_PASSWORD"), std::string::npos) << child;
+  EXPECT_EQ(child.find(KaasdProcess::kAdminPassword), std::string::npos);
+
+  // An installation from before the umask: its database and folder opened up again, restricted
+  // at the next start.
+  ASSERT_EQ(kaasd.Terminate(), 0);
+  std::filesystem::permissions(kaasd.data_dir(), std::filesystem::perms::all);
+  std::filesystem::permissions(
+      kaasd.data_dir() / "kaas.db",
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+          std::filesystem::perms::group_read | std::filesystem::perms::others_read);
+  ASSERT_TRUE(kaasd.Start());
+  EXPECT_EQ(OpenToOthers(kaasd.data_dir()), std::vector<std::string>{});
+  std::filesystem::remove_all(bin);
 }
 
 }  // namespace
