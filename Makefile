@@ -11,7 +11,7 @@ DATA_DIR ?= ./var
 KAASD_FLAGS ?=
 VM_TESTS ?= auto
 
-.PHONY: all deps configure build run test unit integration bench screenshots vm-test clean
+.PHONY: all deps configure build run test unit integration bench fuzz screenshots vm-test clean
 
 all: build
 
@@ -48,6 +48,11 @@ integration: build
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# The libFuzzer targets (fuzz/), 300 s each (FUZZ_SECONDS); make test runs them 10 s each.
+FUZZ_SECONDS ?= 300
+fuzz: deps
+	scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
 
 # Real VMs: libvirtd + QEMU (TCG) guests bootstrapped by Ansible (docs/real-vms.md).
 vm-test:

@@ -22,6 +22,7 @@ PACKAGES=(
   zstd                                 # node archives travel compressed (tasks/node-files.yml)
   chromium                             # the portal's browser tests (headless, via playwright-core)
   clang-format                         # the house format (.clang-format)
+  clang-14 libclang-rt-14-dev          # the libFuzzer targets (fuzz/, scripts/fuzz.sh): clang, libFuzzer, ASan
   prometheus                           # the observability test's throwaway Prometheus + promtool
   systemd                              # systemd-analyze verify/security on deploy/systemd/kaasd.service
 )

@@ -13,6 +13,7 @@ namespace {
 // An IPv4 or IPv6 address as 16 bytes (IPv4 mapped into ::ffff:0:0/96).
 std::optional<std::array<uint8_t, 16>> ParseIp(const std::string& text) {
   std::array<uint8_t, 16> out{};
+  if (text.find('\0') != std::string::npos) return std::nullopt;  // inet_pton stops at a NUL
   in_addr v4{};
   if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
     out[10] = out[11] = 0xff;

@@ -1,7 +1,5 @@
 #include "kaas/lifecycle/steps.h"
 
-#include <arpa/inet.h>
-
 #include <nlohmann/json.hpp>
 
 #include "kaas/store/repositories.h"
@@ -14,11 +12,6 @@ std::string ParamOf(const store::Operation& op, const std::string& key) {
   auto j = nlohmann::json::parse(op.params, nullptr, false);
   if (!j.is_object() || !j.contains(key) || !j[key].is_string()) return "";
   return j[key].get<std::string>();
-}
-
-bool IsIpAddress(const std::string& s) {
-  unsigned char buf[16];
-  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
 }
 
 }  // namespace internal

@@ -19,7 +19,6 @@ inline std::string Join(const std::vector<std::string>& items) { return kaas::Jo
 inline std::vector<std::string> SplitNames(const std::string& list) { return Split(list, ','); }
 // A string parameter of the operation (its JSON params); "" when absent.
 std::string ParamOf(const store::Operation& op, const std::string& key);
-bool IsIpAddress(const std::string& s);
 
 // Runs fn over items concurrently (one thread per item, at most `width` at a time) and
 // returns the first error. An exception thrown by fn reaches the caller (after the batch).

@@ -89,10 +89,10 @@ Status ClusterSteps::AddEtcdTls(provisioner::BootstrapJob& job, const store::Clu
     std::vector<std::string> dns = {n.name, "localhost"};
     std::vector<std::string> ips = {"127.0.0.1"};
     for (const std::string& extra : d_.etcd_cert_extra_names) {
-      (internal::IsIpAddress(extra) ? ips : dns).push_back(extra);
+      (IsIpAddress(extra) ? ips : dns).push_back(extra);
     }
     if (auto at = ParseHostPort(n.address, 22); at.ok()) {  // "host:ssh-port" -> "host"
-      (internal::IsIpAddress(at->host) ? ips : dns).push_back(at->host);
+      (IsIpAddress(at->host) ? ips : dns).push_back(at->host);
     }
     KAAS_ASSIGN_OR_RETURN(pki::ClientCert member,
                           pki::IssueServingCert(secrets->etcd_ca_cert, ca_key, n.name, dns, ips,

@@ -157,7 +157,10 @@ TEST_F(InventoryTest, PhysicalHostsAreExclusiveAndReturnAfterDelete) {
 TEST_F(InventoryTest, HostAddressesAreHostOrHostPortAndBadOnesChangeNothing) {
   size_t before = kaasd_->Call("GET", "/api/v1/hosts").body["items"].size();
   for (const char* bad : {"10.9.0.1:", "10.9.0.1:ssh", "10.9.0.1:0", "10.9.0.1:70000", ":22",
-                          "[::1", "[::1]22", "bm 1"}) {
+                          "[::1", "[::1]22", "bm 1",
+                          // neither a name nor an address (found by fuzz/host_port_fuzz), and
+                          // what Ansible would evaluate as Jinja
+                          "p[::1]:22m-1.examp,e", "{{lookup('pipe','id')}}"}) {
     nlohmann::json body = {{"name", "bm-new"}, {"address", bad}, {"vcpus", 8}, {"memory_gib", 32}};
     auto r = kaasd_->Call("POST", "/api/v1/hosts", body.dump());
     EXPECT_EQ(r.status, 400) << bad;

@@ -336,29 +336,35 @@ TEST_F(AnsibleBootstrapperTest, PlaysSeeTheVotersAndTheJobFilesWhichAreGoneAfter
   for (const auto& l : lines) EXPECT_FALSE(l.empty());
 }
 
-// A host address (or any other value) such as {{lookup('pipe','id')}} reaches Ansible as text:
-// were it evaluated as Jinja, `id` would run on this machine and its "uid=" would be printed.
+// A value such as {{lookup('pipe','id')}} reaches Ansible as text: were it evaluated as Jinja,
+// `id` would run on this machine and its "uid=" would be printed. A host address like it is
+// not even an address: refused before anything runs (POST /hosts refuses it too).
 TEST_F(AnsibleBootstrapperTest, InventoryValuesAreNeverEvaluatedAsJinja) {
   Playbook("look.yml",
            "    - ansible.builtin.debug:\n"
-           "        msg: \"KAAS-NOTE: host={{ ansible_host }} advertise={{ etcd_advertise_host }} "
+           "        msg: \"KAAS-NOTE: host={{ ansible_host }} "
            "name={{ cluster_name }} extra={{ note }}\"\n");
   const std::string jinja = "{{lookup('pipe','id')}}";
-  BootstrapJob job = Job("look.yml");
-  job.nodes[1].address = jinja;  // master-2, the target: a physical host's registered address
-  job.cluster_name = jinja;
-  job.extra_vars = {{"note", jinja}};
   AddressResolver addresses;
   AnsibleOptions options;
   options.playbooks_dir = dir_ / "playbooks";
   options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
   options.timeout_seconds = 120;
+
+  BootstrapJob job = Job("look.yml");
+  job.nodes[1].address = jinja;  // master-2, the target: a physical host's registered address
+  auto refused = AnsibleBootstrapper(options, addresses).Run(job);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument) << refused.status().ToString();
+  EXPECT_EQ(refused.status().field(), "address") << refused.status().ToString();
+
+  job = Job("look.yml");
+  job.cluster_name = jinja;
+  job.extra_vars = {{"note", jinja}};
   auto r = AnsibleBootstrapper(options, addresses).Run(job);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->find("uid="), std::string::npos) << "the lookup ran: " << *r;
-  EXPECT_NE(r->find("host=" + jinja + " advertise=" + jinja + " name=" + jinja + " extra=" + jinja),
-            std::string::npos)
-      << *r;
+  EXPECT_NE(r->find(" name=" + jinja + " extra=" + jinja), std::string::npos) << *r;
 }
 
 // The simulation writes the very inventory a real run writes for the same job.
