@@ -3,15 +3,16 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <exception>
-#include <nlohmann/json.hpp>
 
-#include "kaas/common/ids.h"
+#include "engine_events.h"
 #include "kaas/common/log.h"
-#include "kaas/notify/notify.h"
 #include "kaas/store/repositories.h"
 #include "steps_internal.h"
 
 namespace kaas::lifecycle {
+
+using internal::OperationEvent;
+using internal::StepEvent;
 
 struct Engine::Pool {
   explicit Pool(size_t n) : pool(n) {}
@@ -135,17 +136,6 @@ Status Engine::Start() {
 
 void Engine::Submit(const std::string& op_id) { Schedule(op_id, std::nullopt); }
 
-Result<std::optional<store::OperationLease>> Engine::Claim(const std::string& op_id) {
-  std::optional<store::OperationLease> lease;
-  const int64_t now = clock_.NowMs();
-  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
-    lease = store::leases::ClaimOperation(tx, op_id, options_.replica_id, now,
-                                          now + options_.lease_expiry_ms, db_.sqlite());
-    return Status::Ok();
-  }));
-  return lease;
-}
-
 void Engine::Schedule(const std::string& op_id, std::optional<store::OperationLease> lease) {
   if (stopping_) {
     // Claimed by the poller while kaasd stops: hand it back rather than let it expire.
@@ -234,162 +224,6 @@ void Engine::Shutdown() {
   if (lease_thread_.joinable()) lease_thread_.join();
 }
 
-Status Engine::Persist(Run& run, const std::function<void(store::Tx&)>& fn) {
-  return db_.Write([&](store::Tx& tx) {
-    KAAS_RETURN_IF_ERROR(Fence(tx, run));
-    fn(tx);
-    return Status::Ok();
-  });
-}
-
-Status Engine::Fence(store::Tx& tx, Run& run) {
-  if (store::leases::Holds(tx, run.op_id, options_.replica_id, run.epoch)) return Status::Ok();
-  fenced_writes_.Inc({});
-  LoseLease(run, "a write was fenced");
-  return Status(Code::kConflict, "operation " + run.op_id + " is no longer held by replica " +
-                                     options_.replica_id + " at epoch " +
-                                     std::to_string(run.epoch) + ": write fenced");
-}
-
-void Engine::LoseLease(Run& run, const std::string& why) {
-  {
-    std::lock_guard lock(mu_);
-    run.stop_step = true;
-    if (run.lost.exchange(true)) return;
-  }
-  cv_.notify_all();
-  leases_lost_.Inc({});
-  log::Warn("lost the lease of an operation: stopping it here, recording nothing more",
-            {{"operation", run.op_id},
-             {"replica", options_.replica_id},
-             {"epoch", std::to_string(run.epoch)},
-             {"why", why}});
-}
-
-void Engine::Release(const std::string& op_id, int64_t epoch) {
-  Status st = db_.Write([&](store::Tx& tx) {
-    store::leases::Release(tx, op_id, options_.replica_id, epoch);
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    log::Warn("cannot release lease (it expires instead)",
-              {{"operation", op_id}, {"error", st.ToString()}});
-  }
-}
-
-void Engine::LeaseLoop() {
-  auto next_renewal = std::chrono::steady_clock::now();
-  auto next_poll = next_renewal;
-  while (true) {
-    {
-      std::unique_lock lock(mu_);
-      // Renewals are due every lease_renew_ms even when polling is slower.
-      const int64_t wait_ms = std::min(options_.lease_poll_ms, options_.lease_renew_ms);
-      if (lease_cv_.wait_for(lock, std::chrono::milliseconds(wait_ms),
-                             [&] { return stopping_.load(); })) {
-        return;
-      }
-    }
-    try {
-      if (std::chrono::steady_clock::now() >= next_renewal) {
-        next_renewal =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_renew_ms);
-        RenewLeases();
-      }
-      if (std::chrono::steady_clock::now() >= next_poll) {
-        next_poll =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.lease_poll_ms);
-        ClaimFreeOperations();
-      }
-    } catch (const std::exception& e) {
-      log::Error("lease pass threw", {{"error", e.what()}});
-    }
-  }
-}
-
-void Engine::RenewLeases() {
-  // Runs registered before the renewal: their claims committed before it, so a lease of
-  // theirs missing from its answer was really taken over.
-  std::map<std::string, std::shared_ptr<Run>> runs;
-  {
-    std::lock_guard lock(mu_);
-    runs = runs_;
-  }
-  std::vector<store::OperationLease> held;
-  const int64_t until = clock_.NowMs() + options_.lease_expiry_ms;
-  Status st = db_.Write([&](store::Tx& tx) {
-    held = store::leases::Renew(tx, options_.replica_id, until);
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    // Not a lost lease: the database did not answer. The fence decides at the next write.
-    log::Warn("cannot renew leases", {{"error", st.ToString()}});
-    return;
-  }
-  lease_renewals_.Inc({}, static_cast<double>(held.size()));
-  std::map<std::string, store::OperationLease> by_id;
-  for (auto& l : held) by_id[l.operation_id] = l;
-  for (auto& [id, run] : runs) {
-    auto it = by_id.find(id);
-    if (it == by_id.end() || it->second.epoch != run->epoch) {
-      bool registered = false;
-      {
-        std::lock_guard lock(mu_);
-        auto r = runs_.find(id);
-        registered = r != runs_.end() && r->second == run;
-      }
-      if (registered) LoseLease(*run, "another replica holds the lease now");
-      continue;
-    }
-    // A cancel requested through another replica interrupts the step running here.
-    if (it->second.cancel_requested && !run->cancel) RequestCancel(id);
-  }
-}
-
-void Engine::ClaimFreeOperations() {
-  int64_t room = 0;
-  {
-    std::lock_guard lock(mu_);
-    room = static_cast<int64_t>(std::max<size_t>(options_.threads, 1)) -
-           static_cast<int64_t>(in_flight_.size());
-  }
-  if (room <= 0 || stopping_) return;
-  const int64_t now = clock_.NowMs();
-  bool any = false;
-  // A just-admitted operation is its admitting replica's to claim for a while.
-  const int64_t fresh_since = now - options_.lease_expiry_ms / 3;
-  if (!db_.Read([&](store::Tx& tx) {
-            any = store::leases::AnyClaimable(tx, now, fresh_since);
-            return Status::Ok();
-          })
-           .ok() ||
-      !any) {
-    return;
-  }
-  std::vector<store::OperationLease> claimed;
-  Status st = db_.Write([&](store::Tx& tx) {
-    claimed = store::leases::ClaimFree(tx, options_.replica_id, now, now + options_.lease_expiry_ms,
-                                       room, fresh_since);
-    return Status::Ok();
-  });
-  if (!st.ok()) {
-    log::Warn("cannot claim operations", {{"error", st.ToString()}});
-    return;
-  }
-  for (auto& lease : claimed) Schedule(lease.operation_id, lease);
-}
-
-bool Engine::WaitForDatabase() {
-  for (int64_t wait_ms = 500;; wait_ms = std::min<int64_t>(wait_ms * 2, 5000)) {
-    {
-      std::unique_lock lock(mu_);
-      if (cv_.wait_for(lock, std::chrono::milliseconds(wait_ms), [&] { return stopping_.load(); }))
-        return false;
-    }
-    if (db_.Ping().ok()) return true;
-  }
-}
-
 bool Engine::Backoff(const Run& run, int attempt) {
   int64_t base = std::min<int64_t>(static_cast<int64_t>(options_.backoff_base_ms) << (attempt - 1),
                                    options_.backoff_max_ms);
@@ -430,136 +264,6 @@ StepResult Engine::RunStep(const store::Operation& op, const store::Step& step,
                               {"error", e.what()}});
     return Internal("step '" + step.name + "' threw an exception: " + e.what());
   }
-}
-
-void Engine::Emit(store::Tx& tx, const std::string& cluster_id, const std::string& team_id,
-                  const std::string& kind, const std::string& data) {
-  store::Event e{NewId("ev"), cluster_id, team_id, clock_.NowMs(), kind, data};
-  store::events::Insert(tx, e);
-}
-
-namespace {
-
-// `replica` and `epoch`: who recorded it, under which lease (the step history of a takeover).
-std::string StepEvent(const store::Operation& op, const store::Step& s, const std::string& replica,
-                      int64_t epoch) {
-  return nlohmann::json{{"operation", op.id}, {"index", s.index},     {"name", s.name},
-                        {"state", s.state},   {"message", s.message}, {"attempts", s.attempts},
-                        {"replica", replica}, {"epoch", epoch}}
-      .dump();
-}
-
-std::string OperationEvent(const store::Operation& op) {
-  return nlohmann::json{{"operation", op.id},
-                        {"type", op.type},
-                        {"state", op.state},
-                        {"error", op.error},
-                        {"progress", Progress(op)}}
-      .dump();
-}
-
-std::string ClusterEvent(const std::string& status, const std::string& reason) {
-  return nlohmann::json{{"status", status}, {"status_reason", reason}}.dump();
-}
-
-// Where a cluster rests when an operation of `type` ends in `state`.
-std::pair<ClusterStatus, std::string> Resting(const store::Operation& op, OperationState state,
-                                              const std::string& why) {
-  if (state == OperationState::kSucceeded) {
-    return {RestingStatus(TypeOf(op).value_or(OperationType::kCreate)), ""};
-  }
-  if (state == OperationState::kFailed) return {ClusterStatus::kError, why};
-  // Cancelled: a half-built or half-deleted cluster is not usable; a cancelled change leaves a
-  // working cluster whose shape the record describes.
-  const auto type = TypeOf(op);
-  if (type == OperationType::kCreate || type == OperationType::kDelete) {
-    return {ClusterStatus::kError, why};
-  }
-  return {ClusterStatus::kRunning, why};
-}
-
-}  // namespace
-
-void Engine::Notify(store::Tx& tx, const store::Operation& op, const std::string& team_id,
-                    OperationState state) {
-  auto c = store::clusters::Find(tx, op.cluster_id);
-  const std::string name = c ? c->name : "";
-  const int64_t now = clock_.NowMs();
-  std::string data =
-      nlohmann::json{{"type", op.type}, {"state", op.state}, {"error", op.error}}.dump();
-  notify::Enqueue(
-      tx, {"operation." + op.state, team_id, op.cluster_id, name, op.id, op.requested_by, data},
-      now);
-  if (state != OperationState::kSucceeded) return;
-  const auto type = TypeOf(op);
-  if (type == OperationType::kRepair) {
-    notify::Enqueue(tx,
-                    {"node.repaired", team_id, op.cluster_id, name, op.id, op.requested_by,
-                     nlohmann::json{{"node", internal::ParamOf(op, "node")}}.dump()},
-                    now);
-    return;
-  }
-  if (type != OperationType::kCreate && type != OperationType::kDelete) return;
-  notify::Enqueue(tx,
-                  {type == OperationType::kCreate ? "cluster.created" : "cluster.deleted", team_id,
-                   op.cluster_id, name, op.id, op.requested_by,
-                   nlohmann::json{{"status", c ? c->status : ""}}.dump()},
-                  now);
-}
-
-Status Engine::Finish(Run& run, store::Operation& op, const std::string& team_id,
-                      OperationState state, const std::string& why) {
-  op.state = ToString(state);
-  op.error = state == OperationState::kSucceeded ? "" : why;
-  for (auto& s : op.steps) {
-    if (state == OperationState::kCancelled && StateOf(s) == StepState::kPending) {
-      s.state = ToString(StepState::kCancelled);
-    }
-  }
-  // The cluster record describes its live nodes before anyone can see the operation ended.
-  Status settled =
-      runner_.Settle(op, StepControl{nullptr, [&](store::Tx& tx) { return Fence(tx, run); }});
-  if (run.lost) return Status(Code::kConflict, "lease lost");
-  if (!settled.ok()) {
-    log::Error("settle failed",
-               {{"operation", op.id}, {"cluster", op.cluster_id}, {"error", settled.ToString()}});
-  }
-  auto [resting, reason] = Resting(op, state, why);
-  const std::string status = ToString(resting);
-  KAAS_RETURN_IF_ERROR(Persist(run, [&](store::Tx& tx) {
-    store::leases::Release(tx, op.id, options_.replica_id, run.epoch);
-    for (const auto& s : op.steps) {
-      if (StateOf(s) == StepState::kCancelled) store::operations::UpdateStep(tx, s);
-    }
-    store::operations::SetState(tx, op.id, op.state, op.error, clock_.NowMs());
-    store::clusters::SetStatus(tx, op.cluster_id, status, reason, clock_.NowMs());
-    Emit(tx, op.cluster_id, team_id, "operation", OperationEvent(op));
-    Emit(tx, op.cluster_id, team_id, "cluster", ClusterEvent(status, reason));
-    if (state == OperationState::kSucceeded && TypeOf(op) == OperationType::kRepair) {
-      Emit(tx, op.cluster_id, team_id, "node",
-           nlohmann::json{{"event", "node.repaired"},
-                          {"node", internal::ParamOf(op, "node")},
-                          {"operation", op.id}}
-               .dump());
-    }
-    Notify(tx, op, team_id, state);
-  }));
-  const double seconds = std::max<int64_t>(clock_.NowMs() - op.created_at, 0) / 1000.0;
-  operation_duration_.Observe({op.type, op.state}, seconds);
-  const std::string ms = std::to_string(static_cast<int64_t>(seconds * 1000));
-  if (state == OperationState::kSucceeded) {
-    log::Info(
-        "operation succeeded",
-        {{"operation", op.id}, {"cluster", op.cluster_id}, {"type", op.type}, {"duration_ms", ms}});
-  } else {
-    log::Warn("operation ended", {{"operation", op.id},
-                                  {"cluster", op.cluster_id},
-                                  {"type", op.type},
-                                  {"state", op.state},
-                                  {"duration_ms", ms},
-                                  {"reason", why}});
-  }
-  return Status::Ok();
 }
 
 void Engine::RunOperation(Run& run, DatabaseOutage& outage) {
