@@ -26,7 +26,7 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 # dpkg-shlibdeps; Ansible runs the playbooks.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_STRIP_FILES ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "ansible-core, adduser, zstd")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "ansible-core, openssh-client, adduser, zstd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA "${PROJECT_SOURCE_DIR}/deploy/debian/postinst")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 include(CPack)

@@ -19,6 +19,7 @@ PACKAGES=(
   slapd ldap-utils                     # the tests' throwaway OpenLDAP server (start-ldap.sh)
   libgtest-dev libgmock-dev            # tests
   ansible-core                         # ansible-playbook: bootstrap runs and --syntax-check
+  openssh-client                       # ssh for Ansible; ssh-keygen/ssh-keyscan: guests' host keys
   zstd                                 # node archives travel compressed (tasks/node-files.yml)
   chromium                             # the portal's browser tests (headless, via playwright-core)
   clang-format                         # the house format (.clang-format)
@@ -31,7 +32,7 @@ PACKAGES=(
 # busybox for the test's own container image; Go, which builds Kubernetes, is on the machine).
 if [ "${1:-}" = "--vm" ]; then
   PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage
-             openssh-client busybox-static)
+             busybox-static)
 fi
 
 missing=()

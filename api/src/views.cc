@@ -256,7 +256,8 @@ Json HostRecordJson(const store::Host& h) {
           {"vcpus", h.vcpus},
           {"memory_gib", h.memory_gib},
           {"labels", labels.is_discarded() ? Json::object() : labels},
-          {"state", h.state}};
+          {"state", h.state},
+          {"host_key", h.host_key}};
 }
 
 Json HostJson(const store::Host& h) {

@@ -18,8 +18,13 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
   job.cluster_id = c.id;
   job.operation_id = x.op.id;
   job.cluster_name = c.name;
+  std::map<std::string, std::string> host_keys;  // physical host -> its pinned SSH host key
   Status team = d_.db.Read([&](store::Tx& tx) {
     if (auto t = store::teams::FindById(tx, c.team_id)) job.team_name = t->name;
+    for (const auto& n : nodes) {
+      if (KindOf(n) != NodeKind::kPhysical || n.host.empty()) continue;
+      if (auto h = store::hosts::Find(tx, n.host)) host_keys[n.name] = h->host_key;
+    }
     return Status::Ok();
   });
   if (!team.ok()) {
@@ -54,9 +59,26 @@ provisioner::BootstrapJob ClusterSteps::NewJob(const Context& x, const std::stri
   for (const auto& n : nodes) {
     const bool master = RoleOf(n) == NodeRole::kMaster;
     job.nodes.push_back({n.name, n.role, n.address, master && StateOf(n) == NodeState::kReady,
-                         master && StateOf(n) == NodeState::kLearner});
+                         master && StateOf(n) == NodeState::kLearner, host_keys[n.name]});
     if (HealthOf(n) == NodeHealth::kUnhealthy) unreachable.push_back(n.name);
   }
+  // A physical host registered without its SSH host key gets the one it shows at kaas's first
+  // contact pinned (hosts.host_key), unless another was pinned meanwhile.
+  std::map<std::string, std::string> host_of;
+  for (const auto& n : nodes) {
+    if (KindOf(n) == NodeKind::kPhysical) host_of[n.name] = n.host;
+  }
+  job.pin_host_key = [this, host_of, fence = x.control.fence](
+                         const std::string& node, const std::string& key) -> Result<bool> {
+    auto it = host_of.find(node);
+    if (it == host_of.end() || it->second.empty()) return true;  // a VM: nothing to record
+    bool pinned = false;
+    KAAS_RETURN_IF_ERROR(Write(StepControl{nullptr, fence}, [&](store::Tx& tx) {
+      pinned = store::hosts::PinHostKey(tx, it->second, key);
+      return Status::Ok();
+    }));
+    return pinned;
+  };
   // Nodes whose machine is down (a repair): the playbooks do their part on the others and skip
   // the tasks that would have to reach them.
   job.extra_vars["kaas_unreachable"] = Join(unreachable, ",");

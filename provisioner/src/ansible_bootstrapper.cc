@@ -12,6 +12,7 @@
 
 #include "kaas/common/log.h"
 #include "kaas/common/strings.h"
+#include "kaas/provisioner/host_keys.h"
 #include "kaas/provisioner/kubernetes_config.h"
 #include "kaas/provisioner/process.h"
 
@@ -54,12 +55,15 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   KAAS_ASSIGN_OR_RETURN(std::string inventory,
                         RenderJobInventory(job, options_.inventory, resolver_));
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "inventory.yml", inventory));
+  KAAS_ASSIGN_OR_RETURN(std::string known_hosts, KnownHosts(job));
+  KAAS_RETURN_IF_ERROR(WriteTextFile(work / "known_hosts", known_hosts));
 
-  // ansible.cfg in the working directory (ansible-playbook reads ./ansible.cfg). Host keys of
-  // fresh guests are recorded in the work dir, never in the user's known_hosts.
+  // ansible.cfg in the working directory (ansible-playbook reads ./ansible.cfg). SSH checks
+  // every node's host key strictly against the run's known_hosts (KnownHosts), never the
+  // user's own.
   std::string cfg =
       "[defaults]\n"
-      "host_key_checking = False\n"
+      "host_key_checking = True\n"
       "retry_files_enabled = False\n"
       "forks = 10\n"
       "timeout = 60\n"
@@ -72,7 +76,7 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       // A run's SSH connections outlive it by a minute: the next step's run (promote after
       // join, the health gate after both) reuses them instead of a new handshake, which takes
       // seconds against a slow or emulated machine.
-      "ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no "
+      "ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=yes "
       "-o UserKnownHostsFile=" +
       (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "ansible.cfg", cfg));
@@ -140,6 +144,40 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
                     " in " + took + ": " + Join(recap, "; ");
   if (!notes.empty()) msg += "; " + Join(notes, "; ");
   return msg;
+}
+
+Result<std::string> AnsibleBootstrapper::KnownHosts(const BootstrapJob& job) {
+  std::string out;
+  for (const auto& n : job.nodes) {
+    KAAS_ASSIGN_OR_RETURN(NodeAccess a, resolver_.Resolve(job.cluster_id, n));
+    if (a.host.empty()) continue;  // not placed yet: never contacted
+    std::string key = a.host_key;
+    const bool target =
+        std::find(job.targets.begin(), job.targets.end(), n.name) != job.targets.end();
+    if (key.empty()) {
+      // kaas's first contact with this machine (a physical host registered without its key, a
+      // VM made before kaas recorded keys): the key it presents now is pinned, and strictly
+      // checked from here on.
+      auto seen = ScanHostKey(a.host, a.ssh_port, 20);
+      if (!seen.ok()) {
+        if (!target) continue;  // a node this run may not need (down, being repaired)
+        return Unavailable("cannot read the SSH host key of " + n.name + " at " + a.host + ":" +
+                           std::to_string(a.ssh_port) + ": " + seen.status().message());
+      }
+      if (job.pin_host_key) {
+        KAAS_ASSIGN_OR_RETURN(bool pinned, job.pin_host_key(n.name, *seen));
+        if (!pinned) {
+          return Status(Code::kFailedPrecondition,
+                        "the SSH host key of " + n.name + " changed while kaas pinned it");
+        }
+      }
+      log::Info("SSH host key pinned at first contact",
+                {{"cluster", job.cluster_id}, {"node", n.name}, {"host_key", *seen}});
+      key = *seen;
+    }
+    out += KnownHostsLine(a.host, a.ssh_port, key) + "\n";
+  }
+  return out;
 }
 
 // etcd-status.yml prints etcdctl's two JSON answers base64-encoded after these markers.

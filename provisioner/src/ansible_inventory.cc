@@ -13,7 +13,9 @@ namespace kaas::provisioner {
 Result<NodeAccess> AddressResolver::Resolve(const std::string&, const BootstrapNode& node) {
   if (node.address.empty()) return NodeAccess{"", 22, 0, 0};
   KAAS_ASSIGN_OR_RETURN(HostPort at, ParseHostPort(node.address, 22));
-  return NodeAccess{at.host, at.port, 0, 0};
+  NodeAccess access{at.host, at.port, 0, 0};
+  access.host_key = node.host_key;
+  return access;
 }
 
 Result<std::string> RenderJobInventory(const BootstrapJob& job, const InventoryOptions& options,

@@ -2,6 +2,7 @@
 
 #include "kaas/common/host_port.h"
 #include "kaas/common/names.h"
+#include "kaas/provisioner/host_keys.h"
 #include "kaas/provisioner/hypervisor_uri.h"
 
 namespace kaas::provisioner {
@@ -93,6 +94,9 @@ Result<store::Host> DatabaseInventory::AddHost(store::Host host) {
   KAAS_RETURN_IF_ERROR(ParseHostPort(host.address, 22).status());
   KAAS_RETURN_IF_ERROR(CheckSize("vcpus", host.vcpus));
   KAAS_RETURN_IF_ERROR(CheckSize("memory_gib", host.memory_gib));
+  if (!host.host_key.empty()) {
+    KAAS_ASSIGN_OR_RETURN(host.host_key, NormalizeHostKey(host.host_key));
+  }
   if (host.labels.empty()) host.labels = "{}";
   host.state = "available";
   host.cluster_id.clear();
@@ -115,6 +119,15 @@ Status DatabaseInventory::SetHostState(const std::string& name, const std::strin
     if (!host) return NotFound("host " + name + " not found");
     KAAS_RETURN_IF_ERROR(CheckNotHeld(*host, ""));
     store::hosts::SetState(tx, name, state, "");
+    return Status::Ok();
+  });
+}
+
+Status DatabaseInventory::SetHostKey(const std::string& name, const std::string& host_key) {
+  KAAS_ASSIGN_OR_RETURN(std::string key, NormalizeHostKey(host_key));
+  return db_.Write([&](store::Tx& tx) {
+    if (!store::hosts::Find(tx, name)) return NotFound("host " + name + " not found");
+    store::hosts::SetHostKey(tx, name, key);
     return Status::Ok();
   });
 }

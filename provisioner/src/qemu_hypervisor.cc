@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "kaas/common/ids.h"
+#include "kaas/provisioner/cloud_init.h"
+#include "kaas/provisioner/host_keys.h"
 #include "kaas/provisioner/loopback_ports.h"
 #include "kaas/provisioner/process.h"
 #include "kaas/templates/xml.h"
@@ -116,16 +118,13 @@ Result<std::string> ReadWholeFile(const std::filesystem::path& p) {
 // The cloud-init NoCloud seed of a node: user-data + meta-data on an ISO labelled cidata, built
 // locally with genisoimage.
 Result<std::string> BuildSeed(const templates::Renderer& renderer, const DomainSpec& spec,
-                              const RealVmOptions& o) {
+                              const RealVmOptions& o, const HostKeyPair& host_key) {
   namespace fs = std::filesystem;
   KAAS_ASSIGN_OR_RETURN(
       std::string user_data,
-      renderer.Render("cloud-init/user-data", {{"cluster_name", spec.owner.cluster_id},
-                                               {"cluster_id", spec.owner.cluster_id},
-                                               {"node_name", spec.owner.node_name},
-                                               {"role", spec.owner.role},
-                                               {"kubernetes_version", ""},
-                                               {"ssh_public_key", o.ssh_public_key}}));
+      RenderUserData(renderer, {spec.owner.cluster_id, spec.owner.cluster_id, spec.owner.node_name,
+                                spec.owner.role, "", o.ssh_public_key, host_key.private_key,
+                                host_key.public_key}));
   fs::path tmp = fs::temp_directory_path() / ("kaas-seed-" + RandomHex(8));
   std::error_code ec;
   fs::create_directories(tmp, ec);
@@ -192,7 +191,10 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
   libvirt::Volume vol(virStorageVolCreateXML(pool.get(), vol_xml.c_str(), 0));
   if (!vol) return Unavailable(libvirt::LastError("create disk of " + spec.name));
 
-  KAAS_ASSIGN_OR_RETURN(std::string seed_iso, BuildSeed(renderer_, spec, o));
+  // The guest's SSH host key is made here: its public half goes into the domain's metadata, so
+  // kaas knows it before the first connection (and after a restart of kaasd).
+  KAAS_ASSIGN_OR_RETURN(HostKeyPair host_key, GenerateHostKey(spec.name));
+  KAAS_ASSIGN_OR_RETURN(std::string seed_iso, BuildSeed(renderer_, spec, o, host_key));
   KAAS_RETURN_IF_ERROR(UploadVolume(conn_->get(), pool.get(), seed, seed_iso));
 
   KAAS_ASSIGN_OR_RETURN(std::vector<int> ports, PickLoopbackPorts(4));
@@ -223,7 +225,8 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
                         {"ssh_port", std::to_string(ssh_port)},
                         {"etcd_client_port", std::to_string(client_port)},
                         {"etcd_peer_port", std::to_string(peer_port)},
-                        {"apiserver_port", std::to_string(apiserver_port)}}));
+                        {"apiserver_port", std::to_string(apiserver_port)},
+                        {"host_key", host_key.public_key}}));
   return conn_->Define(xml, spec.name);
 }
 
@@ -275,6 +278,7 @@ Result<NodeAccess> QemuHypervisor::Endpoint(const std::string& domain_name) {
   ep.etcd_client_port = libvirt::IntElement(meta, "etcd_client_port");
   ep.etcd_peer_port = libvirt::IntElement(meta, "etcd_peer_port");
   ep.apiserver_port = libvirt::IntElement(meta, "apiserver_port");  // 0 on domains made before
+  ep.host_key = libvirt::ElementText(meta, "host_key");             // "" on domains made before
   if (ep.ssh_port <= 0) return NotFound("domain " + domain_name + " has no forwarded ports");
   return ep;
 }

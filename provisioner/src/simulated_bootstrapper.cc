@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "kaas/provisioner/cloud_init.h"
 #include "kaas/provisioner/kubernetes_config.h"
 
 namespace kaas::provisioner {
@@ -70,19 +71,15 @@ Result<std::string> SimulatedBootstrapper::Run(const BootstrapJob& job) {
     auto node = std::find_if(job.nodes.begin(), job.nodes.end(),
                              [&](const BootstrapNode& n) { return n.name == target; });
     if (node == job.nodes.end()) return Internal("node " + target + " is not in the inventory");
-    auto user_data = renderer_.Render("cloud-init/user-data",
-                                      {{"cluster_name", job.cluster_name},
-                                       {"cluster_id", job.cluster_id},
-                                       {"node_name", node->name},
-                                       {"role", node->role},
-                                       {"kubernetes_version", job.kubernetes_version},
-                                       {"ssh_public_key", "ssh-ed25519 SIMULATED kaas"}});
+    // A real VM's seed carries a host key made for it (GenerateHostKey); the simulation renders
+    // the same user-data with a stand-in of the same shape.
+    auto user_data = RenderUserData(
+        renderer_,
+        {job.cluster_name, job.cluster_id, node->name, node->role, job.kubernetes_version,
+         "ssh-ed25519 SIMULATED kaas",
+         "-----BEGIN OPENSSH PRIVATE KEY-----\nSIMULATED\n-----END OPENSSH PRIVATE KEY-----\n",
+         "ssh-ed25519 SIMULATED"});
     if (!user_data.ok()) return user_data.status();
-    try {
-      YAML::Load(*user_data);
-    } catch (const YAML::Exception& e) {
-      return Internal(std::string("rendered cloud-init is not valid YAML: ") + e.what());
-    }
     KAAS_RETURN_IF_ERROR(WriteTextFile(job.work_dir / (node->name + ".user-data"), *user_data));
   }
   return "simulated: rendered inventory, kubeadm config and cloud-init for " +

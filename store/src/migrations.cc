@@ -301,6 +301,13 @@ const std::vector<Migration>& Migrations() {
            // roles follow the user's groups at each login).
            "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local'",
        }},
+      {12,
+       "host keys",
+       {
+           // A physical host's SSH host key: registered with it or pinned at first contact;
+           // Ansible checks it strictly (VMs carry theirs in their domain's metadata).
+           "ALTER TABLE hosts ADD COLUMN host_key TEXT NOT NULL DEFAULT ''",
+       }},
   };
   return kMigrations;
 }

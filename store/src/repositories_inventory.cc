@@ -25,7 +25,8 @@ void BindHypervisor(soci::statement& st, Hypervisor& h) {
 }
 
 constexpr const char* kHostCols =
-    "SELECT name, address, vcpus, memory_gib, labels, state, cluster_id, created_at FROM hosts";
+    "SELECT name, address, vcpus, memory_gib, labels, state, cluster_id, created_at, host_key "
+    "FROM hosts";
 void BindHost(soci::statement& st, Host& h) {
   st.exchange(into(h.name));
   st.exchange(into(h.address));
@@ -35,6 +36,7 @@ void BindHost(soci::statement& st, Host& h) {
   st.exchange(into(h.state));
   st.exchange(into(h.cluster_id));
   st.exchange(into(h.created_at));
+  st.exchange(into(h.host_key));
 }
 
 }  // namespace
@@ -96,15 +98,15 @@ namespace hosts {
 void Upsert(Tx& tx, const Host& h) {
   if (CountOf(tx, "SELECT COUNT(*) FROM hosts WHERE name = :n", h.name) > 0) return;
   tx.sql() << "INSERT INTO hosts (name, address, vcpus, memory_gib, labels, state, cluster_id, "
-              "created_at) VALUES (:n, :a, :v, :m, :l, :s, :c, :at)",
+              "created_at, host_key) VALUES (:n, :a, :v, :m, :l, :s, :c, :at, :k)",
       use(h.name), use(h.address), use(h.vcpus), use(h.memory_gib), use(h.labels), use(h.state),
-      use(h.cluster_id), use(h.created_at);
+      use(h.cluster_id), use(h.created_at), use(h.host_key);
 }
 void Insert(Tx& tx, const Host& h) {
   tx.sql() << "INSERT INTO hosts (name, address, vcpus, memory_gib, labels, state, cluster_id, "
-              "created_at) VALUES (:n, :a, :v, :m, :l, :s, :c, :at)",
+              "created_at, host_key) VALUES (:n, :a, :v, :m, :l, :s, :c, :at, :k)",
       use(h.name), use(h.address), use(h.vcpus), use(h.memory_gib), use(h.labels), use(h.state),
-      use(h.cluster_id), use(h.created_at);
+      use(h.cluster_id), use(h.created_at), use(h.host_key);
 }
 void Delete(Tx& tx, const std::string& name) {
   tx.sql() << "DELETE FROM hosts WHERE name = :n", use(name);
@@ -126,6 +128,16 @@ void SetState(Tx& tx, const std::string& name, const std::string& state,
               const std::string& cluster_id) {
   tx.sql() << "UPDATE hosts SET state = :s, cluster_id = :c WHERE name = :n", use(state),
       use(cluster_id), use(name);
+}
+bool PinHostKey(Tx& tx, const std::string& name, const std::string& host_key) {
+  tx.sql() << "UPDATE hosts SET host_key = :k WHERE name = :n AND host_key = ''", use(host_key),
+      use(name);
+  std::string now;
+  tx.sql() << "SELECT host_key FROM hosts WHERE name = :n", use(name), into(now);
+  return tx.sql().got_data() && now == host_key;
+}
+void SetHostKey(Tx& tx, const std::string& name, const std::string& host_key) {
+  tx.sql() << "UPDATE hosts SET host_key = :k WHERE name = :n", use(host_key), use(name);
 }
 }  // namespace hosts
 

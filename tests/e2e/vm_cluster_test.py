@@ -119,6 +119,28 @@ def ssh(key, port, command, work, timeout=180, stdin=None):
                           input=stdin, capture_output=True, text=True, timeout=timeout)
 
 
+def host_key_at(port):
+    """The Ed25519 host key the SSH server on 127.0.0.1:port presents ("ssh-ed25519 AAAA")."""
+    r = subprocess.run(["ssh-keyscan", "-T", "20", "-t", "ed25519", "-p", str(port), "127.0.0.1"],
+                       capture_output=True, text=True, timeout=60)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) == 3 and f[1] == "ssh-ed25519":
+            return f"{f[1]} {f[2]}"
+    fail(f"no Ed25519 host key on 127.0.0.1:{port}: {r.stdout} {r.stderr}")
+
+
+def check_host_key(api, name, port):
+    """A physical host's key as kaas knows it (registered or pinned at first contact) is the
+    one the machine presents: every connection kaas makes checks it strictly."""
+    _, hosts = api.call("GET", "/hosts", expect=200)
+    known = next(h for h in hosts["items"] if h["name"] == name)["host_key"]
+    seen = host_key_at(port)
+    if known != seen:
+        fail(f"kaas knows {name}'s host key as {known!r}, the machine presents {seen!r}")
+    return known
+
+
 def boot_bare_host(image, work, key, name):
     """Starts a guest that stands for a physical machine: the same Debian image, booted by the
     test through libvirt (not by kaas), reachable over SSH on a forwarded loopback port."""
@@ -743,6 +765,8 @@ def worker_scaling_checks(api, dev, k8s, key, work, cluster_id, bare2_port, time
     if len(new) != 1 or workers[new[0]] != "pm-2":
         fail(f"workers after the scale-out: {workers}")
     new = new[0]
+    pinned = check_host_key(api, "pm-2", bare2_port)
+    log(f"pm-2's host key pinned at kaas's first contact: {pinned[:30]}...")
     import_test_image(k8s["source"], key, bare2_port, work, new)
     wait_nodes(dev, {"master-1": True, "worker-1": False, new: False}, version, 600 * SCALE)
     times["workers_1_to_2"] = time.monotonic() - t
@@ -928,9 +952,23 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
     if "left /etc/kaas" not in r.stdout:
         fail(f"the wipe probe does not see what kaas installed on the host: {r.stdout}")
 
+    # SSH host keys were known before kaas first connected, and Ansible checked them strictly:
+    # the master presents the key kaas made for it (in its domain's metadata, from its
+    # cloud-init seed), pm-1 the key it was registered with.
+    m1 = master_ssh_port(cluster_id, "master-1")
+    xml = virsh("dumpxml", f"kaas-{cluster_id}-master-1").stdout
+    made = xml.split("<host_key>")[1].split("<")[0] if "<host_key>" in xml else ""
+    presented = host_key_at(m1)
+    if not made or made != presented:
+        fail(f"master-1 presents {presented!r}; kaas made and recorded {made!r}")
+    pm1_key = check_host_key(api, "pm-1", bare_port)
+    if pm1_key == presented:
+        fail("master-1 and pm-1 present the same host key")
+    log(f"host keys: master-1 presents the key kaas put in its seed ({made[:30]}...), "
+        "pm-1 the one it was registered with")
+
     # etcd answers over TLS with kaas's client certificate from the cluster's etcd CA, and
     # refuses plain HTTP and clients without a certificate.
-    m1 = master_ssh_port(cluster_id, "master-1")
     r = ssh(key, m1, ETCDCTL + " endpoint health", work)
     log(f"etcd on master-1 over TLS: {r.stdout.strip()} {r.stderr.strip()}")
     if r.returncode != 0 or "is healthy" not in (r.stdout + r.stderr):
@@ -1151,8 +1189,10 @@ hypervisors:
         times["bare_host_boot"] = time.monotonic() - t
         log(f"bare host {bare} answers SSH on 127.0.0.1:{bare_port} after "
             f"{times['bare_host_boot']:.1f} s")
+        # pm-1 is registered with its host key; pm-2 without: kaas pins the key it sees first.
         api.call("POST", "/hosts", {"name": "pm-1", "address": f"127.0.0.1:{bare_port}",
-                                    "vcpus": 2, "memory_gib": 2}, expect=201)
+                                    "vcpus": 2, "memory_gib": 2,
+                                    "host_key": host_key_at(bare_port)}, expect=201)
         wait_ssh(key, bare2_port, work, 500 * SCALE)
         api.call("POST", "/hosts", {"name": "pm-2", "address": f"127.0.0.1:{bare2_port}",
                                     "vcpus": 2, "memory_gib": 2}, expect=201)

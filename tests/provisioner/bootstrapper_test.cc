@@ -46,14 +46,22 @@ class JobTest : public ::testing::Test {
     job.cluster_name = "billing";
     job.team_name = "payments";
     job.kubernetes_version = "1.37.2";
-    job.nodes = {{"master-1", "master", "10.0.0.1", true},
-                 {"master-2", "master", "10.0.0.3", false},
-                 {"worker-1", "worker", "10.0.0.2", false}};
+    // Host keys known for every node: a real run reads a missing one from the machine, and
+    // these addresses must never be contacted.
+    job.nodes = {{"master-1", "master", "10.0.0.1", true, false, kHostKey1},
+                 {"master-2", "master", "10.0.0.3", false, false, kHostKey2},
+                 {"worker-1", "worker", "10.0.0.2", false, false, kHostKey3}};
     job.targets = {"worker-1"};
     job.work_dir = dir_ / "work";
     job.files = {{"kubernetes/ca.crt", kCaPem}};  // what lifecycle stages for every join
     return job;
   }
+  static constexpr char kHostKey1[] =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx1c3Rlci1tYXN0ZXItMS1ob3N0LWtleS0xMjM0";
+  static constexpr char kHostKey2[] =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG1hc3Rlci0yLWhvc3Qta2V5LTAwMDAwMDAwMDAw";
+  static constexpr char kHostKey3[] =
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdvcmtlci0xLWhvc3Qta2V5LTAwMDAwMDAwMDAw";
   static constexpr char kCaPem[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
   std::filesystem::path dir_;
 };
@@ -286,8 +294,10 @@ class AnsibleBootstrapperTest : public JobTest {
   // Every node on this machine (the plays use the local connection anyway).
   class Loopback : public NodeResolver {
    public:
-    Result<NodeAccess> Resolve(const std::string&, const BootstrapNode&) override {
-      return NodeAccess{"127.0.0.1", 22, 0, 0};
+    Result<NodeAccess> Resolve(const std::string&, const BootstrapNode& node) override {
+      NodeAccess a{"127.0.0.1", 22, 0, 0};
+      a.host_key = node.host_key;
+      return a;
     }
   };
   AnsibleBootstrapper Runner() {
@@ -365,6 +375,54 @@ TEST_F(AnsibleBootstrapperTest, InventoryValuesAreNeverEvaluatedAsJinja) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->find("uid="), std::string::npos) << "the lookup ran: " << *r;
   EXPECT_NE(r->find(" name=" + jinja + " extra=" + jinja), std::string::npos) << *r;
+}
+
+// SSH checks every node's host key strictly against the keys kaas knows (DESIGN.md §6.1): the
+// run's known_hosts holds each node's key at the address Ansible uses, and a target whose key
+// is not known and cannot be read is refused before ansible-playbook starts.
+TEST_F(AnsibleBootstrapperTest, HostKeysAreKnownBeforeTheFirstConnectionAndCheckedStrictly) {
+  Playbook("look.yml", "    - ansible.builtin.debug:\n        msg: \"KAAS-NOTE: ran\"\n");
+  AddressResolver addresses;
+  AnsibleOptions options;
+  options.playbooks_dir = dir_ / "playbooks";
+  options.templates_dir = std::string(KAAS_SOURCE_DIR) + "/templates";
+  options.timeout_seconds = 120;
+  BootstrapJob job = Job("look.yml");
+  job.nodes[2].address = "10.0.0.2:2222";  // a physical worker with its own SSH port
+  auto r = AnsibleBootstrapper(options, addresses).Run(job);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto read = [&](const char* name) {
+    std::ifstream in(job.work_dir / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read("known_hosts"), std::string("10.0.0.1 ") + kHostKey1 + "\n10.0.0.3 " + kHostKey2 +
+                                     "\n[10.0.0.2]:2222 " + kHostKey3 + "\n");
+  const std::string cfg = read("ansible.cfg");
+  EXPECT_NE(cfg.find("host_key_checking = True"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("-o StrictHostKeyChecking=yes"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("-o UserKnownHostsFile=" +
+                     (std::filesystem::absolute(job.work_dir) / "known_hosts").string()),
+            std::string::npos)
+      << cfg;
+
+  // The target's key is not known and nothing answers where it should be: refused, nothing
+  // pinned, the playbook never ran.
+  job = Job("look.yml");
+  job.nodes[1].host_key.clear();
+  job.nodes[1].address = "127.0.0.1:1";
+  int pins = 0;
+  job.pin_host_key = [&](const std::string&, const std::string&) -> Result<bool> {
+    ++pins;
+    return true;
+  };
+  job.work_dir = dir_ / "work2";
+  auto refused = AnsibleBootstrapper(options, addresses).Run(job);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable) << refused.status().ToString();
+  EXPECT_NE(refused.status().message().find("SSH host key of master-2"), std::string::npos)
+      << refused.status().ToString();
+  EXPECT_EQ(pins, 0);
+  EXPECT_FALSE(std::filesystem::exists(job.work_dir / "ansible.log"));
 }
 
 // The simulation writes the very inventory a real run writes for the same job.

@@ -715,6 +715,41 @@ TEST_F(StoreTest, InventoryRoundTrip) {
   }));
 }
 
+// A host's SSH key: pinned once (the first key seen), the same key again is fine, another one is
+// refused and changes nothing; an operator's SetHostKey replaces it.
+TEST_F(StoreTest, AHostKeyIsPinnedOnceAndOnlyReplacedOnPurpose) {
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    store::Host h{"h-1", "10.0.0.1", 32, 128, "{}", "available", "", 1};
+    hosts::Insert(tx, h);
+    h.name = "h-2";
+    h.host_key = "ssh-ed25519 REGISTERED";
+    hosts::Insert(tx, h);
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    EXPECT_EQ(hosts::Find(tx, "h-1")->host_key, "");
+    EXPECT_TRUE(hosts::PinHostKey(tx, "h-1", "ssh-ed25519 FIRST"));
+    EXPECT_TRUE(hosts::PinHostKey(tx, "h-1", "ssh-ed25519 FIRST"));
+    EXPECT_FALSE(hosts::PinHostKey(tx, "h-1", "ssh-ed25519 OTHER"));
+    EXPECT_FALSE(hosts::PinHostKey(tx, "h-2", "ssh-ed25519 OTHER"));
+    EXPECT_FALSE(hosts::PinHostKey(tx, "h-9", "ssh-ed25519 FIRST"));
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(hosts::Find(tx, "h-1")->host_key, "ssh-ed25519 FIRST");
+    EXPECT_EQ(hosts::Find(tx, "h-2")->host_key, "ssh-ed25519 REGISTERED");
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Write([](Tx& tx) {
+    hosts::SetHostKey(tx, "h-1", "ssh-ed25519 REINSTALLED");
+    return Status::Ok();
+  }));
+  ASSERT_OK(db_->Read([](Tx& tx) {
+    EXPECT_EQ(hosts::Find(tx, "h-1")->host_key, "ssh-ed25519 REINSTALLED");
+    return Status::Ok();
+  }));
+}
+
 TEST_F(StoreTest, ClustersNodesOperationsEventsAndSecretsRoundTrip) {
   Operation op{"op-1", "cl-1", "create", "pending", "admin", "", 10, 10, 0, false, "{}", {}};
   op.steps.push_back({"op-1", 0, "provision masters", "provision_nodes", "master", "pending"});

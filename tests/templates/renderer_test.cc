@@ -100,7 +100,7 @@ TEST(ShippedTemplatesTest, DomainAndCloudInitTemplatesRender) {
   Values qemu = owner;
   for (const char* k :
        {"memory_mib", "kernel", "initrd", "pool", "disk_volume", "seed_volume", "console_log",
-        "ssh_port", "etcd_client_port", "etcd_peer_port", "apiserver_port"}) {
+        "ssh_port", "etcd_client_port", "etcd_peer_port", "apiserver_port", "host_key"}) {
     qemu[k] = "1";
   }
   auto q = renderer.Render("domain/qemu.xml", qemu);
@@ -110,7 +110,9 @@ TEST(ShippedTemplatesTest, DomainAndCloudInitTemplatesRender) {
                                                             {"node_name", "master-1"},
                                                             {"role", "master"},
                                                             {"kubernetes_version", "1.37.2"},
-                                                            {"ssh_public_key", "ssh-ed25519 K"}});
+                                                            {"ssh_public_key", "ssh-ed25519 K"},
+                                                            {"host_private_key", "P"},
+                                                            {"host_public_key", "ssh-ed25519 H"}});
   EXPECT_TRUE(user_data.ok()) << user_data.status().ToString();
 }
 

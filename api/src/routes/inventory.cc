@@ -1,6 +1,7 @@
 // Hypervisors, physical hosts and orphans (provisioner::Inventory, lifecycle::Reconciler).
 // Platform admins only (the route table says so).
 
+#include "kaas/provisioner/host_keys.h"
 #include "routes.h"
 
 namespace kaas::api {
@@ -43,14 +44,15 @@ Result<Reply> ListHosts(Context& ctx) {
 }
 
 Result<Reply> CreateHost(Context& ctx) {
-  KAAS_ASSIGN_OR_RETURN(
-      Json body, ParseObject(ctx.body, {"name", "address", "vcpus", "memory_gib", "labels"}));
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"name", "address", "vcpus", "memory_gib",
+                                                          "labels", "host_key"}));
   store::Host h;
   KAAS_ASSIGN_OR_RETURN(h.name, GetString(body, "name", true, kMaxNameBytes));
   ctx.audit_object = h.name;
   KAAS_ASSIGN_OR_RETURN(h.address, GetString(body, "address", true));
   KAAS_ASSIGN_OR_RETURN(h.vcpus, GetInt(body, "vcpus", true, 0));
   KAAS_ASSIGN_OR_RETURN(h.memory_gib, GetInt(body, "memory_gib", true, 0));
+  KAAS_ASSIGN_OR_RETURN(h.host_key, GetString(body, "host_key", false));
   Json labels = Json::object();
   if (auto l = body.find("labels"); l != body.end() && !l->is_null()) {
     if (!l->is_object()) return InvalidArgument("labels", "labels must be an object of strings");
@@ -67,10 +69,21 @@ Result<Reply> CreateHost(Context& ctx) {
 Result<Reply> UpdateHost(Context& ctx) {
   const std::string& name = ctx.params["name"];
   ctx.audit_object = name;
-  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state"}));
-  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", true, kMaxNameBytes));
-  KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostState(name, state));
-  return Reply{200, {{"name", name}, {"state", state}}};
+  KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state", "host_key"}));
+  KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", false, kMaxNameBytes));
+  KAAS_ASSIGN_OR_RETURN(std::string host_key, GetString(body, "host_key", false));
+  if (state.empty() && host_key.empty()) {
+    return InvalidArgument("state", "give state or host_key");
+  }
+  // Both are checked before either is applied: a bad one changes nothing.
+  if (!host_key.empty()) KAAS_RETURN_IF_ERROR(provisioner::NormalizeHostKey(host_key).status());
+  if (!state.empty()) KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostState(name, state));
+  if (!host_key.empty()) KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostKey(name, host_key));
+  KAAS_ASSIGN_OR_RETURN(auto hosts, ctx.deps.inventory.ListHosts());
+  for (const auto& h : hosts) {
+    if (h.name == name) return Reply{200, HostJson(h)};
+  }
+  return NotFound("host " + name + " not found");
 }
 
 Result<Reply> DeleteHost(Context& ctx) {

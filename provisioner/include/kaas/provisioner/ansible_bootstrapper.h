@@ -33,6 +33,11 @@ class AnsibleBootstrapper : public Bootstrapper {
   Result<EtcdView> AskEtcd(const BootstrapJob& job) override;
 
  private:
+  // The run's known_hosts: every placed node's host key at the address Ansible uses (a VM's
+  // from its domain, a physical host's as kaas pinned it); a key not known yet is read from the
+  // machine and pinned through job.pin_host_key.
+  Result<std::string> KnownHosts(const BootstrapJob& job);
+
   AnsibleOptions options_;
   std::unique_ptr<metrics::Registry> own_metrics_;  // when options_.metrics is null
   metrics::HistogramFamily& runs_;

@@ -27,6 +27,7 @@ struct NodeAccess {
   int etcd_client_port = 0;
   int etcd_peer_port = 0;
   int apiserver_port = 0;
+  std::string host_key;  // its SSH host key ("TYPE BASE64"); "" = not known
 };
 
 // Where a node of a cluster is reached (a seam: real VMs are found on their hypervisor).

@@ -19,6 +19,9 @@ struct BootstrapNode {
   std::string address;
   bool etcd_voter = false;    // a voting etcd member now: where membership changes are run
   bool etcd_learner = false;  // added to etcd as a learner, not promoted yet
+  // A physical host's SSH host key as kaas knows it ("" = not pinned yet; VMs carry theirs in
+  // their domain, found by the resolver).
+  std::string host_key;
 };
 
 // One etcd member as etcd itself reports it.
@@ -64,6 +67,10 @@ struct BootstrapJob {
   // Set when the operation is cancelled: the run stops (the child process is terminated) and
   // Run returns kCancelled.
   const std::atomic<bool>* cancel = nullptr;
+  // Pins the host key seen at kaas's first contact with a node that has none yet (a physical
+  // host registered without one): false when another key was pinned meanwhile (the run is
+  // refused). Unset: such a node cannot be reached.
+  std::function<Result<bool>(const std::string& node, const std::string& host_key)> pin_host_key;
 };
 
 class Bootstrapper {

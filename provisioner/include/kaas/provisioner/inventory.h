@@ -38,8 +38,12 @@ class Inventory {
   virtual Result<std::vector<store::Host>> ListHosts() = 0;
   // Registers a host `available`: name a DNS label, address where kaas reaches it over SSH
   // ("host" = port 22, or "host:port"), vcpus and memory_gib > 0; labels is a JSON object of
-  // strings (the caller's parse). kConflict when the name is taken.
+  // strings (the caller's parse); host_key, when given, its SSH host key (else kaas pins the key
+  // it sees at its first contact). kConflict when the name is taken.
   virtual Result<store::Host> AddHost(store::Host host) = 0;
+  // Replaces a host's SSH host key (a reinstalled machine). kNotFound; kInvalidArgument (field
+  // host_key) for a key that is not one.
+  virtual Status SetHostKey(const std::string& name, const std::string& host_key) = 0;
   // `available` or `maintenance` (not taken by new clusters). kNotFound; kConflict while the
   // host is allocated to a cluster or being wiped.
   virtual Status SetHostState(const std::string& name, const std::string& state) = 0;
@@ -59,6 +63,7 @@ class DatabaseInventory : public Inventory {
   Result<std::vector<store::Host>> ListHosts() override;
   Result<store::Host> AddHost(store::Host host) override;
   Status SetHostState(const std::string& name, const std::string& state) override;
+  Status SetHostKey(const std::string& name, const std::string& host_key) override;
   Status RemoveHost(const std::string& name) override;
 
  private:

@@ -118,6 +118,9 @@ struct Host {
   std::string state;   // available | allocated | wiping | maintenance
   std::string cluster_id;
   int64_t created_at = 0;
+  // The machine's SSH host key ("ssh-ed25519 AAAA..."): registered with it, or pinned at kaas's
+  // first contact; every later connection checks it strictly. "" = not known yet.
+  std::string host_key;
 };
 
 struct Cluster {

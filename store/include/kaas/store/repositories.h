@@ -128,6 +128,11 @@ std::optional<Host> Find(Tx& tx, const std::string& name);
 std::vector<Host> ListAvailable(Tx& tx, int64_t limit);
 void SetState(Tx& tx, const std::string& name, const std::string& state,
               const std::string& cluster_id);
+// Pins `host_key` as the host's SSH host key when none is known; true when the host's key is
+// now `host_key` (pinned here or before), false when another key is pinned or no such host.
+bool PinHostKey(Tx& tx, const std::string& name, const std::string& host_key);
+// Replaces the host's key (an operator re-registering a reinstalled machine).
+void SetHostKey(Tx& tx, const std::string& name, const std::string& host_key);
 }  // namespace hosts
 
 struct ClusterFilter {
