@@ -376,13 +376,26 @@ WIPE_PROBE = ("bad=0; for p in " + " ".join(WIPE_PATHS) +
               "for u in etcd kubelet containerd; do "
               "if systemctl is-active --quiet $u; then echo running $u; bad=1; fi; "
               "if systemctl is-enabled --quiet $u 2>/dev/null; then echo enabled $u; bad=1; fi; "
-              "done; [ $bad = 0 ] && echo wiped; true")
+              "done; "
+              # the CNI's masquerading chains and its bridge: gone with the reboot
+              "if sudo iptables-save | grep -q CNI; then echo left firewall-rules; bad=1; fi; "
+              "if ip link show kaas0 >/dev/null 2>&1; then echo left link-kaas0; bad=1; fi; "
+              "[ $bad = 0 ] && echo wiped; true")
 
 
-def check_released(api, key, port, work, host, after):
+def boot_id(key, port, work):
+    """The machine's boot id: a new one after every reboot."""
+    r = ssh(key, port, "cat /proc/sys/kernel/random/boot_id", work)
+    if r.returncode != 0 or not r.stdout.strip():
+        fail(f"no boot id from 127.0.0.1:{port}: {r.stdout} {r.stderr}")
+    return r.stdout.strip()
+
+
+def check_released(api, key, port, work, host, after, allocated_boot):
     """A released physical host: `available` in kaas, and everything wipe-host.yml promises
     done on the machine (every path kaas wrote gone, the services it started stopped and
-    disabled). Positive control: the same probe found them while the host was allocated."""
+    disabled, no CNI firewall rules or bridge) and rebooted since it was allocated (a new boot
+    id). Positive control: the same probe found them while the host was allocated."""
     _, hosts = api.call("GET", "/hosts", expect=200)
     pm = next(h for h in hosts["items"] if h["name"] == host)
     if pm["state"] != "available":
@@ -390,6 +403,8 @@ def check_released(api, key, port, work, host, after):
     r = ssh(key, port, WIPE_PROBE, work)
     if r.returncode != 0 or r.stdout.split() != ["wiped"]:
         fail(f"{host} still holds kaas's state after {after}: {r.stdout} {r.stderr}")
+    if boot_id(key, port, work) == allocated_boot:
+        fail(f"{host} was not rebooted when it was released ({after})")
 
 
 def build_kubernetes(source_dir, versions):
@@ -767,6 +782,7 @@ def worker_scaling_checks(api, dev, k8s, key, work, cluster_id, bare2_port, time
     new = new[0]
     pinned = check_host_key(api, "pm-2", bare2_port)
     log(f"pm-2's host key pinned at kaas's first contact: {pinned[:30]}...")
+    allocated_boot = boot_id(key, bare2_port, work)
     import_test_image(k8s["source"], key, bare2_port, work, new)
     wait_nodes(dev, {"master-1": True, "worker-1": False, new: False}, version, 600 * SCALE)
     times["workers_1_to_2"] = time.monotonic() - t
@@ -789,10 +805,10 @@ def worker_scaling_checks(api, dev, k8s, key, work, cluster_id, bare2_port, time
     if moving in [p for p, _, _ in pods]:
         fail(f"the pod {moving} of the drained worker is still there: {pods}")
     wait_nodes(dev, {"master-1": True, "worker-1": False}, version, 300 * SCALE)
-    check_released(api, key, bare2_port, work, "pm-2", "the scale-in")
+    check_released(api, key, bare2_port, work, "pm-2", "the scale-in", allocated_boot)
     log(f"workers 1 -> 2 in {times['workers_1_to_2']:.1f} s ({new} Ready, a pod on it); "
         f"2 -> 1 in {times['workers_2_to_1']:.1f} s ({new} drained: its pod {moving} was "
-        "replaced on worker-1; pm-2 wiped and available)")
+        "replaced on worker-1; pm-2 wiped, rebooted and available)")
 
 
 def upgrade_checks(api, dev, k8s, cluster_id, worker, times):
@@ -1023,6 +1039,7 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
 
     # A dead physical worker, repaired by kaas on its own.
     worker = worker_repair_checks(api, key, work, cluster_id, bare, bare2_port, times)
+    allocated_boot = boot_id(key, bare2_port, work)
     import_test_image(k8s["source"], key, bare2_port, work, worker)
     wait_nodes(dev, {"master-1": True, worker: False}, version, 600 * SCALE)
     # The dead worker's pods run again on its replacement (its Node object was deleted).
@@ -1044,9 +1061,9 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
     vols = [v for v in virsh("vol-list", pool).stdout.splitlines() if cluster_id in v]
     if left or vols:
         fail(f"left behind after delete: domains {left}, volumes {vols}")
-    check_released(api, key, bare2_port, work, "pm-2", "delete")
+    check_released(api, key, bare2_port, work, "pm-2", "delete", allocated_boot)
     log(f"cluster deleted in {times['delete']:.1f} s; virsh shows nothing of it, "
-        "pm-2 wiped and available")
+        "pm-2 wiped, rebooted and available")
 
 
 def three_master_create(api, key, work, times, current):
