@@ -1,5 +1,8 @@
 #include "kaas/auth/rate_limiter.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "kaas/common/ids.h"
@@ -9,12 +12,7 @@
 namespace kaas::auth {
 namespace {
 
-// `recent`: failure times in the window, newest first, at most `limit` of them.
-Status Limited(const std::vector<int64_t>& recent, int limit, int64_t window_ms, int64_t now,
-               const char* what) {
-  if (static_cast<int>(recent.size()) < limit) return Status::Ok();
-  // Allowed again when the limit-th newest failure leaves the window.
-  int64_t retry_ms = recent[static_cast<size_t>(limit) - 1] + window_ms - now;
+Status RateLimited(int64_t retry_ms, const char* what) {
   int64_t retry_s = std::max<int64_t>(1, (retry_ms + 999) / 1000);
   return std::move(Status(Code::kRateLimited, std::string("too many failed logins for this ") +
                                                   what + "; try again in " +
@@ -27,25 +25,45 @@ Status Limited(const std::vector<int64_t>& recent, int limit, int64_t window_ms,
 Status LoginRateLimiter::Check(const std::string& username, const std::string& address) {
   const int64_t now = clock_.NowMs();
   const int64_t since = now - options_.window_ms;
-  std::vector<int64_t> mine, address_wide;
+  const int limit = std::max(options_.max_failures_per_user, 1);
+  int64_t remembered = 0, of_username = 0;
+  std::vector<int64_t> last, address_wide;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
-    mine = store::login_failures::RecentForUser(tx, username, address, since,
-                                                options_.max_failures_per_user);
+    remembered =
+        store::login_failures::CountForUser(tx, username, address, now - options_.memory_ms);
+    last = store::login_failures::RecentForUser(tx, username, address, now - options_.memory_ms, 1);
     address_wide = store::login_failures::RecentForAddress(tx, address, since,
                                                            options_.max_failures_per_address);
+    of_username = store::login_failures::CountForUsername(tx, username, since);
     return Status::Ok();
   }));
-  KAAS_RETURN_IF_ERROR(Limited(mine, options_.max_failures_per_user, options_.window_ms, now,
-                               "user from this address"));
-  return Limited(address_wide, options_.max_failures_per_address, options_.window_ms, now,
-                 "address");
+  // (username, address): a round of `limit` failures just ended -> wait window x 2^(rounds-1)
+  // after its last failure; within a round, no wait.
+  const int64_t rounds = remembered / limit;
+  if (rounds >= 1 && remembered % limit == 0 && !last.empty()) {
+    int64_t wait = options_.window_ms;
+    for (int64_t r = 1; r < rounds && wait < options_.max_wait_ms; ++r) wait *= 2;
+    wait = std::min(wait, options_.max_wait_ms);
+    if (last[0] + wait > now) return RateLimited(last[0] + wait - now, "user from this address");
+  }
+  // The address, whoever it tries: at most max_failures_per_address per sliding window.
+  const auto per_address = static_cast<size_t>(options_.max_failures_per_address);
+  if (per_address > 0 && address_wide.size() >= per_address) {
+    return RateLimited(address_wide[per_address - 1] + options_.window_ms - now, "address");
+  }
+  // The username from everywhere: slower, never refused.
+  if (options_.max_failures_per_username > 0 && of_username >= options_.max_failures_per_username &&
+      options_.slowdown_ms > 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(options_.slowdown_ms));
+  }
+  return Status::Ok();
 }
 
 void LoginRateLimiter::RecordFailure(const std::string& username, const std::string& address) {
   const int64_t now = clock_.NowMs();
   Status st = db_.Write([&](store::Tx& tx) {
-    // Rows older than the window count for nothing: the table holds one window of failures.
-    store::login_failures::DeleteBefore(tx, now - options_.window_ms);
+    // Rows older than the memory count for nothing: the table holds a day of failures.
+    store::login_failures::DeleteBefore(tx, now - std::max(options_.memory_ms, options_.window_ms));
     store::login_failures::Insert(tx, NewId("lf"), username, address, now);
     return Status::Ok();
   });

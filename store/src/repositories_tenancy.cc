@@ -285,6 +285,20 @@ std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_
       });
   return {rows.begin(), rows.end()};
 }
+int64_t CountForUser(Tx& tx, const std::string& username, const std::string& address,
+                     int64_t since) {
+  long n = 0, s = since;
+  tx.sql() << "SELECT COUNT(*) FROM login_failures WHERE username = :u AND address = :a AND "
+              "at > :s",
+      use(username), use(address), use(s), into(n);
+  return n;
+}
+int64_t CountForUsername(Tx& tx, const std::string& username, int64_t since) {
+  long n = 0, s = since;
+  tx.sql() << "SELECT COUNT(*) FROM login_failures WHERE username = :u AND at > :s", use(username),
+      use(s), into(n);
+  return n;
+}
 void DeleteForUser(Tx& tx, const std::string& username, const std::string& address) {
   tx.sql() << "DELETE FROM login_failures WHERE username = :u AND address = :a", use(username),
       use(address);

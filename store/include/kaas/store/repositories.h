@@ -251,6 +251,10 @@ std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const st
                                    int64_t since, int64_t limit);
 std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
                                       int64_t limit);
+// How many failures after `since`: of (username, address); of the username from anywhere.
+int64_t CountForUser(Tx& tx, const std::string& username, const std::string& address,
+                     int64_t since);
+int64_t CountForUsername(Tx& tx, const std::string& username, int64_t since);
 void DeleteForUser(Tx& tx, const std::string& username, const std::string& address);
 void DeleteBefore(Tx& tx, int64_t before);
 }  // namespace login_failures
