@@ -88,6 +88,15 @@ Result<std::vector<store::Event>> ClusterQueries::EventsAfter(const std::string&
   return events;
 }
 
+uint64_t ClusterQueries::EventGeneration(const std::string& cluster_id) const {
+  return db_.EventGeneration(cluster_id);
+}
+
+bool ClusterQueries::WaitForEvents(const std::string& cluster_id, uint64_t seen,
+                                   int64_t timeout_ms) {
+  return db_.WaitForEvents(cluster_id, seen, timeout_ms);
+}
+
 Result<store::PlatformStats> ClusterQueries::Stats() {
   store::PlatformStats stats;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "db_errors.h"
+#include "event_signal.h"
 #include "kaas/common/clock.h"
 #include "kaas/common/log.h"
 #include "migrations.h"
@@ -260,6 +261,8 @@ struct Database::Impl {
   std::condition_variable watchdog_cv;
   bool stopping = false;
   std::thread watchdog;
+  // Declared last: destroyed (its listener stopped) first.
+  EventSignal events;
 
   mutable std::mutex health_mu;
   DatabaseHealth health;
@@ -363,6 +366,9 @@ Status Database::Run(bool write, const std::function<Status(Tx&)>& fn) {
       impl_->Disarm(slot);
       impl_->Release(*acquired);
       impl_->Succeeded();
+      if (in_tx && st.ok()) {
+        for (const std::string& cluster_id : tx.noted_events()) impl_->events.Bump(cluster_id);
+      }
       return st;
     } catch (const std::exception& e) {
       bool cut = impl_->Disarm(slot);
@@ -420,6 +426,17 @@ Status Database::Run(bool write, const std::function<Status(Tx&)>& fn) {
 
 Status Database::Write(const std::function<Status(Tx&)>& fn) { return Run(true, fn); }
 Status Database::Read(const std::function<Status(Tx&)>& fn) { return Run(false, fn); }
+
+uint64_t Database::EventGeneration(const std::string& cluster_id) const {
+  return impl_->events.Generation(cluster_id);
+}
+
+bool Database::WaitForEvents(const std::string& cluster_id, uint64_t seen, int64_t timeout_ms) {
+  if (!sqlite_) {
+    if (auto conninfo = PostgresConnectString(url_); conninfo.ok()) impl_->events.Listen(*conninfo);
+  }
+  return impl_->events.Wait(cluster_id, seen, timeout_ms);
+}
 
 Status Database::Ping() {
   return Read([](Tx& tx) {

@@ -327,6 +327,14 @@ void Insert(Tx& tx, const Event& e) {
   tx.sql() << "INSERT INTO events (id, cluster_id, team_id, at, kind, data) VALUES (:id, :c, :t, "
               ":at, :k, :d)",
       use(e.id), use(e.cluster_id), use(e.team_id), use(e.at), use(e.kind), use(e.data);
+  // Waiters in this process are woken after the commit (Database::Run); other kaasd processes
+  // on the same PostgreSQL through NOTIFY, which the server delivers at commit too.
+  tx.NoteEvent(e.cluster_id);
+  if (!tx.sqlite()) {
+    int sent = 0;
+    tx.sql() << "SELECT 1 FROM (SELECT pg_notify('kaas_events', :c)) AS notified",
+        use(e.cluster_id), into(sent);
+  }
 }
 std::vector<Event> ListForCluster(Tx& tx, const std::string& cluster_id,
                                   const std::string& after_id, int64_t limit) {

@@ -715,6 +715,31 @@ TEST_F(StoreTest, InventoryRoundTrip) {
   }));
 }
 
+// The event stream waits for a cluster's events instead of polling: a committed write that
+// recorded events of the cluster wakes its waiters; one that rolled back does not.
+TEST_F(StoreTest, CommittedEventsWakeTheirClustersWaiters) {
+  const uint64_t before = db_->EventGeneration("cl-1");
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_OK(db_->Write([](Tx& tx) {
+      events::Insert(tx, {"ev-1", "cl-1", "t-1", 1, "operation", "{}"});
+      return Status::Ok();
+    }));
+  });
+  EXPECT_TRUE(db_->WaitForEvents("cl-1", before, 20000)) << "not woken within 20 s";
+  writer.join();
+  EXPECT_NE(db_->EventGeneration("cl-1"), before);
+
+  const uint64_t after = db_->EventGeneration("cl-1");
+  EXPECT_FALSE(db_->Write([](Tx& tx) {
+                    events::Insert(tx, {"ev-2", "cl-1", "t-1", 2, "operation", "{}"});
+                    return Internal("changed my mind");
+                  })
+                   .ok());
+  EXPECT_FALSE(db_->WaitForEvents("cl-1", after, 300)) << "a rolled-back event woke a waiter";
+  EXPECT_EQ(db_->EventGeneration("cl-1"), after);
+}
+
 // A host's SSH key: pinned once (the first key seen), the same key again is fine, another one is
 // refused and changes nothing; an operator's SetHostKey replaces it.
 TEST_F(StoreTest, AHostKeyIsPinnedOnceAndOnlyReplacedOnPurpose) {
@@ -940,6 +965,31 @@ void TerminateOtherSessions(const std::string& url) {
 // (tests/store/CMakeLists.txt), so the guards below are never reached in a ctest run.
 class PostgresOnlyStoreTest : public StoreTest {};
 class SqliteOnlyStoreTest : public StoreTest {};
+
+// Another kaasd on the same database: its commits reach this one's waiters through
+// LISTEN/NOTIFY (the waiter would otherwise sleep its whole timeout).
+TEST_F(PostgresOnlyStoreTest, EventsCommittedByAnotherReplicaWakeThisOnesWaiters) {
+  if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: one SQLite file serves one process";
+  auto other = Database::Open(url_, 2);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  Database& follower = **other;
+  // The first wait starts the follower's listener, which wakes everyone once it listens.
+  EXPECT_TRUE(follower.WaitForEvents("cl-warm", follower.EventGeneration("cl-warm"), 20000));
+  const uint64_t before = follower.EventGeneration("cl-1");
+  std::thread writer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    ASSERT_OK(db_->Write([](Tx& tx) {
+      events::Insert(tx, {"ev-1", "cl-1", "t-1", 1, "operation", "{}"});
+      return Status::Ok();
+    }));
+  });
+  EXPECT_TRUE(follower.WaitForEvents("cl-1", before, 20000)) << "not woken within 20 s";
+  writer.join();
+  ASSERT_OK(follower.Read([](Tx& tx) {
+    EXPECT_EQ(events::ListForCluster(tx, "cl-1", "", 10).size(), 1u);
+    return Status::Ok();
+  }));
+}
 
 TEST_F(PostgresOnlyStoreTest, PooledSessionsWhoseServerWentAwayAreReplaced) {
   if (db_->sqlite()) GTEST_SKIP() << "PostgreSQL only: a SQLite file has no connection to lose";

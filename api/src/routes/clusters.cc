@@ -291,8 +291,10 @@ Result<Reply> DeployTargets(Context& ctx) {
 
 // Server-sent events of one cluster: every operation, step and status change, in order.
 // Reconnects resume after Last-Event-ID (or ?after=); ?follow=false sends what exists and
-// ends. The stream polls the events (200 ms when idle) and sends a keep-alive comment after
-// a second without events: writing is how a closed connection is noticed, so its thread and
+// ends. When it has sent everything it waits for the cluster's next commit of events (this
+// replica's, or through PostgreSQL's LISTEN/NOTIFY another's; ClusterQueries::WaitForEvents) or
+// half a second, whichever comes first, and sends a keep-alive comment after a second without
+// events: writing is how a closed connection is noticed, so its thread and
 // its stream slot are given back within about two seconds. Every kStreamRecheck it asks again
 // whether the caller may still watch: the stream ends (after a final comment saying why) once the
 // token is revoked or expired, the user is disabled or no longer in the cluster's team, or the
@@ -327,6 +329,7 @@ Result<Reply> ClusterEvents(Context& ctx) {
     auto checked = now();
     if (!write("retry: 1000\n\n")) return;
     while (!(stopping && stopping->load())) {
+      const uint64_t generation = queries->EventGeneration(cluster_id);
       auto batch = queries->EventsAfter(cluster_id, after, kBatch);
       if (!batch.ok()) return;
       for (const auto& e : *batch) {
@@ -346,7 +349,7 @@ Result<Reply> ClusterEvents(Context& ctx) {
         if (!write(": keep-alive\n\n")) return;
         idle = now();
       }
-      if (batch->empty()) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      if (batch->empty()) queries->WaitForEvents(cluster_id, generation, 500);
     }
   };
   return r;

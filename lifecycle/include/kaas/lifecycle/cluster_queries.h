@@ -55,6 +55,11 @@ class ClusterQueries {
   // The cluster's events after `after_id` ("" = from the start), oldest first, at most `limit`.
   Result<std::vector<store::Event>> EventsAfter(const std::string& cluster_id,
                                                 const std::string& after_id, int64_t limit);
+  // Waiting for the cluster's next events instead of polling (store::Database::WaitForEvents):
+  // take the generation before EventsAfter; when it found nothing, wait for the generation to
+  // move (true) or the timeout (false), then look again.
+  uint64_t EventGeneration(const std::string& cluster_id) const;
+  bool WaitForEvents(const std::string& cluster_id, uint64_t seen, int64_t timeout_ms);
   // Clusters by status, operations by (type, state), the queue's oldest entries and hosts by
   // state, in one read transaction of aggregate queries (for /metrics).
   Result<store::PlatformStats> Stats();

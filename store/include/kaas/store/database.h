@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "kaas/common/status.h"
 
@@ -21,10 +22,15 @@ class Tx {
   Tx(soci::session& sql, bool sqlite) : sql_(sql), sqlite_(sqlite) {}
   soci::session& sql() { return sql_; }
   bool sqlite() const { return sqlite_; }
+  // The clusters this transaction recorded events of (events::Insert): once it commits, whoever
+  // waits for them is woken (Database::WaitForEvents).
+  void NoteEvent(const std::string& cluster_id) { events_.push_back(cluster_id); }
+  const std::vector<std::string>& noted_events() const { return events_; }
 
  private:
   soci::session& sql_;
   bool sqlite_;
+  std::vector<std::string> events_;
 };
 
 struct DatabaseOptions {
@@ -104,6 +110,17 @@ class Database {
 
   // Cheap liveness probe of the database ("SELECT 1").
   Status Ping();
+
+  // Waiting for a cluster's new events (the event stream) instead of polling for them. Read
+  // the generation, look for events, and when there are none wait for the generation to move:
+  // it moves when a transaction that recorded events of the cluster commits — in this process,
+  // or (PostgreSQL) in any kaasd sharing the database, whose commits reach this one through
+  // LISTEN/NOTIFY on channel kaas_events (a connection of its own, opened at the first wait and
+  // reopened when it breaks). True when woken, false after `timeout_ms`: callers look again
+  // either way, so a lost notification costs at most the timeout. Generations are kept per
+  // bucket of cluster ids: another cluster may wake a waiter now and then, never the reverse.
+  uint64_t EventGeneration(const std::string& cluster_id) const;
+  bool WaitForEvents(const std::string& cluster_id, uint64_t seen, int64_t timeout_ms);
 
   DatabaseHealth health() const;
   PoolStats pool_stats() const;
