@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "../support/manual_clock.h"
 #include "../support/sqlite_database.h"
 #include "kaas/auth/teams.h"
 
@@ -80,15 +81,6 @@ TEST(AuthorizerTest, ADeployTokenReadsOnlyTheClustersOfItsTeamItsSelectorMatches
 
 // ------------------------------------------------------------------ AuthService
 
-class SteppingClock : public Clock {
- public:
-  int64_t NowMs() const override { return ms_.load(); }
-  void Advance(int64_t ms) { ms_ += ms; }
-
- private:
-  std::atomic<int64_t> ms_{1'700'000'000'000};
-};
-
 class AuthServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -109,7 +101,7 @@ class AuthServiceTest : public ::testing::Test {
   }
 
   testing::SqliteDatabase db_{"auth"};
-  SteppingClock clock_;
+  testing::ManualClock clock_;
   std::unique_ptr<AuthService> auth_;
 };
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "../support/manual_clock.h"
 #include "../support/sqlite_database.h"
 #include "kaas/auth/auth.h"
 #include "kaas/auth/teams.h"
@@ -109,14 +110,6 @@ class FakeDirectory : public Directory {
   }
 };
 
-class SteppingClock : public Clock {
- public:
-  int64_t NowMs() const override { return ms_.load(); }
-
- private:
-  std::atomic<int64_t> ms_{1'700'000'000'000};
-};
-
 class DirectoryLoginTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -145,7 +138,7 @@ class DirectoryLoginTest : public ::testing::Test {
   }
 
   testing::SqliteDatabase db_{"directory"};
-  SteppingClock clock_;
+  testing::ManualClock clock_;
   FakeDirectory directory_;
   std::unique_ptr<AuthService> auth_;
   TeamService teams_{*db_, clock_};

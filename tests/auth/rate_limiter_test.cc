@@ -7,19 +7,11 @@
 #include <atomic>
 #include <chrono>
 
+#include "../support/manual_clock.h"
 #include "../support/sqlite_database.h"
 
 namespace kaas::auth {
 namespace {
-
-class SetClock : public Clock {
- public:
-  int64_t NowMs() const override { return ms_.load(); }
-  void Advance(int64_t ms) { ms_ += ms; }
-
- private:
-  std::atomic<int64_t> ms_{1'700'000'000'000};
-};
 
 constexpr int64_t kWindow = 60'000;
 
@@ -50,7 +42,7 @@ class RateLimiterTest : public ::testing::Test {
   }
 
   testing::SqliteDatabase db_{"limiter"};
-  SetClock clock_;
+  testing::ManualClock clock_;
 };
 
 TEST_F(RateLimiterTest, EachRoundOfFailuresDoublesTheWaitAfterIt) {
