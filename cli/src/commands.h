@@ -145,6 +145,7 @@ int CmdHostAdd(Env& env);
 int CmdHostMaintenance(Env& env);
 int CmdHostAvailable(Env& env);
 int CmdHostRemove(Env& env);
+int CmdHostKey(Env& env);
 int CmdOrphans(Env& env);
 // webhooks.cc
 int CmdWebhookAdd(Env& env);

@@ -116,15 +116,18 @@ int CmdHypervisorRemove(Env& env) {
 
 int CmdHosts(Env& env) {
   return PrintList(env, env.Api().Get("/api/v1/hosts"), "No physical hosts.",
-                   {"NAME", "ADDRESS", "STATE", "CLUSTER", "VCPU", "MEM", "LABELS"},
+                   {"NAME", "ADDRESS", "STATE", "CLUSTER", "VCPU", "MEM", "LABELS", "HOST KEY"},
                    [](const Json& h) {
+                     // The key's type: which kind kaas checks ("-": pinned at first contact).
+                     std::string key = Str(h, "host_key");
                      return std::vector<std::string>{Str(h, "name"),
                                                      Str(h, "address"),
                                                      Str(h, "state"),
                                                      OrDash(Str(h, "cluster_id")),
                                                      Num(h, "vcpus"),
                                                      Num(h, "memory_gib") + " GiB",
-                                                     OrDash(Labels(Field(h, "labels")))};
+                                                     OrDash(Labels(Field(h, "labels"))),
+                                                     OrDash(key.substr(0, key.find(' ')))};
                    });
 }
 
@@ -142,6 +145,7 @@ int CmdHostAdd(Env& env) {
     labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
   if (!labels.empty()) body["labels"] = labels;
+  if (a.Has("host-key")) body["host_key"] = a.Get("host-key");
   ApiResult r = env.Api().Post("/api/v1/hosts", body);
   if (!r.ok()) return Fail(env, *r.error);
   if (env.json) {
@@ -165,6 +169,19 @@ int CmdHostAvailable(Env& env) {
 }
 
 int CmdHostRemove(Env& env) { return Remove(env, HostPath(env.args.positional[0]), "host"); }
+
+int CmdHostKey(Env& env) {
+  ApiResult r =
+      env.Api().Put(HostPath(env.args.positional[0]), {{"host_key", env.args.positional[1]}});
+  if (!r.ok()) return Fail(env, *r.error);
+  if (env.json) {
+    PrintJson(env, r.body);
+    return 0;
+  }
+  env.io.out << "Host " << Str(r.body, "name") << " has SSH host key " << Str(r.body, "host_key")
+             << "\n";
+  return 0;
+}
 
 // ---------- orphans ----------
 

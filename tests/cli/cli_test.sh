@@ -471,9 +471,24 @@ expect_rc 0
 kaas host maintenance extra-1
 expect_rc 0
 kaas hosts
-grep -qE '^extra-1 +10\.9\.0\.1 +maintenance +- +16 +64 GiB +rack=r9,tier=gpu$' <<<"$OUT" ||
-  fail "kaas hosts does not show extra-1 in maintenance with its labels:
+grep -qE '^extra-1 +10\.9\.0\.1 +maintenance +- +16 +64 GiB +rack=r9,tier=gpu +-$' <<<"$OUT" ||
+  fail "kaas hosts does not show extra-1 in maintenance with its labels and no host key:
 $OUT"
+# Its SSH host key: refused when it is not one (nothing changes), kept when it is.
+kaas host key extra-1 "ssh-ed25519 not-a-key"
+expect_rc 1
+expect_out "host_key"
+key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHdvcmtlci0xLWhvc3Qta2V5LTAwMDAwMDAwMDAw"
+kaas host key extra-1 "$key root@extra-1"
+expect_rc 0
+expect_out "Host extra-1 has SSH host key $key"
+kaas hosts
+grep -qE '^extra-1 .* ssh-ed25519$' <<<"$OUT" || fail "kaas hosts does not show extra-1's key:
+$OUT"
+kaas host add extra-2 --address 10.9.0.2 --vcpus 16 --memory-gib 64 --host-key "$key"
+expect_rc 0
+kaas host remove extra-2
+expect_rc 0
 kaas host remove extra-1
 expect_rc 0
 kaas orphans
