@@ -26,12 +26,11 @@ Status LoginRateLimiter::Check(const std::string& username, const std::string& a
   const int64_t now = clock_.NowMs();
   const int64_t since = now - options_.window_ms;
   const int limit = std::max(options_.max_failures_per_user, 1);
-  int64_t remembered = 0, of_username = 0;
-  std::vector<int64_t> last, address_wide;
+  store::login_failures::FailureCount mine;
+  int64_t of_username = 0;
+  std::vector<int64_t> address_wide;
   KAAS_RETURN_IF_ERROR(db_.Read([&](store::Tx& tx) {
-    remembered =
-        store::login_failures::CountForUser(tx, username, address, now - options_.memory_ms);
-    last = store::login_failures::RecentForUser(tx, username, address, now - options_.memory_ms, 1);
+    mine = store::login_failures::OfUser(tx, username, address, now - options_.memory_ms);
     address_wide = store::login_failures::RecentForAddress(tx, address, since,
                                                            options_.max_failures_per_address);
     of_username = store::login_failures::CountForUsername(tx, username, since);
@@ -39,12 +38,13 @@ Status LoginRateLimiter::Check(const std::string& username, const std::string& a
   }));
   // (username, address): a round of `limit` failures just ended -> wait window x 2^(rounds-1)
   // after its last failure; within a round, no wait.
-  const int64_t rounds = remembered / limit;
-  if (rounds >= 1 && remembered % limit == 0 && !last.empty()) {
+  const int64_t rounds = mine.count / limit;
+  if (rounds >= 1 && mine.count % limit == 0) {
     int64_t wait = options_.window_ms;
     for (int64_t r = 1; r < rounds && wait < options_.max_wait_ms; ++r) wait *= 2;
     wait = std::min(wait, options_.max_wait_ms);
-    if (last[0] + wait > now) return RateLimited(last[0] + wait - now, "user from this address");
+    if (mine.last + wait > now)
+      return RateLimited(mine.last + wait - now, "user from this address");
   }
   // The address, whoever it tries: at most max_failures_per_address per sliding window.
   const auto per_address = static_cast<size_t>(options_.max_failures_per_address);

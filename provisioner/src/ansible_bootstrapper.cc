@@ -39,6 +39,26 @@ AnsibleBootstrapper::AnsibleBootstrapper(AnsibleOptions options, NodeResolver& r
       resolver_(resolver),
       renderer_(options_.templates_dir) {}
 
+namespace {
+
+// A run asks where each node is three times (inventory, kubeadm files, known_hosts); for a VM
+// that is a libvirt lookup. Asked once per node and run.
+class ResolvedOnce final : public NodeResolver {
+ public:
+  explicit ResolvedOnce(NodeResolver& resolver) : resolver_(resolver) {}
+  Result<NodeAccess> Resolve(const std::string& cluster_id, const BootstrapNode& node) override {
+    auto it = seen_.find(node.name);
+    if (it == seen_.end()) it = seen_.emplace(node.name, resolver_.Resolve(cluster_id, node)).first;
+    return it->second;
+  }
+
+ private:
+  NodeResolver& resolver_;
+  std::map<std::string, Result<NodeAccess>> seen_;
+};
+
+}  // namespace
+
 Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (job.cancel && job.cancel->load()) {
     return Status(Code::kCancelled, job.playbook + " was stopped by a cancel");
@@ -52,10 +72,11 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   if (ec) return Internal("cannot create " + job.work_dir.string() + ": " + ec.message());
   const std::filesystem::path work = std::filesystem::absolute(job.work_dir);
 
+  ResolvedOnce resolved(resolver_);
   KAAS_ASSIGN_OR_RETURN(std::string inventory,
-                        RenderJobInventory(job, options_.inventory, resolver_));
+                        RenderJobInventory(job, options_.inventory, resolved));
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "inventory.yml", inventory));
-  KAAS_ASSIGN_OR_RETURN(std::string known_hosts, KnownHosts(job));
+  KAAS_ASSIGN_OR_RETURN(std::string known_hosts, KnownHosts(job, resolved));
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "known_hosts", known_hosts));
 
   // ansible.cfg in the working directory (ansible-playbook reads ./ansible.cfg). SSH checks
@@ -83,7 +104,7 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
 
   // The kubeadm configurations travel with the run's other files (0600, removed afterwards).
   BootstrapJob staged_job = job;
-  KAAS_ASSIGN_OR_RETURN(auto kubernetes, RenderKubernetesFiles(job, resolver_, renderer_));
+  KAAS_ASSIGN_OR_RETURN(auto kubernetes, RenderKubernetesFiles(job, resolved, renderer_));
   staged_job.files.merge(kubernetes);
   KAAS_ASSIGN_OR_RETURN(auto staged, StageFiles(staged_job));  // removed when Run returns
 
@@ -146,10 +167,11 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
   return msg;
 }
 
-Result<std::string> AnsibleBootstrapper::KnownHosts(const BootstrapJob& job) {
+Result<std::string> AnsibleBootstrapper::KnownHosts(const BootstrapJob& job,
+                                                    NodeResolver& resolver) {
   std::string out;
   for (const auto& n : job.nodes) {
-    KAAS_ASSIGN_OR_RETURN(NodeAccess a, resolver_.Resolve(job.cluster_id, n));
+    KAAS_ASSIGN_OR_RETURN(NodeAccess a, resolver.Resolve(job.cluster_id, n));
     if (a.host.empty()) continue;  // not placed yet: never contacted
     std::string key = a.host_key;
     const bool target =

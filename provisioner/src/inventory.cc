@@ -110,26 +110,33 @@ Result<store::Host> DatabaseInventory::AddHost(store::Host host) {
   return host;
 }
 
-Status DatabaseInventory::SetHostState(const std::string& name, const std::string& state) {
-  if (state != "available" && state != "maintenance") {
+Result<store::Host> DatabaseInventory::UpdateHost(const std::string& name, const std::string& state,
+                                                  const std::string& host_key) {
+  if (state.empty() && host_key.empty()) return InvalidArgument("state", "give state or host_key");
+  if (!state.empty() && state != "available" && state != "maintenance") {
     return InvalidArgument("state", "state must be available or maintenance");
   }
-  return db_.Write([&](store::Tx& tx) {
+  std::string key;
+  if (!host_key.empty()) {
+    KAAS_ASSIGN_OR_RETURN(key, NormalizeHostKey(host_key));
+  }
+  store::Host updated;
+  KAAS_RETURN_IF_ERROR(db_.Write([&](store::Tx& tx) {
     auto host = store::hosts::Find(tx, name);
     if (!host) return NotFound("host " + name + " not found");
-    KAAS_RETURN_IF_ERROR(CheckNotHeld(*host, ""));
-    store::hosts::SetState(tx, name, state, "");
+    if (!state.empty()) {
+      KAAS_RETURN_IF_ERROR(CheckNotHeld(*host, ""));
+      store::hosts::SetState(tx, name, state, "");
+      host->state = state;
+    }
+    if (!key.empty()) {
+      store::hosts::SetHostKey(tx, name, key);
+      host->host_key = key;
+    }
+    updated = *host;
     return Status::Ok();
-  });
-}
-
-Status DatabaseInventory::SetHostKey(const std::string& name, const std::string& host_key) {
-  KAAS_ASSIGN_OR_RETURN(std::string key, NormalizeHostKey(host_key));
-  return db_.Write([&](store::Tx& tx) {
-    if (!store::hosts::Find(tx, name)) return NotFound("host " + name + " not found");
-    store::hosts::SetHostKey(tx, name, key);
-    return Status::Ok();
-  });
+  }));
+  return updated;
 }
 
 Status DatabaseInventory::RemoveHost(const std::string& name) {

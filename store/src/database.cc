@@ -432,9 +432,7 @@ uint64_t Database::EventGeneration(const std::string& cluster_id) const {
 }
 
 bool Database::WaitForEvents(const std::string& cluster_id, uint64_t seen, int64_t timeout_ms) {
-  if (!sqlite_) {
-    if (auto conninfo = PostgresConnectString(url_); conninfo.ok()) impl_->events.Listen(*conninfo);
-  }
+  if (!sqlite_) impl_->events.Listen(impl_->conninfo);  // once; later calls return at once
   return impl_->events.Wait(cluster_id, seen, timeout_ms);
 }
 

@@ -256,21 +256,14 @@ void Insert(Tx& tx, const std::string& id, const std::string& username, const st
   tx.sql() << "INSERT INTO login_failures (id, username, address, at) VALUES (:i, :u, :a, :t)",
       use(id), use(username), use(address), use(a);
 }
-std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
-                                   int64_t since, int64_t limit) {
-  long s = since, l = limit;
-  auto rows = Select<long>(
-      tx,
-      "SELECT at FROM login_failures WHERE username = :u AND address = :a AND at > :s "
-      "ORDER BY at DESC LIMIT :l",
-      +[](soci::statement& st, long& at) { st.exchange(into(at)); },
-      [&](soci::statement& st) {
-        st.exchange(use(username));
-        st.exchange(use(address));
-        st.exchange(use(s));
-        st.exchange(use(l));
-      });
-  return {rows.begin(), rows.end()};
+FailureCount OfUser(Tx& tx, const std::string& username, const std::string& address,
+                    int64_t since) {
+  long n = 0, s = since;
+  long long last = 0;
+  tx.sql() << "SELECT COUNT(*), COALESCE(MAX(at), 0) FROM login_failures WHERE username = :u "
+              "AND address = :a AND at > :s",
+      use(username), use(address), use(s), into(n), into(last);
+  return {n, last};
 }
 std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
                                       int64_t limit) {
@@ -284,14 +277,6 @@ std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_
         st.exchange(use(l));
       });
   return {rows.begin(), rows.end()};
-}
-int64_t CountForUser(Tx& tx, const std::string& username, const std::string& address,
-                     int64_t since) {
-  long n = 0, s = since;
-  tx.sql() << "SELECT COUNT(*) FROM login_failures WHERE username = :u AND address = :a AND "
-              "at > :s",
-      use(username), use(address), use(s), into(n);
-  return n;
 }
 int64_t CountForUsername(Tx& tx, const std::string& username, int64_t since) {
   long n = 0, s = since;

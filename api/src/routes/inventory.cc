@@ -1,7 +1,6 @@
 // Hypervisors, physical hosts and orphans (provisioner::Inventory, lifecycle::Reconciler).
 // Platform admins only (the route table says so).
 
-#include "kaas/provisioner/host_keys.h"
 #include "routes.h"
 
 namespace kaas::api {
@@ -72,18 +71,8 @@ Result<Reply> UpdateHost(Context& ctx) {
   KAAS_ASSIGN_OR_RETURN(Json body, ParseObject(ctx.body, {"state", "host_key"}));
   KAAS_ASSIGN_OR_RETURN(std::string state, GetString(body, "state", false, kMaxNameBytes));
   KAAS_ASSIGN_OR_RETURN(std::string host_key, GetString(body, "host_key", false));
-  if (state.empty() && host_key.empty()) {
-    return InvalidArgument("state", "give state or host_key");
-  }
-  // Both are checked before either is applied: a bad one changes nothing.
-  if (!host_key.empty()) KAAS_RETURN_IF_ERROR(provisioner::NormalizeHostKey(host_key).status());
-  if (!state.empty()) KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostState(name, state));
-  if (!host_key.empty()) KAAS_RETURN_IF_ERROR(ctx.deps.inventory.SetHostKey(name, host_key));
-  KAAS_ASSIGN_OR_RETURN(auto hosts, ctx.deps.inventory.ListHosts());
-  for (const auto& h : hosts) {
-    if (h.name == name) return Reply{200, HostJson(h)};
-  }
-  return NotFound("host " + name + " not found");
+  KAAS_ASSIGN_OR_RETURN(store::Host host, ctx.deps.inventory.UpdateHost(name, state, host_key));
+  return Reply{200, HostJson(host)};
 }
 
 Result<Reply> DeleteHost(Context& ctx) {

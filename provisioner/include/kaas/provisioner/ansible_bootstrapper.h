@@ -36,7 +36,7 @@ class AnsibleBootstrapper : public Bootstrapper {
   // The run's known_hosts: every placed node's host key at the address Ansible uses (a VM's
   // from its domain, a physical host's as kaas pinned it); a key not known yet is read from the
   // machine and pinned through job.pin_host_key.
-  Result<std::string> KnownHosts(const BootstrapJob& job);
+  Result<std::string> KnownHosts(const BootstrapJob& job, NodeResolver& resolver);
 
   AnsibleOptions options_;
   std::unique_ptr<metrics::Registry> own_metrics_;  // when options_.metrics is null

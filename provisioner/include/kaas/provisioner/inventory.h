@@ -41,12 +41,13 @@ class Inventory {
   // strings (the caller's parse); host_key, when given, its SSH host key (else kaas pins the key
   // it sees at its first contact). kConflict when the name is taken.
   virtual Result<store::Host> AddHost(store::Host host) = 0;
-  // Replaces a host's SSH host key (a reinstalled machine). kNotFound; kInvalidArgument (field
-  // host_key) for a key that is not one.
-  virtual Status SetHostKey(const std::string& name, const std::string& host_key) = 0;
-  // `available` or `maintenance` (not taken by new clusters). kNotFound; kConflict while the
-  // host is allocated to a cluster or being wiped.
-  virtual Status SetHostState(const std::string& name, const std::string& state) = 0;
+  // Changes a host in one transaction ("" = unchanged, at least one given): `state` available
+  // or maintenance (not taken by new clusters; kConflict while the host is allocated or being
+  // wiped), `host_key` its new SSH host key (a reinstalled machine; kInvalidArgument, field
+  // host_key, for one that is not a key). Both are checked before either is applied.
+  // kNotFound. Returns the host as it is afterwards.
+  virtual Result<store::Host> UpdateHost(const std::string& name, const std::string& state,
+                                         const std::string& host_key) = 0;
   // kNotFound; kConflict while the host is allocated or being wiped.
   virtual Status RemoveHost(const std::string& name) = 0;
 };
@@ -62,8 +63,8 @@ class DatabaseInventory : public Inventory {
   Status RemoveHypervisor(const std::string& name) override;
   Result<std::vector<store::Host>> ListHosts() override;
   Result<store::Host> AddHost(store::Host host) override;
-  Status SetHostState(const std::string& name, const std::string& state) override;
-  Status SetHostKey(const std::string& name, const std::string& host_key) override;
+  Result<store::Host> UpdateHost(const std::string& name, const std::string& state,
+                                 const std::string& host_key) override;
   Status RemoveHost(const std::string& name) override;
 
  private:

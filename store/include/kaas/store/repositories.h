@@ -245,15 +245,18 @@ void ReleaseNamed(Tx& tx, const std::string& name, const std::string& replica);
 namespace login_failures {
 void Insert(Tx& tx, const std::string& id, const std::string& username, const std::string& address,
             int64_t at);
-// The times of failures after `since`, newest first, at most `limit`: of (username, address),
-// and of the address whoever the user.
-std::vector<int64_t> RecentForUser(Tx& tx, const std::string& username, const std::string& address,
-                                   int64_t since, int64_t limit);
+// The failures of (username, address) after `since`: how many, and when the newest was (0: none).
+struct FailureCount {
+  int64_t count = 0;
+  int64_t last = 0;
+  bool operator==(const FailureCount&) const = default;
+};
+FailureCount OfUser(Tx& tx, const std::string& username, const std::string& address, int64_t since);
+// The times of the address's failures after `since`, whoever the user, newest first, at most
+// `limit`.
 std::vector<int64_t> RecentForAddress(Tx& tx, const std::string& address, int64_t since,
                                       int64_t limit);
-// How many failures after `since`: of (username, address); of the username from anywhere.
-int64_t CountForUser(Tx& tx, const std::string& username, const std::string& address,
-                     int64_t since);
+// How many failures of the username after `since`, from anywhere.
 int64_t CountForUsername(Tx& tx, const std::string& username, int64_t since);
 void DeleteForUser(Tx& tx, const std::string& username, const std::string& address);
 void DeleteBefore(Tx& tx, int64_t before);
