@@ -400,6 +400,9 @@ def check_released(api, key, port, work, host, after, allocated_boot):
     pm = next(h for h in hosts["items"] if h["name"] == host)
     if pm["state"] != "available":
         fail(f"host {host} is {pm['state']} after {after}, expected available")
+    # Just rebooted: an emulated guest still busy with its boot may take longer than one SSH
+    # attempt's 20 s to send its banner (seen in run 10).
+    wait_ssh(key, port, work, 600 * SCALE)
     r = ssh(key, port, WIPE_PROBE, work)
     if r.returncode != 0 or r.stdout.split() != ["wiped"]:
         fail(f"{host} still holds kaas's state after {after}: {r.stdout} {r.stderr}")
