@@ -26,6 +26,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev          # the libFuzzer targets (fuzz/, scripts/fuzz.sh): clang, libFuzzer, ASan
   prometheus                           # the observability test's throwaway Prometheus + promtool
   systemd                              # systemd-analyze verify/security on deploy/systemd/kaasd.service
+  iptables                             # iptables-restore --test of a VM's cluster-network rules
 )
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder; a static

@@ -44,12 +44,19 @@ Result<std::string> RenderJobInventory(const BootstrapJob& job, const InventoryO
       // How the other nodes reach this node's etcd. A VM under QEMU user-mode networking: the
       // hypervisor's forwarded ports through the guests' gateway 10.0.2.2.
       const bool vm = a.etcd_client_port > 0;
-      group.hosts.push_back({n.name,
-                             {{"ansible_host", a.host},
-                              {"ansible_port", int64_t{a.ssh_port}},
-                              {"etcd_advertise_host", vm ? std::string("10.0.2.2") : a.host},
-                              {"etcd_client_port", int64_t{vm ? a.etcd_client_port : 2379}},
-                              {"etcd_peer_port", int64_t{vm ? a.etcd_peer_port : 2380}}}});
+      templates::InventoryHost host{n.name,
+                                    {{"ansible_host", a.host},
+                                     {"ansible_port", int64_t{a.ssh_port}},
+                                     {"etcd_advertise_host", vm ? std::string("10.0.2.2") : a.host},
+                                     {"etcd_client_port", int64_t{vm ? a.etcd_client_port : 2379}},
+                                     {"etcd_peer_port", int64_t{vm ? a.etcd_peer_port : 2380}}}};
+      // A VM on its cluster's private network: tasks/cluster-network.yml maps its forwarded
+      // ports, as the other VMs address them, onto this address.
+      if (!a.segment_ip.empty()) {
+        host.vars.emplace_back("kaas_segment_ip", a.segment_ip);
+        host.vars.emplace_back("apiserver_port", int64_t{a.apiserver_port});
+      }
+      group.hosts.push_back(std::move(host));
     }
     inv.groups.push_back(std::move(group));
   }

@@ -14,6 +14,7 @@
 
 #include "kaas/common/ids.h"
 #include "kaas/provisioner/cloud_init.h"
+#include "kaas/provisioner/cluster_network.h"
 #include "kaas/provisioner/host_keys.h"
 #include "kaas/provisioner/loopback_ports.h"
 #include "kaas/provisioner/process.h"
@@ -202,6 +203,7 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
             apiserver_port = ports[3];
   std::error_code ec;
   fs::create_directories(o.console_dir, ec);
+  const ClusterSegment segment = SegmentOf(spec.owner.cluster_id);
   int64_t vcpus = spec.vcpus;
   if (o.max_vcpus > 0 && vcpus > o.max_vcpus) vcpus = o.max_vcpus;
   int64_t mib = spec.memory_gib * 1024;
@@ -226,7 +228,11 @@ Result<libvirt::Domain> QemuHypervisor::DefineLocked(const DomainSpec& spec) {
                         {"etcd_client_port", std::to_string(client_port)},
                         {"etcd_peer_port", std::to_string(peer_port)},
                         {"apiserver_port", std::to_string(apiserver_port)},
-                        {"host_key", host_key.public_key}}));
+                        {"host_key", host_key.public_key},
+                        {"segment_ip", SegmentAddress(ssh_port)},
+                        {"segment_mac", SegmentMac(ssh_port)},
+                        {"segment_group", segment.group},
+                        {"segment_port", std::to_string(segment.port)}}));
   return conn_->Define(xml, spec.name);
 }
 
@@ -279,6 +285,7 @@ Result<NodeAccess> QemuHypervisor::Endpoint(const std::string& domain_name) {
   ep.etcd_peer_port = libvirt::IntElement(meta, "etcd_peer_port");
   ep.apiserver_port = libvirt::IntElement(meta, "apiserver_port");  // 0 on domains made before
   ep.host_key = libvirt::ElementText(meta, "host_key");             // "" on domains made before
+  ep.segment_ip = libvirt::ElementText(meta, "segment_ip");         // "" on domains made before
   if (ep.ssh_port <= 0) return NotFound("domain " + domain_name + " has no forwarded ports");
   return ep;
 }

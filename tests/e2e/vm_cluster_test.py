@@ -923,6 +923,55 @@ def masters_checks(api, dev, key, work, cluster_id, m1, version, times, master_r
 
 
 
+def guest_isolation_checks(api, key, work, cluster_id, m1, bare2_port):
+    """A compromised guest reaches its own cluster and nothing else of the hypervisor (DESIGN.md
+    §6.1): probed from inside master-1, whose user-mode NIC is restricted and whose second NIC is
+    on the cluster's own segment. The cluster's own forwarded ports, as the nodes address them
+    (10.0.2.2:<port>), lead to the cluster's VMs; kaasd's port, another machine's forwarded SSH
+    port (the spare host pm-2) and a port standing for another cluster's forward (a listener
+    this test runs on 127.0.0.1) are unreachable, and the listener sees no connection."""
+    xml = virsh("dumpxml", f"kaas-{cluster_id}-master-1").stdout
+    seg = xml.split("<segment_ip>")[1].split("<")[0] if "<segment_ip>" in xml else ""
+    if not seg or "restrict=on" not in xml or "mcast=" not in xml:
+        fail(f"master-1's domain is not on a restricted network with a cluster segment: {seg!r}")
+    r = ssh(key, m1, "ip -4 -o addr show dev eth1", work)
+    if f" {seg}/" not in r.stdout:
+        fail(f"master-1's eth1 does not have its segment address {seg}: {r.stdout} {r.stderr}")
+    own = [int(domain_element(cluster_id, "master-1", t))
+           for t in ("etcd_client_port", "apiserver_port")]
+    kaasd_port = int(api.base.rsplit(":", 1)[1])
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.5)
+    other = listener.getsockname()[1]
+    try:
+        probe = " ".join(str(p) for p in own + [kaasd_port, bare2_port, other])
+        r = ssh(key, m1, f"for p in {probe}; do if timeout 5 bash -c \"</dev/tcp/10.0.2.2/$p\" "
+                         "2>/dev/null; then echo \"$p open\"; else echo \"$p closed\"; fi; done",
+                work)
+        seen = dict(line.split() for line in r.stdout.split("\n") if line.strip())
+        log(f"from inside master-1 through 10.0.2.2: {seen}")
+        for p in own:
+            if seen.get(str(p)) != "open":
+                fail(f"master-1 cannot reach its own cluster's forwarded port {p}: {r.stdout}")
+        for what, p in (("kaasd", kaasd_port), ("pm-2's SSH forward", bare2_port),
+                        ("another cluster's forward", other)):
+            if seen.get(str(p)) != "closed":
+                fail(f"master-1 reaches {what} (127.0.0.1:{p}) of the hypervisor: {r.stdout}")
+        try:
+            conn, peer = listener.accept()
+            conn.close()
+            fail(f"the listener for another cluster's forward got a connection from {peer}")
+        except socket.timeout:
+            pass
+    finally:
+        listener.close()
+    log(f"guest isolation: master-1 ({seg} on its cluster's segment) reaches its cluster's "
+        "ports, not kaasd, another machine's or another cluster's forwarded ports")
+
+
 def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current, k8s,
                      masters, master_repair):
     """Steps 2-4: create (1 master VM + the physical worker) with Kubernetes on it, etcd over
@@ -1021,6 +1070,8 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
     r = ssh(key, m1, "grep -c '^kind:' /etc/kaas/guardrails.yaml", work)
     if r.stdout.strip() != "5":
         fail(f"the guardrail manifests did not reach the master: {r.stdout} {r.stderr}")
+
+    guest_isolation_checks(api, key, work, cluster_id, m1, bare2_port)
 
     # Kubernetes: every node Ready, a pod on the worker, RBAC by team role, the guardrails.
     dev = kubernetes_checks_after_create(api, k8s["kubectl"], k8s["source"], key, work,

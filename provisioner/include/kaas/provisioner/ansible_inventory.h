@@ -28,6 +28,8 @@ struct NodeAccess {
   int etcd_peer_port = 0;
   int apiserver_port = 0;
   std::string host_key;  // its SSH host key ("TYPE BASE64"); "" = not known
+  // A real VM's address on its cluster's private network (cluster_network.h); "" = none.
+  std::string segment_ip;
 };
 
 // Where a node of a cluster is reached (a seam: real VMs are found on their hypervisor).
