@@ -27,12 +27,13 @@ PACKAGES=(
   prometheus                           # the observability test's throwaway Prometheus + promtool
   systemd                              # systemd-analyze verify/security on deploy/systemd/kaasd.service
   iptables                             # iptables-restore --test of a VM's cluster-network rules
+  debootstrap                          # the .deb installed into a scratch Debian root (and the guest image)
 )
 
 # `--vm`: also what the real-VM tests need (libvirtd + QEMU, the guest image builder; a static
 # busybox for the test's own container image; Go, which builds Kubernetes, is on the machine).
 if [ "${1:-}" = "--vm" ]; then
-  PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils debootstrap genisoimage
+  PACKAGES+=(libvirt-daemon-system qemu-system-x86 qemu-utils genisoimage
              busybox-static)
 fi
 
