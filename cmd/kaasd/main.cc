@@ -349,15 +349,19 @@ int main(int argc, char** argv) {
   health_options.grace_ms = int64_t{std::max(cfg.repair_grace_s, 0)} * 1000;
   health_options.metrics = &metrics;
   health_options.lease = &health_lease;
-  // Physical machines are probed only where kaas reaches them for real (Ansible over SSH).
-  lifecycle::HostProbe probe;
+  // Machines are asked only where kaas reaches them for real (Ansible over SSH). 5 s: an
+  // emulated guest under load can take seconds to greet.
+  lifecycle::MachineProbes probes;
   if (cfg.bootstrap == "ansible") {
-    probe = [](const std::vector<std::string>& addresses) {
-      return provisioner::ProbeTcp(addresses, 22, 3000);
+    probes.ssh = [](const std::vector<std::string>& addresses) {
+      return provisioner::ProbeSsh(addresses, 22, 5000);
+    };
+    probes.etcd = [](const std::vector<std::string>& addresses) {
+      return provisioner::ProbeTls(addresses, 2379, 5000);
     };
   }
   lifecycle::HealthMonitor health(*db, fleet, clusters, clock, health_options,
-                                  cfg.fault_injection ? &faults : nullptr, probe);
+                                  cfg.fault_injection ? &faults : nullptr, probes);
   notify::WebhookService webhooks(*db, clock, *box, cfg.webhook_allow_loopback);
   api::ApiDeps deps{*db,         auth,        teams,      audit,
                     team_quotas, machines,    clusters,   queries,

@@ -32,14 +32,14 @@ bool Watched(const store::Node& n) {
 
 HealthMonitor::HealthMonitor(store::Database& db, provisioner::Fleet& fleet,
                              ClusterService& clusters, const Clock& clock, HealthOptions options,
-                             FaultInjector* faults, HostProbe probe)
+                             FaultInjector* faults, MachineProbes probes)
     : db_(db),
       fleet_(fleet),
       clusters_(clusters),
       clock_(clock),
       options_(options),
       faults_(faults),
-      probe_(std::move(probe)) {
+      probes_(std::move(probes)) {
   if (!options_.metrics) return;
   sweep_seconds_ = &options_.metrics->Histogram(
       "kaas_health_sweep_duration_seconds",
@@ -123,8 +123,8 @@ Result<SweepReport> HealthMonitor::Sweep() {
     return Status::Ok();
   }));
 
-  // One listing per hypervisor: domain name -> running.
-  std::map<std::string, std::map<std::string, bool>> domains;
+  // One listing per hypervisor: domain name -> what libvirt says of it.
+  std::map<std::string, std::map<std::string, provisioner::DomainInfo>> domains;
   std::set<std::string> unreachable;
   for (const auto& hv : hypervisors) {
     auto conn = fleet_.Get(hv.name, hv.uri);
@@ -136,50 +136,65 @@ Result<SweepReport> HealthMonitor::Sweep() {
       continue;
     }
     auto& m = domains[hv.name];
-    for (const auto& d : *list) m[d.name] = d.running;
+    for (auto& d : *list) m[d.name] = std::move(d);
   }
 
-  // Physical machines: all probes at once.
-  std::vector<size_t> physical;
-  std::vector<std::string> addresses;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (Watched(nodes[i]) && KindOf(nodes[i]) == NodeKind::kPhysical && probe_ &&
-        !nodes[i].address.empty()) {
-      physical.push_back(i);
-      addresses.push_back(nodes[i].address);
-    }
-  }
-  std::vector<bool> answers = addresses.empty() ? std::vector<bool>{} : probe_(addresses);
-
+  // Each node at rest by its machine: a VM by its domain; then what the machines answer.
   std::vector<Seen> seen(nodes.size());
+  struct Ask {
+    size_t i;
+    std::string address;
+    std::string what;  // the reason when it does not answer
+  };
+  std::vector<Ask> ssh, etcd;
   for (size_t i = 0; i < nodes.size(); ++i) {
     const store::Node& n = nodes[i];
     if (!Watched(n) || !clusters.count(n.cluster_id)) continue;
     ++report.nodes;
-    if (KindOf(n) == NodeKind::kVm) {
-      if (unreachable.count(n.hypervisor)) {
-        seen[i] = {NodeHealth::kUnknown, "hypervisor " + n.hypervisor + " does not answer"};
-        continue;
-      }
-      const auto& m = domains[n.hypervisor];
-      auto d = m.find(provisioner::DomainName(n.cluster_id, n.name));
-      if (d == m.end()) {
-        seen[i] = {NodeHealth::kUnhealthy, "its VM is gone from hypervisor " + n.hypervisor};
-      } else if (!d->second) {
-        seen[i] = {NodeHealth::kUnhealthy, "its VM is not running on " + n.hypervisor};
-      } else {
+    if (KindOf(n) != NodeKind::kVm) {
+      if (!probes_.ssh) {
+        seen[i] = {NodeHealth::kUnknown, "physical hosts are not probed here"};
+      } else if (!n.address.empty()) {
         seen[i] = {NodeHealth::kHealthy, ""};
+        ssh.push_back({i, n.address, "host " + n.host + " does not answer on " + n.address});
       }
-    } else if (!probe_) {
-      seen[i] = {NodeHealth::kUnknown, "physical hosts are not probed here"};
+      continue;
+    }
+    if (unreachable.count(n.hypervisor)) {
+      seen[i] = {NodeHealth::kUnknown, "hypervisor " + n.hypervisor + " does not answer"};
+      continue;
+    }
+    const auto& m = domains[n.hypervisor];
+    auto d = m.find(provisioner::DomainName(n.cluster_id, n.name));
+    if (d == m.end()) {
+      seen[i] = {NodeHealth::kUnhealthy, "its VM is gone from hypervisor " + n.hypervisor};
+      continue;
+    }
+    if (!d->second.running) {
+      seen[i] = {NodeHealth::kUnhealthy, "its VM is not running on " + n.hypervisor};
+      continue;
+    }
+    seen[i] = {NodeHealth::kHealthy, ""};
+    if (probes_.ssh && d->second.ssh_port > 0) {
+      const std::string at = "127.0.0.1:" + std::to_string(d->second.ssh_port);
+      ssh.push_back({i, at, "its VM runs but its SSH does not answer on " + at});
+    }
+    if (probes_.etcd && d->second.etcd_client_port > 0 && RoleOf(n) == NodeRole::kMaster) {
+      const std::string at = "127.0.0.1:" + std::to_string(d->second.etcd_client_port);
+      etcd.push_back({i, at, "its etcd does not answer on " + at});
     }
   }
-  for (size_t k = 0; k < physical.size(); ++k) {
-    const bool up = k < answers.size() && answers[k];
-    seen[physical[k]] =
-        up ? Seen{NodeHealth::kHealthy, ""}
-           : Seen{NodeHealth::kUnhealthy, "host " + nodes[physical[k]].host +
-                                              " does not answer on " + nodes[physical[k]].address};
+  // Every machine at once, per kind of probe; the first thing that does not answer is the reason.
+  for (auto [asks, probe] : {std::pair{&ssh, &probes_.ssh}, std::pair{&etcd, &probes_.etcd}}) {
+    if (asks->empty()) continue;
+    std::vector<std::string> addresses;
+    for (const Ask& a : *asks) addresses.push_back(a.address);
+    const std::vector<bool> answers = (*probe)(addresses);
+    for (size_t k = 0; k < asks->size(); ++k) {
+      Seen& s = seen[(*asks)[k].i];
+      if (k < answers.size() && answers[k]) continue;
+      if (s.health != NodeHealth::kUnhealthy) s = {NodeHealth::kUnhealthy, (*asks)[k].what};
+    }
   }
 
   // What changed, decided before the transaction (a rerun of the transaction must write the

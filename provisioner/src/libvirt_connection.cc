@@ -124,6 +124,8 @@ Result<DomainInfo> Connection::Describe(virDomainPtr d) {
     info.owner.cluster_id = ElementText(xml, "cluster");
     info.owner.node_name = ElementText(xml, "node");
     info.owner.role = ElementText(xml, "role");
+    info.ssh_port = IntElement(xml, "ssh_port");
+    info.etcd_client_port = IntElement(xml, "etcd_client_port");
   }
   return info;
 }

@@ -155,6 +155,17 @@ class FakeFleet : public provisioner::Fleet {
     domains_[hypervisor].at(domain_name).running = false;
   }
 
+  // Gives a domain the forwarded ports a real VM has in its metadata.
+  void SetPorts(const std::string& domain_name, int ssh_port, int etcd_client_port) {
+    std::lock_guard lock(mu_);
+    for (auto& [hv, domains] : domains_) {
+      if (auto it = domains.find(domain_name); it != domains.end()) {
+        it->second.ssh_port = ssh_port;
+        it->second.etcd_client_port = etcd_client_port;
+      }
+    }
+  }
+
   // domain name -> hypervisor, over the whole fleet.
   std::map<std::string, std::string> Domains() const {
     std::lock_guard lock(mu_);

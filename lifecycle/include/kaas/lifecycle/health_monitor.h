@@ -33,9 +33,19 @@ struct HealthOptions {
   JobLease* lease = nullptr;
 };
 
-// Whether each physical node's machine answers ("host:port" of its SSH); nullptr when kaas has
-// no way to reach physical machines (the simulated bootstrapper): they stay `unknown`.
-using HostProbe = std::function<std::vector<bool>(const std::vector<std::string>& addresses)>;
+// Whether something answers at each "host:port" (all at once; provisioner/tcp_probe.h).
+using Probe = std::function<std::vector<bool>(const std::vector<std::string>& addresses)>;
+
+// How the monitor asks machines themselves, where kaas reaches them for real (the Ansible
+// bootstrapper); empty probes ask nothing (the simulated bootstrapper: physical nodes stay
+// `unknown`, VMs are judged by their domains alone).
+struct MachineProbes {
+  // sshd's banner: a physical node at its address; a real VM at its forwarded SSH port on the
+  // hypervisor's 127.0.0.1 (its domain running is not enough: a guest can hang or panic).
+  Probe ssh;
+  // etcd's TLS listener on a real VM master, at its forwarded client port.
+  Probe etcd;
+};
 
 // What one sweep saw and did.
 struct SweepReport {
@@ -48,8 +58,9 @@ struct SweepReport {
 };
 
 // Watches every node of every cluster: a VM by its libvirt domain (one ListDomains per
-// hypervisor per sweep, never a call per node: shut off, crashed or gone is unhealthy), a
-// physical node by whether its SSH port answers (HostProbe, all at once). Health changes are
+// hypervisor per sweep, never a call per node: shut off, crashed or gone is unhealthy) and, for
+// a real VM, whether its sshd (and a master's etcd) answers; a physical node by whether its sshd
+// answers (MachineProbes, every machine at once). Health changes are
 // recorded on the node (health, health_reason, unhealthy_since) with a `node` event
 // (node.unhealthy / node.healthy). A node unhealthy for longer than the grace period gets a
 // repair operation (ClusterService::Repair) when its cluster has auto_repair on, is running and
@@ -60,7 +71,7 @@ class HealthMonitor {
  public:
   HealthMonitor(store::Database& db, provisioner::Fleet& fleet, ClusterService& clusters,
                 const Clock& clock, HealthOptions options, FaultInjector* faults = nullptr,
-                HostProbe probe = nullptr);
+                MachineProbes probes = {});
   ~HealthMonitor();
 
   // One sweep (the background thread runs it every interval_ms).
@@ -78,7 +89,7 @@ class HealthMonitor {
   const Clock& clock_;
   const HealthOptions options_;
   FaultInjector* faults_;
-  HostProbe probe_;
+  MachineProbes probes_;
 
   metrics::HistogramFamily* sweep_seconds_ = nullptr;
   metrics::CounterFamily* repairs_ = nullptr;

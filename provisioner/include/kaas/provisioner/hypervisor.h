@@ -30,6 +30,10 @@ struct DomainInfo {
   int64_t vcpus = 0;
   int64_t memory_gib = 0;
   Ownership owner;  // empty cluster_id: not a kaas domain
+  // A real VM's SSH and etcd client ports, forwarded on the hypervisor's 127.0.0.1 (from the
+  // domain's kaas metadata); 0 on simulated hypervisors.
+  int ssh_port = 0;
+  int etcd_client_port = 0;
 };
 
 // One libvirt hypervisor. Every method is idempotent so that an operation step can run again
