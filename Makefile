@@ -30,7 +30,10 @@ build: configure
 	@cmake --build $(BUILD) -j$(JOBS)
 	@echo "built: $(BUILD)/bin/kaasd $(BUILD)/bin/kaas"
 
-run: build
+# Only what it runs: kaasd and the CLI (the tests, the benchmark and the fuzz targets are most of
+# a full build).
+run: configure
+	@cmake --build $(BUILD) -j$(JOBS) --target kaasd kaas
 	$(BUILD)/bin/kaasd --listen $(LISTEN) --data-dir $(DATA_DIR) $(KAASD_FLAGS)
 
 # Everything but the real VMs in parallel, then the VM tests alone (they need both cores).
