@@ -97,9 +97,13 @@ Result<std::string> AnsibleBootstrapper::Run(const BootstrapJob& job) {
       // A run's SSH connections outlive it by a minute: the next step's run (promote after
       // join, the health gate after both) reuses them instead of a new handshake, which takes
       // seconds against a slow or emulated machine.
+      // A connection whose far end vanished without a word (a guest that rebooted: QEMU's
+      // forwarder keeps the host's side open) is given up after ~60 s of silence instead of
+      // hanging the command on it forever (seen: the reboot module's boot-id read, 7 min+).
       "ssh_args = -o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=yes "
       "-o UserKnownHostsFile=" +
-      (work / "known_hosts").string() + " -o ConnectTimeout=30\n";
+      (work / "known_hosts").string() +
+      " -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4\n";
   KAAS_RETURN_IF_ERROR(WriteTextFile(work / "ansible.cfg", cfg));
 
   // The kubeadm configurations travel with the run's other files (0600, removed afterwards).

@@ -466,6 +466,8 @@ TEST_F(AnsibleBootstrapperTest, HostKeysAreKnownBeforeTheFirstConnectionAndCheck
   const std::string cfg = read("ansible.cfg");
   EXPECT_NE(cfg.find("host_key_checking = True"), std::string::npos) << cfg;
   EXPECT_NE(cfg.find("-o StrictHostKeyChecking=yes"), std::string::npos) << cfg;
+  EXPECT_NE(cfg.find("-o ServerAliveInterval=15 -o ServerAliveCountMax=4"), std::string::npos)
+      << cfg;
   EXPECT_NE(cfg.find("-o UserKnownHostsFile=" +
                      (std::filesystem::absolute(job.work_dir) / "known_hosts").string()),
             std::string::npos)
