@@ -100,11 +100,15 @@ TEST(ShippedTemplatesTest, DomainAndCloudInitTemplatesRender) {
   Values qemu = owner;
   for (const char* k :
        {"memory_mib", "kernel", "initrd", "pool", "disk_volume", "seed_volume", "console_log",
-        "ssh_port", "etcd_client_port", "etcd_peer_port", "apiserver_port", "host_key"}) {
+        "ssh_port", "etcd_client_port", "etcd_peer_port", "apiserver_port", "host_key",
+        "segment_ip", "segment_mac", "segment_group", "segment_port"}) {
     qemu[k] = "1";
   }
   auto q = renderer.Render("domain/qemu.xml", qemu);
-  EXPECT_TRUE(q.ok()) << q.status().ToString();
+  ASSERT_TRUE(q.ok()) << q.status().ToString();
+  // The guest's user-mode NIC is restricted; the cluster's segment is its second NIC.
+  EXPECT_NE(q->find("user,id=kaasnet,restrict=on,"), std::string::npos) << *q;
+  EXPECT_NE(q->find("socket,id=kaasseg,mcast=1:1,localaddr=127.0.0.1"), std::string::npos) << *q;
   auto user_data = renderer.Render("cloud-init/user-data", {{"cluster_name", "billing"},
                                                             {"cluster_id", "cl-1"},
                                                             {"node_name", "master-1"},
