@@ -1120,8 +1120,9 @@ def lifecycle_checks(api, key, work, pool, bare_host, bare2_port, times, current
         "pm-2 wiped, rebooted and available")
 
 
-def three_master_create(api, key, work, times, current):
-    """--three-masters (docs/performance.md): the same create with 3 masters."""
+def three_master_create(api, key, work, times, current, master_repair):
+    """--three-masters (docs/performance.md): the same create with 3 masters; with
+    --master-repair, then a dead master repaired by kaas (master_repair_checks)."""
     t = time.monotonic()
     _, created = api.call("POST", "/clusters", {
         "name": "vm-e2e-3", "team": "e2e", "purpose": "dev",
@@ -1147,6 +1148,8 @@ def three_master_create(api, key, work, times, current):
     if r.stdout.split() != ["open"] * len(peers):
         fail(f"master-3 does not reach master-1/2 on the cluster's segment: {r.stdout} {r.stderr}")
     log("master-3 reaches master-1's and master-2's SSH and etcd peer ports on the segment")
+    if master_repair:
+        master_repair_checks(api, key, work, cluster_id, times)
     _, deleted = api.call("DELETE", f"/clusters/{cluster_id}", expect=202)
     if wait_operation(api, deleted["operation"]["id"], 400 * SCALE)["state"] != "succeeded":
         fail("deleting the 3-master cluster failed")
@@ -1165,8 +1168,8 @@ def main():
                     help="also masters 1 -> 3 -> 1 with Kubernetes on every master (needs more "
                          "than 2 host cores under TCG; not in CI, docs/real-vms.md)")
     ap.add_argument("--master-repair", action="store_true",
-                    help="with --masters (implied): destroy a master of the three and check "
-                         "kaas's repair")
+                    help="with --masters (implied) or --three-masters: destroy a master of the "
+                         "three and check kaas's repair")
     ap.add_argument("--three-masters", action="store_true",
                     help="instead of the lifecycle checks, time a 3-master create "
                          "(docs/performance.md; not in CI; KAAS_VM_KUBERNETES=0: etcd only)")
@@ -1284,7 +1287,7 @@ hypervisors:
                                     "vcpus": 2, "memory_gib": 2}, expect=201)
 
         if args.three_masters:
-            three_master_create(api, key, work, times, current)
+            three_master_create(api, key, work, times, current, args.master_repair)
         else:
             lifecycle_checks(api, key, work, pool, (bare, bare_port), bare2_port, times,
                              current, k8s, args.masters or args.master_repair,
