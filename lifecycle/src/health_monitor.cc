@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -184,12 +185,18 @@ Result<SweepReport> HealthMonitor::Sweep() {
       etcd.push_back({i, at, "its etcd does not answer on " + at});
     }
   }
-  // Every machine at once, per kind of probe; the first thing that does not answer is the reason.
-  for (auto [asks, probe] : {std::pair{&ssh, &probes_.ssh}, std::pair{&etcd, &probes_.etcd}}) {
-    if (asks->empty()) continue;
+  // Every machine at once, both kinds of probe at the same time (a sweep waits one probe
+  // timeout, not one per kind); the first thing that does not answer is the reason.
+  auto ask = [](const std::vector<Ask>& asks, const Probe& probe) {
     std::vector<std::string> addresses;
-    for (const Ask& a : *asks) addresses.push_back(a.address);
-    const std::vector<bool> answers = (*probe)(addresses);
+    for (const Ask& a : asks) addresses.push_back(a.address);
+    return asks.empty() ? std::vector<bool>{} : probe(addresses);
+  };
+  auto etcd_answers = std::async(etcd.empty() ? std::launch::deferred : std::launch::async, ask,
+                                 std::cref(etcd), std::cref(probes_.etcd));
+  const std::vector<bool> ssh_answers = ask(ssh, probes_.ssh);
+  for (auto [asks, answers] :
+       {std::pair{&ssh, ssh_answers}, std::pair{&etcd, etcd_answers.get()}}) {
     for (size_t k = 0; k < asks->size(); ++k) {
       Seen& s = seen[(*asks)[k].i];
       if (k < answers.size() && answers[k]) continue;

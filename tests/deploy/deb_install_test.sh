@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
-# `make package`'s .deb installed for real: `apt-get install ./kaas_VERSION_amd64.deb` (dpkg -i
+# `make package`'s .deb (cmake/KaasPackage.cmake), built with cpack from this build tree: its
+# control data sane, then installed for real — `apt-get install ./kaas_VERSION_amd64.deb` (dpkg -i
 # plus the dependencies it declares, from Debian) into a scratch Debian 12 root made with
-# debootstrap, not into this machine (it is shared with the other tests). Then, inside that
-# root: the package is installed, postinst made the `kaas` user and /etc/kaas, the installed
-# kaasd runs as that user on the libraries the package pulled in and serves /readyz with the
-# installed templates and portal; `apt-get purge` takes its files away again.
-#   deb_install_test.sh BUILD_DIR VERSION
+# debootstrap, not into this machine (it is shared with the other tests). Inside that root: the
+# package is installed with its files in place, postinst made the `kaas` user and /etc/kaas, the
+# installed kaasd runs as that user on the libraries the package pulled in and serves /readyz
+# with the installed templates and portal; `apt-get purge` takes its files away again.
+#   deb_install_test.sh BUILD_DIR SOURCE_DIR VERSION
 # The minbase root is kept as a tarball in KAAS_DEB_TEST_CACHE (default
 # /var/cache/kaas/deb-install-test), with the .debs apt fetched, for the next run.
 set -euo pipefail
 build=$1
-version=$2
-if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (debootstrap, chroot, mount)"; exit 77; fi
-command -v debootstrap >/dev/null || { echo "SKIP: debootstrap is not installed"; exit 77; }
+source=$2
+version=$3
+fail() { echo "FAIL: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || fail "needs root (debootstrap, chroot, mount): run make test as root"
+command -v debootstrap >/dev/null || fail "debootstrap is missing (scripts/install-deps.sh installs it)"
 cache=${KAAS_DEB_TEST_CACHE:-/var/cache/kaas/deb-install-test}
 mirror=${KAAS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 mkdir -p "$cache/debs" "$cache/apt/partial"
@@ -48,6 +51,12 @@ cpack -G DEB -B "$out" --config "$build/CPackConfig.cmake" >"$out/cpack.log" 2>&
 }
 deb=$(ls "$out"/kaas_"$version"_*.deb)
 echo "cpack: $(($(date +%s) - t0)) s"
+info=$(dpkg-deb -I "$deb")
+for want in "Package: kaas" "Version: $version" "libvirt0" "libpq5" "ansible-core" "postinst"; do
+  grep -q "$want" <<<"$info" || fail "control lacks '$want': $info"
+done
+dpkg-deb -e "$deb" "$out/control"
+sh -n "$out/control/postinst"
 cp "$deb" "$root/tmp/kaas.deb"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
 echo "deb $mirror bookworm main" >"$root/etc/apt/sources.list"
@@ -66,13 +75,16 @@ in_root apt-get install -y -qq --no-install-recommends /tmp/kaas.deb >>"$out/apt
 }
 echo "apt-get install ./$(basename "$deb"): $(($(date +%s) - t0)) s"
 
-fail() { echo "FAIL: $*"; exit 1; }
 status=$(in_root dpkg-query -W -f='${Status} ${Version}' kaas)
 [ "$status" = "install ok installed $version" ] || fail "dpkg says '$status'"
 for f in /usr/bin/kaasd /usr/bin/kaas /usr/lib/systemd/system/kaasd.service \
-         /usr/share/kaas/templates/ansible/bootstrap-master.yml /usr/share/kaas/web/index.html; do
+         /usr/share/kaas/templates/ansible/bootstrap-master.yml \
+         /usr/share/kaas/templates/domain/test.xml /usr/share/kaas/web/index.html \
+         /usr/share/doc/kaas/operations.md /usr/share/doc/kaas/examples/replicas/kaasd.yaml; do
   [ -f "$root$f" ] || fail "$f is not installed"
 done
+cmp "$root/usr/lib/systemd/system/kaasd.service" "$source/deploy/systemd/kaasd.service" ||
+  fail "the installed unit is not deploy/systemd/kaasd.service"
 # What the package declares it needs came with it: the shared libraries of both binaries
 # resolve inside the root, and the programs kaasd runs are there.
 for b in /usr/bin/kaasd /usr/bin/kaas; do
